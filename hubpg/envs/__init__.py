@@ -1,0 +1,97 @@
+"""Environment construction by id, and registration of hubpg's own games.
+
+Importing this module registers ``Pixelcopter-PLE-v0`` with Gymnasium (unless
+the id is already registered) with both an ``entry_point`` (single env) and a
+``vector_entry_point`` (the batched numpy env). The game's module itself is
+only imported when an env is made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from hubpg.errors import UnknownEnvError, UnsupportedEnvError
+
+PIXELCOPTER_ID = "Pixelcopter-PLE-v0"
+
+
+def register_envs() -> None:
+    """Register hubpg's games with Gymnasium; a no-op for ids already registered."""
+    if PIXELCOPTER_ID not in gym.registry:
+        gym.register(
+            id=PIXELCOPTER_ID,
+            entry_point="hubpg.envs.pixelcopter:PixelcopterEnv",
+            vector_entry_point="hubpg.envs.pixelcopter:PixelcopterVectorEnv",
+        )
+
+
+register_envs()
+
+
+def known_env_ids() -> list[str]:
+    """Registered env ids whose action space hubpg can handle is not known until
+    made; this lists every registered id, sorted, for error messages."""
+    return sorted(gym.registry)
+
+
+def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
+    """Return the spec of ``env_id``, or raise :class:`UnknownEnvError` listing similar ids."""
+    if env_id in gym.registry:
+        return gym.registry[env_id]
+    import difflib
+
+    close = difflib.get_close_matches(env_id, gym.registry.keys(), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    common = ", ".join(["CartPole-v1", PIXELCOPTER_ID, "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"])
+    raise UnknownEnvError(
+        f"unknown env id {env_id!r}. {hint}Known ids include {common} "
+        f"(all {len(gym.registry)}: python -c \"import gymnasium; print(list(gymnasium.registry))\")"
+    )
+
+
+def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+    """Make one env by id, with a clear error for unknown ids."""
+    check_env_id(env_id)
+    env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    require_discrete(env.action_space, env_id)
+    return env
+
+
+def make_vec_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:
+    """Make ``num_envs`` copies of an env stepped together.
+
+    Uses the env's own batched implementation (``vector_entry_point``) where it
+    has one (CartPole-v1, Pixelcopter-PLE-v0), else Gymnasium's sync vector env.
+    Sub-envs auto-reset on the step after they end (Gymnasium's next-step mode).
+    """
+    spec = check_env_id(env_id)
+    mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
+    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+    require_discrete(envs.single_action_space, env_id)
+    return envs
+
+
+def require_discrete(space: gym.Space, env_id: str) -> None:
+    """Raise :class:`UnsupportedEnvError` unless ``space`` is ``Discrete``."""
+    if not isinstance(space, gym.spaces.Discrete):
+        raise UnsupportedEnvError(
+            f"{env_id} has a {type(space).__name__} action space; REINFORCE here needs "
+            "Discrete actions. Pick an env with discrete actions, such as CartPole-v1"
+        )
+
+
+def env_dims(env_id: str) -> tuple[int, int]:
+    """Observation size and number of actions of ``env_id``."""
+    env = make_env(env_id)
+    try:
+        shape = env.observation_space.shape
+        if shape is None or len(shape) != 1:
+            raise UnsupportedEnvError(
+                f"{env_id} has observations of shape {shape}; hubpg's MLP policy needs flat "
+                "vector observations. Pick an env with Box(n,) observations"
+            )
+        return int(shape[0]), int(env.action_space.n)
+    finally:
+        env.close()
