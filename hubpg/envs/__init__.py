@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from hubpg.errors import UnknownEnvError, UnsupportedEnvError
 
@@ -44,10 +45,12 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
 
     close = difflib.get_close_matches(env_id, gym.registry.keys(), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}? " if close else ""
-    common = ", ".join(["CartPole-v1", PIXELCOPTER_ID, "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"])
+    common = ", ".join(
+        ["CartPole-v1", PIXELCOPTER_ID, "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"]
+    )
     raise UnknownEnvError(
         f"unknown env id {env_id!r}. {hint}Known ids include {common} "
-        f"(all {len(gym.registry)}: python -c \"import gymnasium; print(list(gymnasium.registry))\")"
+        f'(all {len(gym.registry)}: python -c "import gymnasium; print(list(gymnasium.registry))")'
     )
 
 
@@ -95,3 +98,26 @@ def env_dims(env_id: str) -> tuple[int, int]:
         return int(shape[0]), int(env.action_space.n)
     finally:
         env.close()
+
+
+def reset_with_seeds(envs: gym.vector.VectorEnv, seeds: list[int]) -> np.ndarray:
+    """Reset a vector env so that sub-env i starts exactly as a single env reset
+    with ``seeds[i]`` would; returns the observations.
+
+    Sync/async vector envs and Pixelcopter's take a list of seeds. Gymnasium's
+    ``CartPoleVectorEnv`` takes one int for all sub-envs, so its start states are
+    drawn here the way the single ``CartPoleEnv.reset(seed=s)`` draws them.
+    """
+    seeds = [int(s) for s in seeds]
+    if len(seeds) != envs.num_envs:
+        raise ValueError(f"{len(seeds)} seeds for {envs.num_envs} sub-envs")
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    base = envs.unwrapped
+    if isinstance(base, CartPoleVectorEnv):
+        envs.reset(seed=seeds[0])
+        starts = [np.random.default_rng(s).uniform(-0.05, 0.05, size=(4,)) for s in seeds]
+        base.state = np.stack(starts, axis=1)
+        return base.state.T.astype(np.float32)
+    obs, _ = envs.reset(seed=seeds)
+    return obs

@@ -1,0 +1,386 @@
+"""The ``hubpg`` command: thin wrappers that parse options, call the library,
+and turn hubpg's errors into one-line messages and exit codes (``cli.md``).
+
+Exit status: 0 success; 1 the work failed; 2 bad usage or input; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hubpg import __version__
+from hubpg.errors import HubpgError
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def say(message: str, quiet: bool = False) -> None:
+    """Chatter for people: stderr, silenced by --quiet."""
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def emit_json(value: Any) -> None:
+    """Exactly one JSON value on stdout."""
+    click.echo(json.dumps(value, indent=2))
+
+
+def one_line(message: str) -> str:
+    """``error: WHAT. HOW TO FIX.`` on a single line."""
+    text = " ".join(str(message).split())
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _debug_enabled() -> bool:
+    return os.environ.get("HUBPG_DEBUG", "") not in ("", "0") or "--debug" in sys.argv
+
+
+def debug_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--debug`` on every command: show tracebacks (read from argv by :func:`main`)."""
+    return click.option(
+        "--debug", is_flag=True, expose_value=False, help="Show tracebacks on errors."
+    )(func)
+
+
+def common(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every command shares."""
+    return debug_option(func)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON value on stdout.")(
+        func
+    )
+
+
+def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--quiet", "-q", is_flag=True, help="No progress bars or chatter.")(func)
+
+
+def eval_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--episodes``, ``--seed``, ``--deterministic``, ``--max-t`` for evaluating commands."""
+    func = click.option(
+        "--max-t", type=click.IntRange(min=1), default=None, help="Cap on one episode's steps."
+    )(func)
+    func = click.option(
+        "--deterministic",
+        is_flag=True,
+        help="Take the most probable action instead of sampling (sampling is the default).",
+    )(func)
+    func = click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seed of episode 0 (episode k: S+k)."
+    )(func)
+    return click.option(
+        "--episodes",
+        type=click.IntRange(min=1),
+        default=100,
+        show_default=True,
+        help="Evaluation episodes.",
+    )(func)
+
+
+def parse_hidden(value: str | None) -> list[int] | None:
+    """``"64,128"`` -> ``[64, 128]``."""
+    if value is None:
+        return None
+    try:
+        sizes = [int(part) for part in value.replace("x", ",").split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a comma-separated list of layer sizes"
+        ) from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise click.BadParameter(f"{value!r}: layer sizes must be positive integers")
+    return sizes
+
+
+# --------------------------------------------------------------------------- the group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hubpg")
+@click.option("--debug", is_flag=True, expose_value=False, help="Show tracebacks on errors.")
+def cli() -> None:
+    """Train REINFORCE agents, package them, share them on the Hugging Face Hub,
+    and verify shared scores."""
+
+
+# --------------------------------------------------------------------------- train
+
+
+@cli.command()
+@click.argument("env_id")
+@click.option("--seed", type=int, default=None, help="Training seed.  [default: 1]")
+@click.option("--total-steps", type=int, default=None, help="Budget in env steps.")
+@click.option("--episodes", type=int, default=None, help="Budget in training episodes.")
+@click.option("--lr", type=float, default=None, help="Adam learning rate.")
+@click.option("--gamma", type=float, default=None, help="Discount factor.")
+@click.option("--hidden", default=None, help="Hidden layer sizes, e.g. 16 or 64,128.")
+@click.option("--activation", default=None, help="relu, tanh, elu, gelu or silu.")
+@click.option("--num-envs", type=int, default=None, help="Episodes played side by side.")
+@click.option(
+    "--episodes-per-update",
+    type=int,
+    default=None,
+    help="Episodes per gradient step (k * num-envs).",
+)
+@click.option("--max-t", type=int, default=None, help="Cap on one training episode's steps.")
+@click.option(
+    "--baseline",
+    type=click.Choice(["none", "time"]),
+    default=None,
+    help="Subtract the batch's mean return-to-go at each time step (hubpg option).",
+)
+@click.option("--entropy-coef", type=float, default=None, help="Entropy bonus (hubpg option).")
+@click.option("--grad-clip", type=float, default=None, help="Clip the gradient norm.")
+@click.option(
+    "--target-return",
+    type=float,
+    default=None,
+    help="Stop once every episode of --target-updates batches in a row reaches this return.",
+)
+@click.option("--target-updates", type=int, default=None, help="See --target-return.")
+@click.option(
+    "--eval-episodes", type=int, default=None, help="Final evaluation episodes (0: none)."
+)
+@click.option("--device", default=None, help="torch device (cpu).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSON or YAML file of hyperparameters (options given here win).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run folder.  [default: runs/<env>-reinforce-s<seed>]",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@quiet_option
+@json_option
+@common
+def train(
+    env_id: str,
+    config_file: Path | None,
+    out: Path | None,
+    overwrite: bool,
+    resume: bool,
+    quiet: bool,
+    as_json: bool,
+    hidden: str | None,
+    **options: Any,
+) -> None:
+    """Train a REINFORCE policy on ENV_ID and write a run folder."""
+    from hubpg.config import TrainConfig, load_hyperparameter_file
+    from hubpg.envs import check_env_id
+    from hubpg.reinforce import configure_torch_threads, default_run_dir
+    from hubpg.reinforce import train as run_training
+
+    if overwrite and resume:
+        raise click.UsageError("--overwrite and --resume exclude each other")
+    check_env_id(env_id)
+    from_file = load_hyperparameter_file(config_file) if config_file else {}
+    from_file.pop("env_id", None)
+    given = {k: v for k, v in options.items() if v is not None}
+    given["hidden"] = parse_hidden(hidden)
+    config = TrainConfig.for_env(env_id, **{**from_file, **given})
+    run_dir = out or default_run_dir(env_id, config.seed)
+    configure_torch_threads()
+    result = run_training(config, run_dir, overwrite=overwrite, resume=resume, progress=not quiet)
+    evaluation = None
+    if config.eval_episodes:
+        from hubpg.evaluation import evaluate
+
+        evaluation = evaluate(
+            result.run_dir, episodes=config.eval_episodes, seed=0, max_t=config.max_t
+        )
+    if as_json:
+        emit_json(
+            {
+                "run_dir": str(result.run_dir),
+                "env_id": env_id,
+                "steps": result.steps,
+                "episodes": result.episodes,
+                "updates": result.updates,
+                "train_seconds": round(result.wall_time, 3),
+                "steps_per_second": round(result.steps_per_second),
+                "solved": result.solved,
+                "evaluation": evaluation.to_dict() if evaluation else None,
+            }
+        )
+        return
+    say(
+        f"trained {env_id}: {result.steps:,} steps, {result.episodes:,} episodes, "
+        f"{result.updates} updates in {result.wall_time:.1f} s "
+        f"({result.steps_per_second:,.0f} steps/s)",
+        quiet,
+    )
+    if evaluation is not None:
+        say(
+            f"evaluation over {evaluation.n_episodes} episodes (seeds 0..{evaluation.n_episodes - 1}, "
+            "sampled actions):",
+            quiet,
+        )
+        click.echo(evaluation.summary())
+    say(f"run folder: {result.run_dir}", quiet)
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@eval_options
+@click.option(
+    "--save-json",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the result as JSON to this file.",
+)
+@json_option
+@quiet_option
+@common
+def evaluate(
+    run_dir: Path,
+    episodes: int,
+    seed: int,
+    deterministic: bool,
+    max_t: int | None,
+    save_json: Path | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Evaluate the policy in RUN_DIR (a run or package folder); prints MEAN +/- STD."""
+    from hubpg.config import write_json
+    from hubpg.evaluation import evaluate as run_evaluation
+    from hubpg.reinforce import configure_torch_threads
+
+    configure_torch_threads()
+    result = run_evaluation(
+        run_dir, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
+    )
+    if save_json is not None:
+        write_json(save_json, result.to_dict())
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    mode = "argmax actions" if deterministic else "sampled actions"
+    say(
+        f"{result.env_id}: {episodes} episodes, seeds {seed}..{seed + episodes - 1}, {mode}, "
+        f"max_t {result.max_t}",
+        quiet,
+    )
+    click.echo(result.summary())
+
+
+# --------------------------------------------------------------------------- hub serve
+
+
+@cli.group()
+def hub() -> None:
+    """A Hub-compatible server for offline use and tests."""
+
+
+@hub.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=Path("hubdata"),
+    show_default=True,
+    help="Storage folder.",
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="NAME:TOKEN",
+    help="Add an account (repeatable); whoami answers NAME for TOKEN.",
+)
+@click.option(
+    "--ready-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the server URL here once it listens.",
+)
+@common
+def hub_serve(
+    host: str, port: int, data_dir: Path, users: tuple[str, ...], ready_file: Path | None
+) -> None:
+    """Serve a Hub-compatible API on HOST:PORT with storage in --data."""
+    from hubpg.localhub import parse_user_spec, serve
+
+    accounts = dict(reversed(parse_user_spec(u)) for u in users)
+    serve(host=host, port=port, data_dir=data_dir, users=accounts, ready_file=ready_file)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; map errors to one line on stderr and an exit status."""
+    debug = _debug_enabled() if argv is None else ("--debug" in argv or _debug_enabled())
+    try:
+        cli.main(args=argv, prog_name="hubpg", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("error: aborted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        command = " ".join(sys.argv[1:2]) if argv is None else " ".join(argv[:1])
+        hint = f" See 'hubpg {command} --help'." if command and not command.startswith("-") else ""
+        click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
+        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+    except HubpgError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {one_line(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt as exc:
+        if debug:
+            raise
+        detail = str(exc)
+        click.echo(f"error: {one_line(detail) if detail else 'interrupted.'}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(EXIT_FAILED)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if debug:
+            raise
+        click.echo(
+            f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} "
+            "Re-run with --debug for the traceback, and please report it.",
+            err=True,
+        )
+        sys.exit(EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["cli", "main"]

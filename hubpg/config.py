@@ -1,0 +1,299 @@
+"""Configuration: the policy's architecture and the trainer's hyperparameters.
+
+Both are dataclasses that round-trip through JSON (``config.json`` and
+``hyperparameters.json`` in a run folder) and validate themselves with clear
+errors. Per-env defaults live in one place: :data:`ENV_DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubpg.errors import ConfigError, MissingFileError
+
+ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu")
+BASELINES = ("none", "time")
+
+#: Tuned defaults per env id; keys are :class:`TrainConfig` fields. Anything not
+#: listed falls back to the dataclass defaults. See README ("Defaults") and
+#: ``scripts/bench_train.py`` / ``scripts/sweep_pixelcopter.py`` for how they were chosen.
+ENV_DEFAULTS: dict[str, dict[str, Any]] = {
+    "CartPole-v1": {
+        "hidden": [16],
+        "lr": 0.03,
+        "gamma": 0.99,
+        "num_envs": 128,
+        "max_t": 500,
+        "baseline": "time",
+        "total_steps": 5_000_000,
+        "target_return": 500.0,
+        "target_updates": 4,
+    },
+    "Pixelcopter-PLE-v0": {
+        "hidden": [64, 64],
+        "lr": 3e-3,
+        "gamma": 0.99,
+        "num_envs": 64,
+        "max_t": 10_000,
+        "total_steps": 50_000_000,
+        "obs_scale": [1 / 48, 1.0, 1 / 48, 1 / 48, 1 / 48, 1 / 48, 1 / 48],
+        "obs_clip": 5.0,
+    },
+}
+
+
+@dataclass
+class PolicyConfig:
+    """Everything needed to rebuild a policy network, and nothing executable.
+
+    Observations are transformed as ``clip(obs * obs_scale, -obs_clip, obs_clip)``
+    before the MLP (identity by default), so a shared model carries its own
+    input scaling.
+    """
+
+    env_id: str
+    obs_dim: int
+    n_actions: int
+    hidden: list[int] = field(default_factory=lambda: [16])
+    activation: str = "relu"
+    obs_scale: list[float] | None = None
+    obs_clip: float | None = None
+    algorithm: str = "reinforce"
+    library: str = "hubpg"
+
+    def __post_init__(self) -> None:
+        self.hidden = [int(h) for h in self.hidden]
+        if not isinstance(self.env_id, str) or not self.env_id:
+            raise ConfigError("config: env_id must be a non-empty string")
+        if self.obs_dim < 1 or self.n_actions < 2:
+            raise ConfigError(
+                f"config: obs_dim must be >= 1 and n_actions >= 2 (got {self.obs_dim}, {self.n_actions})"
+            )
+        if any(h < 1 for h in self.hidden):
+            raise ConfigError(f"config: hidden sizes must be positive (got {self.hidden})")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(
+                f"config: unknown activation {self.activation!r}; use one of {', '.join(ACTIVATIONS)}"
+            )
+        if self.obs_scale is not None:
+            self.obs_scale = [float(x) for x in self.obs_scale]
+            if len(self.obs_scale) != self.obs_dim:
+                raise ConfigError(
+                    f"config: obs_scale has {len(self.obs_scale)} entries for {self.obs_dim} observations"
+                )
+        if self.obs_clip is not None and not self.obs_clip > 0:
+            raise ConfigError(f"config: obs_clip must be positive (got {self.obs_clip})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> PolicyConfig:
+        """Build from a dict, rejecting unknown or missing keys with a clear error."""
+        return _from_dict(cls, data, source)
+
+    def save(self, path: Path) -> None:
+        """Write as JSON (atomically)."""
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> PolicyConfig:
+        """Read from a ``config.json``."""
+        return cls.from_dict(read_json(path), source=str(path))
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one REINFORCE run.
+
+    The budget is ``total_steps`` env steps or ``episodes`` episodes, whichever
+    is reached first (at least one must be set). ``num_envs`` episodes are played
+    side by side; ``episodes_per_update`` (a multiple of ``num_envs``, default
+    ``num_envs``) are used per gradient step. With ``num_envs=1,
+    episodes_per_update=1`` this is the Deep RL course's algorithm exactly.
+    """
+
+    env_id: str
+    seed: int = 1
+    total_steps: int | None = 1_000_000
+    episodes: int | None = None
+    lr: float = 1e-2
+    gamma: float = 0.99
+    hidden: list[int] = field(default_factory=lambda: [16])
+    activation: str = "relu"
+    num_envs: int = 64
+    episodes_per_update: int | None = None
+    max_t: int = 1000
+    normalize_returns: bool = True
+    baseline: str = "none"
+    grad_clip: float | None = None
+    entropy_coef: float = 0.0
+    obs_scale: list[float] | None = None
+    obs_clip: float | None = None
+    target_return: float | None = None
+    target_updates: int = 3
+    eval_episodes: int = 100
+    checkpoint_every_s: float = 30.0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        self.hidden = [int(h) for h in self.hidden]
+        if self.episodes_per_update is None:
+            self.episodes_per_update = self.num_envs
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for any value that cannot work."""
+        if self.total_steps is None and self.episodes is None:
+            raise ConfigError("set a training budget: --total-steps or --episodes")
+        for name in ("total_steps", "episodes"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name} must be positive (got {value})")
+        positive = ("num_envs", "episodes_per_update", "max_t", "target_updates")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive (got {getattr(self, name)})")
+        if self.eval_episodes < 0:
+            raise ConfigError(f"eval_episodes must be >= 0 (got {self.eval_episodes})")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr must be positive (got {self.lr})")
+        if not 0 < self.gamma <= 1:
+            raise ConfigError(f"gamma must be in (0, 1] (got {self.gamma})")
+        if self.episodes_per_update % self.num_envs:
+            raise ConfigError(
+                f"episodes_per_update ({self.episodes_per_update}) must be a multiple of "
+                f"num_envs ({self.num_envs})"
+            )
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ConfigError(f"grad_clip must be positive (got {self.grad_clip})")
+        if self.entropy_coef < 0:
+            raise ConfigError(f"entropy_coef must be >= 0 (got {self.entropy_coef})")
+        if self.baseline not in BASELINES:
+            raise ConfigError(
+                f"unknown baseline {self.baseline!r}; use one of {', '.join(BASELINES)}"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(
+                f"unknown activation {self.activation!r}; use one of {', '.join(ACTIVATIONS)}"
+            )
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ConfigError(f"hidden sizes must be positive (got {self.hidden})")
+
+    def policy_config(self, obs_dim: int, n_actions: int) -> PolicyConfig:
+        """The architecture this run trains."""
+        return PolicyConfig(
+            env_id=self.env_id,
+            obs_dim=obs_dim,
+            n_actions=n_actions,
+            hidden=list(self.hidden),
+            activation=self.activation,
+            obs_scale=self.obs_scale,
+            obs_clip=self.obs_clip,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "hyperparameters") -> TrainConfig:
+        """Build from a dict, rejecting unknown keys with a clear error."""
+        return _from_dict(cls, data, source)
+
+    @classmethod
+    def for_env(cls, env_id: str, **overrides: Any) -> TrainConfig:
+        """The tuned defaults for ``env_id`` (see :data:`ENV_DEFAULTS`) with ``overrides``
+        applied; overrides whose value is ``None`` are ignored."""
+        values: dict[str, Any] = {"env_id": env_id, **ENV_DEFAULTS.get(env_id, {})}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "episodes" in given and "total_steps" not in given:
+            values["total_steps"] = None  # an episode budget replaces the default step budget
+        values.update(given)
+        return _from_dict(cls, values, "options")
+
+    def course_hyperparameters(self, obs_dim: int, n_actions: int) -> dict[str, Any]:
+        """The keys the Deep RL course's notebook writes to ``hyperparameters.json``."""
+        return {
+            "env_id": self.env_id,
+            "h_size": self.hidden[0],
+            "n_training_episodes": self.episodes,
+            "n_evaluation_episodes": self.eval_episodes,
+            "max_t": self.max_t,
+            "gamma": self.gamma,
+            "lr": self.lr,
+            "state_space": obs_dim,
+            "action_space": n_actions,
+        }
+
+
+def _from_dict(cls: type, data: Any, source: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(names))}"
+        )
+    try:
+        return cls(**data)
+    except TypeError as exc:  # missing required keys, wrong types
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file with a clear error when it is missing or invalid."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise MissingFileError(f"{path} not found") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc})") from exc
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temp file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_hyperparameter_file(path: Path) -> dict[str, Any]:
+    """Read ``--config FILE`` (JSON, or YAML by extension): a flat mapping of
+    :class:`TrainConfig` fields. Course keys ``h_size`` and ``n_training_episodes``
+    are accepted as ``hidden=[h_size]`` and ``episodes``."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"config file {path} not found")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML ({exc})") from exc
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of hyperparameters")
+    data = dict(data)
+    if "h_size" in data:
+        data.setdefault("hidden", [data.pop("h_size")])
+    if "n_training_episodes" in data:
+        data.setdefault("episodes", data.pop("n_training_episodes"))
+    for course_only in ("state_space", "action_space", "n_evaluation_episodes"):
+        data.pop(course_only, None)
+    return data

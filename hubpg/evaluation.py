@@ -1,0 +1,134 @@
+"""Seeded evaluation: mean and std of episode returns over N episodes.
+
+Episode k is played from the env reset with ``seed + k`` (the CLI's convention),
+all episodes side by side in a vector env. Actions are sampled from the policy
+(the Deep RL course's protocol) unless ``deterministic``; sampling uses a numpy
+generator seeded with ``seed``, so the same call gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hubpg.config import ENV_DEFAULTS, ConfigError
+from hubpg.envs import env_dims, make_vec_env, reset_with_seeds
+
+#: Episodes played side by side at most; more episodes run in several rounds.
+MAX_PARALLEL_EPISODES = 256
+
+
+@dataclass
+class EvalResult:
+    """The outcome of an evaluation (what ``--json`` prints)."""
+
+    env_id: str
+    mean_reward: float
+    std_reward: float
+    n_episodes: int
+    episode_returns: list[float]
+    episode_lengths: list[int]
+    seeds: list[int]
+    deterministic: bool
+    max_t: int
+
+    @property
+    def score(self) -> float:
+        """The leaderboard score, mean minus std."""
+        return self.mean_reward - self.std_reward
+
+    def summary(self) -> str:
+        """``MEAN +/- STD`` with two decimals."""
+        return f"{self.mean_reward:.2f} +/- {self.std_reward:.2f}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def default_max_t(env_id: str) -> int:
+    """The episode cap used when none is given: the env's training default, else 1000."""
+    return int(ENV_DEFAULTS.get(env_id, {}).get("max_t", 1000))
+
+
+def evaluate(
+    policy: Any,
+    env_id: str | None = None,
+    episodes: int = 100,
+    seed: int = 0,
+    deterministic: bool = False,
+    max_t: int | None = None,
+) -> EvalResult:
+    """Evaluate ``policy`` (a :class:`~hubpg.policy.Policy` or a run/package folder)
+    over ``episodes`` seeded episodes and return an :class:`EvalResult`."""
+    from hubpg.policy import Policy, check_policy_matches_env
+
+    if isinstance(policy, str | Path):
+        policy = Policy.load(Path(policy))
+    env_id = env_id or policy.config.env_id
+    if episodes < 1:
+        raise ConfigError(f"episodes must be at least 1 (got {episodes})")
+    max_t = default_max_t(env_id) if max_t is None else int(max_t)
+    if max_t < 1:
+        raise ConfigError(f"max_t must be at least 1 (got {max_t})")
+    check_policy_matches_env(policy.config, *env_dims(env_id))
+
+    rng = np.random.default_rng(seed)
+    seeds = [seed + k for k in range(episodes)]
+    returns: list[float] = []
+    lengths: list[int] = []
+    for start in range(0, episodes, MAX_PARALLEL_EPISODES):
+        chunk = seeds[start : start + MAX_PARALLEL_EPISODES]
+        r, n = _play(policy, env_id, chunk, deterministic, max_t, rng)
+        returns += r.tolist()
+        lengths += n.tolist()
+    values = np.asarray(returns, dtype=np.float64)
+    return EvalResult(
+        env_id=env_id,
+        mean_reward=float(values.mean()),
+        std_reward=float(values.std()),
+        n_episodes=episodes,
+        episode_returns=[float(x) for x in returns],
+        episode_lengths=[int(x) for x in lengths],
+        seeds=seeds,
+        deterministic=deterministic,
+        max_t=max_t,
+    )
+
+
+def _play(
+    policy: Any,
+    env_id: str,
+    seeds: list[int],
+    deterministic: bool,
+    max_t: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Play one episode per seed side by side; returns (returns, lengths)."""
+    envs = make_vec_env(env_id, len(seeds))
+    try:
+        obs = reset_with_seeds(envs, seeds)
+        n = len(seeds)
+        returns = np.zeros(n, dtype=np.float64)
+        lengths = np.zeros(n, dtype=np.int64)
+        running = np.ones(n, dtype=bool)
+        for _ in range(max_t):
+            actions = policy.act(obs, rng=rng, deterministic=deterministic)
+            obs, reward, terminated, truncated, _ = envs.step(actions)
+            returns += np.where(running, reward, 0.0)
+            lengths += running
+            running &= ~(terminated | truncated)
+            if not running.any():
+                break
+        return returns, lengths
+    finally:
+        envs.close()
+
+
+def utc_now_iso() -> str:
+    """The current UTC time in ISO 8601 (seconds)."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()

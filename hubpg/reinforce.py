@@ -1,0 +1,536 @@
+"""REINFORCE (Monte-Carlo policy gradient) over a vector of environments.
+
+Each update plays ``episodes_per_update`` whole episodes, ``num_envs`` at a
+time side by side, computes every episode's discounted returns-to-go exactly as
+the Deep RL course does, normalises them over the batch (mean, unbiased std,
+float32 epsilon), and takes one Adam step on
+
+    loss = -sum_t log pi(a_t | s_t) * G_t_normalised / n_episodes
+           - entropy_coef * sum_t H(pi(. | s_t)) / n_episodes
+
+With ``num_envs=1, episodes_per_update=1`` (and ``entropy_coef=0``) that is the
+course's loss for one episode, term for term. The policy acts with the weights
+of the current update (on-policy), so log-probabilities are recomputed in one
+batched forward pass instead of being kept per step.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hubpg import __version__
+from hubpg.config import TrainConfig, read_json, write_json
+from hubpg.envs import env_dims, make_vec_env
+from hubpg.errors import ConfigError, MissingFileError, RunDirError, TrainingDivergedError
+from hubpg.policy import Policy, load_weights_strict, read_weights, sample_categorical
+
+LOG_NAME = "log.csv"
+STATE_NAME = "trainer_state.json"
+OPTIMIZER_NAME = "optimizer.safetensors"
+HYPERPARAMETERS_NAME = "hyperparameters.json"
+LOG_FIELDS = [
+    "update",
+    "steps",
+    "episodes",
+    "mean_return",
+    "min_return",
+    "max_return",
+    "mean_length",
+    "loss",
+    "entropy",
+    "wall_time",
+]
+_EPS = float(np.finfo(np.float32).eps)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, after the last complete checkpoint was saved."""
+
+    def __init__(self, run_dir: Path, updates: int) -> None:
+        super().__init__(f"interrupted after {updates} updates; checkpoint kept in {run_dir}")
+        self.run_dir = run_dir
+        self.updates = updates
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports."""
+
+    run_dir: Path
+    steps: int
+    episodes: int
+    updates: int
+    wall_time: float
+    solved: bool
+    last_mean_return: float
+
+    @property
+    def steps_per_second(self) -> float:
+        """Env steps per second of training wall time."""
+        return self.steps / self.wall_time if self.wall_time > 0 else 0.0
+
+
+# --------------------------------------------------------------------------- math
+
+
+def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """Returns-to-go ``G_t = r_t + gamma * G_{t+1}`` along axis 0 (time).
+
+    ``rewards`` is ``[T, N]`` with zeros after each episode's end, so each column's
+    returns are those of its own episode."""
+    returns = np.empty_like(rewards, dtype=np.float64)
+    running = np.zeros(rewards.shape[1:], dtype=np.float64)
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
+
+
+def normalize_returns(returns: np.ndarray) -> np.ndarray:
+    """``(G - mean) / (std + eps)`` with the unbiased std and float32 epsilon, as the course
+    does; a single return normalises to 0 (the course's formula would give NaN)."""
+    values = returns.astype(np.float32)
+    if values.size < 2:
+        return np.zeros_like(values)
+    return (values - values.mean()) / (values.std(ddof=1) + _EPS)
+
+
+def time_baseline(returns: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """For each step, the mean return-to-go of the batch's episodes at the same time step.
+
+    Subtracting it keeps the gradient unbiased (it does not depend on the action)
+    and removes the bias of returns-to-go that fall with t in truncated episodes."""
+    sums = np.bincount(times, weights=returns)
+    counts = np.bincount(times)
+    return (sums / np.maximum(counts, 1))[times]
+
+
+def reinforce_loss(
+    log_probs: torch.Tensor,
+    weights: torch.Tensor,
+    n_episodes: int,
+    entropy: torch.Tensor | None = None,
+    entropy_coef: float = 0.0,
+) -> torch.Tensor:
+    """``-sum(log_probs * weights) / n_episodes`` minus the entropy bonus."""
+    loss = -(log_probs * weights).sum() / n_episodes
+    if entropy is not None and entropy_coef:
+        loss = loss - entropy_coef * entropy.sum() / n_episodes
+    return loss
+
+
+# --------------------------------------------------------------------------- rollout
+
+
+@dataclass
+class Batch:
+    """The steps of a batch of whole episodes, flattened in (time, env) order."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    weights: np.ndarray
+    episode_returns: np.ndarray
+    episode_lengths: np.ndarray
+
+
+def play_round(
+    policy: Policy,
+    envs: Any,
+    obs: np.ndarray,
+    max_t: int,
+    gamma: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Play one episode in every sub-env from ``obs`` until all end or ``max_t``.
+
+    Returns (observations, actions, returns-to-go, time indices, per-episode returns,
+    lengths), steps flattened in (time, env) order, steps after an episode's end dropped."""
+    n, obs_dim = obs.shape
+    obs_buf = np.empty((max_t, n, obs_dim), dtype=np.float32)
+    act_buf = np.empty((max_t, n), dtype=np.int64)
+    rew_buf = np.zeros((max_t, n), dtype=np.float64)
+    alive_buf = np.zeros((max_t, n), dtype=bool)
+    running = np.ones(n, dtype=bool)
+    t = 0
+    while t < max_t:
+        obs_buf[t] = obs
+        actions = sample_categorical(policy.probs_numpy(obs), rng)
+        obs, reward, terminated, truncated, _ = envs.step(actions)
+        act_buf[t] = actions
+        alive_buf[t] = running
+        rew_buf[t] = np.where(running, reward, 0.0)
+        running = running & ~(terminated | truncated)
+        t += 1
+        if not running.any():
+            break
+    alive = alive_buf[:t]
+    returns_to_go = discounted_returns(rew_buf[:t], gamma)
+    return (
+        obs_buf[:t][alive],
+        act_buf[:t][alive],
+        returns_to_go[alive],
+        np.nonzero(alive)[0],
+        rew_buf[:t].sum(axis=0),
+        alive.sum(axis=0),
+    )
+
+
+def collect_batch(
+    policy: Policy, envs: Any, config: TrainConfig, rng: np.random.Generator, first_seed: int | None
+) -> Batch:
+    """Play ``episodes_per_update`` episodes, ``num_envs`` at a time."""
+    parts = []
+    for round_index in range(config.episodes_per_update // config.num_envs):
+        seed = first_seed if round_index == 0 else None
+        obs, _ = envs.reset(seed=seed)
+        parts.append(play_round(policy, envs, obs, config.max_t, config.gamma, rng))
+    obs, actions, returns, times, ep_returns, ep_lengths = (np.concatenate(p) for p in zip(*parts))
+    if config.baseline == "time" and len(ep_returns) > 1:
+        returns = returns - time_baseline(returns, times)
+    weights = normalize_returns(returns) if config.normalize_returns else returns.astype(np.float32)
+    return Batch(obs, actions, weights, ep_returns, ep_lengths)
+
+
+# --------------------------------------------------------------------------- run folder
+
+
+def default_run_dir(env_id: str, seed: int) -> Path:
+    """``runs/<env>-reinforce-s<seed>``."""
+    return Path("runs") / f"{env_id}-reinforce-s{seed}"
+
+
+def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
+    """Create ``run_dir``; refuse an existing non-empty one unless ``overwrite`` or ``resume``."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{run_dir} exists and is not a folder; choose another --out")
+    exists = run_dir.is_dir() and any(run_dir.iterdir())
+    if resume:
+        if not (run_dir / STATE_NAME).is_file():
+            raise MissingFileError(
+                f"nothing to resume in {run_dir} (no {STATE_NAME}); start a new run without --resume"
+            )
+        return
+    if exists and not overwrite:
+        raise RunDirError(
+            f"run folder {run_dir} already exists; pass --overwrite to replace it, "
+            "--resume to continue it, or --out for another folder"
+        )
+    try:
+        if exists:
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise RunDirError(
+            f"cannot write the run folder {run_dir} ({exc.strerror or exc}); choose a writable --out"
+        ) from exc
+
+
+def hyperparameters_record(
+    config: TrainConfig, obs_dim: int, n_actions: int, episodes: int
+) -> dict[str, Any]:
+    """The course's ``hyperparameters.json`` keys, then hubpg's own."""
+    record = config.course_hyperparameters(obs_dim, n_actions)
+    record["n_training_episodes"] = episodes
+    record.update(config.to_dict())
+    record["algorithm"] = "reinforce"
+    record["library"] = "hubpg"
+    record["hubpg_version"] = __version__
+    return record
+
+
+def config_from_record(record: dict[str, Any]) -> TrainConfig:
+    """The :class:`TrainConfig` stored in a ``hyperparameters.json``."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig.from_dict({k: v for k, v in record.items() if k in names})
+
+
+def save_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
+    """Adam's state as safetensors (tensors only; no pickle)."""
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"{index}.{key}"] = (
+                torch.as_tensor(value).detach().clone().reshape(-1)
+                if (key == "step")
+                else value.detach().clone()
+            )
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path)
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
+    """Restore Adam's state saved by :func:`save_optimizer`."""
+    tensors = read_weights(path)
+    state_dict = optimizer.state_dict()
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value.reshape(()) if key == "step" else value
+    state_dict["state"] = state
+    optimizer.load_state_dict(state_dict)
+
+
+# --------------------------------------------------------------------------- training
+
+
+class _Run:
+    """The mutable state of one training run: policy, optimizer, counters, files."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, resume: bool) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.obs_dim, self.n_actions = env_dims(config.env_id)
+        torch.manual_seed(config.seed)
+        self.policy = Policy(config.policy_config(self.obs_dim, self.n_actions))
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.steps = self.episodes = self.updates = 0
+        self.wall_time = 0.0
+        self.rng = np.random.default_rng(config.seed)
+        if resume:
+            self._restore()
+        self.good_weights = {k: v.clone() for k, v in self.policy.state_dict().items()}
+
+    def _restore(self) -> None:
+        state = read_json(self.run_dir / STATE_NAME)
+        load_weights_strict(
+            self.policy, read_weights(self.run_dir / "model.safetensors"), "model.safetensors"
+        )
+        if (self.run_dir / OPTIMIZER_NAME).is_file():
+            load_optimizer(self.optimizer, self.run_dir / OPTIMIZER_NAME)
+        self.steps, self.episodes = int(state["steps"]), int(state["episodes"])
+        self.updates, self.wall_time = int(state["updates"]), float(state["wall_time"])
+        self.rng = np.random.default_rng([self.config.seed, self.updates])
+
+    def env_seed(self) -> int:
+        """Seed of the first reset of this session (a resumed run continues elsewhere)."""
+        return self.config.seed + 7919 * self.updates
+
+    def budget_left(self) -> bool:
+        c = self.config
+        if c.total_steps is not None and self.steps >= c.total_steps:
+            return False
+        return not (c.episodes is not None and self.episodes >= c.episodes)
+
+    def checkpoint(self, status: str, weights: dict[str, torch.Tensor] | None = None) -> None:
+        """Save weights, optimizer, hyperparameters and counters; state file last."""
+        if weights is not None:
+            self.policy.load_state_dict(weights)
+        self.policy.save(self.run_dir)
+        save_optimizer(self.optimizer, self.run_dir / OPTIMIZER_NAME)
+        record = hyperparameters_record(self.config, self.obs_dim, self.n_actions, self.episodes)
+        write_json(self.run_dir / HYPERPARAMETERS_NAME, record)
+        write_json(
+            self.run_dir / STATE_NAME,
+            {
+                "status": status,
+                "steps": self.steps,
+                "episodes": self.episodes,
+                "updates": self.updates,
+                "wall_time": round(self.wall_time, 3),
+                "hubpg_version": __version__,
+            },
+        )
+
+
+def train(
+    config: TrainConfig,
+    out: Path | str | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a REINFORCE policy as ``config`` says; write the run folder ``out``.
+
+    Ctrl-C saves the last complete update and raises :class:`TrainingInterrupted`;
+    a non-finite loss saves the last good weights and raises
+    :class:`~hubpg.errors.TrainingDivergedError`.
+    """
+    run_dir = Path(out) if out is not None else default_run_dir(config.env_id, config.seed)
+    prepare_run_dir(run_dir, overwrite, resume)
+    if resume:
+        saved = config_from_record(read_json(run_dir / HYPERPARAMETERS_NAME))
+        budget = {"total_steps": config.total_steps, "episodes": config.episodes}
+        config = dataclasses.replace(saved, **budget)
+    if (
+        config.device != "cpu"
+        and not torch.cuda.is_available()
+        and config.device.startswith("cuda")
+    ):
+        raise ConfigError(f"device {config.device!r} is not available here; use --device cpu")
+    run = _Run(config, run_dir, resume)
+    run.checkpoint("running")
+    envs = make_vec_env(config.env_id, config.num_envs)
+    bar = _progress_bar(config, run, progress)
+    log_file = (run_dir / LOG_NAME).open("a", newline="", encoding="utf-8")
+    log = csv.DictWriter(log_file, fieldnames=LOG_FIELDS)
+    if log_file.tell() == 0:
+        log.writeheader()
+    solved_streak = 0
+    last_mean = float("nan")
+    last_save = time.perf_counter()
+    session_start = time.perf_counter() - run.wall_time
+    seed: int | None = run.env_seed()
+    try:
+        while run.budget_left():
+            batch = collect_batch(run.policy, envs, config, run.rng, seed)
+            seed = None
+            on_target = (
+                config.target_return is not None
+                and batch.episode_returns.min() >= config.target_return
+            )
+            solved_streak = solved_streak + 1 if on_target else 0
+            if on_target:  # verification batch: keep the policy that played it unchanged
+                loss, entropy = float("nan"), float("nan")
+            else:
+                loss, entropy = _update(run, batch)
+                run.good_weights = {k: v.clone() for k, v in run.policy.state_dict().items()}
+            run.updates += 1
+            run.steps += int(batch.episode_lengths.sum())
+            run.episodes += len(batch.episode_returns)
+            run.wall_time = time.perf_counter() - session_start
+            last_mean = float(batch.episode_returns.mean())
+            log.writerow(_log_row(run, batch, loss, entropy))
+            if bar is not None:
+                bar.update(_bar_position(config, run) - bar.n)
+                bar.set_postfix_str(
+                    f"return {last_mean:.1f}  {run.steps / max(run.wall_time, 1e-9):,.0f} steps/s"
+                )
+            if solved_streak >= config.target_updates:
+                break
+            if time.perf_counter() - last_save > config.checkpoint_every_s:
+                log_file.flush()
+                run.checkpoint("running")
+                last_save = time.perf_counter()
+    except KeyboardInterrupt:
+        log_file.close()
+        run.checkpoint("interrupted", run.good_weights)
+        raise TrainingInterrupted(run_dir, run.updates) from None
+    except TrainingDivergedError:
+        log_file.close()
+        run.checkpoint("diverged", run.good_weights)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        envs.close()
+    log_file.close()
+    run.checkpoint("completed")
+    return TrainResult(
+        run_dir=run_dir,
+        steps=run.steps,
+        episodes=run.episodes,
+        updates=run.updates,
+        wall_time=run.wall_time,
+        solved=solved_streak >= config.target_updates,
+        last_mean_return=last_mean,
+    )
+
+
+def _update(run: _Run, batch: Batch) -> tuple[float, float]:
+    """One gradient step on ``batch``; returns (loss, mean entropy)."""
+    config = run.config
+    obs = torch.from_numpy(batch.obs)
+    actions = torch.from_numpy(batch.actions)
+    weights = torch.from_numpy(batch.weights)
+    log_probs_all = run.policy.log_probs(obs)
+    log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
+    entropy = -(log_probs_all.exp() * log_probs_all).sum(dim=1)
+    loss = reinforce_loss(
+        log_probs, weights, len(batch.episode_returns), entropy, config.entropy_coef
+    )
+    if not torch.isfinite(loss):
+        raise TrainingDivergedError(
+            f"the loss became {loss.item()} at update {run.updates + 1}; the last good weights "
+            f"were saved in {run.run_dir}. Lower --lr or set --grad-clip"
+        )
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(run.policy.parameters(), config.grad_clip)
+    run.optimizer.step()
+    return float(loss.item()), float(entropy.mean().item())
+
+
+def _log_row(run: _Run, batch: Batch, loss: float, entropy: float) -> dict[str, Any]:
+    returns = batch.episode_returns
+    return {
+        "update": run.updates,
+        "steps": run.steps,
+        "episodes": run.episodes,
+        "mean_return": round(float(returns.mean()), 4),
+        "min_return": round(float(returns.min()), 4),
+        "max_return": round(float(returns.max()), 4),
+        "mean_length": round(float(batch.episode_lengths.mean()), 2),
+        "loss": round(loss, 6),
+        "entropy": round(entropy, 6),
+        "wall_time": round(run.wall_time, 4),
+    }
+
+
+def _bar_position(config: TrainConfig, run: _Run) -> int:
+    return run.steps if config.total_steps is not None else run.episodes
+
+
+def _progress_bar(config: TrainConfig, run: _Run, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    by_steps = config.total_steps is not None
+    return tqdm(
+        total=config.total_steps if by_steps else config.episodes,
+        initial=_bar_position(config, run),
+        unit=" steps" if by_steps else " episodes",
+        unit_scale=True,
+        desc=f"train {config.env_id}",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+        mininterval=0.25,
+    )
+
+
+def read_log(run_dir: Path) -> list[dict[str, float]]:
+    """The per-update log of a run as a list of dicts of floats."""
+    path = Path(run_dir) / LOG_NAME
+    if not path.is_file():
+        raise MissingFileError(f"{path} not found; is {run_dir} a hubpg run folder?")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [
+            {k: float(v) for k, v in row.items() if v not in (None, "")}
+            for row in csv.DictReader(handle)
+        ]
+
+
+def configure_torch_threads() -> None:
+    """Small networks run fastest on one intra-op thread; respect an explicit setting."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
+
+
+__all__ = [
+    "TrainResult",
+    "TrainingInterrupted",
+    "discounted_returns",
+    "normalize_returns",
+    "reinforce_loss",
+    "train",
+    "read_log",
+]
