@@ -186,7 +186,8 @@ def train(
     """Train a REINFORCE policy on ENV_ID and write a run folder."""
     from hubpg.config import TrainConfig, load_hyperparameter_file
     from hubpg.envs import check_env_id
-    from hubpg.reinforce import configure_torch_threads, default_run_dir
+    from hubpg.errors import InterruptedByUser
+    from hubpg.reinforce import TrainingInterrupted, configure_torch_threads, default_run_dir
     from hubpg.reinforce import train as run_training
 
     if overwrite and resume:
@@ -195,11 +196,17 @@ def train(
     from_file = load_hyperparameter_file(config_file) if config_file else {}
     from_file.pop("env_id", None)
     given = {k: v for k, v in options.items() if v is not None}
-    given["hidden"] = parse_hidden(hidden)
+    if hidden is not None:
+        given["hidden"] = parse_hidden(hidden)
     config = TrainConfig.for_env(env_id, **{**from_file, **given})
     run_dir = out or default_run_dir(env_id, config.seed)
     configure_torch_threads()
-    result = run_training(config, run_dir, overwrite=overwrite, resume=resume, progress=not quiet)
+    try:
+        result = run_training(
+            config, run_dir, overwrite=overwrite, resume=resume, progress=not quiet
+        )
+    except TrainingInterrupted as exc:
+        raise InterruptedByUser(str(exc)) from None
     evaluation = None
     if config.eval_episodes:
         from hubpg.evaluation import evaluate

@@ -70,3 +70,9 @@ class RepoIdError(HubpgError, ValueError):
 
 class TokenError(HubpgError, PermissionError):
     """No token, or the token was refused."""
+
+
+class InterruptedByUser(HubpgError, InterruptedError):
+    """Ctrl-C; the message says what was kept."""
+
+    exit_code = 130

@@ -186,6 +186,30 @@ def play_round(
     )
 
 
+def step_weights(returns: np.ndarray, times: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """The per-step weights of the policy gradient: returns-to-go, minus the time
+    baseline if asked (and the batch has more than one episode), normalised if asked."""
+    n_episodes = int((times == 0).sum())
+    if config.baseline == "time" and n_episodes > 1:
+        returns = returns - time_baseline(returns, times)
+    if config.normalize_returns:
+        return normalize_returns(returns)
+    return returns.astype(np.float32)
+
+
+def batch_loss(
+    policy: Policy, batch: Batch, entropy_coef: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The REINFORCE loss of ``batch`` under ``policy`` (with grad), and per-step entropies."""
+    log_probs_all = policy.log_probs(torch.from_numpy(batch.obs))
+    actions = torch.from_numpy(batch.actions)
+    log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
+    entropy = -(log_probs_all.exp() * log_probs_all).sum(dim=1)
+    weights = torch.from_numpy(batch.weights)
+    loss = reinforce_loss(log_probs, weights, len(batch.episode_returns), entropy, entropy_coef)
+    return loss, entropy
+
+
 def collect_batch(
     policy: Policy, envs: Any, config: TrainConfig, rng: np.random.Generator, first_seed: int | None
 ) -> Batch:
@@ -195,10 +219,10 @@ def collect_batch(
         seed = first_seed if round_index == 0 else None
         obs, _ = envs.reset(seed=seed)
         parts.append(play_round(policy, envs, obs, config.max_t, config.gamma, rng))
-    obs, actions, returns, times, ep_returns, ep_lengths = (np.concatenate(p) for p in zip(*parts))
-    if config.baseline == "time" and len(ep_returns) > 1:
-        returns = returns - time_baseline(returns, times)
-    weights = normalize_returns(returns) if config.normalize_returns else returns.astype(np.float32)
+    obs, actions, returns, times, ep_returns, ep_lengths = (
+        np.concatenate(p) for p in zip(*parts, strict=True)
+    )
+    weights = step_weights(returns, times, config)
     return Batch(obs, actions, weights, ep_returns, ep_lengths)
 
 
@@ -446,15 +470,7 @@ def train(
 def _update(run: _Run, batch: Batch) -> tuple[float, float]:
     """One gradient step on ``batch``; returns (loss, mean entropy)."""
     config = run.config
-    obs = torch.from_numpy(batch.obs)
-    actions = torch.from_numpy(batch.actions)
-    weights = torch.from_numpy(batch.weights)
-    log_probs_all = run.policy.log_probs(obs)
-    log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
-    entropy = -(log_probs_all.exp() * log_probs_all).sum(dim=1)
-    loss = reinforce_loss(
-        log_probs, weights, len(batch.episode_returns), entropy, config.entropy_coef
-    )
+    loss, entropy = batch_loss(run.policy, batch, config.entropy_coef)
     if not torch.isfinite(loss):
         raise TrainingDivergedError(
             f"the loss became {loss.item()} at update {run.updates + 1}; the last good weights "

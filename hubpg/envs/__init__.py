@@ -57,7 +57,9 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
 def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
     """Make one env by id, with a clear error for unknown ids."""
     check_env_id(env_id)
-    env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    env = gym.make(env_id, **kwargs)
     require_discrete(env.action_space, env_id)
     return env
 

@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Categorical
+
+from hubpg.config import PolicyConfig, TrainConfig
+from hubpg.errors import RunDirError, TrainingDivergedError
+from hubpg.evaluation import evaluate
+from hubpg.policy import Policy
+from hubpg.reinforce import (
+    Batch,
+    batch_loss,
+    discounted_returns,
+    normalize_returns,
+    read_log,
+    step_weights,
+    time_baseline,
+    train,
+)
+
+
+def course_loss(policy: Policy, states, actions, rewards, gamma: float) -> torch.Tensor:
+    """The Deep RL course's REINFORCE loss for one episode, written as its notebook does."""
+    saved_log_probs = []
+    for state, action in zip(states, actions, strict=True):
+        probs = torch.softmax(policy(torch.from_numpy(state).float().unsqueeze(0)), dim=1)
+        m = Categorical(probs)
+        saved_log_probs.append(m.log_prob(torch.tensor([action])))
+    returns: deque[float] = deque(maxlen=len(rewards))
+    for t in range(len(rewards))[::-1]:
+        disc_return_t = returns[0] if len(returns) > 0 else 0
+        returns.appendleft(gamma * disc_return_t + rewards[t])
+    eps = np.finfo(np.float32).eps.item()
+    returns_t = torch.tensor(returns)
+    returns_t = (returns_t - returns_t.mean()) / (returns_t.std() + eps)
+    policy_loss = [-lp * r for lp, r in zip(saved_log_probs, returns_t, strict=True)]
+    return torch.cat(policy_loss).sum()
+
+
+def one_episode(seed: int, length: int = 37):
+    rng = np.random.default_rng(seed)
+    states = rng.normal(size=(length, 4)).astype(np.float32)
+    actions = rng.integers(0, 2, size=length)
+    rewards = rng.choice([0.0, 1.0, -1.0, 2.5], size=length)
+    return states, actions, rewards
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_episode_per_update_is_the_course_loss_and_gradient(seed: int) -> None:
+    torch.manual_seed(seed)
+    policy = Policy(PolicyConfig("CartPole-v1", 4, 2, hidden=[16]))
+    states, actions, rewards = one_episode(seed)
+    config = TrainConfig.for_env("CartPole-v1", num_envs=1, episodes_per_update=1, gamma=0.99)
+    assert config.baseline == "time"  # the CartPole default; ignored with one episode per update
+    returns = discounted_returns(rewards[:, None], config.gamma)[:, 0]
+    times = np.arange(len(rewards))
+    batch = Batch(states, actions, step_weights(returns, times, config), rewards[None].sum(1), [37])
+    ours, _ = batch_loss(policy, batch, entropy_coef=0.0)
+    ours.backward()
+    our_grads = [p.grad.clone() for p in policy.parameters()]
+    policy.zero_grad()
+    theirs = course_loss(policy, states, actions, rewards.tolist(), 0.99)
+    theirs.backward()
+    assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    for mine, course in zip(our_grads, [p.grad for p in policy.parameters()], strict=True):
+        assert torch.allclose(mine, course, rtol=1e-4, atol=1e-6)
+
+
+def test_discounted_returns_match_a_plain_loop_per_column() -> None:
+    rewards = np.array([[1.0, 2.0], [0.0, 1.0], [3.0, 0.0]])
+    expected = np.array([[1 + 0.5 * 0 + 0.25 * 3, 2 + 0.5], [0 + 0.5 * 3, 1.0], [3.0, 0.0]])
+    assert np.allclose(discounted_returns(rewards, 0.5), expected)
+
+
+def test_normalisation_matches_torch_unbiased_std() -> None:
+    values = np.array([3.0, 1.0, 4.0, 1.0, 5.0])
+    t = torch.tensor(values, dtype=torch.float32)
+    expected = (t - t.mean()) / (t.std() + np.finfo(np.float32).eps)
+    assert np.allclose(normalize_returns(values), expected.numpy(), atol=1e-6)
+    assert normalize_returns(np.array([7.0])).tolist() == [0.0]
+
+
+def test_time_baseline_removes_what_all_episodes_share() -> None:
+    returns = np.array([5.0, 5.0, 3.0, 3.0, 1.0])  # two identical episodes of 2 steps, one of 1
+    times = np.array([0, 0, 1, 1, 0])
+    assert np.allclose(returns - time_baseline(returns, times), [4 / 3, 4 / 3, 0, 0, -8 / 3])
+
+
+def test_default_cartpole_recipe_solves_and_writes_a_complete_run(cartpole_run) -> None:
+    names = {p.name for p in cartpole_run.iterdir()}
+    assert {"model.safetensors", "config.json", "hyperparameters.json", "log.csv"} <= names
+    hyper = json.loads((cartpole_run / "hyperparameters.json").read_text())
+    for key in (
+        "env_id",
+        "h_size",
+        "n_training_episodes",
+        "n_evaluation_episodes",
+        "max_t",
+        "gamma",
+        "lr",
+        "state_space",
+        "action_space",
+        "num_envs",
+        "baseline",
+    ):
+        assert key in hyper
+    assert hyper["state_space"] == 4 and hyper["action_space"] == 2
+    state = json.loads((cartpole_run / "trainer_state.json").read_text())
+    assert state["status"] == "completed"
+    log = read_log(cartpole_run)
+    assert log[-1]["steps"] == state["steps"] and log[-1]["mean_return"] == 500.0
+    result = evaluate(cartpole_run, episodes=100, seed=0)
+    assert result.mean_reward - result.std_reward >= 495
+
+
+def test_training_is_deterministic_for_a_seed(tmp_path) -> None:
+    config = TrainConfig.for_env("CartPole-v1", seed=3, total_steps=20_000, target_return=None)
+    train(config, tmp_path / "a", progress=False)
+    train(config, tmp_path / "b", progress=False)
+    a, b = Policy.load(tmp_path / "a").state_dict(), Policy.load(tmp_path / "b").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_existing_run_folder_is_refused_unless_overwrite(tmp_path) -> None:
+    config = TrainConfig.for_env("CartPole-v1", total_steps=1000, target_return=None, num_envs=4)
+    train(config, tmp_path / "run", progress=False)
+    with pytest.raises(RunDirError, match="already exists"):
+        train(config, tmp_path / "run", progress=False)
+    train(config, tmp_path / "run", overwrite=True, progress=False)
+
+
+def test_resume_continues_the_counters(tmp_path) -> None:
+    config = TrainConfig.for_env("CartPole-v1", total_steps=2000, target_return=None, num_envs=4)
+    first = train(config, tmp_path / "run", progress=False)
+    more = TrainConfig.for_env("CartPole-v1", total_steps=4000, target_return=None, num_envs=4)
+    second = train(more, tmp_path / "run", resume=True, progress=False)
+    assert second.steps >= 4000 > first.steps
+    assert second.updates > first.updates
+    rows = read_log(tmp_path / "run")
+    assert [r["update"] for r in rows] == list(range(1, second.updates + 1))
+
+
+class NaNRewardEnv(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, np.float32), float("nan"), self.t >= 5, False, {}
+
+
+def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_weights(tmp_path) -> None:
+    if "NaNReward-v0" not in gym.registry:
+        gym.register("NaNReward-v0", entry_point=NaNRewardEnv)
+    config = TrainConfig.for_env("NaNReward-v0", total_steps=1000, num_envs=2)
+    with pytest.raises(TrainingDivergedError, match="loss became nan at update 1"):
+        train(config, tmp_path / "run", progress=False)
+    assert Policy.load(tmp_path / "run").config.env_id == "NaNReward-v0"
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert state["status"] == "diverged"
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_a_loadable_checkpoint(tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hubpg.cli",
+            "train",
+            "CartPole-v1",
+            "--total-steps",
+            "500000000",
+            "--target-return",
+            "1e9",
+            "--out",
+            str(run_dir),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not (run_dir / "log.csv").is_file():
+        time.sleep(0.1)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "checkpoint kept in" in err and str(run_dir) in err
+    assert "Traceback" not in err
+    state = json.loads((run_dir / "trainer_state.json").read_text())
+    assert state["status"] == "interrupted" and state["updates"] > 0
+    Policy.load(run_dir)
+    assert len(read_log(run_dir)) >= state["updates"]
