@@ -1,0 +1,409 @@
+"""The model card (README.md): leaderboard metadata and a body people can read.
+
+The YAML front matter is written and parsed by ``huggingface_hub`` itself
+(:class:`~huggingface_hub.ModelCardData` with one
+:class:`~huggingface_hub.EvalResult`), in the format the Deep RL leaderboard
+reads::
+
+    library_name: hubpg
+    tags: [ENV_ID, reinforce, reinforcement-learning, custom-implementation, deep-rl-class]
+    model-index:
+    - name: Reinforce-ENV_ID
+      results:
+      - task: {type: reinforcement-learning, name: reinforcement-learning}
+        dataset: {name: ENV_ID, type: ENV_ID}
+        metrics:
+        - {type: mean_reward, value: MEAN +/- STD, name: mean_reward, verified: false}
+
+The body is the Jinja2 template ``hubpg/model_cards/reinforce_card.md``
+(a copy lives in the repository's top-level ``model_cards/``), rendered through
+:meth:`huggingface_hub.ModelCard.from_template`.
+
+:func:`parse_claim`, :func:`card_env_ids` and :func:`card_tags` read a card back
+(one from hubpg or any other library's course card), for verification and for
+leaderboards. ``huggingface_hub`` is imported only when a function needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hubpg.errors import HubpgError, RepoIdError
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCard, ModelCardData
+
+TEMPLATE_NAME = "reinforce_card.md"
+LIBRARY_NAME = "hubpg"
+METRIC = "mean_reward"
+TASK = "reinforcement-learning"
+#: Tags after the env id, in the course's order.
+BASE_TAGS = ("reinforce", "reinforcement-learning", "custom-implementation", "deep-rl-class")
+#: The Deep RL course's pass marks (leaderboard score, mean - std) for Unit 4's envs.
+COURSE_THRESHOLDS = {"CartPole-v1": 350.0, "Pixelcopter-PLE-v0": 5.0}
+
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_CLAIM = re.compile(rf"^\s*({_NUMBER})\s*(?:\+\s*/\s*-|±|\+\s*-)\s*({_NUMBER})\s*$")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+
+
+class CardError(HubpgError, ValueError):
+    """A model card cannot be built, or has no score that can be read back."""
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def _check_env_id(env_id: Any) -> str:
+    if not isinstance(env_id, str) or not env_id.strip() or any(c.isspace() for c in env_id):
+        raise CardError(f"the env id must be a non-empty string without spaces (got {env_id!r})")
+    return env_id
+
+
+def _check_score(mean_reward: Any, std_reward: Any) -> tuple[float, float]:
+    try:
+        mean, std = float(mean_reward), float(std_reward)
+    except (TypeError, ValueError) as exc:
+        raise CardError(
+            f"mean and std reward must be numbers (got {mean_reward!r}, {std_reward!r})"
+        ) from exc
+    if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
+        raise CardError(
+            f"cannot write a model card for mean_reward={mean} std_reward={std}: both must be "
+            "finite and std non-negative; re-run the evaluation"
+        )
+    return mean, std
+
+
+def format_claim(mean_reward: float, std_reward: float) -> str:
+    """The model-index value: ``"MEAN +/- STD"`` with two decimals, e.g. ``"500.00 +/- 0.00"``."""
+    mean, std = _check_score(mean_reward, std_reward)
+    return f"{mean:.2f} +/- {std:.2f}"
+
+
+def card_metadata(
+    env_id: str,
+    mean_reward: float,
+    std_reward: float,
+    repo_name: str | None = None,
+) -> ModelCardData:
+    """The card's front matter: library, tags built from ``env_id``, and the model-index.
+
+    The model-index is named ``repo_name`` (its part after a ``/`` if a whole
+    repo id is given), or ``Reinforce-ENV_ID``; its one metric is
+    ``mean_reward`` with value ``f"{mean:.2f} +/- {std:.2f}"``, ``verified: false``.
+    """
+    from huggingface_hub import EvalResult, ModelCardData
+
+    env_id = _check_env_id(env_id)
+    value = format_claim(mean_reward, std_reward)
+    name = f"Reinforce-{env_id}"
+    if repo_name:
+        name = str(repo_name).rstrip("/").rsplit("/", 1)[-1] or name
+    result = EvalResult(
+        task_type=TASK,
+        task_name=TASK,
+        dataset_type=env_id,
+        dataset_name=env_id,
+        metric_type=METRIC,
+        metric_value=value,
+        metric_name=METRIC,
+        verified=False,
+    )
+    return ModelCardData(
+        library_name=LIBRARY_NAME,
+        tags=[env_id, *BASE_TAGS],
+        model_name=name,
+        eval_results=[result],
+    )
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def template_path() -> Path:
+    """The card template: the package's copy, else the repository's ``model_cards/``."""
+    candidates = [
+        Path(__file__).resolve().parent / "model_cards" / TEMPLATE_NAME,
+        Path(__file__).resolve().parent.parent / "model_cards" / TEMPLATE_NAME,
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise CardError(
+        f"the model card template {TEMPLATE_NAME} is missing from hubpg's installation "
+        f"(looked in {', '.join(str(p.parent) for p in candidates)}); reinstall hubpg"
+    )
+
+
+def _fmt_float(x: float) -> str:
+    text = repr(float(x))
+    return text if len(text) <= 10 else f"{x:.6g}"
+
+
+def _fmt_value(value: Any) -> str:
+    """A hyperparameter value as a table cell: JSON-like, compact, never ``None``."""
+    if value is None:
+        return "not set"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _fmt_float(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return json.dumps(value, sort_keys=True, default=str)
+    try:  # numpy scalars
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return _fmt_value(value.item())
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _network(hp: Mapping[str, Any], arch: Mapping[str, Any] | None) -> str | None:
+    """``"4 → 16 → 2 (ReLU)"`` from a policy config or the hyperparameters, if known."""
+    src: dict[str, Any] = {**hp, **(arch or {})}
+    obs = src.get("obs_dim", src.get("state_space"))
+    n_act = src.get("n_actions", src.get("action_space"))
+    hidden = src.get("hidden")
+    if hidden is None and src.get("h_size") is not None:
+        hidden = [src["h_size"]]
+    if not isinstance(hidden, (list, tuple)) or not hidden:
+        return None
+    try:
+        sizes = [int(h) for h in hidden]
+    except (TypeError, ValueError):
+        return None
+    layers = [str(int(obs)) if isinstance(obs, int) else "obs"]
+    layers += [str(h) for h in sizes]
+    layers.append(str(int(n_act)) if isinstance(n_act, int) else "actions")
+    act = src.get("activation") or "relu"
+    pretty = {"relu": "ReLU", "tanh": "tanh", "elu": "ELU", "gelu": "GELU", "silu": "SiLU"}
+    return f"{' → '.join(layers)} ({pretty.get(str(act), str(act))} hidden layers, softmax output)"
+
+
+def _results_lines(results: Mapping[str, Any] | None) -> list[str]:
+    if not results:
+        return []
+    lines = []
+    returns = results.get("episode_returns")
+    if isinstance(returns, (list, tuple)) and returns:
+        vals = [float(r) for r in returns]
+        lines.append(f"Episode returns ranged from {min(vals):.2f} to {max(vals):.2f}")
+    lengths = results.get("episode_lengths")
+    if isinstance(lengths, (list, tuple)) and lengths:
+        mean_len = sum(float(n) for n in lengths) / len(lengths)
+        lines.append(f"Episodes lasted {mean_len:.1f} steps on average")
+    when, version = results.get("eval_datetime"), results.get("hubpg_version")
+    if when and version:
+        lines.append(f"Evaluated on {when} with hubpg {version}")
+    elif when:
+        lines.append(f"Evaluated on {when}")
+    elif version:
+        lines.append(f"Evaluated with hubpg {version}")
+    return lines
+
+
+def render_card(
+    *,
+    env_id: str,
+    mean_reward: float,
+    std_reward: float,
+    n_episodes: int,
+    deterministic: bool,
+    seed: int,
+    hyperparameters: Mapping[str, Any],
+    repo_id: str | None,
+    video_file: str | None = "replay.mp4",
+    curve_file: str | None = "learning_curve.png",
+    results: Mapping[str, Any] | None = None,
+    architecture: Mapping[str, Any] | None = None,
+    template: str | os.PathLike[str] | None = None,
+) -> ModelCard:
+    """Render the model card (front matter from :func:`card_metadata`, body from the template).
+
+    ``hyperparameters`` is the run's ``hyperparameters.json`` (shown as a sorted
+    table; the network shape is read from ``hidden``/``h_size``,
+    ``state_space``/``obs_dim`` and ``action_space``/``n_actions``, or from
+    ``architecture``, a ``config.json`` dict). ``results`` is ``results.json``
+    (per-episode returns and lengths, date, version: optional extras).
+    ``repo_id`` names the repo in the usage snippet (a placeholder when None).
+    The video and learning-curve sections are left out when their file is None.
+    Save with ``card.save(folder / "README.md")``.
+    """
+    from huggingface_hub import ModelCard
+
+    data = card_metadata(env_id, mean_reward, std_reward, repo_name=repo_id)
+    mean, std = _check_score(mean_reward, std_reward)
+    if repo_id is not None and not _REPO_ID.match(str(repo_id)):
+        raise RepoIdError(
+            f"repo id {repo_id!r} is not of the form NAMESPACE/NAME; use e.g. "
+            f"your-name/Reinforce-{env_id}"
+        )
+    n_episodes, seed = int(n_episodes), int(seed)
+    if n_episodes < 1:
+        raise CardError(f"n_episodes must be at least 1 (got {n_episodes})")
+    shown_repo = repo_id or f"NAMESPACE/Reinforce-{env_id}"
+
+    if n_episodes == 1:
+        seeds_text = f"reset with seed {seed}"
+    else:
+        seeds_text = (
+            f"seeds {seed} to {seed + n_episodes - 1}: episode k is reset with seed {seed} + k"
+        )
+    if deterministic:
+        policy_text = "taking the most probable action at every step (argmax, `--deterministic`)"
+    else:
+        policy_text = "sampling each action from the policy's distribution, as the course evaluates"
+    claim = format_claim(mean, std)
+    shown_mean, shown_std = parse_claim_value(claim)
+    score = shown_mean - shown_std  # what the leaderboard computes from the card's value
+    threshold_text = None
+    if env_id in COURSE_THRESHOLDS:
+        need = COURSE_THRESHOLDS[env_id]
+        verdict = "this agent passes" if score >= need else "this agent does not reach it"
+        threshold_text = (
+            f"The Deep RL course's certification needs mean − std ≥ {need:g} on {env_id}: {verdict}"
+        )
+    cli = f"hubpg load-and-eval --repo {shown_repo} --episodes {n_episodes} --seed {seed}"
+    if deterministic:
+        cli += " --deterministic"
+
+    hp_rows = [
+        (_cell(str(k)), _cell(_fmt_value(v)))
+        for k, v in sorted((hyperparameters or {}).items(), key=lambda kv: str(kv[0]))
+    ]
+    path = Path(template) if template is not None else template_path()
+    try:
+        card = ModelCard.from_template(
+            data,
+            template_path=str(path),
+            env_id=env_id,
+            network=_network(hyperparameters or {}, architecture),
+            score=claim,
+            leaderboard_score=f"{score:.2f}",
+            n_episodes=n_episodes,
+            seeds_text=seeds_text,
+            policy_text=policy_text,
+            threshold_text=threshold_text,
+            results_lines=_results_lines(results),
+            video_file=video_file or None,
+            curve_file=curve_file or None,
+            hyperparameters=hp_rows,
+            repo_id=shown_repo,
+            cli_command=cli,
+        )
+    except OSError as exc:
+        raise CardError(
+            f"cannot read the model card template {path} ({exc}); reinstall hubpg"
+        ) from exc
+    if not card.text.endswith("\n"):
+        card.text += "\n"  # Jinja drops the template's final newline
+    return card
+
+
+# ---------------------------------------------------------------- reading back
+
+
+def _card_data(card: Any) -> ModelCardData:
+    """ModelCardData from a ModelCard, its text, a README path, a ModelCardData or a metadata dict."""
+    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK, RepoCard
+
+    try:
+        if isinstance(card, ModelCardData):
+            return card
+        if isinstance(card, RepoCard):
+            if isinstance(card.data, ModelCardData):
+                return card.data
+            return ModelCardData(**card.data.to_dict())
+        if isinstance(card, Mapping):
+            return ModelCardData(**dict(card))
+        if isinstance(card, os.PathLike):
+            card = Path(card).read_text(encoding="utf-8-sig")
+        if isinstance(card, bytes):
+            card = card.decode("utf-8-sig")
+        if isinstance(card, str):
+            if not REGEX_YAML_BLOCK.search(card):
+                raise CardError(
+                    "the model card has no YAML metadata block (--- ... --- at the top), so it "
+                    "claims no score; the card must carry a model-index with mean_reward"
+                )
+            return ModelCard(card).data
+    except CardError:
+        raise
+    except OSError as exc:
+        raise CardError(f"cannot read the model card {card} ({exc})") from exc
+    except Exception as exc:  # YAML errors, invalid model-index
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CardError(f"the model card's metadata cannot be parsed ({first})") from exc
+    raise CardError(f"cannot read a model card from a {type(card).__name__}")
+
+
+def card_tags(card: Any) -> list[str]:
+    """The tags a card declares (strings only, in order)."""
+    tags = _card_data(card).tags or []
+    if isinstance(tags, str):
+        tags = [tags]
+    return [t for t in tags if isinstance(t, str)]
+
+
+def card_env_ids(card: Any) -> set[str]:
+    """The env ids a card's model-index claims results on (dataset names and types)."""
+    ids: set[str] = set()
+    for result in _card_data(card).eval_results or []:
+        for value in (result.dataset_type, result.dataset_name):
+            if isinstance(value, str) and value:
+                ids.add(value)
+    return ids
+
+
+def parse_claim_value(value: Any) -> tuple[float, float]:
+    """``"500.00 +/- 0.00"`` (or ``"500 ± 0"``, spaces optional) -> ``(500.0, 0.0)``."""
+    match = _CLAIM.match(str(value)) if isinstance(value, str) else None
+    if not match:
+        raise CardError(
+            f"the model card's mean_reward value {value!r} is not of the form 'MEAN +/- STD'"
+        )
+    mean, std = float(match.group(1)), float(match.group(2))
+    if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
+        raise CardError(f"the model card's mean_reward value {value!r} is not a finite score")
+    return mean, std
+
+
+def parse_claim(card_or_text: Any, env_id: str | None = None) -> tuple[float, float]:
+    """The ``(mean, std)`` a card claims, read through ``huggingface_hub``'s model-index parser.
+
+    ``card_or_text`` is a :class:`~huggingface_hub.ModelCard`, a card's text, a
+    path to a README.md, a :class:`~huggingface_hub.ModelCardData` or a raw
+    metadata dict (``cardData`` from the Hub's API). The first ``mean_reward``
+    result is used (the first on ``env_id`` when given). Raises
+    :class:`CardError` (a ``ValueError``) when there is none or its value does
+    not parse.
+    """
+    results = _card_data(card_or_text).eval_results or []
+    chosen = [r for r in results if str(r.metric_type).strip().lower() == METRIC]
+    if env_id is not None:
+        chosen = [r for r in chosen if env_id in (r.dataset_type, r.dataset_name)]
+    if not chosen:
+        where = f" on {env_id}" if env_id is not None else ""
+        raise CardError(
+            f"the model card has no {METRIC} result{where} in its model-index; "
+            "re-package the model so its card carries the score"
+        )
+    return parse_claim_value(chosen[0].metric_value)

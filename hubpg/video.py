@@ -1,0 +1,340 @@
+"""Replay videos: play one episode, upscale its frames, encode them as an mp4.
+
+The mp4 is H.264 (libx264) in yuv420p with ``+faststart``, so it plays in every
+browser and in the Hub's model page. Encoding goes through imageio's ffmpeg
+plugin with the ffmpeg binary shipped in the ``imageio-ffmpeg`` wheel (never a
+system ffmpeg, unless ``IMAGEIO_FFMPEG_EXE`` names one explicitly). Nothing
+needs a display: Gymnasium's ``rgb_array`` rendering is used, and pygame-based
+envs are told to use SDL's dummy video driver when no display exists.
+
+Frame sizes are made codec friendly here, not by ffmpeg: small frames are
+upscaled by an integer factor with nearest-neighbour repetition (48x48
+Pixelcopter frames become 288x288) and both sides are padded, by repeating the
+edge pixels, to a multiple of 16 (CartPole's 600x400 becomes 608x400), so
+imageio never resizes or warns.
+
+Every failure raises :class:`VideoError` with one line saying what failed and
+what to do about it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hubpg.errors import VideoError
+
+#: Frame sides are padded to a multiple of this (H.264 macroblocks; imageio's default).
+MACRO_BLOCK = 16
+#: libx264 speed/size trade-off: a 500-frame CartPole episode encodes in about 0.5 s.
+PRESET = "veryfast"
+#: libx264 constant rate factor (0 lossless .. 51 worst; 23 is x264's default).
+CRF = 23
+
+_NO_VIDEO_HINT = "pass --no-video to package without a video"
+
+
+class FrameError(VideoError, ValueError):
+    """A frame is not an image that can be encoded (wrong shape, dtype or size)."""
+
+
+def _quiet_headless_pygame() -> None:
+    """Keep pygame-rendered envs from printing to stdout or needing a display.
+
+    pygame prints a greeting on stdout when imported (which would corrupt
+    ``--json`` output), and its display init complains on stderr when there is
+    no display, although ``rgb_array`` rendering never draws to one.
+    """
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+
+def _render(env: Any) -> np.ndarray:
+    try:
+        frame = env.render()
+    except Exception as exc:  # e.g. gymnasium.error.DependencyNotInstalled (pygame)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise VideoError(
+            f"rendering the env failed ({first}); install what it names, or {_NO_VIDEO_HINT}"
+        ) from exc
+    if frame is None:
+        raise VideoError(
+            "env.render() returned no frame; make the env with render_mode='rgb_array', "
+            f"or {_NO_VIDEO_HINT}"
+        )
+    return np.asarray(frame)
+
+
+def record_episode(
+    env: Any,
+    act: Callable[[np.ndarray], int],
+    seed: int,
+    max_t: int,
+) -> tuple[list[np.ndarray], float, int]:
+    """Play one episode of ``env`` and keep every rendered frame.
+
+    ``env`` must be a Gymnasium env made with ``render_mode="rgb_array"``; it is
+    reset with ``seed``, rendered once after the reset and once after every
+    step. ``act(obs)`` chooses each action. The episode stops when it
+    terminates or is truncated, or after ``max_t`` steps.
+
+    Returns ``(frames, episode_return, length)``; ``len(frames) == length + 1``.
+    The caller keeps ownership of ``env`` (it is not closed).
+    """
+    if max_t < 1:
+        raise VideoError(f"max_t must be at least 1 to record an episode (got {max_t})")
+    mode = getattr(env, "render_mode", None)
+    if mode != "rgb_array":
+        raise VideoError(
+            f"the env renders in mode {mode!r}, not 'rgb_array'; make it with "
+            f"render_mode='rgb_array' to record a video, or {_NO_VIDEO_HINT}"
+        )
+    _quiet_headless_pygame()
+    obs, _ = env.reset(seed=int(seed))
+    frames = [_render(env)]
+    total = 0.0
+    length = 0
+    while length < max_t:
+        obs, reward, terminated, truncated, _ = env.step(int(act(obs)))
+        total += float(reward)
+        length += 1
+        frames.append(_render(env))
+        if terminated or truncated:
+            break
+    return frames, total, length
+
+
+def _as_rgb(frame: Any) -> np.ndarray:
+    """Check and convert one frame to a uint8 HxWx3 array (gray and RGBA accepted)."""
+    arr = np.asarray(frame)
+    if arr.dtype != np.uint8:
+        raise FrameError(
+            f"video frames must be uint8 images, got dtype {arr.dtype}; render with "
+            f"render_mode='rgb_array', or {_NO_VIDEO_HINT}"
+        )
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 2:
+        arr = np.stack([arr, arr, arr], axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise FrameError(
+            f"video frames must be HxWx3 RGB images, got shape {np.shape(frame)}; "
+            f"render with render_mode='rgb_array', or {_NO_VIDEO_HINT}"
+        )
+    return arr
+
+
+def output_size(height: int, width: int, min_side: int = 256) -> tuple[int, int, int]:
+    """``(scale, out_height, out_width)`` that :func:`upscale` gives a ``height`` x ``width`` frame.
+
+    ``scale`` is the smallest integer that brings the short side to at least
+    ``min_side`` (1 when it already is); the output sides are the scaled sides
+    rounded up to a multiple of 16.
+    """
+    if height < 1 or width < 1:
+        raise FrameError(f"video frames must not be empty (got {height}x{width})")
+    scale = max(1, math.ceil(int(min_side) / min(height, width)))
+    out_h = -(-height * scale // MACRO_BLOCK) * MACRO_BLOCK
+    out_w = -(-width * scale // MACRO_BLOCK) * MACRO_BLOCK
+    return scale, out_h, out_w
+
+
+def upscale(frame: np.ndarray, min_side: int = 256) -> np.ndarray:
+    """Upscale ``frame`` for encoding: nearest neighbour, then pad to multiples of 16.
+
+    The short side is multiplied by the smallest integer that makes it at least
+    ``min_side`` (each pixel becomes a ``k`` x ``k`` block, so the aspect ratio
+    is kept and nothing is blurred); then the edges are repeated so that both
+    sides are multiples of 16, the size libx264 with yuv420p encodes without
+    imageio resizing anything. The content stays centred. A 48x48 frame becomes
+    288x288, a 400x600 one 400x608. Returns a new uint8 HxWx3 array.
+    """
+    arr = _as_rgb(frame)
+    h, w = arr.shape[:2]
+    scale, out_h, out_w = output_size(h, w, min_side)
+    if scale > 1:
+        arr = np.repeat(np.repeat(arr, scale, axis=0), scale, axis=1)
+    pad_h, pad_w = out_h - h * scale, out_w - w * scale
+    if pad_h or pad_w:
+        arr = np.pad(
+            arr,
+            ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)),
+            mode="edge",
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _bundled_ffmpeg() -> str:
+    """The ffmpeg executable imageio will run; refuse a system ffmpeg found on PATH."""
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:
+        raise VideoError(
+            f"imageio-ffmpeg is not installed; pip install imageio-ffmpeg, or {_NO_VIDEO_HINT}"
+        ) from exc
+    try:
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError as exc:
+        raise VideoError(
+            "imageio-ffmpeg has no ffmpeg binary; reinstall it "
+            f"(pip install --force-reinstall imageio-ffmpeg), or {_NO_VIDEO_HINT}"
+        ) from exc
+    if os.environ.get("IMAGEIO_FFMPEG_EXE"):
+        return exe  # the user named an ffmpeg explicitly
+    bundled = Path(imageio_ffmpeg.__file__).resolve().parent / "binaries"
+    if not Path(exe).resolve().is_relative_to(bundled):
+        raise VideoError(
+            f"imageio-ffmpeg's own ffmpeg binary is missing (it would fall back to {exe}); "
+            f"reinstall imageio-ffmpeg (pip install --force-reinstall imageio-ffmpeg), "
+            f"or {_NO_VIDEO_HINT}"
+        )
+    return exe
+
+
+def _check_mp4(path: Path) -> None:
+    """Raise unless ``path`` is a complete MP4: top-level boxes tiling the file, with moov and mdat."""
+    size = path.stat().st_size
+    seen = set()
+    with path.open("rb") as f:
+        pos = 0
+        while pos < size:
+            f.seek(pos)
+            head = f.read(16)
+            if len(head) < 8:
+                break
+            box_size = int.from_bytes(head[:4], "big")
+            kind = head[4:8]
+            if box_size == 1 and len(head) == 16:
+                box_size = int.from_bytes(head[8:16], "big")
+            elif box_size == 0:
+                box_size = size - pos
+            if box_size < 8 or pos + box_size > size:
+                break
+            seen.add(kind)
+            pos += box_size
+    if pos != size or not {b"ftyp", b"moov", b"mdat"} <= seen:
+        raise VideoError(
+            f"ffmpeg wrote an incomplete mp4 ({size} bytes); check free disk space, or {_NO_VIDEO_HINT}"
+        )
+
+
+def write_mp4(
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike[str],
+    fps: float = 30,
+    min_side: int = 256,
+    *,
+    crf: int = CRF,
+    preset: str = PRESET,
+) -> Path:
+    """Encode ``frames`` (uint8 HxWx3, all the same size) as an H.264 mp4 at ``path``.
+
+    Each frame goes through :func:`upscale` (``min_side``). ``frames`` may be a
+    list or any iterable (a generator streams without holding the episode in
+    memory). The video is written to a hidden temporary file beside ``path``
+    and renamed over it only once complete, so ``path`` never holds a partial
+    video; parent folders are created. Returns ``path`` as a :class:`Path`.
+
+    Raises :class:`VideoError` when there are no frames, a frame is not an
+    image or changes size, the folder is not writable, or ffmpeg fails; no
+    temporary file is left behind.
+    """
+    path = Path(path)
+    raw_fps = fps
+    try:
+        fps = float(fps)
+    except (TypeError, ValueError):
+        fps = math.nan
+    if not (math.isfinite(fps) and fps > 0):
+        raise VideoError(f"fps must be a positive number of frames per second (got {raw_fps!r})")
+    exe = _bundled_ffmpeg()  # fail before touching the file system
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp.mp4")
+        tmp.open("xb").close()  # a clear error for unwritable folders before ffmpeg starts
+    except OSError as exc:
+        raise VideoError(
+            f"cannot write the replay video to {path} ({exc.strerror or exc}); "
+            f"choose a writable output folder, or {_NO_VIDEO_HINT}"
+        ) from exc
+
+    n = 0
+    try:
+        import imageio.v2 as iio
+
+        writer = None
+        first_shape: tuple[int, ...] | None = None
+        try:
+            for frame in frames:
+                arr = np.asarray(frame)
+                if first_shape is None:
+                    first_shape = arr.shape
+                elif arr.shape != first_shape:
+                    raise FrameError(
+                        f"video frame {n} has shape {arr.shape} but frame 0 has {first_shape}; "
+                        f"all frames of a video must have the same size, or {_NO_VIDEO_HINT}"
+                    )
+                image = upscale(arr, min_side)
+                if writer is None:
+                    writer = iio.get_writer(
+                        tmp,
+                        format="FFMPEG",
+                        mode="I",
+                        fps=fps,
+                        codec="libx264",
+                        pixelformat="yuv420p",
+                        quality=None,  # rate control comes from -crf below
+                        macro_block_size=MACRO_BLOCK,  # sizes are already multiples: no resizing
+                        ffmpeg_log_level="error",  # stderr only, and only on real errors
+                        output_params=[
+                            *("-preset", preset, "-crf", str(int(crf))),
+                            *("-movflags", "+faststart", "-f", "mp4"),
+                        ],
+                    )
+                writer.append_data(image)
+                n += 1
+        finally:
+            if writer is not None:
+                writer.close()
+        if n == 0:
+            raise VideoError(
+                f"no frames to encode for {path}; record at least one frame, or {_NO_VIDEO_HINT}"
+            )
+        _check_mp4(tmp)
+        os.replace(tmp, path)
+    except VideoError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "Broken pipe" in first:
+            first = "ffmpeg stopped early; its own error is printed above"
+        raise VideoError(
+            f"encoding the replay video with {Path(exe).name} failed after {n} frames ({first}); "
+            f"{_NO_VIDEO_HINT}"
+        ) from exc
+    except BaseException:  # KeyboardInterrupt: leave nothing behind
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def env_fps(env: Any, default: float = 30) -> float:
+    """The env's own playback rate (``metadata["render_fps"]``), else ``default``."""
+    meta = getattr(env, "metadata", None) or {}
+    fps = meta.get("render_fps")
+    try:
+        fps = float(fps)
+    except (TypeError, ValueError):
+        return float(default)
+    return fps if math.isfinite(fps) and fps > 0 else float(default)
