@@ -293,6 +293,92 @@ def evaluate(
     click.echo(result.summary())
 
 
+# --------------------------------------------------------------------------- package
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The package folder.  [default: RUN_DIR/hub]",
+)
+@eval_options
+@click.option(
+    "--video-fps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Replay frame rate. [default: env's]",
+)
+@click.option(
+    "--video-max-t",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Longest replay, in steps.  [default: 3000]",
+)
+@click.option("--no-video", is_flag=True, help="Package without a replay video.")
+@click.option("--repo-name", default=None, help="NAMESPACE/NAME (or NAME) shown in the card.")
+@click.option("--overwrite", is_flag=True, help="Rebuild an existing package folder.")
+@json_option
+@quiet_option
+@common
+def package(
+    run_dir: Path,
+    out: Path | None,
+    episodes: int,
+    seed: int,
+    deterministic: bool,
+    max_t: int | None,
+    video_fps: float | None,
+    video_max_t: int | None,
+    no_video: bool,
+    repo_name: str | None,
+    overwrite: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Build the Hub-ready folder for RUN_DIR: weights, config, results, video, card."""
+    from hubpg.package import VIDEO_MAX_T
+    from hubpg.package import package as build_package
+    from hubpg.reinforce import configure_torch_threads
+
+    configure_torch_threads()
+    say(
+        f"packaging {run_dir}: evaluating {episodes} episodes"
+        f"{'' if no_video else ', recording a replay'}",
+        quiet,
+    )
+    result = build_package(
+        run_dir,
+        out,
+        episodes=episodes,
+        seed=seed,
+        deterministic=deterministic,
+        max_t=max_t,
+        video=not no_video,
+        video_fps=video_fps,
+        video_max_t=video_max_t or VIDEO_MAX_T,
+        repo_id=repo_name,
+        overwrite=overwrite,
+    )
+    if as_json:
+        emit_json(
+            {
+                "package_dir": str(result.package_dir),
+                "files": result.files,
+                "mean_reward": result.evaluation.mean_reward,
+                "std_reward": result.evaluation.std_reward,
+                "n_episodes": result.evaluation.n_episodes,
+                "timings": {k: round(v, 3) for k, v in result.timings.items()},
+            }
+        )
+        return
+    split = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+    say(f"packaged {result.package_dir} ({', '.join(result.files)}); {split}", quiet)
+    click.echo(result.evaluation.summary())
+
+
 # --------------------------------------------------------------------------- hub serve
 
 

@@ -1,0 +1,269 @@
+"""Build the Hub folder from a run folder: exactly what one push uploads.
+
+``model.safetensors`` + ``config.json`` (verified loadable), ``hyperparameters.json``,
+``results.json`` (a fresh seeded evaluation), ``replay.mp4``, ``learning_curve.png``
+and ``README.md`` (the model card). Everything is written into a temporary folder
+beside the target and renamed into place at the end, so an interrupted packaging
+never leaves a folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hubpg import __version__
+from hubpg.config import read_json, write_json
+from hubpg.errors import MissingFileError, RunDirError
+from hubpg.evaluation import EvalResult, evaluate, utc_now_iso
+from hubpg.policy import CONFIG_NAME, WEIGHTS_NAME, Policy
+
+RESULTS_NAME = "results.json"
+HYPERPARAMETERS_NAME = "hyperparameters.json"
+VIDEO_NAME = "replay.mp4"
+CURVE_NAME = "learning_curve.png"
+CARD_NAME = "README.md"
+PACKAGE_DIRNAME = "hub"
+#: Longest replay recorded by default (steps); a long Pixelcopter episode would make a huge video.
+VIDEO_MAX_T = 3000
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib")
+
+
+@dataclass
+class PackageResult:
+    """Where the package went, its evaluation, and how long each part took."""
+
+    package_dir: Path
+    evaluation: EvalResult
+    timings: dict[str, float] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+
+def default_package_dir(run_dir: Path) -> Path:
+    """``<run>/hub``."""
+    return Path(run_dir) / PACKAGE_DIRNAME
+
+
+def is_packaged(package_dir: Path) -> bool:
+    """True when ``package_dir`` holds a complete package (the card is written last)."""
+    needed = (WEIGHTS_NAME, CONFIG_NAME, RESULTS_NAME, CARD_NAME)
+    return all((Path(package_dir) / name).is_file() for name in needed)
+
+
+def package(
+    run_dir: Path | str,
+    out: Path | str | None = None,
+    episodes: int = 100,
+    seed: int = 0,
+    deterministic: bool = False,
+    max_t: int | None = None,
+    video: bool = True,
+    video_fps: float | None = None,
+    video_max_t: int = VIDEO_MAX_T,
+    repo_id: str | None = None,
+    overwrite: bool = False,
+) -> PackageResult:
+    """Evaluate the run's policy, record a replay, and write the Hub folder.
+
+    ``repo_id`` (``NAMESPACE/NAME``, or just ``NAME``) names the model in the
+    card; :func:`~hubpg.hub.push` rewrites the card with the real repo id.
+    """
+    run_dir = Path(run_dir)
+    out = Path(out) if out is not None else default_package_dir(run_dir)
+    _check_target(out, overwrite)
+    policy = Policy.load(run_dir)  # strict: refuses missing, corrupt or mismatched weights
+    hyper = _read_hyperparameters(run_dir)
+    timings: dict[str, float] = {}
+
+    start = time.perf_counter()
+    result = evaluate(
+        policy, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
+    )
+    timings["evaluation"] = time.perf_counter() - start
+
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir(parents=True)
+        shutil.copyfile(run_dir / WEIGHTS_NAME, tmp / WEIGHTS_NAME)
+        shutil.copyfile(run_dir / CONFIG_NAME, tmp / CONFIG_NAME)
+        hyper["n_evaluation_episodes"] = episodes
+        write_json(tmp / HYPERPARAMETERS_NAME, hyper)
+        write_json(tmp / RESULTS_NAME, results_record(result, seed))
+
+        start = time.perf_counter()
+        if video:
+            record_replay(
+                policy,
+                result.env_id,
+                tmp / VIDEO_NAME,
+                seed,
+                deterministic,
+                min(result.max_t, video_max_t),
+                video_fps,
+            )
+        timings["video"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        curve = _write_curve(run_dir, tmp / CURVE_NAME, result.env_id)
+        timings["curve"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        write_card(tmp, repo_id, video=video, curve=curve)
+        timings["card"] = time.perf_counter() - start
+
+        Policy.load(tmp)  # what we ship must load
+        assert_no_pickle(tmp)
+        _move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    timings["total"] = sum(timings.values())
+    return PackageResult(out, result, timings, sorted(p.name for p in out.iterdir()))
+
+
+def results_record(result: EvalResult, seed: int) -> dict[str, Any]:
+    """``results.json``: the score, how it was measured, and the software versions."""
+    return {
+        "env_id": result.env_id,
+        "mean_reward": result.mean_reward,
+        "std_reward": result.std_reward,
+        "score": result.mean_reward - result.std_reward,
+        "n_evaluation_episodes": result.n_episodes,
+        "seed": seed,
+        "seeds": result.seeds,
+        "deterministic": result.deterministic,
+        "max_t": result.max_t,
+        "episode_returns": result.episode_returns,
+        "episode_lengths": result.episode_lengths,
+        "eval_datetime": utc_now_iso(),
+        "hubpg_version": __version__,
+        "torch_version": _version("torch"),
+        "gymnasium_version": _version("gymnasium"),
+    }
+
+
+def record_replay(
+    policy: Policy,
+    env_id: str,
+    path: Path,
+    seed: int,
+    deterministic: bool,
+    max_t: int,
+    fps: float | None = None,
+) -> Path:
+    """Play one episode (seed ``seed``) in a fresh evaluation env and write it as mp4."""
+    from hubpg.envs import make_env
+    from hubpg.video import env_fps, record_episode, write_mp4
+
+    env = make_env(env_id, render_mode="rgb_array")
+    try:
+        rng = np.random.default_rng(seed)
+        frames, _, _ = record_episode(
+            env, lambda obs: policy.act(obs, rng=rng, deterministic=deterministic), seed, max_t
+        )
+        return write_mp4(frames, path, fps=fps or env_fps(env))
+    finally:
+        env.close()
+
+
+def write_card(
+    package_dir: Path, repo_id: str | None, video: bool | None = None, curve: bool | None = None
+) -> Path:
+    """(Re)write ``README.md`` in ``package_dir`` from its ``results.json``,
+    ``hyperparameters.json`` and ``config.json``; ``video``/``curve`` default to
+    whether those files are there."""
+    from hubpg.card import render_card
+
+    package_dir = Path(package_dir)
+    results = read_json(package_dir / RESULTS_NAME)
+    hyper = read_json(package_dir / HYPERPARAMETERS_NAME)
+    video = (package_dir / VIDEO_NAME).is_file() if video is None else video
+    curve = (package_dir / CURVE_NAME).is_file() if curve is None else curve
+    card = render_card(
+        env_id=results["env_id"],
+        mean_reward=results["mean_reward"],
+        std_reward=results["std_reward"],
+        n_episodes=results["n_evaluation_episodes"],
+        deterministic=results["deterministic"],
+        seed=results["seed"],
+        hyperparameters=hyper,
+        repo_id=repo_id if repo_id and "/" in repo_id else None,
+        video_file=VIDEO_NAME if video else None,
+        curve_file=CURVE_NAME if curve else None,
+        results=results,
+        architecture=read_json(package_dir / CONFIG_NAME),
+    )
+    path = package_dir / CARD_NAME
+    tmp = package_dir / f".{CARD_NAME}.tmp"
+    card.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def assert_no_pickle(folder: Path) -> None:
+    """Raise if any file in ``folder`` is a pickle or has a pickle's suffix."""
+    from hubpg.errors import PickleRefusedError
+
+    for path in Path(folder).rglob("*"):
+        if not path.is_file():
+            continue
+        with path.open("rb") as handle:
+            head = handle.read(2)
+        if path.suffix in PICKLE_SUFFIXES or (len(head) == 2 and head[0] == 0x80 and head[1] <= 5):
+            raise PickleRefusedError(f"{path} looks like a pickle; hubpg never ships pickles")
+
+
+def _check_target(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"{out} exists and is not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise RunDirError(
+            f"package folder {out} already exists; pass --overwrite to rebuild it or --out "
+            "for another folder"
+        )
+
+
+def _read_hyperparameters(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / HYPERPARAMETERS_NAME
+    if not path.is_file():
+        raise MissingFileError(f"{path} not found; is {run_dir} a hubpg run folder?")
+    return dict(read_json(path))
+
+
+def _write_curve(run_dir: Path, path: Path, env_id: str) -> bool:
+    """The learning curve from the run's log; False when the run has no log."""
+    from hubpg.plots import plot_learning_curve
+    from hubpg.reinforce import LOG_NAME, read_log
+
+    if not (run_dir / LOG_NAME).is_file():
+        return False
+    rows = read_log(run_dir)
+    if not rows:
+        return False
+    plot_learning_curve(rows, path, env_id)
+    return True
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` to ``out``; an existing ``out`` (``--overwrite``) is swapped out first."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None

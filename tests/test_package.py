@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import imageio.v2 as iio
+import pytest
+from conftest import run_cli
+from huggingface_hub import ModelCard
+
+from hubpg.package import assert_no_pickle, package
+
+
+@pytest.fixture(scope="module")
+def packaged(cartpole_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pkg") / "hub"
+    return package(cartpole_run, out, episodes=100, seed=0)
+
+
+def test_package_holds_exactly_what_the_hub_gets(packaged) -> None:
+    assert packaged.files == [
+        "README.md",
+        "config.json",
+        "hyperparameters.json",
+        "learning_curve.png",
+        "model.safetensors",
+        "replay.mp4",
+        "results.json",
+    ]
+    assert not [p for p in packaged.package_dir.parent.iterdir() if p.name.startswith(".")]
+    assert set(packaged.timings) >= {"evaluation", "video", "card", "total"}
+
+
+def test_results_json_records_how_the_score_was_measured(packaged) -> None:
+    results = json.loads((packaged.package_dir / "results.json").read_text())
+    assert results["env_id"] == "CartPole-v1"
+    assert results["mean_reward"] == packaged.evaluation.mean_reward == 500.0
+    assert results["n_evaluation_episodes"] == 100 and results["seeds"] == list(range(100))
+    assert len(results["episode_returns"]) == len(results["episode_lengths"]) == 100
+    assert results["deterministic"] is False
+    assert results["eval_datetime"].endswith("+00:00")
+    for key in ("hubpg_version", "torch_version", "gymnasium_version"):
+        assert results[key]
+    hyper = json.loads((packaged.package_dir / "hyperparameters.json").read_text())
+    assert hyper["n_evaluation_episodes"] == 100 and hyper["env_id"] == "CartPole-v1"
+
+
+def test_card_parses_back_with_the_same_score_and_only_its_own_env(packaged) -> None:
+    card = ModelCard.load(packaged.package_dir / "README.md")
+    results = json.loads((packaged.package_dir / "results.json").read_text())
+    value = card.data.eval_results[0].metric_value
+    assert value == f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
+    assert card.data.eval_results[0].dataset_type == "CartPole-v1"
+    assert "CartPole-v1" in card.data.tags and "reinforce" in card.data.tags
+    assert "Pixelcopter-PLE-v0" not in card.data.tags
+    assert card.data.library_name == "hubpg"
+    assert "replay.mp4" in card.text and "learning_curve.png" in card.text
+    assert "hubpg load-and-eval" in card.text
+
+
+def test_video_decodes_with_the_expected_frames_and_size(packaged) -> None:
+    results = json.loads((packaged.package_dir / "results.json").read_text())
+    reader = iio.get_reader(packaged.package_dir / "replay.mp4", format="FFMPEG")
+    frames = [frame for frame in reader]
+    meta = reader.get_meta_data()
+    reader.close()
+    assert len(frames) == results["episode_lengths"][0] + 1  # the reset frame, then one per step
+    assert frames[0].shape == (400, 608, 3)
+    assert min(frames[0].shape[:2]) >= 256
+    assert meta["codec"] == "h264"
+
+
+def test_package_contains_no_pickle(packaged) -> None:
+    assert_no_pickle(packaged.package_dir)
+    for path in packaged.package_dir.iterdir():
+        assert path.suffix not in (".pt", ".pth", ".pkl", ".bin")
+        assert not path.read_bytes()[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+
+def _broken_run(cartpole_run, tmp_path, kind: str):
+    run = tmp_path / "run"
+    shutil.copytree(cartpole_run, run, ignore=shutil.ignore_patterns("hub"))
+    weights = run / "model.safetensors"
+    if kind == "missing":
+        weights.unlink()
+    elif kind == "corrupt":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif kind == "mismatch":
+        config = json.loads((run / "config.json").read_text())
+        config["hidden"] = [32]
+        (run / "config.json").write_text(json.dumps(config))
+    return run
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("missing", "model.safetensors not found"),
+        ("corrupt", "not a valid safetensors file"),
+        ("mismatch", "does not match its config.json"),
+    ],
+)
+def test_broken_weights_fail_with_one_line_and_leave_no_folder(
+    cartpole_run, tmp_path, kind, message
+) -> None:
+    run = _broken_run(cartpole_run, tmp_path, kind)
+    proc = run_cli("package", str(run), "--out", str(tmp_path / "pkg"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert (
+        lines[-1].startswith("error: ") and message in lines[-1] and "Traceback" not in proc.stderr
+    )
+    assert not (tmp_path / "pkg").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_failing_recording_stops_packaging_and_leaves_nothing(cartpole_run, tmp_path) -> None:
+    proc = run_cli(
+        "package",
+        str(cartpole_run),
+        "--out",
+        str(tmp_path / "pkg"),
+        "--episodes",
+        "5",
+        env={"IMAGEIO_FFMPEG_EXE": "/bin/false"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "--no-video" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_frame_rate_is_refused_before_any_work(cartpole_run, tmp_path) -> None:
+    proc = run_cli(
+        "package", str(cartpole_run), "--out", str(tmp_path / "pkg"), "--video-fps", "-3"
+    )
+    assert proc.returncode == 2 and "--video-fps" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_package_without_video_and_existing_folder(cartpole_run, tmp_path) -> None:
+    out = tmp_path / "pkg"
+    proc = run_cli(
+        "package",
+        str(cartpole_run),
+        "--out",
+        str(out),
+        "--no-video",
+        "--episodes",
+        "10",
+        "--repo-name",
+        "alice/Reinforce-CartPole-v1",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert "replay.mp4" not in report["files"] and report["n_episodes"] == 10
+    card = (out / "README.md").read_text()
+    assert "alice/Reinforce-CartPole-v1" in card and "replay.mp4" not in card
+    proc = run_cli("package", str(cartpole_run), "--out", str(out), "--no-video")
+    assert proc.returncode == 2 and "--overwrite" in proc.stderr
+    proc = run_cli(
+        "package",
+        str(cartpole_run),
+        "--out",
+        str(out),
+        "--no-video",
+        "--overwrite",
+        "--episodes",
+        "3",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "results.json").read_text())["n_evaluation_episodes"] == 3
