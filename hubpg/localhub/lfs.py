@@ -1,0 +1,89 @@
+"""Large-file handling: which files go through Git LFS, and one-time upload tickets.
+
+The client's LFS ``PUT`` carries no ``Authorization`` header, so the batch
+endpoint hands out an upload URL with a random one-time ticket that names the
+repo, the object's sha256 and its size; the upload endpoint accepts exactly
+those bytes, once: the ticket is used up by the first upload that succeeds
+(a failed or interrupted attempt, which the client retries, leaves it valid).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+REGULAR_MAX_BYTES = 10 * 1024 * 1024
+
+LFS_SUFFIXES = frozenset(
+    ".7z .arrow .bin .bz2 .ckpt .ftz .gz .h5 .joblib .mlmodel .model .msgpack .npy .npz .onnx "
+    ".ot .parquet .pb .pickle .pkl .pt .pth .rar .safetensors .tar .tflite .tgz .wasm .xz .zip "
+    ".zst .mp4 .webm .avi .mov .mkv .gif .png .jpg .jpeg .webp .bmp .tif .tiff .mp3 .wav .ogg "
+    ".flac .pdf".split()
+)
+
+
+def upload_mode(path: str, size: int, sample: bytes) -> str:
+    """``"lfs"`` or ``"regular"`` for a file, decided like the Hub.
+
+    LFS for known binary extensions, for anything over 10 MB and for content
+    whose first bytes contain a NUL byte; regular (plain git) otherwise, which
+    covers README.md, JSON and other small text files.
+    """
+    if size == 0:
+        return "regular"
+    if size > REGULAR_MAX_BYTES:
+        return "lfs"
+    pure = PurePosixPath(path)
+    if pure.suffix.lower() in LFS_SUFFIXES or "tfevents" in pure.name:
+        return "lfs"
+    if b"\0" in sample:
+        return "lfs"
+    return "regular"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """Permission to upload one LFS object to one repo."""
+
+    repo_id: str
+    oid: str
+    size: int
+    expires: float
+
+
+class TicketBook:
+    """One-time upload tickets, kept in memory (a restarted server forgets them)."""
+
+    def __init__(self, lifetime_s: float = 3600.0) -> None:
+        self.lifetime_s = lifetime_s
+        self._tickets: dict[str, Ticket] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, repo_id: str, oid: str, size: int) -> str:
+        """Create a ticket and return its secret."""
+        secret = secrets.token_urlsafe(24)
+        now = time.monotonic()
+        with self._lock:
+            for key in [k for k, t in self._tickets.items() if t.expires < now]:
+                del self._tickets[key]
+            self._tickets[secret] = Ticket(repo_id, oid, size, now + self.lifetime_s)
+        return secret
+
+    def peek(self, secret: str) -> Ticket | None:
+        """The ticket, if it is known and not expired (it stays valid)."""
+        with self._lock:
+            ticket = self._tickets.get(secret)
+        if ticket is None or ticket.expires < time.monotonic():
+            return None
+        return ticket
+
+    def redeem(self, secret: str) -> Ticket | None:
+        """Consume a ticket; None when it is unknown, used or expired."""
+        with self._lock:
+            ticket = self._tickets.pop(secret, None)
+        if ticket is None or ticket.expires < time.monotonic():
+            return None
+        return ticket

@@ -1,0 +1,394 @@
+"""Routes about users and repos: whoami, create/delete, settings, info, listings, history."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hubpg.localhub.cards import CardError, card_data_or_none, parse_front_matter, tags_from_card
+from hubpg.localhub.storage import (
+    Commit,
+    FileEntry,
+    RepoExistsError,
+    RepoMeta,
+    RevisionMissingError,
+)
+from hubpg.localhub.validation import path_problem
+from hubpg.localhub.web import (
+    ApiError,
+    HubJSONResponse,
+    bad_request,
+    can_see,
+    current_user,
+    entry_not_found,
+    hub,
+    json_object,
+    read_body,
+    read_json,
+    readable_repo,
+    repo_id_of,
+    require_user,
+    revision_not_found,
+    writable_repo,
+)
+
+CARD_MAX_BYTES = 1024 * 1024
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _flag(request: Request, key: str) -> bool:
+    return request.query_params.get(key, "").lower() in ("1", "true", "yes")
+
+
+def resolve_commit(request: Request, meta: RepoMeta, revision: str) -> Commit:
+    """The commit a revision names, or RevisionNotFound."""
+    store = hub(request).store
+    try:
+        return store.get_commit(meta.id, store.resolve(meta, revision))
+    except RevisionMissingError as exc:
+        raise revision_not_found(revision) from exc
+
+
+def card_of(request: Request, commit: Commit) -> dict[str, Any] | None:
+    """The parsed YAML front matter of the commit's README.md, if any."""
+    entry = commit.files.get("README.md")
+    if entry is None or entry.size > CARD_MAX_BYTES:
+        return None
+    try:
+        text = hub(request).store.blob_path(entry.sha256).read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return None
+    return card_data_or_none(text)
+
+
+def _sibling(path: str, entry: FileEntry, blobs: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"rfilename": path}
+    if blobs:
+        item["size"] = entry.size
+        item["blobId"] = entry.oid
+        if entry.lfs:
+            item["lfs"] = {
+                "size": entry.size,
+                "sha256": entry.sha256,
+                "pointerSize": entry.pointer_size,
+            }
+    return item
+
+
+def repo_summary(
+    request: Request,
+    meta: RepoMeta,
+    commit: Commit,
+    *,
+    card: bool,
+    siblings: bool,
+    blobs: bool = False,
+) -> dict[str, Any]:
+    """The JSON the Hub answers for a model, in ``model_info`` and ``list_models``."""
+    card_data = card_of(request, commit)
+    info: dict[str, Any] = {
+        "_id": hashlib.sha1(meta.id.encode(), usedforsecurity=False).hexdigest()[:24],
+        "id": meta.id,
+        "modelId": meta.id,
+        "author": meta.namespace,
+        "sha": commit.id,
+        "lastModified": commit.date,
+        "createdAt": meta.created_at,
+        "private": meta.private,
+        "disabled": False,
+        "gated": False,
+        "downloads": 0,
+        "likes": 0,
+        "tags": tags_from_card(card_data),
+    }
+    if card_data and isinstance(card_data.get("library_name"), str):
+        info["library_name"] = card_data["library_name"]
+    if card_data and isinstance(card_data.get("pipeline_tag"), str):
+        info["pipeline_tag"] = card_data["pipeline_tag"]
+    if card:
+        info["cardData"] = card_data
+        if card_data and "model-index" in card_data:
+            info["model-index"] = card_data["model-index"]
+    if siblings:
+        info["siblings"] = [_sibling(p, e, blobs) for p, e in sorted(commit.files.items())]
+        info["spaces"] = []
+    return info
+
+
+async def whoami(request: Request) -> Response:
+    """``GET /api/whoami-v2``."""
+    user = require_user(request)
+    return HubJSONResponse(
+        {
+            "type": "user",
+            "id": hashlib.sha1(user.encode(), usedforsecurity=False).hexdigest()[:24],
+            "name": user,
+            "fullname": user,
+            "email": None,
+            "emailVerified": False,
+            "isPro": False,
+            "canPay": False,
+            "avatarUrl": "",
+            "orgs": [],
+            "auth": {
+                "type": "access_token",
+                "accessToken": {"displayName": "local", "role": "write"},
+            },
+        }
+    )
+
+
+def _check_model_type(payload: dict[str, Any]) -> None:
+    repo_type = payload.get("type")
+    if repo_type not in (None, "model"):
+        raise bad_request(f"This local Hub only hosts model repos, not '{repo_type}' repos")
+
+
+async def create_repo(request: Request) -> Response:
+    """``POST /api/repos/create`` with ``{name, organization, visibility?, type?}``."""
+    user = require_user(request)
+    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    _check_model_type(payload)
+    name = payload.get("name")
+    namespace = payload.get("organization") or user
+    if not isinstance(name, str) or not isinstance(namespace, str):
+        raise bad_request("'name' and 'organization' must be strings")
+    repo_id = repo_id_of(namespace, name)
+    visibility = payload.get("visibility")
+    if visibility not in (None, "public", "private", "protected"):
+        raise bad_request(f"Invalid visibility '{visibility}'")
+    private = visibility in ("private", "protected") or payload.get("private") is True
+    url = f"{_base_url(request)}/{repo_id}"
+    if namespace != user:
+        raise ApiError(
+            403, f"You don't have the rights to create a model under the namespace '{namespace}'"
+        )
+    try:
+        meta = hub(request).store.create_repo(repo_id, owner=user, private=private)
+    except RepoExistsError:
+        message = "You already created this model repo"
+        return HubJSONResponse(
+            {"error": message, "url": url}, status_code=409, headers={"X-Error-Message": message}
+        )
+    return HubJSONResponse({"url": url, "name": meta.id, "id": meta.id})
+
+
+async def delete_repo(request: Request) -> Response:
+    """``DELETE /api/repos/delete`` with ``{name, organization, type?}``."""
+    user = require_user(request)
+    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    _check_model_type(payload)
+    name = payload.get("name")
+    namespace = payload.get("organization") or user
+    if not isinstance(name, str) or not isinstance(namespace, str):
+        raise bad_request("'name' and 'organization' must be strings")
+    meta, _ = writable_repo(request, namespace, name)
+    hub(request).store.delete_repo(meta.id)
+    return Response(status_code=200)
+
+
+async def repo_settings(request: Request) -> Response:
+    """``PUT /api/models/{ns}/{name}/settings`` with ``{visibility?, private?, gated?}``."""
+    meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
+    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    private = meta.private
+    if "visibility" in payload:
+        if payload["visibility"] not in ("public", "private", "protected"):
+            raise bad_request(f"Invalid visibility '{payload['visibility']}'")
+        private = payload["visibility"] != "public"
+    if isinstance(payload.get("private"), bool):
+        private = payload["private"]
+    if payload.get("gated") not in (None, False):
+        raise bad_request("Gated repos are not supported by this local Hub")
+    hub(request).store.set_private(meta.id, private)
+    return HubJSONResponse({"private": private})
+
+
+async def model_info(request: Request) -> Response:
+    """``GET /api/models/{ns}/{name}[/revision/{rev}]`` (``?blobs=true`` adds file metadata)."""
+    meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
+    commit = resolve_commit(request, meta, request.path_params.get("rev", "main"))
+    return HubJSONResponse(
+        repo_summary(request, meta, commit, card=True, siblings=True, blobs=_flag(request, "blobs"))
+    )
+
+
+async def list_models(request: Request) -> Response:
+    """``GET /api/models`` with ``filter`` (repeatable, all must match), ``search``, ``author``..."""
+    user = current_user(request)
+    store = hub(request).store
+    params = request.query_params
+    filters = [f for f in params.getlist("filter") if f]
+    search = params.get("search", "").lower()
+    author = params.get("author")
+    want_card = _flag(request, "cardData") or _flag(request, "full")
+    want_siblings = _flag(request, "full")
+    try:
+        limit = int(params["limit"]) if params.get("limit") else None
+    except ValueError as exc:
+        raise bad_request("'limit' must be an integer") from exc
+    results = []
+    for meta in store.list_repos():
+        if not can_see(meta, user):
+            continue
+        if author and meta.namespace != author:
+            continue
+        if search and search not in meta.id.lower():
+            continue
+        head = meta.branches.get("main")
+        if head is None:
+            continue
+        commit = store.get_commit(meta.id, head)
+        item = repo_summary(request, meta, commit, card=want_card, siblings=want_siblings)
+        if filters and not all(f in item["tags"] for f in filters):
+            continue
+        results.append(item)
+    sort = params.get("sort")
+    if sort in ("lastModified", "createdAt"):
+        results.sort(key=lambda item: item[sort], reverse=params.get("direction") != "1")
+    if limit is not None:
+        results = results[: max(limit, 0)]
+    return HubJSONResponse(results)
+
+
+def _folder_oid(paths: list[str], files: dict[str, FileEntry]) -> str:
+    listing = json.dumps([[p, files[p].oid] for p in sorted(paths)])
+    return hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
+
+
+def _file_item(path: str, entry: FileEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {"type": "file", "oid": entry.oid, "size": entry.size, "path": path}
+    if entry.lfs:
+        item["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": entry.pointer_size}
+    return item
+
+
+def tree_items(
+    files: dict[str, FileEntry], folder: str, recursive: bool
+) -> list[dict[str, Any]] | None:
+    """Tree entries under ``folder`` ("" for the root), None when the folder does not exist."""
+    prefix = f"{folder}/" if folder else ""
+    under = {p: e for p, e in files.items() if p.startswith(prefix)}
+    if folder and not under:
+        return None
+    folders: dict[str, list[str]] = {}
+    items = []
+    for path in sorted(under):
+        rest = path[len(prefix) :].split("/")
+        depth_range = range(1, len(rest)) if recursive else range(1, min(len(rest), 2))
+        for depth in depth_range:
+            folders.setdefault(prefix + "/".join(rest[:depth]), []).append(path)
+        if recursive or len(rest) == 1:
+            items.append(_file_item(path, under[path]))
+    for path, contained in folders.items():
+        items.append(
+            {"type": "directory", "oid": _folder_oid(contained, files), "size": 0, "path": path}
+        )
+    items.sort(key=lambda item: item["path"])
+    return items
+
+
+async def list_tree(request: Request) -> Response:
+    """``GET /api/models/{ns}/{name}/tree/{rev}[/{path}]?recursive=...``."""
+    meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
+    commit = resolve_commit(request, meta, request.path_params["rev"])
+    folder = request.path_params.get("path", "").strip("/")
+    if folder:
+        problem = path_problem(folder)
+        if problem is not None:
+            raise bad_request(f"Invalid path '{folder}': {problem}")
+    items = tree_items(commit.files, folder, _flag(request, "recursive"))
+    if items is None:
+        raise entry_not_found(f"Entry not found: {folder}", commit.id)
+    return HubJSONResponse(items, headers={"X-Repo-Commit": commit.id})
+
+
+async def paths_info(request: Request) -> Response:
+    """``POST /api/models/{ns}/{name}/paths-info/{rev}`` (form or JSON ``paths``)."""
+    meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
+    commit = resolve_commit(request, meta, request.path_params["rev"])
+    body = await read_body(request, hub(request).limits.max_json_bytes)
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            paths = json_object(json.loads(body)).get("paths", [])
+        except ValueError as exc:
+            raise bad_request(f"Malformed JSON body: {exc}") from exc
+    else:
+        paths = parse_qs(body.decode("utf-8", "replace")).get("paths", [])
+    if not isinstance(paths, list):
+        raise bad_request("'paths' must be a list")
+    results = []
+    for path in paths:
+        path = str(path).strip("/")
+        if path in commit.files:
+            results.append(_file_item(path, commit.files[path]))
+        elif path and any(p.startswith(path + "/") for p in commit.files):
+            contained = [p for p in commit.files if p.startswith(path + "/")]
+            results.append(
+                {
+                    "type": "directory",
+                    "oid": _folder_oid(contained, commit.files),
+                    "size": 0,
+                    "path": path,
+                }
+            )
+    return HubJSONResponse(results)
+
+
+async def list_commits(request: Request) -> Response:
+    """``GET /api/models/{ns}/{name}/commits/{rev}``: the history, newest first."""
+    meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
+    commit = resolve_commit(request, meta, request.path_params["rev"])
+    items = []
+    for c in hub(request).store.history(meta, commit.id):
+        message = c.title + (f"\n\n{c.message}" if c.message else "")
+        items.append(
+            {
+                "id": c.id,
+                "title": c.title,
+                "message": message,
+                "authors": [{"user": c.author}],
+                "date": c.date,
+                "parents": list(c.parents),
+            }
+        )
+    return HubJSONResponse(items)
+
+
+async def list_refs(request: Request) -> Response:
+    """``GET /api/models/{ns}/{name}/refs``."""
+    meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
+    branches = [
+        {"name": name, "ref": f"refs/heads/{name}", "targetCommit": sha}
+        for name, sha in sorted(meta.branches.items())
+    ]
+    return HubJSONResponse({"branches": branches, "converts": [], "tags": [], "pullRequests": []})
+
+
+async def validate_yaml(request: Request) -> Response:
+    """``POST /api/validate-yaml`` with ``{content, repoType}``: errors and warnings as JSON."""
+    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    content = payload.get("content")
+    if not isinstance(content, str):
+        raise bad_request("'content' must be a string")
+    try:
+        card = parse_front_matter(content)
+    except CardError as exc:
+        error = {"message": str(exc)}
+        return HubJSONResponse(
+            {"errors": [error], "warnings": []},
+            status_code=400,
+            headers={"X-Error-Message": "Invalid metadata in README.md"},
+        )
+    warnings = []
+    if card is None:
+        warnings.append({"message": "empty or missing yaml metadata in repo card"})
+    return HubJSONResponse({"errors": [], "warnings": warnings})

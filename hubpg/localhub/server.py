@@ -1,0 +1,150 @@
+"""Run the local Hub with uvicorn: :func:`serve` (blocking) and :class:`HubServer` (embeddable)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import uvicorn
+
+from hubpg.errors import ConfigError
+from hubpg.localhub.app import create_app
+from hubpg.localhub.web import Limits
+
+READY_PREFIX = "Local Hub serving on "
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP (not 0) so asyncio sets TCP_NODELAY on accepted connections; without it
+    # every keep-alive request waits ~40 ms (Nagle + delayed ACK)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}. "
+            "Choose another --port (0 picks a free one)"
+        ) from exc
+    sock.set_inheritable(False)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """``http://HOST:PORT`` of a bound socket."""
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+class HubServer(uvicorn.Server):
+    """A uvicorn server that calls ``on_ready`` once it is listening."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            if self.on_ready is not None:
+                self.on_ready()
+            self.ready.set()
+
+
+def make_server(
+    data_dir: Path,
+    users: dict[str, str],
+    *,
+    limits: Limits | None = None,
+    access_log: bool = False,
+    on_ready: Callable[[], None] | None = None,
+) -> HubServer:
+    """A :class:`HubServer` for the local Hub app, quiet unless ``access_log``."""
+    app = create_app(Path(data_dir), users, limits=limits)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+        timeout_keep_alive=5,
+    )
+    if access_log:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logging.getLogger("uvicorn.access").addHandler(handler)
+    return HubServer(config, on_ready=on_ready)
+
+
+@contextlib.contextmanager
+def _absorb_stop_signals() -> Iterator[None]:
+    """Let SIGINT/SIGTERM end :func:`serve` normally (uvicorn re-raises them after shutdown)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    data_dir: Path | str = Path("localhub-data"),
+    users: dict[str, str] | None = None,
+    ready_file: Path | str | None = None,
+    *,
+    limits: Limits | None = None,
+    access_log: bool = False,
+) -> None:
+    """Serve the local Hub until SIGINT/SIGTERM (Ctrl-C), then return.
+
+    ``users`` maps TOKEN -> NAME. Once listening, prints exactly one line,
+    ``Local Hub serving on http://HOST:PORT (data: DIR)``, to stdout, and
+    writes the URL to ``ready_file`` when given. Raises
+    :class:`hubpg.errors.ConfigError` when the address cannot be bound, the
+    data folder cannot be used or a user is invalid.
+    """
+    data = Path(data_dir).resolve()
+    try:
+        server = make_server(data, users or {}, limits=limits, access_log=access_log)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use {data} as the data folder: {exc}. Pass another --data"
+        ) from exc
+    except ValueError as exc:
+        raise ConfigError(f"{exc}. Pass users as NAME:TOKEN") from exc
+    sock = bind_socket(host, port)
+    url = url_of(sock)
+
+    def announce() -> None:
+        if ready_file is not None:
+            target = Path(ready_file)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_text(url + "\n")
+            tmp.replace(target)
+        print(f"{READY_PREFIX}{url} (data: {data})", flush=True)
+
+    server.on_ready = announce
+    try:
+        with _absorb_stop_signals():
+            server.run(sockets=[sock])
+    finally:
+        sock.close()

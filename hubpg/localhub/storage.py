@@ -1,0 +1,522 @@
+"""On-disk storage of the local Hub: repos, their commit history, and content-addressed blobs.
+
+Layout under the data folder::
+
+    objects/ab/<sha256>              file contents (regular and LFS), named by their sha256
+    repos/<ns>/<name>/repo.json      visibility, creation date, branches, ordered commit ids
+    repos/<ns>/<name>/commits/<id>.json   one commit: parents, message, full path -> file map
+    repos/<ns>/<name>/lfs/<sha256>   marks an LFS object as uploaded to this repo
+    tmp/                             partial uploads and files being written
+
+Every file is written to ``tmp/`` (or next to its target) and moved into place
+with :func:`os.replace`, so a reader sees a whole file or none. A commit is
+visible only once ``repo.json`` names it: a crash before that leaves the repo
+as it was (an orphan commit file or blob is harmless). Writers hold a thread
+lock and an ``fcntl`` lock on ``.lock``, so one server process, or several
+sharing a folder, never interleave two commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+try:  # POSIX only; elsewhere the thread lock alone guards one process
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+DEFAULT_BRANCH = "main"
+LFS_POINTER_TEMPLATE = "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
+DEFAULT_GITATTRIBUTES = "".join(
+    f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
+    for pattern in (
+        "*.7z *.arrow *.bin *.bz2 *.ckpt *.ftz *.gz *.h5 *.joblib *.lfs.* *.mlmodel *.model "
+        "*.msgpack *.npy *.npz *.onnx *.ot *.parquet *.pb *.pickle *.pkl *.pt *.pth *.rar "
+        "*.safetensors saved_model/**/* *.tar.* *.tar *.tflite *.tgz *.wasm *.xz *.zip *.zst "
+        "*tfevents* *.mp4 *.png"
+    ).split()
+)
+
+
+class StorageError(Exception):
+    """Base class of the storage layer's refusals (mapped to HTTP errors by the app)."""
+
+
+class RepoExistsError(StorageError):
+    """The repo already exists."""
+
+
+class RepoMissingError(StorageError):
+    """The repo does not exist."""
+
+
+class RevisionMissingError(StorageError):
+    """The revision names no branch or commit of the repo."""
+
+
+class EntryMissingError(StorageError):
+    """A file or folder named by an operation does not exist."""
+
+
+class ParentMismatchError(StorageError):
+    """The branch moved since the commit the client based its change on."""
+
+
+class InvalidOperationError(StorageError):
+    """A commit operation is inconsistent (e.g. a file where a folder is)."""
+
+
+def utc_now() -> str:
+    """The current time in the Hub's format, ``2024-01-31T12:00:00.000Z``."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def git_blob_sha1(data: bytes) -> str:
+    """The git object id of a blob holding ``data`` (``git hash-object``)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    """The Git LFS pointer file that stands for an LFS object in git."""
+    return LFS_POINTER_TEMPLATE.format(oid=sha256, size=size).encode()
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a commit: its content's sha256 and size, git oid, and whether it is LFS."""
+
+    sha256: str
+    size: int
+    oid: str
+    lfs: bool = False
+
+    @classmethod
+    def regular(cls, data: bytes) -> FileEntry:
+        """Entry of a regular (git) file holding ``data``."""
+        return cls(hashlib.sha256(data).hexdigest(), len(data), git_blob_sha1(data), False)
+
+    @classmethod
+    def lfs_object(cls, sha256: str, size: int) -> FileEntry:
+        """Entry of an LFS file; its git oid is the one of its pointer file."""
+        return cls(sha256, size, git_blob_sha1(lfs_pointer(sha256, size)), True)
+
+    @property
+    def pointer_size(self) -> int:
+        """Size of the LFS pointer file."""
+        return len(lfs_pointer(self.sha256, self.size))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size, "oid": self.oid, "lfs": self.lfs}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileEntry:
+        return cls(data["sha256"], int(data["size"]), data["oid"], bool(data["lfs"]))
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A commit: a full snapshot of the repo's files plus its message and parents."""
+
+    id: str
+    parents: tuple[str, ...]
+    title: str
+    message: str
+    author: str
+    date: str
+    files: dict[str, FileEntry]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "parents": list(self.parents),
+            "title": self.title,
+            "message": self.message,
+            "author": self.author,
+            "date": self.date,
+            "files": {path: entry.to_json() for path, entry in sorted(self.files.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Commit:
+        return cls(
+            id=data["id"],
+            parents=tuple(data["parents"]),
+            title=data["title"],
+            message=data["message"],
+            author=data["author"],
+            date=data["date"],
+            files={path: FileEntry.from_json(e) for path, e in data["files"].items()},
+        )
+
+
+@dataclass
+class RepoMeta:
+    """A repo's metadata: owner, visibility, branches and ordered commit ids (oldest first)."""
+
+    id: str
+    owner: str
+    private: bool
+    created_at: str
+    branches: dict[str, str] = field(default_factory=dict)
+    commits: list[str] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "owner": self.owner,
+            "private": self.private,
+            "createdAt": self.created_at,
+            "branches": self.branches,
+            "commits": self.commits,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RepoMeta:
+        return cls(
+            id=data["id"],
+            owner=data["owner"],
+            private=bool(data["private"]),
+            created_at=data["createdAt"],
+            branches=dict(data["branches"]),
+            commits=list(data["commits"]),
+        )
+
+
+@dataclass(frozen=True)
+class AddFile:
+    """Commit operation: put ``entry`` at ``path`` (the blob must already be stored)."""
+
+    path: str
+    entry: FileEntry
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    """Commit operation: remove the file at ``path``."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class DeleteFolder:
+    """Commit operation: remove every file under ``path``."""
+
+    path: str
+
+
+Operation = AddFile | DeleteFile | DeleteFolder
+
+
+def apply_operations(
+    files: dict[str, FileEntry], operations: list[Operation]
+) -> dict[str, FileEntry]:
+    """Return a new path -> entry map with ``operations`` applied in order.
+
+    Raises :class:`EntryMissingError` when a deleted file or folder does not
+    exist and :class:`InvalidOperationError` when a file would sit where a
+    folder is (or the reverse).
+    """
+    result = dict(files)
+    for op in operations:
+        if isinstance(op, AddFile):
+            result[op.path] = op.entry
+        elif isinstance(op, DeleteFile):
+            if op.path not in result:
+                raise EntryMissingError(f"A file with this name doesn't exist: {op.path}")
+            del result[op.path]
+        else:
+            prefix = op.path.rstrip("/") + "/"
+            doomed = [p for p in result if p.startswith(prefix)]
+            if not doomed:
+                raise EntryMissingError(f"A folder with this name doesn't exist: {op.path}")
+            for p in doomed:
+                del result[p]
+    folders = {"/".join(p.split("/")[:i]) for p in result for i in range(1, p.count("/") + 1)}
+    clashes = sorted(folders & result.keys())
+    if clashes:
+        raise InvalidOperationError(f"'{clashes[0]}' would be both a file and a folder")
+    return result
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_json(path: Path, data: Any) -> None:
+    _write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode())
+
+
+class Store:
+    """The local Hub's data folder (see the module docstring for the layout)."""
+
+    STALE_TMP_SECONDS = 3600
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.objects = self.root / "objects"
+        self.repos = self.root / "repos"
+        self.tmp = self.root / "tmp"
+        for folder in (self.objects, self.repos, self.tmp):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._clean_stale_tmp()
+
+    # -- locking -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's write lock (threads of this process and other processes)."""
+        with self._lock, open(self.root / ".lock", "a+b") as handle:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _clean_stale_tmp(self) -> None:
+        cutoff = time.time() - self.STALE_TMP_SECONDS
+        for item in self.tmp.iterdir():
+            with contextlib.suppress(OSError):
+                if item.stat().st_mtime < cutoff:
+                    if item.is_dir():
+                        shutil.rmtree(item, ignore_errors=True)
+                    else:
+                        item.unlink()
+
+    # -- blobs -------------------------------------------------------------------
+    def blob_path(self, sha256: str) -> Path:
+        """Where the content with this sha256 is (or would be) stored."""
+        return self.objects / sha256[:2] / sha256
+
+    def has_blob(self, sha256: str, size: int | None = None) -> bool:
+        """True when the content is stored (and has ``size`` bytes, if given)."""
+        try:
+            st = self.blob_path(sha256).stat()
+        except OSError:
+            return False
+        return size is None or st.st_size == size
+
+    def blob_size(self, sha256: str) -> int | None:
+        """Size of a stored blob, or None when it is not stored."""
+        try:
+            return self.blob_path(sha256).stat().st_size
+        except OSError:
+            return None
+
+    def put_blob(self, data: bytes) -> str:
+        """Store ``data`` content-addressed and return its sha256."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        if not self.has_blob(sha256, len(data)):
+            fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="blob-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            self.adopt_blob(Path(tmp), sha256)
+        return sha256
+
+    def new_upload_file(self) -> tuple[int, Path]:
+        """Open a fresh temp file for an upload; returns ``(fd, path)``."""
+        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="upload-")
+        return fd, Path(tmp)
+
+    def adopt_blob(self, tmp_path: Path, sha256: str) -> None:
+        """Move a fully written and verified temp file into the object store."""
+        target = self.blob_path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp_path, target)
+
+    # -- repos -------------------------------------------------------------------
+    def _repo_dir(self, repo_id: str) -> Path:
+        namespace, name = repo_id.split("/", 1)
+        return self.repos / namespace / name
+
+    def get_repo(self, repo_id: str) -> RepoMeta | None:
+        """The repo's metadata, or None when it does not exist."""
+        try:
+            data = json.loads((self._repo_dir(repo_id) / "repo.json").read_bytes())
+        except (OSError, ValueError):
+            return None
+        return RepoMeta.from_json(data)
+
+    def require_repo(self, repo_id: str) -> RepoMeta:
+        """The repo's metadata; raises :class:`RepoMissingError` when it does not exist."""
+        meta = self.get_repo(repo_id)
+        if meta is None:
+            raise RepoMissingError(repo_id)
+        return meta
+
+    def list_repos(self) -> list[RepoMeta]:
+        """Every repo, sorted by id."""
+        metas = []
+        for repo_json in sorted(self.repos.glob("*/*/repo.json")):
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                metas.append(RepoMeta.from_json(json.loads(repo_json.read_bytes())))
+        return metas
+
+    def create_repo(self, repo_id: str, owner: str, private: bool) -> RepoMeta:
+        """Create a repo with an initial commit holding ``.gitattributes``, like the Hub."""
+        with self.locked():
+            if self.get_repo(repo_id) is not None:
+                raise RepoExistsError(repo_id)
+            repo_dir = self._repo_dir(repo_id)
+            if repo_dir.exists():  # leftovers of a crash mid-create or mid-delete
+                shutil.rmtree(repo_dir, ignore_errors=True)
+            now = utc_now()
+            data = DEFAULT_GITATTRIBUTES.encode()
+            self.put_blob(data)
+            commit = self._new_commit(
+                parents=(),
+                title="initial commit",
+                message="",
+                author=owner,
+                date=now,
+                files={".gitattributes": FileEntry.regular(data)},
+            )
+            _write_json(repo_dir / "commits" / f"{commit.id}.json", commit.to_json())
+            meta = RepoMeta(repo_id, owner, private, now, {DEFAULT_BRANCH: commit.id}, [commit.id])
+            _write_json(repo_dir / "repo.json", meta.to_json())
+            return meta
+
+    def delete_repo(self, repo_id: str) -> None:
+        """Delete a repo (its blobs stay in the shared object store)."""
+        with self.locked():
+            self.require_repo(repo_id)
+            graveyard = self.tmp / f"deleted-{secrets.token_hex(8)}"
+            os.replace(self._repo_dir(repo_id), graveyard)
+        shutil.rmtree(graveyard, ignore_errors=True)
+
+    def set_private(self, repo_id: str, private: bool) -> RepoMeta:
+        """Change a repo's visibility."""
+        with self.locked():
+            meta = self.require_repo(repo_id)
+            meta.private = private
+            _write_json(self._repo_dir(repo_id) / "repo.json", meta.to_json())
+            return meta
+
+    # -- LFS objects per repo ----------------------------------------------------
+    def mark_lfs(self, repo_id: str, sha256: str) -> None:
+        """Record that the LFS object was uploaded to this repo."""
+        marker = self._repo_dir(repo_id) / "lfs" / sha256
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+
+    def has_lfs(self, repo_id: str, sha256: str, size: int | None = None) -> bool:
+        """True when the LFS object was uploaded to this repo and is stored."""
+        marker = self._repo_dir(repo_id) / "lfs" / sha256
+        return marker.exists() and self.has_blob(sha256, size)
+
+    # -- commits -----------------------------------------------------------------
+    def resolve(self, meta: RepoMeta, revision: str) -> str:
+        """The commit id a branch name, full commit id or unique 7+ hex prefix points to."""
+        if revision in meta.branches:
+            return meta.branches[revision]
+        if 7 <= len(revision) <= 40 and all(c in "0123456789abcdef" for c in revision):
+            matches = [c for c in meta.commits if c.startswith(revision)]
+            if len(matches) == 1:
+                return matches[0]
+        raise RevisionMissingError(revision)
+
+    def get_commit(self, repo_id: str, commit_id: str) -> Commit:
+        """Read one commit of the repo."""
+        path = self._repo_dir(repo_id) / "commits" / f"{commit_id}.json"
+        try:
+            return Commit.from_json(json.loads(path.read_bytes()))
+        except OSError as exc:
+            raise RevisionMissingError(commit_id) from exc
+
+    def history(self, meta: RepoMeta, commit_id: str) -> list[Commit]:
+        """The commit and its ancestors, newest first."""
+        result = []
+        seen: set[str] = set()
+        todo = [commit_id]
+        while todo:
+            current = todo.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            commit = self.get_commit(meta.id, current)
+            result.append(commit)
+            todo.extend(commit.parents)
+        return result
+
+    def _new_commit(
+        self,
+        parents: tuple[str, ...],
+        title: str,
+        message: str,
+        author: str,
+        date: str,
+        files: dict[str, FileEntry],
+    ) -> Commit:
+        seed = json.dumps(
+            [list(parents), title, message, author, date, secrets.token_hex(16)], sort_keys=True
+        )
+        commit_id = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
+        return Commit(commit_id, parents, title, message, author, date, files)
+
+    def commit(
+        self,
+        repo_id: str,
+        branch: str,
+        operations: list[Operation],
+        *,
+        title: str,
+        message: str,
+        author: str,
+        parent_commit: str | None = None,
+    ) -> Commit:
+        """Apply ``operations`` on top of ``branch`` as one new commit, atomically.
+
+        ``parent_commit`` (a full id or a prefix) must be the branch's head, or
+        :class:`ParentMismatchError` is raised. The blobs the operations refer to
+        must already be stored.
+        """
+        with self.locked():
+            meta = self.require_repo(repo_id)
+            if branch not in meta.branches:
+                raise RevisionMissingError(branch)
+            head = meta.branches[branch]
+            if parent_commit is not None and not head.startswith(parent_commit.lower()):
+                raise ParentMismatchError(parent_commit)
+            files = apply_operations(self.get_commit(repo_id, head).files, operations)
+            for path, entry in files.items():
+                if not self.has_blob(entry.sha256, entry.size):
+                    raise InvalidOperationError(f"the content of '{path}' is not stored")
+            commit = self._new_commit((head,), title, message, author, utc_now(), files)
+            repo_dir = self._repo_dir(repo_id)
+            _write_json(repo_dir / "commits" / f"{commit.id}.json", commit.to_json())
+            meta.branches[branch] = commit.id
+            meta.commits.append(commit.id)
+            _write_json(repo_dir / "repo.json", meta.to_json())
+            return commit

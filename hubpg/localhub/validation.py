@@ -1,0 +1,92 @@
+"""Checks on names and paths that reach the local Hub, and the ``NAME:TOKEN`` user spec.
+
+Everything a client sends is validated here before it touches the disk: a repo
+name or a path in a repo that fails these checks is refused with a 400 and
+never written.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hubpg.errors import ConfigError
+
+MAX_NAME_LENGTH = 96
+MAX_PATH_LENGTH = 1000
+
+_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
+_HEX_RE = re.compile(r"[0-9a-f]+")
+
+
+def name_problem(name: str) -> str | None:
+    """Return why ``name`` is not a valid namespace or repo name, or None when it is.
+
+    Like the Hub: ``[A-Za-z0-9._-]``, no ``--`` or ``..``, no leading or trailing
+    ``-`` or ``.``, at most 96 characters.
+    """
+    if not isinstance(name, str) or not name:
+        return "the name is empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"the name is longer than {MAX_NAME_LENGTH} characters"
+    if not _NAME_RE.fullmatch(name):
+        return "only letters, digits, '-', '_' and '.' are allowed"
+    if "--" in name or ".." in name:
+        return "'--' and '..' are forbidden"
+    if name[0] in "-." or name[-1] in "-.":
+        return "'-' and '.' cannot start or end the name"
+    return None
+
+
+def path_problem(path: str) -> str | None:
+    """Return why ``path`` is not a safe file path inside a repo, or None when it is.
+
+    Refuses absolute paths, backslashes, empty, ``.`` and ``..`` segments,
+    control characters and anything under ``.git/``.
+    """
+    if not isinstance(path, str) or not path:
+        return "the path is empty"
+    if len(path) > MAX_PATH_LENGTH:
+        return f"the path is longer than {MAX_PATH_LENGTH} characters"
+    if "\\" in path:
+        return "backslashes are not allowed"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        return "control characters are not allowed"
+    if path.startswith("/"):
+        return "absolute paths are not allowed"
+    segments = path.split("/")
+    if any(seg == "" for seg in segments):
+        return "empty path segments are not allowed"
+    if any(seg in (".", "..") for seg in segments):
+        return "'.' and '..' segments are not allowed"
+    if segments[0] == ".git":
+        return "'.git' is reserved"
+    return None
+
+
+def is_hex(text: str, length: int | None = None) -> bool:
+    """True when ``text`` is lowercase hex (of exactly ``length`` characters if given)."""
+    if not isinstance(text, str) or not _HEX_RE.fullmatch(text):
+        return False
+    return length is None or len(text) == length
+
+
+def parse_user_spec(spec: str) -> tuple[str, str]:
+    """Parse ``NAME:TOKEN`` into ``(name, token)``.
+
+    Raises :class:`hubpg.errors.ConfigError` when the spec is malformed.
+    """
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ConfigError(
+            f"invalid user {spec!r}: expected NAME:TOKEN. Pass for example --user alice:hf_alice_token"
+        )
+    name, token = spec.split(":", 1)
+    problem = name_problem(name)
+    if problem is not None:
+        raise ConfigError(
+            f"invalid user name {name!r} in {spec!r}: {problem}. Use a Hub-style name"
+        )
+    if not token or any(ch.isspace() for ch in token) or any(ord(ch) < 32 for ch in token):
+        raise ConfigError(
+            f"invalid token for user {name!r}: it must be non-empty, without spaces. Pass NAME:TOKEN"
+        )
+    return name, token

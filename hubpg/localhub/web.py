@@ -1,0 +1,204 @@
+"""HTTP plumbing shared by the routes: Hub-style errors, bounded bodies, tokens and access."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from hubpg.localhub.lfs import TicketBook
+from hubpg.localhub.storage import RepoMeta, Store
+from hubpg.localhub.validation import name_problem
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Largest request bodies the server accepts (bytes); larger ones get a 413."""
+
+    max_lfs_bytes: int = 100 * MB
+    max_commit_bytes: int = 64 * MB
+    max_json_bytes: int = 10 * MB
+
+
+@dataclass
+class HubState:
+    """What every route needs: the store, the users (TOKEN -> NAME), limits and tickets."""
+
+    store: Store
+    users: dict[str, str]
+    limits: Limits = field(default_factory=Limits)
+    tickets: TicketBook = field(default_factory=TicketBook)
+
+
+class ApiError(Exception):
+    """An error answered the Hub's way: status, ``X-Error-Message``, maybe ``X-Error-Code``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = dict(headers or {})
+
+
+class HubJSONResponse(JSONResponse):
+    """JSON response that also serialises dates and other YAML scalars (as strings)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def header_safe(text: str, limit: int = 500) -> str:
+    """``text`` squeezed into one printable ASCII header value."""
+    flat = " ".join(str(text).split())
+    return flat.encode("ascii", "replace").decode("ascii")[:limit]
+
+
+def error_response(exc: ApiError) -> HubJSONResponse:
+    """The response for an :class:`ApiError`: JSON ``{"error": ...}`` plus the Hub's headers."""
+    headers = {"X-Error-Message": header_safe(exc.message), **exc.headers}
+    if exc.code:
+        headers["X-Error-Code"] = exc.code
+    return HubJSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def repo_not_found(repo_id: str) -> ApiError:
+    return ApiError(404, f"Repository not found: {repo_id}", "RepoNotFound")
+
+
+def revision_not_found(revision: str) -> ApiError:
+    return ApiError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+
+
+def entry_not_found(message: str, commit_id: str | None = None) -> ApiError:
+    headers = {"X-Repo-Commit": commit_id} if commit_id else None
+    return ApiError(404, message, "EntryNotFound", headers)
+
+
+def hub(request: Request) -> HubState:
+    """The server's shared state."""
+    return request.app.state.hub
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with a 413 as soon as it passes ``limit`` bytes.
+
+    A declared ``Content-Length`` over the limit is refused before reading
+    anything; a chunked body is counted as it streams, never buffered past the limit.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise too_large(limit)
+        except ValueError as exc:
+            raise bad_request("Invalid Content-Length header") from exc
+    chunks = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, f"Request body too large: the limit is {limit} bytes")
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body parsed as JSON (400 when it is not JSON, 413 when too large)."""
+    body = await read_body(request, limit)
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"Malformed JSON body: {exc}") from exc
+
+
+def json_object(data: Any, what: str = "body") -> dict[str, Any]:
+    """``data`` when it is a JSON object, else a 400."""
+    if not isinstance(data, dict):
+        raise bad_request(f"The {what} must be a JSON object")
+    return data
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header, if any."""
+    value = request.headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "Invalid credentials in Authorization header")
+    return token.strip()
+
+
+def current_user(request: Request) -> str | None:
+    """The user the request's token belongs to; None without a token; 401 for an unknown one."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    user = hub(request).users.get(token)
+    if user is None:
+        raise ApiError(401, "Invalid credentials in Authorization header")
+    return user
+
+
+def require_user(request: Request) -> str:
+    """The authenticated user, or a 401 when the request has no token."""
+    user = current_user(request)
+    if user is None:
+        raise ApiError(401, "You must be authenticated (send Authorization: Bearer TOKEN)")
+    return user
+
+
+def repo_id_of(namespace: str, name: str) -> str:
+    """``namespace/name`` after checking both parts (400 when invalid)."""
+    for part in (namespace, name):
+        problem = name_problem(part)
+        if problem is not None:
+            raise bad_request(f"Invalid repo id '{namespace}/{name}': {problem}")
+    return f"{namespace}/{name}"
+
+
+def can_see(meta: RepoMeta, user: str | None) -> bool:
+    """Public repos are visible to all, private ones to their owner only."""
+    return not meta.private or user == meta.owner
+
+
+def readable_repo(request: Request, namespace: str, name: str) -> tuple[RepoMeta, str | None]:
+    """The repo and the user, when the user may read it; else RepoNotFound like the Hub."""
+    repo_id = repo_id_of(namespace, name)
+    user = current_user(request)
+    meta = hub(request).store.get_repo(repo_id)
+    if meta is None or not can_see(meta, user):
+        raise repo_not_found(repo_id)
+    return meta, user
+
+
+def writable_repo(request: Request, namespace: str, name: str) -> tuple[RepoMeta, str]:
+    """The repo and the user, when the user may write to it (401, 404 or 403 otherwise)."""
+    repo_id = repo_id_of(namespace, name)
+    user = require_user(request)
+    meta = hub(request).store.get_repo(repo_id)
+    if meta is None or not can_see(meta, user):
+        raise repo_not_found(repo_id)
+    if user != meta.owner:
+        raise ApiError(403, f"You don't have the rights to write to {repo_id}")
+    return meta, user
