@@ -1,0 +1,914 @@
+"""Pixelcopter, the PyGame Learning Environment (PLE) game, as a Gymnasium env.
+
+A faithful re-implementation of PLE's ``Pixelcopter`` as played through
+``gym_pygame``'s ``Pixelcopter-PLE-v0`` (30 frames per second, no frame skip,
+raw game-state observations): the same seed and the same actions give the same
+observations, rewards and terminations as the original, step for step. The
+game's rules are those of the design note ``pixelcopter.md``.
+
+Two classes: :class:`PixelcopterEnv` (one game, plain Python floats, no pygame)
+and :class:`PixelcopterVectorEnv` (many games stepped together with numpy
+arrays, Gymnasium's next-step autoreset), registered as the ``entry_point`` and
+``vector_entry_point`` of ``Pixelcopter-PLE-v0``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from hubpg.errors import ConfigError
+
+__all__ = ["MIN_HEIGHT", "MIN_WIDTH", "PixelcopterEnv", "PixelcopterVectorEnv"]
+
+#: Smallest screen width: every width from 40 up keeps the cave walls under the
+#: copter at every frame. Below 20 the copter is 0 px wide; at 25-29 and 39 the
+#: wall columns leave a gap at the copter's x, where the original game crashes.
+MIN_WIDTH = 40
+#: Smallest screen height: below 20 the copter is 0 px tall and collides with nothing.
+MIN_HEIGHT = 20
+
+_FPS = 30
+_DT = 1000.0 / _FPS  # PLE's forced frame time in ms
+_DEFAULT_SEED = 24  # PLE's default RandomState seed
+_REFILL_AT = 13  # add a terrain batch when this many columns or fewer remain
+_NO_GATE = 999  # next_gate_dist_to_player when no block is ahead
+_LOSS = -5.0
+_GREEN = (120, 240, 80)
+_WHITE = (255, 255, 255)
+
+
+def _rnd(v: float) -> int:
+    """Round half away from zero, exactly as pygame places a rect's centre."""
+    t = int(v)
+    f = v - t  # exact
+    if f >= 0.5:
+        return t + 1
+    if f <= -0.5:
+        return t - 1
+    return t
+
+
+def _rnd_array(v: np.ndarray) -> np.ndarray:
+    """:func:`_rnd` on an array (float result holding integers)."""
+    t = np.trunc(v)
+    f = v - t
+    return t + (f >= 0.5) - (f <= -0.5)
+
+
+def _mask(rng: int) -> int:
+    """Smallest all-ones bit mask covering ``rng`` (numpy's masked rejection sampling)."""
+    m = rng
+    for s in (1, 2, 4, 8, 16):
+        m |= m >> s
+    return m
+
+
+def _check_size(width: Any, height: Any) -> tuple[int, int]:
+    for name, value, low in (("width", width, MIN_WIDTH), ("height", height, MIN_HEIGHT)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ConfigError(f"Pixelcopter {name} must be an integer, got {value!r}")
+        if value < low:
+            raise ConfigError(
+                f"Pixelcopter {name} must be at least {low}, got {value}. "
+                "Smaller screens do not give a well-defined game: below width 40 some widths "
+                "leave gaps in the cave walls, and below 20 px the copter has no size"
+            )
+    return int(width), int(height)
+
+
+def _check_render_mode(render_mode: Any, allowed: Sequence[str]) -> None:
+    if render_mode is not None and render_mode not in allowed:
+        choices = ", ".join(repr(m) for m in (None, *allowed))
+        raise ConfigError(
+            f"unsupported render_mode {render_mode!r} for Pixelcopter; use one of {choices}"
+        )
+
+
+class _Geometry:
+    """Every constant of one screen size, computed with the original's float operations."""
+
+    def __init__(self, width: int, height: int) -> None:
+        W, H = width, height
+        self.width, self.height = W, H
+        speed = 0.0004 * W
+        self.d = speed * _DT  # scroll per frame
+        self.climb_dt = (speed * -0.875) * _DT
+        self.fall_dt = (speed * 0.09) * _DT
+        self.half = H / 2.0
+        self.quarter = H * 0.25
+        self.amp = H * 0.125
+        self.freq0 = 4.5 / W
+        self.ceil_lim = H * 0.125
+        self.floor_lim = H * 0.875
+        # the copter: x fixed, float height for the ceiling test, integer rect
+        self.px = int(W * 0.35)
+        self.phf = H * 0.05
+        self.cw, self.ch = int(W * 0.05), int(H * 0.05)
+        self.cl = self.px - self.cw // 2
+        self.cr = self.cl + self.cw
+        self.ch_half = self.ch // 2
+        # blocks
+        self.bw, self.bh = int(W * 0.1), int(H * 0.2)
+        self.bw_half, self.bh_half = self.bw // 2, self.bh // 2
+        self.bx_low, self.bx_high = W, int(W * 1.5)
+        self.by_low, self.by_high = int(H * 0.25), int(H * 0.75)
+        # terrain columns
+        self.tw, self.th = int(W * 0.1), int(H * 1.5)
+        self.tw_half, self.th_half = self.tw // 2, self.th // 2
+        c = int(self.tw / 2)
+        self.first_steps = list(range(c, 4 * W + c, self.tw))
+        self.refill_steps = list(range(W + c, 5 * W + c, self.tw))
+        self.k = len(self.first_steps)
+        # a column overlaps the copter horizontally iff its rounded centre is in [ovl_a, ovl_b]
+        self.ovl_a = self.cl - self.tw + self.tw_half + 1
+        self.ovl_b = self.cr + self.tw_half - 1
+        self.cand_lo, self.cand_hi = self.ovl_a - 1.0, self.ovl_b + 1.0  # loose prefilter
+        # drawing the terrain surface: truncated like pygame.draw.rect with floats
+        self.t_top_h = int(H * 0.5)
+        self.t_bot_y = int(H * 1.05)
+        # first column (in order) over the copter at a game's start
+        self.k_start = next(
+            i for i, s in enumerate(self.first_steps) if self.ovl_a <= s <= self.ovl_b
+        )
+        assert len(self.refill_steps) == self.k and self.tw > self.d
+        assert self.bx_high > self.bx_low + 1 and self.by_high > self.by_low + 1
+
+
+# ----------------------------------------------------------------------------------
+# Drawing (numpy, no pygame)
+
+
+def _fill(frame: np.ndarray, x0: int, y0: int, w: int, h: int, colour: tuple) -> None:
+    H, W = frame.shape[:2]
+    xa, xb = max(x0, 0), min(x0 + w, W)
+    ya, yb = max(y0, 0), min(y0 + h, H)
+    if xa < xb and ya < yb:
+        frame[ya:yb, xa:xb] = colour
+
+
+def _draw(
+    g: _Geometry,
+    y: float,
+    blocks: Sequence[tuple[float, float]],
+    columns: Sequence[tuple[float, float]],
+) -> np.ndarray:
+    """One H x W x 3 frame: black, the copter white, then blocks and terrain green."""
+    frame = np.zeros((g.height, g.width, 3), dtype=np.uint8)
+    _fill(frame, g.cl, _rnd(y) - g.ch_half, g.cw, g.ch, _WHITE)
+    for bx, by in blocks:
+        _fill(frame, _rnd(bx) - g.bw_half, int(by) - g.bh_half, g.bw, g.bh, _GREEN)
+    for tx, ty in columns:
+        left, top = _rnd(tx) - g.tw_half, int(ty) - g.th_half
+        _fill(frame, left, top, g.tw, min(g.t_top_h, g.th), _GREEN)
+        bot_h = min(g.t_bot_y + g.t_top_h, g.th) - g.t_bot_y
+        if bot_h > 0:
+            _fill(frame, left, top + g.t_bot_y, g.tw, bot_h, _GREEN)
+    return frame
+
+
+class _HumanWindow:
+    """A pygame window showing frames scaled up (pygame imported only here)."""
+
+    def __init__(self, width: int, height: int, fps: int) -> None:
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        try:
+            import pygame
+        except ImportError as e:  # pragma: no cover - depends on the install
+            raise ConfigError(
+                "render_mode='human' needs pygame; install it with pip install 'hubpg[human]' "
+                "or use render_mode='rgb_array'"
+            ) from e
+        self.pygame = pygame
+        self.scale = max(1, 480 // max(width, height))
+        try:
+            pygame.display.init()
+            self.window = pygame.display.set_mode((width * self.scale, height * self.scale))
+        except pygame.error as e:  # pragma: no cover - depends on the machine
+            raise ConfigError(
+                f"render_mode='human' could not open a window ({e}); "
+                "use render_mode='rgb_array' on a machine without a display"
+            ) from e
+        pygame.display.set_caption("Pixelcopter-PLE-v0")
+        self.clock = pygame.time.Clock()
+        self.fps = fps
+
+    def show(self, frame: np.ndarray) -> None:
+        pg = self.pygame
+        big = np.repeat(np.repeat(frame, self.scale, axis=0), self.scale, axis=1)
+        self.window.blit(pg.surfarray.make_surface(big.swapaxes(0, 1)), (0, 0))
+        pg.event.pump()
+        pg.display.flip()
+        self.clock.tick(self.fps)
+
+    def close(self) -> None:
+        self.pygame.display.quit()
+
+
+# ----------------------------------------------------------------------------------
+# The single env
+
+
+class PixelcopterEnv(gym.Env[np.ndarray, int]):
+    """
+    ## Description
+
+    PLE's Pixelcopter: a copter flies through a cave that scrolls to the left. Thrust
+    pushes it up, gravity pulls it down; it must not touch the cave's ceiling or floor
+    (columns 0.1 W wide whose height follows a noisy sine) nor the single block (a
+    "gate") that floats in the cave. This is an exact re-implementation of the game
+    behind ``gym_pygame``'s ``Pixelcopter-PLE-v0``, so agents trained on the original
+    (for example the Hugging Face Deep RL course's ``Reinforce-Pixelcopter-PLE-v0``
+    models) see exactly the same game. One step is one game frame of 1000/30 ms.
+
+    ## Action Space
+
+    ``Discrete(2)``, in the order of ``gym_pygame``'s action set:
+
+    - 0: thrust (climb) for this frame
+    - 1: do nothing (fall)
+
+    Any other action raises a ``ValueError`` (:class:`hubpg.errors.ConfigError`).
+
+    ## Observation Space
+
+    A ``float32`` array of shape ``(7,)``, raw game quantities in pixels (no
+    normalisation), ``Box(-inf, inf, (7,))``:
+
+    | Num | Observation               | Meaning                                              |
+    |-----|---------------------------|------------------------------------------------------|
+    | 0   | player_y                  | the copter's y (0 at the top, H / 2 at the start)    |
+    | 1   | player_vel                | its momentum, px per frame (positive is down)        |
+    | 2   | player_dist_to_ceil       | y - (y_c - 0.25 H)                                   |
+    | 3   | player_dist_to_floor      | (y_c + 0.25 H) - y                                   |
+    | 4   | next_gate_dist_to_player  | x distance to the nearest block ahead, or 999        |
+    | 5   | next_gate_block_top       | that block's centre y (the original's naming)        |
+    | 6   | next_gate_block_bottom    | that block's centre y + int(0.2 H)                   |
+
+    ``y_c`` is the centre of the first cave column (in creation order) under the copter.
+
+    ## Rewards
+
+    +1 whenever a cave column leaves the screen (first at frame 10, then about every
+    6.25 frames), +1 whenever the copter passes the block, and -5 on the frame it
+    crashes (added to any +1 of that frame, so a step can return -4). 0 otherwise.
+
+    ## Starting State
+
+    The copter at x = int(0.35 W), y = H / 2, momentum 0; one block at a random
+    x in [W, 1.5 W) and y in [0.25 H, 0.75 H); a random cave 4 W wide.
+
+    ## Episode End
+
+    Termination when the copter touches a block, the cave's ceiling or floor, or leaves
+    [0.125 H, 0.875 H]. There is no time limit (no truncation): cap episodes yourself.
+    A step after termination changes nothing: same observation, reward 0, terminated.
+
+    ## Arguments
+
+    - ``width=48``, ``height=48``: screen size in pixels (at least ``MIN_WIDTH`` = 40
+      and ``MIN_HEIGHT`` = 20; smaller screens leave gaps in the cave or a copter of no
+      size, where the original game is not defined).
+    - ``render_mode``: ``None``, ``"rgb_array"`` (an H x W x 3 ``uint8`` frame) or
+      ``"human"`` (a pygame window; pygame is imported only then).
+
+    ```python
+    >>> import gymnasium as gym
+    >>> import hubpg.envs
+    >>> env = gym.make("Pixelcopter-PLE-v0")
+    >>> obs, info = env.reset(seed=0)
+
+    ```
+
+    ## Seeding
+
+    As the original, all randomness comes from one ``numpy.random.RandomState``.
+    ``reset(seed=s)`` equals the original's ``seed(s)`` then ``reset()``: a fresh
+    ``RandomState(s)``, a first game whose level is thrown away, then the game played.
+    ``reset()`` without a seed plays the next game on the same stream. Before any seed
+    the stream is ``RandomState(24)`` with two games already drawn (the original's
+    construction), so the first unseeded ``reset()`` plays its third game.
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": _FPS}
+
+    def __init__(self, width: int = 48, height: int = 48, render_mode: str | None = None) -> None:
+        width, height = _check_size(width, height)
+        _check_render_mode(render_mode, self.metadata["render_modes"])
+        self.render_mode = render_mode
+        self._g = _Geometry(width, height)
+        self.action_space = spaces.Discrete(2)
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
+        self._window: _HumanWindow | None = None
+        self._rng = np.random.RandomState(_DEFAULT_SEED)
+        self._init_game()
+        self._init_game()
+        self._obs = self._observe(self._g.half)
+        self._terminated = False
+
+    # -- game state ------------------------------------------------------------
+    def _new_block(self) -> list:
+        g, rng = self._g, self._rng
+        x = int(rng.randint(g.bx_low, g.bx_high))
+        y = int(rng.randint(g.by_low, g.by_high))
+        return [float(x), y]
+
+    def _add_terrain(self, steps: list[int]) -> None:
+        g, rng = self._g, self._rng
+        freq = g.freq0 + rng.uniform(-0.01, 0.01)
+        phases = rng.uniform(0.0, 0.5, len(steps)).tolist()
+        half, amp, sin = g.half, g.amp, math.sin
+        self._tx += [float(s) for s in steps]
+        self._ty += [
+            int(half + amp * sin(freq * s + p)) for s, p in zip(steps, phases, strict=True)
+        ]
+
+    def _init_game(self) -> None:
+        g = self._g
+        self._y = g.half
+        self._mom = 0.0
+        self._blocks: list[list] = [self._new_block()]
+        self._tx: list[float] = []
+        self._ty: list[int] = []
+        self._add_terrain(g.first_steps)
+
+    def _observe(self, yc: float) -> np.ndarray:
+        g, y = self._g, self._y
+        dist, top = _NO_GATE, 0
+        for bx, by in self._blocks:
+            dd = bx - g.px
+            if 0 < dd < dist:
+                dist, top = dd, by
+        bottom = top + g.bh if dist != _NO_GATE else 0
+        q = g.quarter
+        return np.array([y, self._mom, y - (yc - q), (yc + q) - y, dist, top, bottom], np.float32)
+
+    # -- Gymnasium API -----------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        if seed is not None:
+            self._rng = np.random.RandomState(seed)
+            self._init_game()  # the original's seed() inits a game that is never played
+        self._init_game()
+        self._terminated = False
+        g = self._g
+        self._obs = self._observe(self._ty[g.k_start])
+        if self.render_mode == "human":
+            self.render()
+        return self._obs.copy(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if action == 0:
+            climb = True
+        elif action == 1:
+            climb = False
+        else:
+            raise ConfigError(
+                f"invalid Pixelcopter action {action!r}: use 0 (thrust) or 1 (do nothing)"
+            )
+        if self._terminated:
+            return self._obs.copy(), 0.0, True, False, {}
+        g = self._g
+        d = g.d
+        # 2. move the copter, the blocks, the terrain
+        mom = (self._mom + (g.climb_dt if climb else g.fall_dt)) * 0.99
+        y = self._y + mom
+        self._mom, self._y = mom, y
+        ctop = _rnd(y) - g.ch_half
+        cbot = ctop + g.ch
+        cl, cr = g.cl, g.cr
+        dead = False
+        blocks = self._blocks
+        for b in blocks:
+            b[0] = x = b[0] - d
+            # 3. block collisions
+            left = _rnd(x) - g.bw_half
+            if left < cr and left + g.bw > cl:
+                top = b[1] - g.bh_half
+                if top < cbot and top + g.bh > ctop:
+                    dead = True
+        tx = [x - d for x in self._tx]
+        ty = self._ty
+        # 4. terrain collisions (and the observation's column: the first one hit)
+        yc = None
+        lo, hi, a, b_ = g.cand_lo, g.cand_hi, g.ovl_a, g.ovl_b
+        for i, x in enumerate(tx):
+            if lo < x < hi:
+                r = _rnd(x)
+                if a <= r <= b_:
+                    yt = ty[i]
+                    top = yt - g.th_half
+                    if top < cbot and top + g.th > ctop:
+                        if yc is None:
+                            yc = yt
+                        if y - g.phf <= yt - g.quarter or y >= yt + g.quarter:
+                            dead = True
+        # 5. passing the block spawns the next one
+        reward = 0.0
+        px = g.px
+        for b in list(blocks):
+            if b[0] <= px and len(blocks) == 1:
+                reward += 1.0
+                blocks.append(self._new_block())
+            if b[0] <= -g.bw:
+                blocks[:] = [c for c in blocks if c is not b]
+        # 6. columns leaving the screen
+        lim = -g.tw
+        if min(tx) <= lim:
+            keep = [i for i, x in enumerate(tx) if x > lim]
+            reward += len(tx) - len(keep)
+            tx = [tx[i] for i in keep]
+            self._ty = ty = [ty[i] for i in keep]
+        self._tx = tx
+        # 7. out of the screen band
+        if y < g.ceil_lim or y > g.floor_lim:
+            dead = True
+        # 8. refill the cave
+        if len(tx) <= _REFILL_AT:
+            self._add_terrain(g.refill_steps)
+        # 9. crash
+        if dead:
+            reward += _LOSS
+            self._terminated = True
+        self._obs = self._observe(g.half if yc is None else yc)
+        if self.render_mode == "human":
+            self.render()
+        return self._obs.copy(), reward, dead, False, {}
+
+    def _frame(self) -> np.ndarray:
+        return _draw(
+            self._g,
+            self._y,
+            [(x, y) for x, y in self._blocks],
+            list(zip(self._tx, self._ty, strict=True)),
+        )
+
+    def render(self) -> np.ndarray | None:
+        """The current frame (``"rgb_array"``), or show it in a window (``"human"``)."""
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called without a render_mode; make the env with "
+                'render_mode="rgb_array" or "human"'
+            )
+            return None
+        frame = self._frame()
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._window is None:
+            self._window = _HumanWindow(self._g.width, self._g.height, self.metadata["render_fps"])
+        self._window.show(frame)
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+
+# ----------------------------------------------------------------------------------
+# numpy's legacy RandomState (MT19937), batched: one independent stream per sub-env
+
+_MT_N = 624
+_MT_M = 397
+_UPPER = np.uint32(0x80000000)
+_LOWER = np.uint32(0x7FFFFFFF)
+_MATRIX_A = np.uint32(0x9908B0DF)
+_U_LOW = -0.01
+_U_RANGE = 0.01 - -0.01  # RandomState.uniform(low, high) draws low + (high - low) * u
+
+
+def _mt_twist(mt: np.ndarray) -> None:
+    """MT19937's state transition on each row of ``mt`` (rows x 624 uint32), in place."""
+    n, m = _MT_N, _MT_M
+    for i0, i1, src in ((0, n - m, m), (n - m, 2 * (n - m), 0), (2 * (n - m), n - 1, n - m)):
+        y = (mt[:, i0:i1] & _UPPER) | (mt[:, i0 + 1 : i1 + 1] & _LOWER)
+        mt[:, i0:i1] = mt[:, src : src + i1 - i0] ^ (y >> 1) ^ ((y & 1) * _MATRIX_A)
+    y = (mt[:, n - 1] & _UPPER) | (mt[:, 0] & _LOWER)
+    mt[:, n - 1] = mt[:, m - 1] ^ (y >> 1) ^ ((y & 1) * _MATRIX_A)
+
+
+def _mt_temper(y: np.ndarray) -> np.ndarray:
+    y = y ^ (y >> 11)
+    y = y ^ ((y << 7) & 0x9D2C5680)
+    y = y ^ ((y << 15) & 0xEFC60000)
+    return y ^ (y >> 18)
+
+
+class _MTBatch:
+    """Independent MT19937 streams that produce exactly ``numpy.random.RandomState``'s words.
+
+    Each row keeps the tempered outputs of its current and next state blocks, so any
+    row can look up to 624 words ahead (``peek``) and then consume how many it used
+    (``advance``); draws with rejection sampling are done on a whole batch of rows.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.out = np.zeros((n, 2 * _MT_N), dtype=np.uint32)
+        self.raw = np.zeros((n, _MT_N), dtype=np.uint32)  # the raw state of out[:, 624:]
+        self.pos = np.zeros(n, dtype=np.int64)
+        self._ar = np.arange(_MT_N)
+
+    def seed(self, idx: np.ndarray, seeds: Sequence[int]) -> None:
+        states = [np.random.RandomState(s).get_state() for s in seeds]
+        keys = np.stack([np.asarray(st[1], dtype=np.uint32) for st in states])
+        pos = np.array([st[2] for st in states], dtype=np.int64)
+        nxt = keys.copy()
+        _mt_twist(nxt)
+        self.out[idx, :_MT_N] = _mt_temper(keys)
+        self.out[idx, _MT_N:] = _mt_temper(nxt)
+        self.raw[idx] = nxt
+        self.pos[idx] = pos
+        self._roll(idx[pos >= _MT_N])
+
+    def _roll(self, idx: np.ndarray) -> None:
+        if idx.size:
+            self.out[idx, :_MT_N] = self.out[idx, _MT_N:]
+            nxt = self.raw[idx]
+            _mt_twist(nxt)
+            self.raw[idx] = nxt
+            self.out[idx, _MT_N:] = _mt_temper(nxt)
+            self.pos[idx] -= _MT_N
+
+    def peek(self, idx: np.ndarray, n: int) -> np.ndarray:
+        """The next ``n`` (<= 624) 32-bit words of each row in ``idx``, not consumed."""
+        return self.out[idx[:, None], self.pos[idx][:, None] + self._ar[:n]]
+
+    def advance(self, idx: np.ndarray, counts: np.ndarray | int) -> None:
+        pos = self.pos[idx] + counts
+        self.pos[idx] = pos
+        self._roll(idx[pos >= _MT_N])
+
+
+def _doubles(words: np.ndarray) -> np.ndarray:
+    """RandomState's 53-bit doubles in [0, 1) from consecutive pairs of words."""
+    a = (words[:, 0::2] >> 5).astype(np.float64)
+    b = words[:, 1::2] >> 6
+    return (a * 67108864.0 + b) / 9007199254740992.0
+
+
+# ----------------------------------------------------------------------------------
+# The vector env
+
+_NO_BLOCK = 1e12  # x of an empty block slot: never reached, never collides
+
+
+class PixelcopterVectorEnv(VectorEnv):
+    """``num_envs`` Pixelcopter games stepped together with numpy arrays.
+
+    Each sub-env plays exactly what :class:`PixelcopterEnv` plays with the same seed
+    and actions (observations, rewards and terminations bit for bit), including the
+    games after its automatic resets, since each sub-env keeps its own random stream.
+
+    ## Autoreset
+
+    Gymnasium's next-step mode (``AutoresetMode.NEXT_STEP``, as ``CartPoleVectorEnv``):
+    the step after a sub-env terminated starts its next game, whatever the action, and
+    returns that game's first observation with reward 0 and ``terminated`` False.
+
+    ## Seeding
+
+    ``reset(seed=S)`` seeds sub-env ``i`` with ``S + i``; ``reset(seed=[s0, s1, ...])``
+    seeds each sub-env with its own seed (``None`` entries keep their stream). Without a
+    seed every sub-env continues its own stream; before any seed each stream is the
+    single env's default (``RandomState(24)`` with two games drawn), so an unseeded first
+    ``reset()`` starts every sub-env on the same level, as a sync vector env would.
+
+    ## Arguments
+
+    ``num_envs=1``, ``width=48``, ``height=48``, ``render_mode`` (``None`` or
+    ``"rgb_array"``: ``render()`` returns a tuple of one H x W x 3 frame per sub-env).
+    Observations are ``float32`` of shape ``(num_envs, 7)``; rewards ``float64``.
+    """
+
+    metadata = {
+        "render_modes": ["rgb_array"],
+        "render_fps": _FPS,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        width: int = 48,
+        height: int = 48,
+        render_mode: str | None = None,
+    ) -> None:
+        if (
+            isinstance(num_envs, bool)
+            or not isinstance(num_envs, (int, np.integer))
+            or num_envs < 1
+        ):
+            raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
+        width, height = _check_size(width, height)
+        _check_render_mode(render_mode, self.metadata["render_modes"])
+        self.num_envs = n = int(num_envs)
+        self.render_mode = render_mode
+        self._g = g = _Geometry(width, height)
+        self.single_action_space = spaces.Discrete(2)
+        self.action_space = batch_space(self.single_action_space, n)
+        self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(7,), dtype=np.float32)
+        self.observation_space = batch_space(self.single_observation_space, n)
+
+        k = g.k
+        self._y = np.zeros(n)
+        self._mom = np.zeros(n)
+        self._bx = np.full((n, 2), _NO_BLOCK)  # slot 0 is the older block
+        self._by = np.zeros((n, 2))
+        self._tx = np.zeros((n, 2, k))  # two terrain batches, slot 0 the older
+        self._ty = np.zeros((n, 2, k))
+        self._tlo = np.zeros((n, 2), dtype=np.int64)  # first alive column of each batch
+        self._ta = np.zeros((n, 2), dtype=bool)  # batch alive
+        self._done = np.zeros(n, dtype=bool)
+        self._yc = np.zeros(n)
+        self._rows = np.arange(n)
+        self._base = (np.arange(2 * n, dtype=np.int64) * k).reshape(n, 2)
+        self._nc = -(-(g.cw + g.tw - 1) // g.tw) + 1  # candidate columns per batch
+        self._ar_nc = np.arange(self._nc)
+        self._first = np.array(g.first_steps, dtype=np.float64)
+        self._refill = np.array(g.refill_steps, dtype=np.float64)
+
+        self._mt = _MTBatch(n)
+        self._mt.seed(self._rows, [_DEFAULT_SEED] * n)
+        self._init_games(self._rows)
+        self._init_games(self._rows)
+
+    # -- random draws ------------------------------------------------------------
+    def _draw_blocks(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """RandomState.randint(bx_low, bx_high) then randint(by_low, by_high) per row."""
+        g = self._g
+        rx, ry = g.bx_high - 1 - g.bx_low, g.by_high - 1 - g.by_low
+        mx, my = _mask(rx), _mask(ry)
+        rows = np.arange(idx.size)
+        n = 16
+        while True:
+            w = self._mt.peek(idx, n)
+            vx, vy = w & mx, w & my
+            ax = vx <= rx
+            i1 = ax.argmax(1)
+            ay = (vy <= ry) & (self._mt._ar[:n] > i1[:, None])
+            i2 = ay.argmax(1)
+            if ax.any(1).all() and ay.any(1).all():
+                break
+            if n >= _MT_N:  # pragma: no cover - probability below 1e-300
+                raise RuntimeError("rejection sampling ran out of words")
+            n = min(4 * n, _MT_N)
+        self._mt.advance(idx, i2 + 1)
+        return g.bx_low + vx[rows, i1].astype(np.float64), g.by_low + vy[rows, i2].astype(
+            np.float64
+        )
+
+    def _draw_terrain(self, idx: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """One terrain batch's column centres y for each row (freq, then one phase per column)."""
+        g = self._g
+        nw = 2 + 2 * steps.size
+        u = _doubles(self._mt.peek(idx, nw))
+        self._mt.advance(idx, nw)
+        freq = g.freq0 + (_U_LOW + _U_RANGE * u[:, :1])
+        arg = freq * steps + (0.0 + 0.5 * u[:, 1:])
+        v = g.half + g.amp * np.sin(arg)
+        # np.sin may differ from math.sin in the last bit: redo values next to an integer
+        near = np.abs(v - np.rint(v)) < 1e-7
+        if near.any():
+            for i, j in zip(*np.nonzero(near), strict=True):
+                v[i, j] = g.half + g.amp * math.sin(arg[i, j])
+        return np.trunc(v)
+
+    def _init_games(self, idx: np.ndarray) -> None:
+        """A new game for each sub-env in ``idx``, drawn from its own stream."""
+        if idx.size == 0:
+            return
+        g = self._g
+        self._y[idx] = g.half
+        self._mom[idx] = 0.0
+        bx, by = self._draw_blocks(idx)
+        self._bx[idx, 0] = bx
+        self._by[idx, 0] = by
+        self._bx[idx, 1] = _NO_BLOCK
+        self._by[idx, 1] = 0.0
+        ty = self._draw_terrain(idx, self._first)
+        self._tx[idx, 0] = self._first
+        self._ty[idx, 0] = ty
+        self._ta[idx, 0] = True
+        self._ta[idx, 1] = False
+        self._tlo[idx] = 0
+        self._yc[idx] = ty[:, g.k_start]
+
+    # -- Gymnasium API -----------------------------------------------------------
+    def reset(
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        n = self.num_envs
+        if seed is None:
+            seeds: list[int | None] = [None] * n
+            super().reset(seed=None)
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            seeds = [int(seed) + i for i in range(n)]
+            super().reset(seed=int(seed))
+        else:
+            seeds = list(seed)
+            if len(seeds) != n:
+                raise ConfigError(f"reset got {len(seeds)} seeds for {n} sub-envs")
+        seeded = np.array([i for i, s in enumerate(seeds) if s is not None], dtype=np.int64)
+        if seeded.size:
+            self._mt.seed(seeded, [int(seeds[i]) for i in seeded])  # type: ignore[arg-type]
+            self._init_games(seeded)  # thrown away, as the original's seed()
+        self._init_games(self._rows)
+        self._done[:] = False
+        return self._observe(), {}
+
+    def _observe(self) -> np.ndarray:
+        g = self._g
+        y, yc, q = self._y, self._yc, g.quarter
+        obs = np.empty((self.num_envs, 7), dtype=np.float32)
+        obs[:, 0] = y
+        obs[:, 1] = self._mom
+        obs[:, 2] = y - (yc - q)
+        obs[:, 3] = (yc + q) - y
+        dist = self._bx - g.px
+        d0, d1 = dist[:, 0], dist[:, 1]
+        v0 = (d0 > 0) & (d0 < _NO_GATE)
+        v1 = (d1 > 0) & (d1 < _NO_GATE)
+        use1 = v1 & (~v0 | (d1 < d0))
+        obs[:, 4] = np.where(use1, d1, np.where(v0, d0, float(_NO_GATE)))
+        top = np.where(use1, self._by[:, 1], np.where(v0, self._by[:, 0], 0.0))
+        obs[:, 5] = top
+        obs[:, 6] = np.where(v0 | v1, top + g.bh, 0.0)
+        return obs
+
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        g = self._g
+        n = self.num_envs
+        a = np.asarray(actions)
+        if a.shape != (n,):
+            raise ConfigError(f"expected {n} actions (shape ({n},)), got shape {a.shape}")
+        thrust = a == 0
+        if not (thrust | (a == 1)).all():
+            bad = a[~(thrust | (a == 1))][0]
+            raise ConfigError(
+                f"invalid Pixelcopter action {bad!r}: use 0 (thrust) or 1 (do nothing)"
+            )
+        reset_idx = np.flatnonzero(self._done)
+        act = ~self._done
+
+        # 2. move the copter, the blocks and the terrain
+        mom = self._mom
+        mom += np.where(thrust, g.climb_dt, g.fall_dt)
+        mom *= 0.99
+        y = self._y
+        y += mom
+        ctop = _rnd_array(y) - g.ch_half
+        cbot = ctop + g.ch
+        bx, by = self._bx, self._by
+        bx -= g.d
+        tx = self._tx
+        tx -= g.d
+
+        # 3. block collisions
+        bl = _rnd_array(bx) - g.bw_half
+        bt = by - g.bh_half
+        hit = (
+            (bl < g.cr) & (bl > g.cl - g.bw) & (bt < cbot[:, None]) & (bt > (ctop - g.bh)[:, None])
+        )
+        dead = hit[:, 0] | hit[:, 1]
+
+        # 4. terrain collisions, on the few columns that can be over the copter
+        k = g.k
+        lo, alive = self._tlo, self._ta
+        kc = np.ceil((g.ovl_a - 0.5 - 1e-6 - tx[:, :, 0]) * (1.0 / g.tw))
+        kc = np.clip(kc, 0, k).astype(np.int64)[:, :, None] + self._ar_nc
+        valid = (kc < k) & (kc >= lo[:, :, None]) & alive[:, :, None]
+        fi = self._base[:, :, None] + np.minimum(kc, k - 1)
+        cx = tx.reshape(-1)[fi]
+        cy = self._ty.reshape(-1)[fi]
+        r = _rnd_array(cx)
+        ct = cy - g.th_half
+        h = (
+            valid
+            & (r >= g.ovl_a)
+            & (r <= g.ovl_b)
+            & (ct < cbot[:, None, None])
+            & (ct > (ctop - g.th)[:, None, None])
+        )
+        die = h & (
+            ((y - g.phf)[:, None, None] <= cy - g.quarter) | (y[:, None, None] >= cy + g.quarter)
+        )
+        dead |= die.reshape(n, -1).any(1)
+        hf = h.reshape(n, -1)
+        first = hf.argmax(1)
+        self._yc = np.where(hf[self._rows, first], cy.reshape(n, -1)[self._rows, first], g.half)
+
+        # 5. passing the block spawns the next one (rare: handled on the few sub-envs)
+        reward = np.zeros(n)
+        x0, x1 = bx[:, 0], bx[:, 1]
+        ev = (((x0 <= g.px) & (x1 >= _NO_BLOCK / 2)) | (x0 <= -g.bw)) & act
+        if ev.any():
+            self._block_events(np.flatnonzero(ev), reward)
+
+        # 6. columns leaving the screen (at most one per batch per frame)
+        xlo = tx.reshape(-1)[self._base + lo]
+        rem = alive & (xlo <= -g.tw)
+        lo += rem
+        reward += rem[:, 0]
+        reward += rem[:, 1]
+        ended = lo >= k
+        if ended.any():
+            alive &= ~ended
+            lo[ended] = 0
+            sh = np.flatnonzero(~alive[:, 0] & alive[:, 1])
+            if sh.size:
+                tx[sh, 0] = tx[sh, 1]
+                self._ty[sh, 0] = self._ty[sh, 1]
+                lo[sh, 0] = lo[sh, 1]
+                lo[sh, 1] = 0
+                alive[sh, 0] = True
+                alive[sh, 1] = False
+
+        # 7. out of the screen band
+        dead |= (y < g.ceil_lim) | (y > g.floor_lim)
+
+        # 8. refill the cave
+        count = np.where(alive[:, 0], k - lo[:, 0], 0) + np.where(alive[:, 1], k - lo[:, 1], 0)
+        refill = (count <= _REFILL_AT) & act
+        if refill.any():
+            ridx = np.flatnonzero(refill)
+            if alive[ridx, 1].any():  # pragma: no cover - the game never has 3 batches
+                raise RuntimeError("internal error: a third terrain batch")
+            slot = alive[ridx, 0].astype(np.int64)
+            ty_new = self._draw_terrain(ridx, self._refill)
+            tx[ridx, slot] = self._refill
+            self._ty[ridx, slot] = ty_new
+            lo[ridx, slot] = 0
+            alive[ridx, slot] = True
+
+        # 9. crash; then the next-step autoreset of the sub-envs that ended last step
+        dead &= act
+        reward[dead] += _LOSS
+        if reset_idx.size:
+            reward[reset_idx] = 0.0
+            self._init_games(reset_idx)
+        self._done = dead
+        return self._observe(), reward, dead.copy(), np.zeros(n, dtype=bool), {}
+
+    def _block_events(self, idx: np.ndarray, reward: np.ndarray) -> None:
+        """Step 5 (pass the block, spawn, remove) for the sub-envs in ``idx``."""
+        g = self._g
+        bx, by = self._bx, self._by
+        x0, x1 = bx[idx, 0], bx[idx, 1]
+        a1 = x1 < _NO_BLOCK / 2
+        pass0 = ~a1 & (x0 <= g.px)
+        kill0 = x0 <= -g.bw
+        cnt = 1 + a1.astype(np.int64) + pass0 - kill0
+        pass1 = a1 & (x1 <= g.px) & (cnt == 1)
+        kill1 = a1 & (x1 <= -g.bw)
+        spawn = pass0 | pass1
+        reward[idx] += spawn
+        nx = np.full(idx.size, _NO_BLOCK)
+        ny = np.zeros(idx.size)
+        if spawn.any():
+            nx[spawn], ny[spawn] = self._draw_blocks(idx[spawn])
+        k0, k1 = ~kill0, a1 & ~kill1
+        y0, y1 = by[idx, 0], by[idx, 1]
+        bx[idx, 0] = np.where(k0, x0, np.where(k1, x1, nx))
+        by[idx, 0] = np.where(k0, y0, np.where(k1, y1, ny))
+        tail = (k0 | k1) & spawn
+        bx[idx, 1] = np.where(k0 & k1, x1, np.where(tail, nx, _NO_BLOCK))
+        by[idx, 1] = np.where(k0 & k1, y1, np.where(tail, ny, 0.0))
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """One H x W x 3 ``uint8`` frame per sub-env (``render_mode="rgb_array"``)."""
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called without a render_mode; make the vector env with "
+                'render_mode="rgb_array"'
+            )
+            return None
+        g = self._g
+        frames = []
+        for i in range(self.num_envs):
+            blocks = [
+                (x, y) for x, y in zip(self._bx[i], self._by[i], strict=True) if x < _NO_BLOCK / 2
+            ]
+            columns = []
+            for s in range(2):
+                if self._ta[i, s]:
+                    lo = self._tlo[i, s]
+                    columns += list(
+                        zip(self._tx[i, s, lo:].tolist(), self._ty[i, s, lo:].tolist(), strict=True)
+                    )
+            frames.append(_draw(g, float(self._y[i]), blocks, columns))
+        return tuple(frames)
