@@ -379,6 +379,159 @@ def package(
     click.echo(result.evaluation.summary())
 
 
+# --------------------------------------------------------------------------- push / load-and-eval
+
+
+def hub_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--endpoint`` and ``--token``, as in huggingface_hub."""
+    func = click.option(
+        "--token", default=None, help="Hub token.  [default: HF_TOKEN or the stored login]"
+    )(func)
+    return click.option(
+        "--endpoint", default=None, help="Hub URL.  [default: HF_ENDPOINT or huggingface.co]"
+    )(func)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path), required=False)
+@click.option("--repo", "repo_id", required=True, metavar="NAMESPACE/NAME", help="Target repo.")
+@click.option("--private", is_flag=True, help="Create the repo as private.")
+@click.option("--commit-message", default=None, help="Commit message.")
+@click.option("--revision", default=None, help="Branch to commit to.  [default: main]")
+@click.option(
+    "--episodes",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Evaluation episodes, when the run still has to be packaged.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="First evaluation seed, when the run still has to be packaged.",
+)
+@hub_options
+@json_option
+@quiet_option
+@common
+def push(
+    run_dir: Path | None,
+    repo_id: str,
+    private: bool,
+    commit_message: str | None,
+    revision: str | None,
+    episodes: int,
+    seed: int,
+    endpoint: str | None,
+    token: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Upload RUN_DIR's package (built if needed) to the Hub in one commit.
+
+    RUN_DIR defaults to the latest run under runs/."""
+    from hubpg.hub import push as run_push
+    from hubpg.hub import validate_repo_id
+
+    validate_repo_id(repo_id)
+    result = run_push(
+        repo_id,
+        run_dir,
+        private=private,
+        endpoint=endpoint,
+        token=token,
+        commit_message=commit_message,
+        revision=revision,
+        episodes=episodes,
+        seed=seed,
+    )
+    if as_json:
+        emit_json(
+            {
+                "repo_id": result.repo_id,
+                "url": result.url,
+                "commit_sha": result.commit_sha,
+                "commit_url": result.commit_url,
+                "revision": result.revision,
+                "package_dir": str(result.package_dir),
+            }
+        )
+        return
+    say(f"pushed {result.package_dir} to {result.repo_id} ({result.revision})", quiet)
+    click.echo(result.url)
+    click.echo(f"commit {result.commit_sha}")
+
+
+@cli.command("load-and-eval")
+@click.option("--repo", "repo_id", required=True, metavar="NAMESPACE/NAME", help="Model repo.")
+@click.option("--revision", default=None, help="Branch, tag or commit sha.  [default: main]")
+@eval_options
+@click.option(
+    "--video",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also record a replay of the downloaded policy to this mp4.",
+)
+@hub_options
+@json_option
+@quiet_option
+@common
+def load_and_eval(
+    repo_id: str,
+    revision: str | None,
+    episodes: int,
+    seed: int,
+    deterministic: bool,
+    max_t: int | None,
+    video: Path | None,
+    endpoint: str | None,
+    token: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Download a model (safetensors + JSON only), re-evaluate it, and check its card's claim."""
+    from hubpg.hub import load_and_eval as run_load_and_eval
+    from hubpg.hub import validate_repo_id
+    from hubpg.reinforce import configure_torch_threads
+
+    validate_repo_id(repo_id)
+    configure_torch_threads()
+    report = run_load_and_eval(
+        repo_id,
+        revision,
+        episodes=episodes,
+        seed=seed,
+        deterministic=deterministic,
+        max_t=max_t,
+        video=video,
+        endpoint=endpoint,
+        token=token,
+    )
+    if as_json:
+        emit_json(report)
+        return
+    mode = "argmax actions" if deterministic else "sampled actions"
+    say(
+        f"{repo_id} @ {report['revision'][:12]} ({report['env_id']}): {episodes} episodes, "
+        f"seeds {seed}..{seed + episodes - 1}, {mode}",
+        quiet,
+    )
+    measured = f"{report['mean_reward']:.2f} +/- {report['std_reward']:.2f}"
+    claimed = report["claimed"]
+    if claimed is None:
+        click.echo(f"measured {measured}   claimed: none (no parsable model-index in the card)")
+        return
+    verdict = "supported" if report["claim_supported"] else "NOT SUPPORTED by the measurement"
+    click.echo(
+        f"measured {measured}   claimed {claimed['mean_reward']:.2f} +/- "
+        f"{claimed['std_reward']:.2f}   claim {verdict}"
+    )
+    if video is not None:
+        say(f"replay written to {video}", quiet)
+
+
 # --------------------------------------------------------------------------- hub serve
 
 

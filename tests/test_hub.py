@@ -1,0 +1,395 @@
+"""push / load-and-eval end to end: the CLI, the real huggingface_hub client, and the local Hub."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import threading
+from pathlib import Path
+
+import huggingface_hub.constants
+import pytest
+from conftest import run_cli
+from huggingface_hub import HfApi
+
+from hubpg.errors import PickleRefusedError, RepoIdError, TokenError
+from hubpg.hub import claim_supported, load, push, validate_repo_id
+from hubpg.localhub.testing import running_hub
+
+ALICE, BOB = "hf_local_alice", "hf_local_bob"
+# Direct HfApi calls below talk to the local Hub, which has no Xet (hubpg's own
+# code switches Xet off by itself for loopback endpoints; the CLI tests check that).
+huggingface_hub.constants.HF_HUB_DISABLE_XET = True
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    with running_hub(tmp_path_factory.mktemp("hubdata")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def pushed(hub, cartpole_run, tmp_path_factory):
+    """alice/Reinforce-CartPole-v1 pushed once through the CLI."""
+    run = tmp_path_factory.mktemp("pushrun") / "run"
+    shutil.copytree(cartpole_run, run, ignore=shutil.ignore_patterns("hub"))
+    proc = run_cli(
+        "push",
+        str(run),
+        "--repo",
+        "alice/Reinforce-CartPole-v1",
+        "--endpoint",
+        hub.url,
+        "--token",
+        ALICE,
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    return run, json.loads(proc.stdout)
+
+
+def api(hub, token=ALICE) -> HfApi:
+    return HfApi(endpoint=hub.url, token=token)
+
+
+def test_push_uploads_the_package_in_one_commit(hub, pushed) -> None:
+    run, report = pushed
+    assert report["url"] == f"{hub.url}/alice/Reinforce-CartPole-v1"
+    assert len(report["commit_sha"]) == 40
+    files = set(api(hub).list_repo_files("alice/Reinforce-CartPole-v1"))
+    assert {
+        "model.safetensors",
+        "config.json",
+        "hyperparameters.json",
+        "results.json",
+        "replay.mp4",
+        "README.md",
+        "learning_curve.png",
+    } <= files
+    commits = api(hub).list_repo_commits("alice/Reinforce-CartPole-v1")
+    assert commits[0].commit_id == report["commit_sha"]
+    assert len(commits) == 2  # the repo's initial commit, then exactly one upload
+    card = (run / "hub" / "README.md").read_text()
+    assert "hubpg load-and-eval --repo alice/Reinforce-CartPole-v1" in card
+
+
+def test_load_and_eval_reproduces_the_claim(hub, pushed) -> None:
+    proc = run_cli(
+        "load-and-eval", "--repo", "alice/Reinforce-CartPole-v1", "--endpoint", hub.url, "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    for key in (
+        "repo_id",
+        "revision",
+        "mean_reward",
+        "std_reward",
+        "n_episodes",
+        "claimed",
+        "claim_supported",
+        "episode_returns",
+        "seeds",
+    ):
+        assert key in report
+    assert report["revision"] == pushed[1]["commit_sha"]
+    assert report["mean_reward"] == 500.0 and report["claimed"]["mean_reward"] == 500.0
+    assert report["claim_supported"] is True
+    proc = run_cli(
+        "load-and-eval",
+        "--repo",
+        "alice/Reinforce-CartPole-v1",
+        "--endpoint",
+        hub.url,
+        "--episodes",
+        "10",
+    )
+    assert "measured 500.00 +/- 0.00" in proc.stdout and "claim supported" in proc.stdout
+
+
+def test_library_load_returns_policy_and_config(hub, pushed, cartpole_run) -> None:
+    policy, config = load("alice/Reinforce-CartPole-v1", endpoint=hub.url)
+    assert config.env_id == "CartPole-v1" and config.hidden == [16]
+    from hubpg.policy import Policy
+
+    local = Policy.load(cartpole_run)
+    for key, value in local.state_dict().items():
+        assert (policy.state_dict()[key] == value).all()
+
+
+def test_second_push_is_a_second_commit_and_revision_loads_the_first(
+    hub, cartpole_run, tmp_path
+) -> None:
+    repo = "alice/two-commits"
+    first = push(repo, cartpole_run, endpoint=hub.url, token=ALICE)
+    other = tmp_path / "other"
+    proc = run_cli(
+        "train",
+        "CartPole-v1",
+        "--total-steps",
+        "4000",
+        "--num-envs",
+        "8",
+        "--target-return",
+        "1e9",
+        "--eval-episodes",
+        "0",
+        "--out",
+        str(other),
+        "-q",
+    )
+    assert proc.returncode == 0, proc.stderr
+    second = push(repo, other, endpoint=hub.url, token=ALICE, episodes=20)
+    assert second.commit_sha != first.commit_sha
+    latest = json.loads(
+        run_cli(
+            "load-and-eval", "--repo", repo, "--endpoint", hub.url, "--episodes", "20", "--json"
+        ).stdout
+    )
+    old = json.loads(
+        run_cli(
+            "load-and-eval",
+            "--repo",
+            repo,
+            "--endpoint",
+            hub.url,
+            "--revision",
+            first.commit_sha,
+            "--episodes",
+            "20",
+            "--json",
+        ).stdout
+    )
+    assert old["revision"] == first.commit_sha and latest["revision"] == second.commit_sha
+    assert old["mean_reward"] == 500.0 and latest["mean_reward"] < 500.0
+
+
+def test_private_repos_are_visible_only_to_their_owner(hub, cartpole_run) -> None:
+    push("alice/secret-agent", cartpole_run, private=True, endpoint=hub.url, token=ALICE)
+    assert api(hub).model_info("alice/secret-agent").private is True
+    for token in ([], ["--token", BOB]):
+        proc = run_cli(
+            "load-and-eval",
+            "--repo",
+            "alice/secret-agent",
+            "--endpoint",
+            hub.url,
+            "--episodes",
+            "5",
+            *token,
+        )
+        assert proc.returncode == 2 and "not found" in proc.stderr
+    proc = run_cli(
+        "load-and-eval",
+        "--repo",
+        "alice/secret-agent",
+        "--endpoint",
+        hub.url,
+        "--episodes",
+        "5",
+        "--token",
+        ALICE,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "token, message",
+    [
+        (None, "no Hugging Face token"),
+        ("hf_wrong", "refused the token"),
+        (BOB, "belongs to bob, who may not write to alice/"),
+    ],
+)
+def test_missing_wrong_or_foreign_token_is_refused(hub, cartpole_run, token, message) -> None:
+    args = [
+        "push",
+        str(cartpole_run),
+        "--repo",
+        "alice/Reinforce-CartPole-v1",
+        "--endpoint",
+        hub.url,
+    ]
+    proc = run_cli(*args, *(["--token", token] if token else []))
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_repo_and_bad_repo_id(hub) -> None:
+    proc = run_cli("load-and-eval", "--repo", "alice/no-such-model", "--endpoint", hub.url)
+    assert proc.returncode == 2 and "repo alice/no-such-model not found" in proc.stderr
+    proc = run_cli("push", "--repo", "not a repo id", "--endpoint", "http://127.0.0.1:9")
+    assert proc.returncode == 2 and "NAMESPACE/NAME" in proc.stderr
+    with pytest.raises(RepoIdError):
+        validate_repo_id("alice/../etc")
+
+
+def test_a_repo_with_mismatched_weights_is_refused(hub, cartpole_run, tmp_path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    shutil.copy(cartpole_run / "model.safetensors", folder)
+    config = json.loads((cartpole_run / "config.json").read_text())
+    config["hidden"] = [64, 64]
+    (folder / "config.json").write_text(json.dumps(config))
+    api(hub).create_repo("alice/mismatched")
+    api(hub).upload_folder(repo_id="alice/mismatched", folder_path=str(folder))
+    proc = run_cli("load-and-eval", "--repo", "alice/mismatched", "--endpoint", hub.url)
+    assert proc.returncode == 2 and "does not match its config.json" in proc.stderr
+
+
+def test_a_pickle_only_repo_is_refused_and_nothing_runs(hub, tmp_path) -> None:
+    marker = tmp_path / "pwned"
+    payload = b"\x80\x04\x95" + b"cos\nsystem\n(V touch " + str(marker).encode() + b"\ntR."
+    api(hub).create_repo("alice/course-pickle")
+    api(hub).upload_file(
+        path_or_fileobj=payload, path_in_repo="model.pt", repo_id="alice/course-pickle"
+    )
+    proc = run_cli("load-and-eval", "--repo", "alice/course-pickle", "--endpoint", hub.url)
+    assert proc.returncode == 2
+    assert "only as a pickle (model.pt)" in proc.stderr and "never" in proc.stderr
+    assert not marker.exists()
+    with pytest.raises(PickleRefusedError):
+        load("alice/course-pickle", endpoint=hub.url)
+
+
+def test_claims_beyond_the_standard_error_are_flagged() -> None:
+    claimed = {"mean_reward": 500.0, "std_reward": 0.0, "n_episodes": 100}
+    assert claim_supported(claimed, 499.5, 5.0, 100)
+    assert not claim_supported(claimed, 450.0, 50.0, 100)
+    course_style = {"mean_reward": 120.0, "std_reward": 60.0, "n_episodes": None}  # 10 episodes
+    assert claim_supported(course_style, 80.0, 50.0, 100)
+    assert not claim_supported(course_style, 30.0, 20.0, 100)
+
+
+def test_the_token_never_appears_in_output_or_files(hub, cartpole_run, tmp_path) -> None:
+    secret = "hf_local_carol_s3cr3t"
+    run = tmp_path / "run"
+    shutil.copytree(cartpole_run, run, ignore=shutil.ignore_patterns("hub"))
+    with running_hub(tmp_path / "data", users={secret: "carol"}) as own:
+        outputs = []
+        for args in (
+            ["push", str(run), "--repo", "carol/agent", "--token", secret, "--private"],
+            ["load-and-eval", "--repo", "carol/agent", "--token", secret, "--episodes", "5"],
+            ["push", str(run), "--repo", "carol/agent", "--json"],
+        ):
+            proc = run_cli(
+                *args,
+                "--endpoint",
+                own.url,
+                cwd=tmp_path,
+                env={"HF_TOKEN": secret} if "--token" not in args else None,
+            )
+            assert proc.returncode == 0, proc.stderr
+            outputs += [proc.stdout, proc.stderr]
+        proc = run_cli(
+            "push",
+            str(run),
+            "--repo",
+            "alice/x",
+            "--token",
+            secret,
+            "--endpoint",
+            own.url,
+            "--debug",
+            cwd=tmp_path,
+        )
+        outputs += [proc.stdout, proc.stderr]
+    assert not any(secret in text for text in outputs)
+    roots = [tmp_path, Path(os.environ["HF_HOME"])]
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+
+
+class KillOnCommitProxy:
+    """A TCP proxy in front of a subprocess Hub that SIGKILLs the server as soon as
+    a commit request starts to pass through (after the LFS uploads)."""
+
+    def __init__(self, target_url: str, server_pid: int) -> None:
+        host_port = target_url.split("//", 1)[1]
+        self.target = (host_port.split(":")[0], int(host_port.split(":")[1]))
+        self.pid = server_pid
+        self.killed = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self.target)
+        except OSError:
+            client.close()
+            return
+        threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+        self._pipe(client, upstream, True)
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, watch: bool) -> None:
+        tail = b""
+        try:
+            while data := src.recv(65536):
+                if watch and b"/commit/" in tail + data and not self.killed.is_set():
+                    os.kill(self.pid, signal.SIGKILL)
+                    self.killed.set()
+                    break
+                tail = data[-64:]
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.slow
+def test_server_killed_mid_upload_leaves_the_repo_unchanged(cartpole_run, tmp_path) -> None:
+    data = tmp_path / "data"
+    repo = "alice/interrupted"
+    with running_hub(data, subprocess=True) as server:
+        before = push(repo, cartpole_run, endpoint=server.url, token=ALICE).commit_sha
+        other = tmp_path / "other"
+        shutil.copytree(cartpole_run, other, ignore=shutil.ignore_patterns("hub"))
+        proxy = KillOnCommitProxy(server.url, server.process.pid)
+        proc = run_cli(
+            "push",
+            str(other),
+            "--repo",
+            repo,
+            "--endpoint",
+            proxy.url,
+            "--token",
+            ALICE,
+            "--commit-message",
+            "should not land",
+            "--episodes",
+            "20",
+        )
+        proxy.close()
+        assert proxy.killed.is_set()
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: push failed")
+    assert "Traceback" not in proc.stderr
+    with running_hub(data) as restarted:
+        commits = HfApi(endpoint=restarted.url, token=ALICE).list_repo_commits(repo)
+        assert commits[0].commit_id == before
+        assert all(c.title != "should not land" for c in commits)
+
+
+def test_push_needs_a_token_before_any_network_call(cartpole_run) -> None:
+    with pytest.raises(TokenError):
+        push("alice/x", cartpole_run, endpoint="http://127.0.0.1:9", token=None)
