@@ -114,8 +114,9 @@ class TrainConfig:
 
     The budget is ``total_steps`` env steps or ``episodes`` episodes, whichever
     is reached first (at least one must be set). ``num_envs`` episodes are played
-    side by side; ``episodes_per_update`` (a multiple of ``num_envs``, default
-    ``num_envs``) are used per gradient step. With ``num_envs=1,
+    side by side; ``episodes_per_update`` (default ``num_envs``) whole episodes
+    are played per gradient step, a sub-env starting a new episode when its
+    last one ends. With ``num_envs=1,
     episodes_per_update=1`` this is the Deep RL course's algorithm exactly.
     """
 
@@ -166,11 +167,6 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive (got {self.lr})")
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"gamma must be in (0, 1] (got {self.gamma})")
-        if self.episodes_per_update % self.num_envs:
-            raise ConfigError(
-                f"episodes_per_update ({self.episodes_per_update}) must be a multiple of "
-                f"num_envs ({self.num_envs})"
-            )
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"grad_clip must be positive (got {self.grad_clip})")
         if self.entropy_coef < 0:

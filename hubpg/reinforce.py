@@ -84,14 +84,18 @@ class TrainResult:
 # --------------------------------------------------------------------------- math
 
 
-def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
-    """Returns-to-go ``G_t = r_t + gamma * G_{t+1}`` along axis 0 (time).
+def discounted_returns(
+    rewards: np.ndarray, gamma: float, ends: np.ndarray | None = None
+) -> np.ndarray:
+    """Returns-to-go ``G_t = r_t + gamma * G_{t+1}`` along axis 0 (time), restarting
+    after every step marked in ``ends`` (the last step of an episode).
 
-    ``rewards`` is ``[T, N]`` with zeros after each episode's end, so each column's
-    returns are those of its own episode."""
+    ``rewards`` is ``[T, N]`` (zeros where no episode of the batch is played)."""
     returns = np.empty_like(rewards, dtype=np.float64)
     running = np.zeros(rewards.shape[1:], dtype=np.float64)
     for t in range(rewards.shape[0] - 1, -1, -1):
+        if ends is not None:
+            running = np.where(ends[t], 0.0, running)
         running = rewards[t] + gamma * running
         returns[t] = running
     return returns
@@ -148,48 +152,82 @@ def play_round(
     policy: Policy,
     envs: Any,
     obs: np.ndarray,
+    n_episodes: int,
     max_t: int,
     gamma: float,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Play one episode in every sub-env from ``obs`` until all end or ``max_t``.
+    """Play ``n_episodes`` whole episodes with the current policy over the sub-envs.
 
-    Returns (observations, actions, returns-to-go, time indices, per-episode returns,
-    lengths), steps flattened in (time, env) order, steps after an episode's end dropped."""
-    n, obs_dim = obs.shape
-    obs_buf = np.empty((max_t, n, obs_dim), dtype=np.float32)
-    act_buf = np.empty((max_t, n), dtype=np.int64)
-    rew_buf = np.zeros((max_t, n), dtype=np.float64)
-    alive_buf = np.zeros((max_t, n), dtype=bool)
-    running = np.ones(n, dtype=bool)
-    t = 0
-    while t < max_t:
-        obs_buf[t] = obs
+    Every sub-env starts an episode from ``obs``; a sub-env whose episode ends
+    starts another (after the vector env's next-step auto-reset) until
+    ``n_episodes`` have been started, and the round ends when all started
+    episodes have ended (or reached ``max_t`` steps). Every started episode is
+    played to its end, so the batch is an unbiased on-policy sample while the
+    sub-envs stay busy until the last few episodes.
+
+    Returns (observations, actions, returns-to-go, time-in-episode, per-episode
+    returns, lengths), steps flattened in (time, env) order."""
+    n_envs = obs.shape[0]
+    active = np.arange(n_envs) < n_episodes  # playing an episode of this batch
+    started = int(active.sum())
+    resetting = np.zeros(n_envs, dtype=bool)  # the next step is the env's auto-reset
+    ep_step = np.zeros(n_envs, dtype=np.int64)
+    ep_return = np.zeros(n_envs, dtype=np.float64)
+    steps: list[tuple[np.ndarray, ...]] = []  # per step: obs, actions, rewards, recorded, ends, t
+    returns: list[float] = []
+    lengths: list[int] = []
+    while active.any():
         actions = sample_categorical(policy.probs_numpy(obs), rng)
-        obs, reward, terminated, truncated, _ = envs.step(actions)
-        act_buf[t] = actions
-        alive_buf[t] = running
-        rew_buf[t] = np.where(running, reward, 0.0)
-        running = running & ~(terminated | truncated)
-        t += 1
-        if not running.any():
-            break
-    alive = alive_buf[:t]
-    returns_to_go = discounted_returns(rew_buf[:t], gamma)
+        next_obs, reward, terminated, truncated, _ = envs.step(actions)
+        recorded = active.copy()
+        reward = np.where(recorded, reward, 0.0)
+        ep_return += reward
+        ep_step += recorded
+        natural = recorded & (terminated | truncated)
+        ends = recorded & (natural | (ep_step >= max_t))
+        steps.append((obs, actions, reward, recorded, ends, ep_step - 1))
+        for i in np.flatnonzero(ends):
+            returns.append(float(ep_return[i]))
+            lengths.append(int(ep_step[i]))
+        # a sub-env stopped at max_t keeps its game running: it idles until the next round
+        new = resetting & (started < n_episodes)
+        if new.any():
+            new &= np.cumsum(new) <= n_episodes - started
+            started += int(new.sum())
+            ep_step[new] = 0
+            ep_return[new] = 0.0
+        active = (active & ~ends) | new
+        resetting = natural
+        obs = next_obs
+    obs_t, act_t, rew_t, rec_t, end_t, time_t = (np.stack(x) for x in zip(*steps, strict=True))
+    returns_to_go = discounted_returns(rew_t, gamma, end_t)
     return (
-        obs_buf[:t][alive],
-        act_buf[:t][alive],
-        returns_to_go[alive],
-        np.nonzero(alive)[0],
-        rew_buf[:t].sum(axis=0),
-        alive.sum(axis=0),
+        obs_t[rec_t],
+        act_t[rec_t],
+        returns_to_go[rec_t],
+        time_t[rec_t],
+        np.asarray(returns),
+        np.asarray(lengths),
     )
+
+
+def collect_batch(
+    policy: Policy, envs: Any, config: TrainConfig, rng: np.random.Generator, first_seed: int | None
+) -> Batch:
+    """Play ``episodes_per_update`` episodes over the ``num_envs`` sub-envs."""
+    obs, _ = envs.reset(seed=first_seed)
+    obs, actions, returns, times, ep_returns, ep_lengths = play_round(
+        policy, envs, obs, config.episodes_per_update, config.max_t, config.gamma, rng
+    )
+    weights = step_weights(returns, times, config)
+    return Batch(obs, actions, weights, ep_returns, ep_lengths)
 
 
 def step_weights(returns: np.ndarray, times: np.ndarray, config: TrainConfig) -> np.ndarray:
     """The per-step weights of the policy gradient: returns-to-go, minus the time
     baseline if asked (and the batch has more than one episode), normalised if asked."""
-    n_episodes = int((times == 0).sum())
+    n_episodes = int(np.count_nonzero(times == 0))
     if config.baseline == "time" and n_episodes > 1:
         returns = returns - time_baseline(returns, times)
     if config.normalize_returns:
@@ -208,22 +246,6 @@ def batch_loss(
     weights = torch.from_numpy(batch.weights)
     loss = reinforce_loss(log_probs, weights, len(batch.episode_returns), entropy, entropy_coef)
     return loss, entropy
-
-
-def collect_batch(
-    policy: Policy, envs: Any, config: TrainConfig, rng: np.random.Generator, first_seed: int | None
-) -> Batch:
-    """Play ``episodes_per_update`` episodes, ``num_envs`` at a time."""
-    parts = []
-    for round_index in range(config.episodes_per_update // config.num_envs):
-        seed = first_seed if round_index == 0 else None
-        obs, _ = envs.reset(seed=seed)
-        parts.append(play_round(policy, envs, obs, config.max_t, config.gamma, rng))
-    obs, actions, returns, times, ep_returns, ep_lengths = (
-        np.concatenate(p) for p in zip(*parts, strict=True)
-    )
-    weights = step_weights(returns, times, config)
-    return Batch(obs, actions, weights, ep_returns, ep_lengths)
 
 
 # --------------------------------------------------------------------------- run folder

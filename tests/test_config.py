@@ -30,7 +30,7 @@ def test_an_episode_budget_replaces_the_default_step_budget() -> None:
         ({"num_envs": 0}, "num_envs must be positive"),
         ({"lr": -1.0}, "lr must be positive"),
         ({"gamma": 1.5}, "gamma must be in"),
-        ({"num_envs": 4, "episodes_per_update": 6}, "multiple of num_envs"),
+        ({"episodes_per_update": 0}, "episodes_per_update must be positive"),
         ({"activation": "sigmoidish"}, "unknown activation"),
         ({"baseline": "critic"}, "unknown baseline"),
         ({"hidden": [0]}, "hidden sizes must be positive"),

@@ -82,6 +82,31 @@ def test_discounted_returns_match_a_plain_loop_per_column() -> None:
     assert np.allclose(discounted_returns(rewards, 0.5), expected)
 
 
+def test_returns_restart_after_each_episode_end() -> None:
+    rewards = np.array([[1.0], [1.0], [1.0], [1.0]])
+    ends = np.array([[False], [True], [False], [True]])
+    assert discounted_returns(rewards, 0.5, ends)[:, 0].tolist() == [1.5, 1.0, 1.5, 1.0]
+
+
+def test_a_round_plays_exactly_the_episodes_asked_with_refills() -> None:
+    from hubpg.envs import make_vec_env
+    from hubpg.reinforce import play_round
+
+    torch.manual_seed(0)
+    policy = Policy(PolicyConfig("CartPole-v1", 4, 2, hidden=[8]))
+    envs = make_vec_env("CartPole-v1", 4)
+    obs, _ = envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    o, a, g, t, returns, lengths = play_round(policy, envs, obs, 10, 500, 1.0, rng)
+    assert len(returns) == len(lengths) == 10
+    assert len(o) == len(a) == len(g) == len(t) == lengths.sum()
+    assert np.count_nonzero(t == 0) == 10  # ten episode starts
+    # with gamma 1 and reward 1 per step, the return-to-go at time 0 is the episode's return
+    assert sorted(g[t == 0].tolist()) == sorted(returns.tolist())
+    o, a, g, t, returns, lengths = play_round(policy, envs, envs.reset(seed=1)[0], 3, 7, 1.0, rng)
+    assert len(returns) == 3 and lengths.max() <= 7
+
+
 def test_normalisation_matches_torch_unbiased_std() -> None:
     values = np.array([3.0, 1.0, 4.0, 1.0, 5.0])
     t = torch.tensor(values, dtype=torch.float32)
