@@ -101,11 +101,14 @@ def is_loopback(endpoint: str) -> bool:
 
 
 def _configure_client(endpoint: str) -> None:
-    """Plain Git LFS for loopback endpoints (no Xet there); quiet progress bars."""
+    """Plain Git LFS for loopback endpoints (no Xet there); no per-file progress bars
+    (a package is a few small files, and hubpg reports the result itself)."""
     import huggingface_hub.constants as constants
+    from huggingface_hub.utils import disable_progress_bars
 
     if is_loopback(endpoint):
         constants.HF_HUB_DISABLE_XET = True
+    disable_progress_bars()
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
