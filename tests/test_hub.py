@@ -393,3 +393,61 @@ def test_server_killed_mid_upload_leaves_the_repo_unchanged(cartpole_run, tmp_pa
 def test_push_needs_a_token_before_any_network_call(cartpole_run) -> None:
     with pytest.raises(TokenError):
         push("alice/x", cartpole_run, endpoint="http://127.0.0.1:9", token=None)
+
+
+def test_pixelcopter_round_trip_with_replay(hub, tmp_path) -> None:
+    run = tmp_path / "runs" / "Pixelcopter-PLE-v0-reinforce-s1"
+    proc = run_cli(
+        "train",
+        "Pixelcopter-PLE-v0",
+        "--total-steps",
+        "3000",
+        "--num-envs",
+        "8",
+        "--max-t",
+        "300",
+        "--eval-episodes",
+        "0",
+        "--out",
+        str(run),
+        "-q",
+    )
+    assert proc.returncode == 0, proc.stderr
+    # no RUN_DIR: push takes the latest run under ./runs
+    proc = run_cli(
+        "push",
+        "--repo",
+        "alice/Reinforce-Pixelcopter-PLE-v0",
+        "--endpoint",
+        hub.url,
+        "--token",
+        ALICE,
+        "--episodes",
+        "10",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (run / "hub" / "replay.mp4").is_file()
+    card = (run / "hub" / "README.md").read_text()
+    assert "Pixelcopter-PLE-v0" in card and "CartPole-v1" not in card
+    video = tmp_path / "again.mp4"
+    proc = run_cli(
+        "load-and-eval",
+        "--repo",
+        "alice/Reinforce-Pixelcopter-PLE-v0",
+        "--endpoint",
+        hub.url,
+        "--episodes",
+        "10",
+        "--max-t",
+        "300",
+        "--video",
+        str(video),
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["env_id"] == "Pixelcopter-PLE-v0" and report["n_episodes"] == 10
+    results = json.loads((run / "hub" / "results.json").read_text())
+    assert report["episode_returns"] == results["episode_returns"]  # same seeds, same play
+    assert video.stat().st_size > 1000
