@@ -17,7 +17,7 @@ from typing import Any
 from hubpg.errors import ConfigError, MissingFileError
 
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu")
-BASELINES = ("none", "time")
+BASELINES = ("none", "time", "value")
 
 #: Tuned defaults per env id; keys are :class:`TrainConfig` fields. Anything not
 #: listed falls back to the dataclass defaults. See README ("Defaults") and
@@ -51,7 +51,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 class PolicyConfig:
     """Everything needed to rebuild a policy network, and nothing executable.
 
-    Observations are transformed as ``clip(obs * obs_scale, -obs_clip, obs_clip)``
+    Observations are transformed as ``clip((obs - obs_shift) * obs_scale, -obs_clip, obs_clip)``
     before the MLP (identity by default), so a shared model carries its own
     input scaling.
     """
@@ -62,6 +62,7 @@ class PolicyConfig:
     hidden: list[int] = field(default_factory=lambda: [16])
     activation: str = "relu"
     obs_scale: list[float] | None = None
+    obs_shift: list[float] | None = None
     obs_clip: float | None = None
     algorithm: str = "reinforce"
     library: str = "hubpg"
@@ -80,12 +81,18 @@ class PolicyConfig:
             raise ConfigError(
                 f"config: unknown activation {self.activation!r}; use one of {', '.join(ACTIVATIONS)}"
             )
-        if self.obs_scale is not None:
-            self.obs_scale = [float(x) for x in self.obs_scale]
-            if len(self.obs_scale) != self.obs_dim:
+        for name in ("obs_scale", "obs_shift"):
+            values = getattr(self, name)
+            if values is None:
+                continue
+            values = [float(x) for x in values]
+            setattr(self, name, values)
+            if len(values) != self.obs_dim:
                 raise ConfigError(
-                    f"config: obs_scale has {len(self.obs_scale)} entries for {self.obs_dim} observations"
+                    f"config: {name} has {len(values)} entries for {self.obs_dim} observations"
                 )
+            if not all(math.isfinite(x) for x in values):
+                raise ConfigError(f"config: {name} must be finite numbers")
         if self.obs_clip is not None and not self.obs_clip > 0:
             raise ConfigError(f"config: obs_clip must be positive (got {self.obs_clip})")
 
@@ -112,8 +119,9 @@ class PolicyConfig:
 class TrainConfig:
     """Hyperparameters of one REINFORCE run.
 
-    The budget is ``total_steps`` env steps or ``episodes`` episodes, whichever
-    is reached first (at least one must be set). ``num_envs`` episodes are played
+    The budget is ``total_steps`` env steps, ``episodes`` episodes or
+    ``time_limit`` seconds of training, whichever is reached first (steps or
+    episodes must be set). ``num_envs`` episodes are played
     side by side; ``episodes_per_update`` (default ``num_envs``) whole episodes
     are played per gradient step, a sub-env starting a new episode when its
     last one ends. With ``num_envs=1,
@@ -124,6 +132,7 @@ class TrainConfig:
     seed: int = 1
     total_steps: int | None = 1_000_000
     episodes: int | None = None
+    time_limit: float | None = None
     lr: float = 1e-2
     gamma: float = 0.99
     hidden: list[int] = field(default_factory=lambda: [16])
@@ -136,7 +145,10 @@ class TrainConfig:
     grad_clip: float | None = None
     entropy_coef: float = 0.0
     obs_scale: list[float] | None = None
+    obs_shift: list[float] | None = None
     obs_clip: float | None = None
+    value_lr: float = 1e-3
+    value_epochs: int = 5
     target_return: float | None = None
     target_updates: int = 3
     eval_episodes: int = 100
@@ -153,7 +165,7 @@ class TrainConfig:
         """Raise :class:`ConfigError` for any value that cannot work."""
         if self.total_steps is None and self.episodes is None:
             raise ConfigError("set a training budget: --total-steps or --episodes")
-        for name in ("total_steps", "episodes"):
+        for name in ("total_steps", "episodes", "time_limit"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name} must be positive (got {value})")
@@ -191,6 +203,7 @@ class TrainConfig:
             hidden=list(self.hidden),
             activation=self.activation,
             obs_scale=self.obs_scale,
+            obs_shift=self.obs_shift,
             obs_clip=self.obs_clip,
         )
 

@@ -41,13 +41,17 @@ class Policy(nn.Module):
         layers.append(nn.Linear(width, config.n_actions))
         self.net = nn.Sequential(*layers)
         scale = config.obs_scale or [1.0] * config.obs_dim
+        shift = config.obs_shift or [0.0] * config.obs_dim
         self.register_buffer(
             "obs_scale", torch.tensor(scale, dtype=torch.float32), persistent=False
+        )
+        self.register_buffer(
+            "obs_shift", torch.tensor(shift, dtype=torch.float32), persistent=False
         )
 
     def preprocess(self, obs: torch.Tensor) -> torch.Tensor:
         """Scale (and clip) raw observations as the config says."""
-        obs = obs * self.obs_scale
+        obs = (obs - self.obs_shift) * self.obs_scale
         if self.config.obs_clip is not None:
             obs = obs.clamp(-self.config.obs_clip, self.config.obs_clip)
         return obs

@@ -38,6 +38,7 @@ from hubpg.policy import Policy, load_weights_strict, read_weights, sample_categ
 LOG_NAME = "log.csv"
 STATE_NAME = "trainer_state.json"
 OPTIMIZER_NAME = "optimizer.safetensors"
+VALUE_NAME = "value.safetensors"
 HYPERPARAMETERS_NAME = "hyperparameters.json"
 LOG_FIELDS = [
     "update",
@@ -146,6 +147,8 @@ class Batch:
     weights: np.ndarray
     episode_returns: np.ndarray
     episode_lengths: np.ndarray
+    returns: np.ndarray | None = None
+    times: np.ndarray | None = None
 
 
 def play_round(
@@ -220,16 +223,70 @@ def collect_batch(
     obs, actions, returns, times, ep_returns, ep_lengths = play_round(
         policy, envs, obs, config.episodes_per_update, config.max_t, config.gamma, rng
     )
-    weights = step_weights(returns, times, config)
-    return Batch(obs, actions, weights, ep_returns, ep_lengths)
+    weights = step_weights(returns, times, config) if config.baseline != "value" else None
+    return Batch(obs, actions, weights, ep_returns, ep_lengths, returns, times)
 
 
-def step_weights(returns: np.ndarray, times: np.ndarray, config: TrainConfig) -> np.ndarray:
-    """The per-step weights of the policy gradient: returns-to-go, minus the time
-    baseline if asked (and the batch has more than one episode), normalised if asked."""
+class ValueBaseline:
+    """A state-value estimate V(s, t/max_t) fitted by regression to the batch's
+    Monte-Carlo returns-to-go (REINFORCE with baseline; no bootstrapping, no TD).
+
+    It only reduces the variance of the policy gradient; it is not part of the
+    shared model (saved as ``value.safetensors`` in the run folder for --resume)."""
+
+    def __init__(self, policy: Policy, config: TrainConfig) -> None:
+        from torch import nn
+
+        layers: list[nn.Module] = []
+        width = policy.config.obs_dim + 1
+        for size in config.hidden:
+            layers += [nn.Linear(width, size), nn.Tanh()]
+            width = size
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+        self.preprocess = policy.preprocess
+        self.max_t = config.max_t
+        self.epochs = config.value_epochs
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.value_lr)
+
+    def _inputs(self, obs: np.ndarray, times: np.ndarray) -> torch.Tensor:
+        with torch.no_grad():
+            x = self.preprocess(torch.from_numpy(obs))
+        t = torch.from_numpy((times / self.max_t).astype(np.float32))[:, None]
+        return torch.cat([x, t], dim=1)
+
+    def predict(self, obs: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """V for each step."""
+        with torch.no_grad():
+            return self.net(self._inputs(obs, times))[:, 0].numpy().astype(np.float64)
+
+    def fit(self, obs: np.ndarray, times: np.ndarray, returns: np.ndarray) -> float:
+        """A few full-batch Adam steps on the squared error; returns the last loss."""
+        x = self._inputs(obs, times)
+        y = torch.from_numpy(returns.astype(np.float32))
+        loss = torch.zeros(())
+        for _ in range(self.epochs):
+            loss = ((self.net(x)[:, 0] - y) ** 2).mean()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        return float(loss.item())
+
+
+def step_weights(
+    returns: np.ndarray,
+    times: np.ndarray,
+    config: TrainConfig,
+    values: np.ndarray | None = None,
+) -> np.ndarray:
+    """The per-step weights of the policy gradient: returns-to-go, minus the baseline
+    (``time``: if the batch has more than one episode; ``value``: ``values``, the
+    value estimate of each step), normalised if asked."""
     n_episodes = int(np.count_nonzero(times == 0))
     if config.baseline == "time" and n_episodes > 1:
         returns = returns - time_baseline(returns, times)
+    elif config.baseline == "value" and values is not None:
+        returns = returns - values
     if config.normalize_returns:
         return normalize_returns(returns)
     return returns.astype(np.float32)
@@ -349,6 +406,7 @@ class _Run:
         self.steps = self.episodes = self.updates = 0
         self.wall_time = 0.0
         self.rng = np.random.default_rng(config.seed)
+        self.value = ValueBaseline(self.policy, config) if config.baseline == "value" else None
         if resume:
             self._restore()
         self.good_weights = {k: v.clone() for k, v in self.policy.state_dict().items()}
@@ -360,6 +418,8 @@ class _Run:
         )
         if (self.run_dir / OPTIMIZER_NAME).is_file():
             load_optimizer(self.optimizer, self.run_dir / OPTIMIZER_NAME)
+        if self.value is not None and (self.run_dir / VALUE_NAME).is_file():
+            self.value.net.load_state_dict(read_weights(self.run_dir / VALUE_NAME), strict=True)
         self.steps, self.episodes = int(state["steps"]), int(state["episodes"])
         self.updates, self.wall_time = int(state["updates"]), float(state["wall_time"])
         self.rng = np.random.default_rng([self.config.seed, self.updates])
@@ -372,6 +432,8 @@ class _Run:
         c = self.config
         if c.total_steps is not None and self.steps >= c.total_steps:
             return False
+        if c.time_limit is not None and self.wall_time >= c.time_limit:
+            return False
         return not (c.episodes is not None and self.episodes >= c.episodes)
 
     def checkpoint(self, status: str, weights: dict[str, torch.Tensor] | None = None) -> None:
@@ -380,6 +442,12 @@ class _Run:
             self.policy.load_state_dict(weights)
         self.policy.save(self.run_dir)
         save_optimizer(self.optimizer, self.run_dir / OPTIMIZER_NAME)
+        if self.value is not None:
+            from safetensors.torch import save_file
+
+            tmp = self.run_dir / f".{VALUE_NAME}.tmp"
+            save_file({k: v.contiguous() for k, v in self.value.net.state_dict().items()}, str(tmp))
+            tmp.replace(self.run_dir / VALUE_NAME)
         record = hyperparameters_record(self.config, self.obs_dim, self.n_actions, self.episodes)
         write_json(self.run_dir / HYPERPARAMETERS_NAME, record)
         write_json(
@@ -492,6 +560,10 @@ def train(
 def _update(run: _Run, batch: Batch) -> tuple[float, float]:
     """One gradient step on ``batch``; returns (loss, mean entropy)."""
     config = run.config
+    if run.value is not None:
+        values = run.value.predict(batch.obs, batch.times)
+        batch.weights = step_weights(batch.returns, batch.times, config, values)
+        run.value.fit(batch.obs, batch.times, batch.returns)
     loss, entropy = batch_loss(run.policy, batch, config.entropy_coef)
     if not torch.isfinite(loss):
         raise TrainingDivergedError(

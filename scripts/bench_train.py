@@ -124,9 +124,22 @@ def run_hubpg(seed: int) -> dict:
         out = Path(tmp) / "run"
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "hubpg.cli", "train", "CartPole-v1", "--seed", str(seed),
-             "--out", str(out), "--json", "--quiet"],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "hubpg.cli",
+                "train",
+                "CartPole-v1",
+                "--seed",
+                str(seed),
+                "--out",
+                str(out),
+                "--json",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -159,12 +172,17 @@ def main() -> None:
     for seed in args.seeds:
         row = run_hubpg(seed)
         ours.append(row)
-        print(f"  seed {seed}: {row['command_s']:.2f} s command, {row['train_s']:.2f} s training, "
-              f"{row['steps_per_s']:,.0f} steps/s, final {row['final']}", flush=True)
+        print(
+            f"  seed {seed}: {row['command_s']:.2f} s command, {row['train_s']:.2f} s training, "
+            f"{row['steps_per_s']:,.0f} steps/s, final {row['final']}",
+            flush=True,
+        )
     solved = sum(r["final_score"] >= 495 for r in ours)
-    print(f"  median command {statistics.median(r['command_s'] for r in ours):.2f} s, median "
-          f"{statistics.median(r['steps_per_s'] for r in ours):,.0f} steps/s, "
-          f"{solved}/{len(ours)} seeds at mean - std >= 495")
+    print(
+        f"  median command {statistics.median(r['command_s'] for r in ours):.2f} s, median "
+        f"{statistics.median(r['steps_per_s'] for r in ours):,.0f} steps/s, "
+        f"{solved}/{len(ours)} seeds at mean - std >= 495"
+    )
     if args.skip_course:
         return
     print("course loop (per-step forward, one episode per update, training time only)")
@@ -173,20 +191,26 @@ def main() -> None:
         row = run_course(seed, args.course_eval_every)
         course.append(row)
         solve = f"{row['time_to_solve_s']:.1f} s" if row["time_to_solve_s"] else "never"
-        print(f"  seed {seed}: {row['train_s']:.1f} s for 1000 episodes, {row['steps_per_s']:,.0f} "
-              f"steps/s, reached mean - std >= {SOLVED:.0f}: {solve}, final {row['final']}",
-              flush=True)
+        print(
+            f"  seed {seed}: {row['train_s']:.1f} s for 1000 episodes, {row['steps_per_s']:,.0f} "
+            f"steps/s, reached mean - std >= {SOLVED:.0f}: {solve}, final {row['final']}",
+            flush=True,
+        )
     course_sps = statistics.median(r["steps_per_s"] for r in course)
     ours_sps = statistics.median(r["steps_per_s"] for r in ours)
     solve_course = [r["time_to_solve_s"] for r in course if r["time_to_solve_s"]]
     solve_ours = [r["time_to_solve_s"] for r in ours if r["time_to_solve_s"]]
-    print(f"throughput ratio hubpg/course: {ours_sps / course_sps:,.0f}x "
-          f"({ours_sps:,.0f} vs {course_sps:,.0f} steps/s)")
+    print(
+        f"throughput ratio hubpg/course: {ours_sps / course_sps:,.0f}x "
+        f"({ours_sps:,.0f} vs {course_sps:,.0f} steps/s)"
+    )
     if solve_course and solve_ours:
-        print(f"time to mean - std >= {SOLVED:.0f}: hubpg median {statistics.median(solve_ours):.2f} s "
-              f"(whole command) vs course median {statistics.median(solve_course):.1f} s "
-              f"(training only; {len(solve_course)}/{len(course)} seeds solved): "
-              f"{statistics.median(solve_course) / statistics.median(solve_ours):.0f}x")
+        print(
+            f"time to mean - std >= {SOLVED:.0f}: hubpg median {statistics.median(solve_ours):.2f} s "
+            f"(whole command) vs course median {statistics.median(solve_course):.1f} s "
+            f"(training only; {len(solve_course)}/{len(course)} seeds solved): "
+            f"{statistics.median(solve_course) / statistics.median(solve_ours):.0f}x"
+        )
     else:
         print(f"course seeds that reached {SOLVED:.0f}: {len(solve_course)}/{len(course)}")
 
