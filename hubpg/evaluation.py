@@ -51,8 +51,10 @@ class EvalResult:
 
 
 def default_max_t(env_id: str) -> int:
-    """The episode cap used when none is given: the env's training default, else 1000."""
-    return int(ENV_DEFAULTS.get(env_id, {}).get("max_t", 1000))
+    """The episode cap used when none is given: the env's evaluation default
+    (``eval_max_t``, else its training ``max_t``), else 1000."""
+    defaults = ENV_DEFAULTS.get(env_id, {})
+    return int(defaults.get("eval_max_t") or defaults.get("max_t", 1000))
 
 
 def evaluate(

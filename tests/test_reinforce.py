@@ -235,3 +235,50 @@ def test_ctrl_c_keeps_a_loadable_checkpoint(tmp_path) -> None:
     assert state["status"] == "interrupted" and state["updates"] > 0
     Policy.load(run_dir)
     assert len(read_log(run_dir)) >= state["updates"]
+
+
+def test_value_baseline_trains_and_is_kept_out_of_the_model(tmp_path) -> None:
+    config = TrainConfig.for_env(
+        "CartPole-v1", baseline="value", total_steps=20_000, target_return=None, num_envs=16
+    )
+    result = train(config, tmp_path / "run", progress=False)
+    assert result.steps >= 20_000
+    assert (tmp_path / "run" / "value.safetensors").is_file()
+    assert set(Policy.load(tmp_path / "run").state_dict()) == {
+        "net.0.weight",
+        "net.0.bias",
+        "net.2.weight",
+        "net.2.bias",
+    }
+    resumed = train(
+        TrainConfig.for_env(
+            "CartPole-v1", baseline="value", total_steps=30_000, target_return=None, num_envs=16
+        ),
+        tmp_path / "run",
+        resume=True,
+        progress=False,
+    )
+    assert resumed.steps >= 30_000
+
+
+def test_value_weights_subtract_the_estimates() -> None:
+    config = TrainConfig.for_env("CartPole-v1", baseline="value", normalize_returns=False)
+    returns, times = np.array([3.0, 2.0, 1.0]), np.array([0, 1, 2])
+    weights = step_weights(returns, times, config, values=np.array([1.0, 1.0, 1.0]))
+    assert weights.tolist() == [2.0, 1.0, 0.0]
+
+
+def test_a_time_limit_ends_training(tmp_path) -> None:
+    config = TrainConfig.for_env(
+        "CartPole-v1", total_steps=10**9, target_return=None, time_limit=1.0, num_envs=8
+    )
+    result = train(config, tmp_path / "run", progress=False)
+    assert 1.0 <= result.wall_time < 10.0
+
+
+def test_pixelcopter_defaults_centre_and_scale_the_pixels() -> None:
+    config = TrainConfig.for_env("Pixelcopter-PLE-v0")
+    policy = Policy(config.policy_config(7, 2))
+    obs = torch.tensor([[24.0, 0.5, 12.0, 12.0, 8.0, 32.0, 41.0]])
+    assert torch.allclose(policy.preprocess(obs), torch.tensor([[0, 0.5, 0, 0, 1, 1, 2.125]]))
+    assert config.eval_max_t == 10_000 and config.max_t == 2000

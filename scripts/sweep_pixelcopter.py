@@ -1,0 +1,116 @@
+"""How the Pixelcopter-PLE-v0 defaults were chosen: train a few recipes for a fixed
+wall-clock budget each and evaluate every result as the issue measures it
+(100 episodes, sampled actions, max_t 10000).
+
+Each variant is a set of overrides on ``hubpg.config.ENV_DEFAULTS["Pixelcopter-PLE-v0"]``.
+Usage:
+    python scripts/sweep_pixelcopter.py                      # the built-in variants, 240 s each
+    python scripts/sweep_pixelcopter.py --seconds 60 --only raw-1/48 default
+    python scripts/sweep_pixelcopter.py --seeds 1 2 3 --only default --seconds 840   # the target check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hubpg.config import TrainConfig
+from hubpg.evaluation import evaluate
+from hubpg.reinforce import read_log, train
+
+RAW_SCALE = {  # the first recipe: pixels / 48, no centring
+    "obs_shift": None,
+    "obs_scale": [1 / 48, 1.0, 1 / 48, 1 / 48, 1 / 48, 1 / 48, 1 / 48],
+    "obs_clip": 5.0,
+}
+VARIANTS: dict[str, dict] = {
+    "course-like": {
+        **RAW_SCALE,
+        "baseline": "none",
+        "entropy_coef": 0.0,
+        "num_envs": 64,
+        "episodes_per_update": 64,
+        "lr": 3e-3,
+    },
+    "raw-1/48": {
+        **RAW_SCALE,
+        "num_envs": 64,
+        "episodes_per_update": 256,
+        "lr": 1e-3,
+        "entropy_coef": 0.01,
+    },
+    "value-baseline": {
+        "baseline": "value",
+        "num_envs": 64,
+        "episodes_per_update": 256,
+        "lr": 1e-3,
+        "entropy_coef": 0.01,
+    },
+    "time-baseline-lr1e-3": {
+        "num_envs": 64,
+        "episodes_per_update": 256,
+        "lr": 1e-3,
+        "entropy_coef": 0.01,
+    },
+    "entropy-0.003": {"lr": 2e-3, "entropy_coef": 0.003, "episodes_per_update": 256},
+    "default": {},
+}
+
+
+def run(name: str, overrides: dict, seed: int, seconds: float, out: Path) -> dict:
+    config = TrainConfig.for_env(
+        "Pixelcopter-PLE-v0", seed=seed, time_limit=seconds, total_steps=10**12, **overrides
+    )
+    for key, value in overrides.items():  # None means "unset" in for_env; apply it here
+        if value is None:
+            setattr(config, key, None)
+    result = train(config, out, overwrite=True, progress=False)
+    curve = [(int(r["steps"]), round(r["mean_return"], 1)) for r in read_log(out)]
+    ev = evaluate(out, episodes=100, seed=0, max_t=10_000)
+    lengths = np.asarray(ev.episode_lengths)
+    return {
+        "variant": name,
+        "seed": seed,
+        "train_s": round(result.wall_time, 1),
+        "steps": result.steps,
+        "score": round(ev.score, 2),
+        "eval": ev.summary(),
+        "full_episodes": int((lengths >= 10_000).sum()),
+        "median_length": float(np.median(lengths)),
+        "curve": curve[:: max(1, len(curve) // 10)] + curve[-1:],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=240)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), default=None)
+    parser.add_argument("--json", type=Path, default=None, help="Also write the rows here.")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.only or list(VARIANTS):
+            for seed in args.seeds:
+                row = run(name, VARIANTS[name], seed, args.seconds, Path(tmp) / f"{name}-{seed}")
+                rows.append(row)
+                print(
+                    f"{name:22s} seed {seed}: {row['train_s']:6.1f} s, {row['steps']:>11,} steps, "
+                    f"eval {row['eval']:>20s}, score {row['score']:8.2f}, "
+                    f"{row['full_episodes']:3d}/100 reach 10000, median length "
+                    f"{row['median_length']:.0f}",
+                    flush=True,
+                )
+                print(f"    curve (steps, mean return): {row['curve']}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
