@@ -152,8 +152,8 @@ def _check_model_type(payload: dict[str, Any]) -> None:
         raise bad_request(f"This local Hub only hosts model repos, not '{repo_type}' repos")
 
 
-async def create_repo(request: Request) -> Response:
-    """``POST /api/repos/create`` with ``{name, organization, visibility?, type?}``."""
+async def _repo_request(request: Request) -> tuple[str, dict[str, Any], str, str]:
+    """The caller and the ``{name, organization, type?}`` body of a create/delete call."""
     user = require_user(request)
     payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
     _check_model_type(payload)
@@ -161,6 +161,12 @@ async def create_repo(request: Request) -> Response:
     namespace = payload.get("organization") or user
     if not isinstance(name, str) or not isinstance(namespace, str):
         raise bad_request("'name' and 'organization' must be strings")
+    return user, payload, namespace, name
+
+
+async def create_repo(request: Request) -> Response:
+    """``POST /api/repos/create`` with ``{name, organization, visibility?, type?}``."""
+    user, payload, namespace, name = await _repo_request(request)
     repo_id = repo_id_of(namespace, name)
     visibility = payload.get("visibility")
     if visibility not in (None, "public", "private", "protected"):
@@ -183,13 +189,7 @@ async def create_repo(request: Request) -> Response:
 
 async def delete_repo(request: Request) -> Response:
     """``DELETE /api/repos/delete`` with ``{name, organization, type?}``."""
-    user = require_user(request)
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
-    _check_model_type(payload)
-    name = payload.get("name")
-    namespace = payload.get("organization") or user
-    if not isinstance(name, str) or not isinstance(namespace, str):
-        raise bad_request("'name' and 'organization' must be strings")
+    _, _, namespace, name = await _repo_request(request)
     meta, _ = writable_repo(request, namespace, name)
     hub(request).store.delete_repo(meta.id)
     return Response(status_code=200)
