@@ -170,7 +170,7 @@ def test_second_push_is_a_second_commit_and_revision_loads_the_first(
 def test_private_repos_are_visible_only_to_their_owner(hub, cartpole_run) -> None:
     push("alice/secret-agent", cartpole_run, private=True, endpoint=hub.url, token=ALICE)
     assert api(hub).model_info("alice/secret-agent").private is True
-    for token in ([], ["--token", BOB]):
+    for token, expected in (([], 2), (["--token", BOB], 2), (["--token", ALICE], 0)):
         proc = run_cli(
             "load-and-eval",
             "--repo",
@@ -181,19 +181,8 @@ def test_private_repos_are_visible_only_to_their_owner(hub, cartpole_run) -> Non
             "5",
             *token,
         )
-        assert proc.returncode == 2 and "not found" in proc.stderr
-    proc = run_cli(
-        "load-and-eval",
-        "--repo",
-        "alice/secret-agent",
-        "--endpoint",
-        hub.url,
-        "--episodes",
-        "5",
-        "--token",
-        ALICE,
-    )
-    assert proc.returncode == 0, proc.stderr
+        assert proc.returncode == expected, proc.stderr
+        assert expected == 0 or "not found" in proc.stderr
 
 
 @pytest.mark.parametrize(
