@@ -36,7 +36,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "Pixelcopter-PLE-v0": {
         "hidden": [64, 64],
-        "lr": 3e-3,
+        "lr": 5e-3,
         "gamma": 0.99,
         "num_envs": 128,
         "episodes_per_update": 512,
