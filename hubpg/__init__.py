@@ -15,10 +15,10 @@ __version__ = "0.1.0"
 _LAZY = {
     "train": ("hubpg.reinforce", "train"),
     "evaluate": ("hubpg.evaluation", "evaluate"),
-    "package": ("hubpg.package", "package"),
+    "package": ("hubpg.packaging", "package"),
     "push": ("hubpg.hub", "push"),
     "load": ("hubpg.hub", "load"),
-    "leaderboard": ("hubpg.leaderboard", "leaderboard"),
+    "leaderboard": ("hubpg.ranking", "leaderboard"),
     "Policy": ("hubpg.policy", "Policy"),
     "PolicyConfig": ("hubpg.config", "PolicyConfig"),
     "TrainConfig": ("hubpg.config", "TrainConfig"),

@@ -123,6 +123,7 @@ def cli() -> None:
 @click.option("--seed", type=int, default=None, help="Training seed.  [default: 1]")
 @click.option("--total-steps", type=int, default=None, help="Budget in env steps.")
 @click.option("--episodes", type=int, default=None, help="Budget in training episodes.")
+@click.option("--time-limit", type=float, default=None, help="Budget in seconds of training.")
 @click.option("--lr", type=float, default=None, help="Adam learning rate.")
 @click.option("--gamma", type=float, default=None, help="Discount factor.")
 @click.option("--hidden", default=None, help="Hidden layer sizes, e.g. 16 or 64,128.")
@@ -187,7 +188,7 @@ def train(
     from hubpg.config import TrainConfig, load_hyperparameter_file
     from hubpg.envs import check_env_id
     from hubpg.errors import InterruptedByUser
-    from hubpg.reinforce import TrainingInterrupted, configure_torch_threads, default_run_dir
+    from hubpg.reinforce import TrainingInterrupted, default_run_dir
     from hubpg.reinforce import train as run_training
 
     if overwrite and resume:
@@ -200,7 +201,6 @@ def train(
         given["hidden"] = parse_hidden(hidden)
     config = TrainConfig.for_env(env_id, **{**from_file, **given})
     run_dir = out or default_run_dir(env_id, config.seed)
-    configure_torch_threads()
     try:
         result = run_training(
             config, run_dir, overwrite=overwrite, resume=resume, progress=not quiet
@@ -212,7 +212,10 @@ def train(
         from hubpg.evaluation import evaluate
 
         evaluation = evaluate(
-            result.run_dir, episodes=config.eval_episodes, seed=0, max_t=config.max_t
+            result.run_dir,
+            episodes=config.eval_episodes,
+            seed=0,
+            max_t=config.eval_max_t or config.max_t,
         )
     if as_json:
         emit_json(
@@ -273,9 +276,7 @@ def evaluate(
     """Evaluate the policy in RUN_DIR (a run or package folder); prints MEAN +/- STD."""
     from hubpg.config import write_json
     from hubpg.evaluation import evaluate as run_evaluation
-    from hubpg.reinforce import configure_torch_threads
 
-    configure_torch_threads()
     result = run_evaluation(
         run_dir, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
     )
@@ -339,11 +340,9 @@ def package(
     quiet: bool,
 ) -> None:
     """Build the Hub-ready folder for RUN_DIR: weights, config, results, video, card."""
-    from hubpg.package import VIDEO_MAX_T
-    from hubpg.package import package as build_package
-    from hubpg.reinforce import configure_torch_threads
+    from hubpg.packaging import VIDEO_MAX_T
+    from hubpg.packaging import package as build_package
 
-    configure_torch_threads()
     say(
         f"packaging {run_dir}: evaluating {episodes} episodes"
         f"{'' if no_video else ', recording a replay'}",
@@ -494,10 +493,8 @@ def load_and_eval(
     """Download a model (safetensors + JSON only), re-evaluate it, and check its card's claim."""
     from hubpg.hub import load_and_eval as run_load_and_eval
     from hubpg.hub import validate_repo_id
-    from hubpg.reinforce import configure_torch_threads
 
     validate_repo_id(repo_id)
-    configure_torch_threads()
     report = run_load_and_eval(
         repo_id,
         revision,
@@ -530,6 +527,108 @@ def load_and_eval(
     )
     if video is not None:
         say(f"replay written to {video}", quiet)
+
+
+# --------------------------------------------------------------------------- leaderboard
+
+
+@cli.command()
+@click.argument("env_id")
+@click.option("--author", default=None, help="Only models of this user or organisation.")
+@click.option(
+    "--top", type=click.IntRange(min=1), default=None, help="Show the K best ranked models."
+)
+@click.option(
+    "--verify", is_flag=True, help="Download and re-evaluate every model; rank by measured score."
+)
+@click.option(
+    "--episodes",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Evaluation episodes per model (with --verify).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of episode 0 (episode k: S+k)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Verification processes (1: this process).  [default: the core count]",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    metavar="ADDRESS",
+    help='Verify as tasks on this Ray cluster ("local" starts one here; pip install "hubpg[ray]").',
+)
+@hub_options
+@json_option
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="Print CSV (a header, then one line per model)."
+)
+@quiet_option
+@common
+def leaderboard(
+    env_id: str,
+    author: str | None,
+    top: int | None,
+    verify: bool,
+    episodes: int,
+    seed: int,
+    workers: int | None,
+    ray_address: str | None,
+    endpoint: str | None,
+    token: str | None,
+    as_json: bool,
+    as_csv: bool,
+    quiet: bool,
+) -> None:
+    """Rank the models tagged ENV_ID and reinforce by claimed (or, with --verify,
+    measured) mean - std; cards that cannot be ranked are listed apart with the reason."""
+    from hubpg.envs import check_env_id
+    from hubpg.ranking import format_table, write_csv
+    from hubpg.ranking import leaderboard as run_leaderboard
+
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv exclude each other")
+    check_env_id(env_id)
+    if not verify and (workers is not None or ray_address is not None):
+        say("note: --workers and --ray only matter with --verify", quiet)
+    rows = run_leaderboard(
+        env_id,
+        endpoint=endpoint,
+        author=author,
+        top=top,
+        verify=verify,
+        episodes=episodes,
+        seed=seed,
+        workers=workers,
+        ray_address=ray_address if verify else None,
+        token=token,
+        progress=not (quiet or as_json or as_csv),
+    )
+    if as_json:
+        emit_json(rows)
+        return
+    if as_csv:
+        write_csv(rows, click.get_text_stream("stdout"))
+        return
+    from hubpg.hub import resolve_endpoint
+
+    url = resolve_endpoint(endpoint)
+    ranked = sum(r["rank"] is not None for r in rows)
+    by = f"measured mean - std ({episodes} episodes each)" if verify else "claimed mean - std"
+    say(
+        f"models tagged {env_id} and reinforce on {url}{f' by {author}' if author else ''}: "
+        f"{ranked} ranked by {by}{f' (top {top})' if top else ''}, "
+        f"{len(rows) - ranked} set apart",
+        quiet,
+    )
+    if rows:
+        click.echo(format_table(rows, verified=verify))
 
 
 # --------------------------------------------------------------------------- hub serve

@@ -13,10 +13,10 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from hubpg.config import PolicyConfig, read_json
+from hubpg.config import CONFIG_NAME, WEIGHTS_NAME, PolicyConfig, read_json
 from hubpg.errors import (
     ConfigError,
     HubError,
@@ -26,7 +26,9 @@ from hubpg.errors import (
     RepoIdError,
     TokenError,
 )
-from hubpg.policy import CONFIG_NAME, WEIGHTS_NAME, Policy
+
+if TYPE_CHECKING:  # torch is imported only when a policy is built
+    from hubpg.policy import Policy
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
@@ -167,7 +169,12 @@ def hub_errors(action: str, repo_id: str, endpoint: str, token_given: bool):
         if type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3", "json")):
             raise HubError(
                 f"{action} failed: talking to {endpoint} broke off ({type(exc).__name__}: "
-                f"{_first_line(exc)}); nothing was changed if the commit did not complete, retry"
+                f"{_first_line(exc)}); "
+                + (
+                    "the repo is unchanged unless the commit completed; retry"
+                    if action == "push"
+                    else "check the endpoint and retry"
+                )
             ) from exc
         raise
 
@@ -215,7 +222,7 @@ def push(
     ``run_dir`` may be a run folder (its ``hub/`` package is built when missing) or
     a package folder itself; the latest run under ``runs/`` when omitted.
     """
-    from hubpg.package import default_package_dir, is_packaged, package, write_card
+    from hubpg.packaging import default_package_dir, is_packaged, package, write_card
 
     validate_repo_id(repo_id)
     endpoint = resolve_endpoint(endpoint)
@@ -234,6 +241,8 @@ def push(
         if not (run_dir / WEIGHTS_NAME).is_file() and not (run_dir / CONFIG_NAME).is_file():
             raise MissingFileError(f"{run_dir} is neither a hubpg run folder nor a package folder")
         package_dir = package(run_dir, repo_id=repo_id, **package_options).package_dir
+    from hubpg.policy import Policy
+
     Policy.load(package_dir)  # never push weights that don't load
     write_card(package_dir, repo_id)
     env_id = read_json(package_dir / CONFIG_NAME)["env_id"]
@@ -354,6 +363,8 @@ def load(
 
 
 def _policy_from(files: dict[str, Path], repo_id: str) -> Policy:
+    from hubpg.policy import Policy
+
     try:
         config = PolicyConfig.from_dict(
             read_json(files[CONFIG_NAME]), source=f"{repo_id}/config.json"
@@ -428,7 +439,7 @@ def load_and_eval(
         ),
     }
     if video is not None:
-        from hubpg.package import record_replay
+        from hubpg.packaging import record_replay
 
         record_replay(
             policy, result.env_id, Path(video), seed, deterministic, min(result.max_t, 3000)

@@ -5,10 +5,10 @@ import shutil
 
 import imageio.v2 as iio
 import pytest
-from conftest import run_cli
+from cli_runner import run_cli
 from huggingface_hub import ModelCard
 
-from hubpg.package import assert_no_pickle, package
+from hubpg.packaging import assert_no_pickle, package
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_package_contains_no_pickle(packaged) -> None:
     assert_no_pickle(packaged.package_dir)
     for path in packaged.package_dir.iterdir():
         assert path.suffix not in (".pt", ".pth", ".pkl", ".bin")
-        assert not path.read_bytes()[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+        assert path.read_bytes()[:2] not in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
 def _broken_run(cartpole_run, tmp_path, kind: str):
@@ -170,3 +170,11 @@ def test_cli_package_without_video_and_existing_folder(cartpole_run, tmp_path) -
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "results.json").read_text())["n_evaluation_episodes"] == 3
+
+
+def test_library_functions_stay_callable_after_their_modules_load() -> None:
+    import hubpg
+    import hubpg.packaging  # noqa: F401
+
+    assert callable(hubpg.package) and callable(hubpg.package)
+    assert callable(hubpg.train) and callable(hubpg.load) and callable(hubpg.push)

@@ -1,0 +1,652 @@
+"""A leaderboard of shared REINFORCE agents: claimed scores, and optionally measured ones.
+
+:func:`leaderboard` lists the models on a Hub endpoint tagged with an env id and
+``reinforce`` (``HfApi.list_models(..., cardData=True)``), reads each card's
+``model-index`` claim from the listing (no download), and ranks the models by
+the Deep RL leaderboard's score, claimed mean minus std. Cards that do not
+parse, or that claim a result on another env, are kept in the output as
+"set apart" rows with the reason in ``problem``: nothing is dropped silently.
+
+With ``verify=True`` every model with a claim is downloaded (safetensors and
+JSON only, pinned to the commit that was listed) and re-evaluated; the rows
+then carry the measured score and whether the claim holds, and are ranked by
+the measured score. Verification runs in a process pool (``workers``, default
+the number of usable cores; ``workers=1`` runs in this process), or as Ray
+tasks on an existing cluster (``ray_address``; ``"local"`` starts a local Ray).
+A model whose verification fails is set apart with the reason; it never stops
+the others.
+
+Every row is a flat dict of scalars (:data:`ROW_KEYS`), ready for
+``pandas.DataFrame(rows)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import sys
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from hubpg.errors import ConfigError, HubpgError, InterruptedByUser, PickleRefusedError
+
+#: The keys of every row, in display order.
+ROW_KEYS = (
+    "rank",
+    "repo_id",
+    "claimed_mean",
+    "claimed_std",
+    "claimed_score",
+    "claimed_n_episodes",
+    "measured_mean",
+    "measured_std",
+    "measured_score",
+    "measured_n_episodes",
+    "claim_supported",
+    "date",
+    "revision",
+    "problem",
+)
+#: Tag every listed model must carry besides the env id.
+ALGO_TAG = "reinforce"
+NO_CLAIM = "no parsable mean_reward in the card"
+PICKLE_PROBLEM = "not verifiable: pickle"
+#: Modules the forkserver imports once, so that each worker starts by a plain fork.
+_PRELOAD = ["torch", "huggingface_hub", "hubpg.hub", "hubpg.evaluation", "hubpg.ranking"]
+_WORKER_READY = False
+_SNAPSHOT_PATH = re.compile(r"\S*/snapshots/[0-9a-f]{40}/")
+
+
+class RayMissingError(HubpgError, ImportError):
+    """``--ray`` was asked for but Ray is not installed."""
+
+
+# --------------------------------------------------------------------------- the library form
+
+
+def leaderboard(
+    env_id: str,
+    endpoint: str | None = None,
+    author: str | None = None,
+    top: int | None = None,
+    verify: bool = False,
+    episodes: int = 100,
+    seed: int = 0,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    token: str | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Rank the models on ``endpoint`` tagged ``env_id`` and ``reinforce``.
+
+    Returns the ranked rows (best first, ``rank`` 1, 2, ...; only the ``top``
+    best when given), then the set-apart rows (``rank`` None, ``problem`` saying
+    why, sorted by repo id). Without ``verify`` the ranking is by claimed score
+    and the ``measured_*`` fields and ``claim_supported`` are None; with it, by
+    measured score over ``episodes`` episodes seeded ``seed``, ``seed + 1``, ...
+    ``revision`` is the commit the row describes (the listed head, and exactly
+    the commit that was verified). Private repos are listed only for a token of
+    their owner (the server decides).
+
+    ``workers``: verification processes (default: the usable cores; 1 runs in
+    this process). ``ray_address``: verify as Ray tasks on that cluster instead
+    (``"local"`` starts one here, with ``workers`` CPUs when given).
+    ``progress``: a bar of models verified on stderr. ``endpoint`` and
+    ``token`` default as in ``huggingface_hub`` (``HF_ENDPOINT``, ``HF_TOKEN``
+    or the stored login).
+    """
+    from hubpg.envs import check_env_id
+
+    check_env_id(env_id)
+    _check_positive("top", top)
+    _check_positive("episodes", episodes)
+    _check_positive("workers", workers)
+    where: dict[str, Any] = {}
+
+    def list_rows() -> list[dict[str, Any]]:
+        # Imports torch (through hubpg.hub): with a pool, this runs in a thread
+        # while the workers start.
+        from hubpg.hub import _configure_client, hub_errors, resolve_endpoint, resolve_token
+
+        url = where["endpoint"] = resolve_endpoint(endpoint)
+        key = where["token"] = resolve_token(token)
+        _configure_client(url)
+        from huggingface_hub import HfApi
+
+        api = HfApi(endpoint=url, token=key or False)
+        with hub_errors("listing models", f"models tagged {env_id}", url, token_given=bool(key)):
+            models = api.list_models(
+                filter=[env_id, ALGO_TAG], author=author or None, cardData=True
+            )
+            return [_row_from_listing(model, env_id) for model in models]
+
+    if not verify:
+        return rank_rows(list_rows(), by="claimed_score", top=top)
+
+    def tasks_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "repo_id": row["repo_id"],
+                "revision": row["revision"],
+                "endpoint": where["endpoint"],
+                "token": where["token"],
+                "env_id": env_id,
+                "episodes": episodes,
+                "seed": seed,
+            }
+            for row in rows
+            if row["problem"] is None
+        ]
+
+    verifier = make_verifier(workers, ray_address)
+    if isinstance(verifier, PoolVerifier):
+        # Start the workers (about a second) while a thread lists the models. Not
+        # for Ray: it starts its processes with a fork that other threads can hang.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as lister:
+            listed = lister.submit(list_rows)
+            with verifier:
+                rows = listed.result()
+                measured = list(verifier.run(tasks_of(rows), progress))
+    else:
+        rows = list_rows()
+        tasks = tasks_of(rows)
+        if tasks:
+            with verifier:
+                measured = list(verifier.run(tasks, progress))
+        else:
+            measured = []
+    by_repo = {row["repo_id"]: row for row in rows}
+    for outcome in measured:
+        _apply_measurement(by_repo[outcome["repo_id"]], outcome)
+    return rank_rows(rows, by="measured_score", top=top)
+
+
+def _check_positive(name: str, value: int | None) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ConfigError(f"{name} must be a positive integer (got {value!r})")
+
+
+def _empty_row(repo_id: str) -> dict[str, Any]:
+    return dict.fromkeys(ROW_KEYS) | {"repo_id": repo_id}
+
+
+def _row_from_listing(model: Any, env_id: str) -> dict[str, Any]:
+    """A row from one ``list_models`` item: the claim read from its ``cardData``."""
+    from hubpg.card import CardError, card_env_ids, parse_claim
+
+    row = _empty_row(model.id)
+    row["revision"] = getattr(model, "sha", None)
+    modified = getattr(model, "last_modified", None)
+    row["date"] = modified.isoformat() if modified is not None else None
+    card = getattr(model, "card_data", None)
+    if card is None:
+        row["problem"] = NO_CLAIM
+        return row
+    try:
+        envs = card_env_ids(card)
+        if envs and env_id not in envs:
+            row["problem"] = f"card claims {', '.join(sorted(envs))}"
+            return row
+        mean, std = parse_claim(card, env_id=env_id)
+    except (CardError, ValueError, TypeError):
+        row["problem"] = NO_CLAIM
+        return row
+    row.update(claimed_mean=mean, claimed_std=std, claimed_score=mean - std)
+    return row
+
+
+def _apply_measurement(row: dict[str, Any], outcome: dict[str, Any]) -> None:
+    from hubpg.hub import claim_supported
+
+    if outcome.get("problem"):
+        row["problem"] = outcome["problem"]
+        return
+    if outcome.get("claimed_n_episodes") is not None:
+        row["claimed_n_episodes"] = outcome["claimed_n_episodes"]
+    mean, std, n = outcome["mean"], outcome["std"], outcome["n_episodes"]
+    row.update(
+        measured_mean=mean,
+        measured_std=std,
+        measured_score=mean - std,
+        measured_n_episodes=n,
+        revision=outcome.get("revision") or row["revision"],
+    )
+    claimed = {
+        "mean_reward": row["claimed_mean"],
+        "std_reward": row["claimed_std"],
+        "n_episodes": row["claimed_n_episodes"],
+    }
+    row["claim_supported"] = bool(claim_supported(claimed, mean, std, n))
+
+
+def rank_rows(
+    rows: list[dict[str, Any]], by: str = "claimed_score", top: int | None = None
+) -> list[dict[str, Any]]:
+    """Ranked rows (score ``by`` descending, then claimed score, then repo id), the
+    ``top`` best of them when given, then every set-apart row (``rank`` None)."""
+    ranked = [r for r in rows if r["problem"] is None and r.get(by) is not None]
+    ranked_ids = {id(r) for r in ranked}
+    apart = [r for r in rows if id(r) not in ranked_ids]
+    ranked.sort(key=lambda r: (-r[by], -(r["claimed_score"] or 0.0), r["repo_id"]))
+    if top is not None:
+        ranked = ranked[:top]
+    for i, row in enumerate(ranked, 1):
+        row["rank"] = i
+    for row in apart:
+        row["rank"] = None
+        if row["problem"] is None:  # pragma: no cover - every unranked row has a reason
+            row["problem"] = f"no {by.replace('_', ' ')}"
+    apart.sort(key=lambda r: r["repo_id"])
+    return ranked + apart
+
+
+# --------------------------------------------------------------------------- one model
+
+
+def verify_one(task: dict[str, Any]) -> dict[str, Any]:
+    """Download one model at the listed commit and evaluate it; never raises.
+
+    Returns ``{"repo_id", "mean", "std", "n_episodes", "claimed_n_episodes",
+    "revision"}``, or ``{"repo_id", "problem"}`` when it cannot be verified."""
+    repo_id = task["repo_id"]
+    try:
+        return {"repo_id": repo_id, **_measure(task)}
+    except PickleRefusedError:
+        return {"repo_id": repo_id, "problem": PICKLE_PROBLEM}
+    except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+        return {"repo_id": repo_id, "problem": f"verification failed: {_one_line(exc)}"}
+
+
+def _measure(task: dict[str, Any]) -> dict[str, Any]:
+    from hubpg.config import read_json
+    from hubpg.evaluation import evaluate
+    from hubpg.hub import _policy_from, download
+    from hubpg.policy import CONFIG_NAME, WEIGHTS_NAME
+
+    env_id = task["env_id"]
+    got = download(
+        task["repo_id"],
+        task["revision"],
+        task["endpoint"],
+        task["token"],
+        files=(CONFIG_NAME, WEIGHTS_NAME, "results.json"),
+    )
+    policy = _policy_from(got.files, task["repo_id"])
+    if policy.config.env_id != env_id:
+        raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")
+    result = evaluate(policy, env_id=env_id, episodes=task["episodes"], seed=task["seed"])
+    claimed_n = None
+    if "results.json" in got.files:
+        with contextlib.suppress(HubpgError, TypeError, ValueError, AttributeError):
+            n = int(read_json(got.files["results.json"]).get("n_evaluation_episodes"))
+            claimed_n = n if n > 0 else None
+    return {
+        "mean": result.mean_reward,
+        "std": result.std_reward,
+        "n_episodes": result.n_episodes,
+        "claimed_n_episodes": claimed_n,
+        "revision": got.revision,
+    }
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message on one line, without download-cache paths: ``<cache>/models--a--b/
+    snapshots/<sha>/model.safetensors`` reads ``model.safetensors``."""
+    text = _SNAPSHOT_PATH.sub("", " ".join(str(exc).split()))
+    return (text or type(exc).__name__)[:300]
+
+
+def _prepare_worker(ignore_sigint: bool = True) -> None:
+    """Once per worker process: one torch thread, no download bars, no Ctrl-C tracebacks."""
+    global _WORKER_READY
+    if _WORKER_READY:
+        return
+    if ignore_sigint:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    import torch
+    from huggingface_hub.utils import disable_progress_bars
+
+    torch.set_num_threads(1)
+    disable_progress_bars()
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    _WORKER_READY = True
+
+
+def _ray_verify_one(task: dict[str, Any]) -> dict[str, Any]:
+    _prepare_worker(ignore_sigint=False)
+    return verify_one(task)
+
+
+# --------------------------------------------------------------------------- many models
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class Verifier:
+    """Runs :func:`verify_one` over many models. A context manager: subclasses
+    start their workers on entry and stop them on exit. This one verifies in the
+    calling process, one model after the other, with one torch thread."""
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def outcomes(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """One outcome per task, in the order they finish."""
+        import torch
+        from huggingface_hub.utils import (
+            are_progress_bars_disabled,
+            disable_progress_bars,
+            enable_progress_bars,
+        )
+
+        threads, bars_off = torch.get_num_threads(), are_progress_bars_disabled()
+        torch.set_num_threads(1)
+        disable_progress_bars()
+        try:
+            for task in tasks:
+                yield verify_one(task)
+        finally:
+            torch.set_num_threads(threads)
+            if not bars_off:
+                enable_progress_bars()
+
+    def run(self, tasks: list[dict[str, Any]], progress: bool = False) -> Iterator[dict[str, Any]]:
+        """:meth:`outcomes` with a progress bar of models done (stderr), and Ctrl-C
+        turned into :class:`~hubpg.errors.InterruptedByUser`."""
+        if not tasks:
+            return
+        from tqdm.auto import tqdm
+
+        done = 0
+        with tqdm(
+            total=len(tasks),
+            desc=f"verifying {tasks[0]['env_id']}",
+            unit="model",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar:
+            try:
+                for outcome in self.outcomes(tasks):
+                    done += 1
+                    bar.update(1)
+                    yield outcome
+            except KeyboardInterrupt:
+                raise InterruptedByUser(
+                    f"interrupted after verifying {done} of {len(tasks)} models; nothing was "
+                    "written"
+                ) from None
+
+
+def make_verifier(workers: int | None = None, ray_address: str | None = None) -> Verifier:
+    """Ray tasks when ``ray_address`` is given, else ``workers`` processes (default:
+    the usable cores), else (``workers=1``) this process."""
+    if ray_address:
+        return RayVerifier(ray_address, workers)
+    workers = workers or default_workers()
+    return Verifier() if workers == 1 else PoolVerifier(workers)
+
+
+def _pool_context() -> Any:
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
+        context = mp.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)  # no effect once the forkserver runs
+        return context
+    return mp.get_context("spawn")  # pragma: no cover - Windows
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class PoolVerifier(Verifier):
+    """A process pool whose workers import torch once (the forkserver preloads it,
+    each worker is a fork of it) and then take model after model.
+
+    A worker that dies (crash, out of memory) breaks the pool: the models left
+    unfinished are retried one by one, each in a fresh one-worker pool, and a
+    model that kills its worker again is set apart."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool: Any = None
+        self.context: Any = None
+
+    def _new_pool(self, workers: int) -> Any:
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(workers, mp_context=self.context, initializer=_prepare_worker)
+
+    def __enter__(self) -> PoolVerifier:
+        self.context = _pool_context()
+        self.pool = self._new_pool(self.workers)
+        with _caller_main_hidden():  # a pool starts its workers in submit()
+            for _ in range(self.workers):
+                self.pool.submit(_ready)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def outcomes(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        broken: list[dict[str, Any]] = []
+        try:
+            with _caller_main_hidden():  # a worker not started on entry starts here
+                futures = {self.pool.submit(verify_one, task): task for task in tasks}
+        except BrokenProcessPool:
+            futures, broken = {}, list(tasks)
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                broken.append(futures[future])
+        for task in broken:
+            with self._new_pool(1) as pool:
+                try:
+                    with _caller_main_hidden():
+                        future = pool.submit(verify_one, task)
+                    yield future.result()
+                except BrokenProcessPool as exc:
+                    yield {
+                        "repo_id": task["repo_id"],
+                        "problem": "verification failed: the worker process died "
+                        f"({_one_line(exc)})",
+                    }
+
+
+@contextlib.contextmanager
+def _caller_main_hidden() -> Iterator[None]:
+    """Start workers that do not re-run the caller's ``__main__``.
+
+    A spawn/forkserver worker normally imports the parent's main script first,
+    so a script that calls :func:`leaderboard` without an
+    ``if __name__ == "__main__":`` guard would run itself again in every worker.
+    The workers need nothing from it (their functions live in this module), so
+    while they start, ``__main__`` is a bare module with no file to re-run."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise RayMissingError(
+            f"--ray needs Ray, which is not installed ({_one_line(exc)}); install it with "
+            'pip install "hubpg[ray]", or verify with local processes (--workers)'
+        ) from None
+    return ray
+
+
+class RayVerifier(Verifier):
+    """One Ray task (one CPU) per model on the cluster at ``address``; ``"local"``
+    starts a Ray here (with ``workers`` CPUs when given) and stops it afterwards.
+    Ray itself retries a task whose worker died, once."""
+
+    def __init__(self, address: str, workers: int | None = None) -> None:
+        self.address = address
+        self.workers = workers
+        self.ray: Any = None
+        self.started_here = False
+
+    def __enter__(self) -> RayVerifier:
+        ray = self.ray = _import_ray()
+        if ray.is_initialized():
+            return self
+        options: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+        if self.address == "local":
+            options |= {"address": "local", "include_dashboard": False}
+            if self.workers:
+                options["num_cpus"] = self.workers
+        else:
+            options["address"] = self.address
+        try:
+            with contextlib.redirect_stdout(sys.stderr):  # keep stdout for --json
+                ray.init(**options)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot connect to the Ray cluster at {self.address!r} ({_one_line(exc)}); "
+                "start one (ray start --head) or pass --ray local"
+            ) from exc
+        self.started_here = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.started_here:
+            with contextlib.redirect_stdout(sys.stderr):
+                self.ray.shutdown()
+            self.started_here = False
+
+    def outcomes(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        ray = self.ray
+        remote = ray.remote(num_cpus=1, max_retries=1)(_ray_verify_one)
+        pending = {remote.remote(task): task for task in tasks}
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    task = pending.pop(ref)
+                    try:
+                        yield ray.get(ref)
+                    except Exception as exc:  # noqa: BLE001 - a crashed task, not the others
+                        yield {
+                            "repo_id": task["repo_id"],
+                            "problem": f"verification failed: {_one_line(exc)}",
+                        }
+        finally:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _score(mean: float | None, std: float | None) -> str:
+    """``MEAN +/- STD`` with two decimals, as a card's model-index writes it."""
+    return "-" if mean is None or std is None else f"{mean:.2f} +/- {std:.2f}"
+
+
+def _short_date(value: str | None) -> str:
+    return "-" if not value else value.replace("T", " ")[:16]
+
+
+def format_table(rows: list[dict[str, Any]], verified: bool = False) -> str:
+    """The ranked rows as an aligned text table, then a "set apart" section."""
+    columns: list[tuple[str, Callable[[dict[str, Any]], str], bool]] = [
+        ("rank", lambda r: str(r["rank"]), True),
+        ("repo", lambda r: r["repo_id"], False),
+        ("claimed", lambda r: _score(r["claimed_mean"], r["claimed_std"]), True),
+        ("score", lambda r: _fmt(r["claimed_score"]), True),
+    ]
+    if verified:
+        columns += [
+            ("measured", lambda r: _score(r["measured_mean"], r["measured_std"]), True),
+            ("score", lambda r: _fmt(r["measured_score"]), True),
+            (
+                "claim holds",
+                lambda r: {True: "yes", False: "NO"}.get(r["claim_supported"], "-"),
+                False,
+            ),
+        ]
+    columns.append(("date (UTC)", lambda r: _short_date(r["date"]), False))
+    ranked = [r for r in rows if r["rank"] is not None]
+    apart = [r for r in rows if r["rank"] is None]
+    lines: list[str] = []
+    if ranked:
+        cells = [[get(r) for _, get, _ in columns] for r in ranked]
+        widths = [
+            max(len(name), *(len(c[i]) for c in cells)) for i, (name, _, _) in enumerate(columns)
+        ]
+
+        def line(values: list[str]) -> str:
+            parts = [
+                v.rjust(w) if right else v.ljust(w)
+                for v, w, (_, _, right) in zip(values, widths, columns, strict=True)
+            ]
+            return "  ".join(parts).rstrip()
+
+        lines.append(line([name for name, _, _ in columns]))
+        lines += [line(c) for c in cells]
+    else:
+        lines.append("no ranked models")
+    if apart:
+        lines += ["", f"set apart ({len(apart)}):"]
+        width = max(len(r["repo_id"]) for r in apart)
+        lines += [f"  {r['repo_id'].ljust(width)}  {r['problem']}" for r in apart]
+    return "\n".join(lines)
+
+
+def write_csv(rows: list[dict[str, Any]], stream: Any) -> None:
+    """Header + one line per row (empty cells for None)."""
+    import csv
+
+    writer = csv.DictWriter(stream, fieldnames=list(ROW_KEYS), extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+__all__ = [
+    "ROW_KEYS",
+    "PoolVerifier",
+    "RayMissingError",
+    "RayVerifier",
+    "Verifier",
+    "format_table",
+    "leaderboard",
+    "make_verifier",
+    "rank_rows",
+    "verify_one",
+    "write_csv",
+]
