@@ -16,6 +16,8 @@ from typing import Any
 
 from hubpg.errors import ConfigError, MissingFileError
 
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu")
 BASELINES = ("none", "time", "value")
 
@@ -36,7 +38,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "Pixelcopter-PLE-v0": {
         "hidden": [64, 64],
-        "lr": 5e-3,
+        "lr": 3e-3,
         "gamma": 0.99,
         "num_envs": 128,
         "episodes_per_update": 512,
@@ -46,6 +48,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "entropy_coef": 0.0,
         "total_steps": 200_000_000,
         "time_limit": 840.0,
+        "select_every": 60.0,
         # pixels centred on the 48 x 48 screen and scaled by 1/8: the block's edges sit a
         # few pixels from the copter, which raw pixels / 48 made hard to learn
         "obs_shift": [24.0, 0.0, 12.0, 12.0, 0.0, 24.0, 24.0],
@@ -161,6 +164,9 @@ class TrainConfig:
     target_updates: int = 3
     eval_episodes: int = 100
     eval_max_t: int | None = None
+    select_every: float | None = None
+    select_episodes: int = 100
+    select_seed: int = 1_000_000
     checkpoint_every_s: float = 30.0
     device: str = "cpu"
 
@@ -178,7 +184,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name} must be positive (got {value})")
-        positive = ("num_envs", "episodes_per_update", "max_t", "target_updates")
+        positive = ("num_envs", "episodes_per_update", "max_t", "target_updates", "select_episodes")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive (got {getattr(self, name)})")
@@ -188,6 +194,8 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive (got {self.lr})")
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"gamma must be in (0, 1] (got {self.gamma})")
+        if self.select_every is not None and not self.select_every > 0:
+            raise ConfigError(f"select_every must be positive seconds (got {self.select_every})")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"grad_clip must be positive (got {self.grad_clip})")
         if self.entropy_coef < 0:

@@ -67,7 +67,7 @@ def evaluate(
 ) -> EvalResult:
     """Evaluate ``policy`` (a :class:`~hubpg.policy.Policy` or a run/package folder)
     over ``episodes`` seeded episodes and return an :class:`EvalResult`."""
-    from hubpg.policy import Policy, check_policy_matches_env
+    from hubpg.policy import Policy, check_policy_matches_env, small_model_threads
 
     if isinstance(policy, str | Path):
         policy = Policy.load(Path(policy))
@@ -83,11 +83,12 @@ def evaluate(
     seeds = [seed + k for k in range(episodes)]
     returns: list[float] = []
     lengths: list[int] = []
-    for start in range(0, episodes, MAX_PARALLEL_EPISODES):
-        chunk = seeds[start : start + MAX_PARALLEL_EPISODES]
-        r, n = _play(policy, env_id, chunk, deterministic, max_t, rng)
-        returns += r.tolist()
-        lengths += n.tolist()
+    with small_model_threads():
+        for start in range(0, episodes, MAX_PARALLEL_EPISODES):
+            chunk = seeds[start : start + MAX_PARALLEL_EPISODES]
+            r, n = _play(policy, env_id, chunk, deterministic, max_t, rng)
+            returns += r.tolist()
+            lengths += n.tolist()
     values = np.asarray(returns, dtype=np.float64)
     return EvalResult(
         env_id=env_id,

@@ -6,17 +6,19 @@ like huggingface_hub's ``hub_mixin``; loading is strict and never unpickles.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from hubpg.config import PolicyConfig
+from hubpg.config import CONFIG_NAME, WEIGHTS_NAME, PolicyConfig
 from hubpg.errors import ConfigError, MissingFileError, WeightsError
 
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "Policy", "sample_categorical", "small_model_threads"]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -161,6 +163,23 @@ def load_weights_strict(policy: Policy, tensors: dict[str, torch.Tensor], source
         if not torch.isfinite(got).all():
             raise WeightsError(f"{source}: {key} contains NaN or infinite values")
     policy.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()}, strict=True)
+
+
+@contextmanager
+def small_model_threads() -> Iterator[None]:
+    """Run torch on one intra-op thread for the duration (restored afterwards).
+
+    hubpg's networks are tiny: extra threads only add synchronisation, and on a
+    busy machine they make training many times slower. ``OMP_NUM_THREADS`` wins."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:

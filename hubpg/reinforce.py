@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import os
+import math
 import shutil
 import sys
 import time
@@ -33,7 +33,13 @@ from hubpg import __version__
 from hubpg.config import TrainConfig, read_json, write_json
 from hubpg.envs import env_dims, make_vec_env
 from hubpg.errors import ConfigError, MissingFileError, RunDirError, TrainingDivergedError
-from hubpg.policy import Policy, load_weights_strict, read_weights, sample_categorical
+from hubpg.policy import (
+    Policy,
+    load_weights_strict,
+    read_weights,
+    sample_categorical,
+    small_model_threads,
+)
 
 LOG_NAME = "log.csv"
 STATE_NAME = "trainer_state.json"
@@ -51,6 +57,7 @@ LOG_FIELDS = [
     "loss",
     "entropy",
     "wall_time",
+    "val_score",
 ]
 _EPS = float(np.finfo(np.float32).eps)
 
@@ -436,7 +443,12 @@ class _Run:
             return False
         return not (c.episodes is not None and self.episodes >= c.episodes)
 
-    def checkpoint(self, status: str, weights: dict[str, torch.Tensor] | None = None) -> None:
+    def checkpoint(
+        self,
+        status: str,
+        weights: dict[str, torch.Tensor] | None = None,
+        selected: dict[str, Any] | None = None,
+    ) -> None:
         """Save weights, optimizer, hyperparameters and counters; state file last."""
         if weights is not None:
             self.policy.load_state_dict(weights)
@@ -459,6 +471,7 @@ class _Run:
                 "updates": self.updates,
                 "wall_time": round(self.wall_time, 3),
                 "hubpg_version": __version__,
+                **({"selected_checkpoint": selected} if selected else {}),
             },
         )
 
@@ -476,6 +489,17 @@ def train(
     a non-finite loss saves the last good weights and raises
     :class:`~hubpg.errors.TrainingDivergedError`.
     """
+    with small_model_threads():
+        return _train(config, out, overwrite, resume, progress)
+
+
+def _train(
+    config: TrainConfig,
+    out: Path | str | None,
+    overwrite: bool,
+    resume: bool,
+    progress: bool,
+) -> TrainResult:
     run_dir = Path(out) if out is not None else default_run_dir(config.env_id, config.seed)
     prepare_run_dir(run_dir, overwrite, resume)
     if resume:
@@ -497,6 +521,7 @@ def train(
     if log_file.tell() == 0:
         log.writeheader()
     solved_streak = 0
+    selector = _Selector(config)
     last_mean = float("nan")
     last_save = time.perf_counter()
     session_start = time.perf_counter() - run.wall_time
@@ -520,7 +545,9 @@ def train(
             run.episodes += len(batch.episode_returns)
             run.wall_time = time.perf_counter() - session_start
             last_mean = float(batch.episode_returns.mean())
-            log.writerow(_log_row(run, batch, loss, entropy))
+            val_score = selector.maybe_validate(run)
+            run.wall_time = time.perf_counter() - session_start
+            log.writerow(_log_row(run, batch, loss, entropy, val_score))
             if bar is not None:
                 bar.update(_bar_position(config, run) - bar.n)
                 bar.set_postfix_str(
@@ -545,7 +572,7 @@ def train(
             bar.close()
         envs.close()
     log_file.close()
-    run.checkpoint("completed")
+    run.checkpoint("completed", selector.best_weights, selected=selector.summary())
     return TrainResult(
         run_dir=run_dir,
         steps=run.steps,
@@ -555,6 +582,50 @@ def train(
         solved=solved_streak >= config.target_updates,
         last_mean_return=last_mean,
     )
+
+
+class _Selector:
+    """Model selection on held-out seeds: every ``select_every`` seconds, evaluate the
+    policy on ``select_episodes`` validation episodes (seeds from ``select_seed``,
+    disjoint from the evaluation's) and keep the weights with the best mean - std."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.last = time.perf_counter()
+        self.best_score = -math.inf
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.best_update = 0
+
+    def maybe_validate(self, run: _Run) -> float | None:
+        c = self.config
+        if c.select_every is None or time.perf_counter() - self.last < c.select_every:
+            return None
+        from hubpg.evaluation import evaluate
+
+        result = evaluate(
+            run.policy,
+            episodes=c.select_episodes,
+            seed=c.select_seed,
+            max_t=c.eval_max_t or c.max_t,
+        )
+        if result.score > self.best_score:
+            self.best_score = result.score
+            self.best_weights = {k: v.clone() for k, v in run.policy.state_dict().items()}
+            self.best_update = run.updates
+        self.last = time.perf_counter()
+        return result.score
+
+    def summary(self) -> dict[str, Any] | None:
+        if self.best_weights is None:
+            return None
+        return {
+            "update": self.best_update,
+            "validation_score": round(self.best_score, 4),
+            "validation_seeds": [
+                self.config.select_seed,
+                self.config.select_seed + self.config.select_episodes - 1,
+            ],
+        }
 
 
 def _update(run: _Run, batch: Batch) -> tuple[float, float]:
@@ -578,7 +649,9 @@ def _update(run: _Run, batch: Batch) -> tuple[float, float]:
     return float(loss.item()), float(entropy.mean().item())
 
 
-def _log_row(run: _Run, batch: Batch, loss: float, entropy: float) -> dict[str, Any]:
+def _log_row(
+    run: _Run, batch: Batch, loss: float, entropy: float, val_score: float | None = None
+) -> dict[str, Any]:
     returns = batch.episode_returns
     return {
         "update": run.updates,
@@ -591,6 +664,7 @@ def _log_row(run: _Run, batch: Batch, loss: float, entropy: float) -> dict[str, 
         "loss": round(loss, 6),
         "entropy": round(entropy, 6),
         "wall_time": round(run.wall_time, 4),
+        "val_score": "" if val_score is None else round(val_score, 4),
     }
 
 
@@ -627,12 +701,6 @@ def read_log(run_dir: Path) -> list[dict[str, float]]:
             {k: float(v) for k, v in row.items() if v not in (None, "")}
             for row in csv.DictReader(handle)
         ]
-
-
-def configure_torch_threads() -> None:
-    """Small networks run fastest on one intra-op thread; respect an explicit setting."""
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(1)
 
 
 __all__ = [

@@ -17,10 +17,10 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     || "${PIP[@]}" install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
     || "${PIP[@]}" install torch --index-url https://download.pytorch.org/whl/cpu
 fi
-if ! "$VENV/bin/python" -c "import hubpg, pytest, ruff, httpx" 2>/dev/null \
+if ! "$VENV/bin/python" -c "import hubpg, pytest, ruff, httpx, ray" 2>/dev/null \
    || [ "$ROOT/pyproject.toml" -nt "$VENV/.hubpg-installed" ]; then
   echo "setup: installing hubpg and its dependencies" >&2
-  "${PIP[@]}" install -e "$ROOT[dev]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+  "${PIP[@]}" install -e "$ROOT[dev,ray]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
   "$VENV/bin/python" -c "import hubpg" && touch "$VENV/.hubpg-installed"
 fi
 export PATH="$VENV/bin:$PATH"
