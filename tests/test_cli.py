@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
+from cli_runner import run_cli
 
 
 def test_train_writes_a_run_and_prints_the_final_score(tmp_path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import huggingface_hub.constants
 import pytest
-from conftest import run_cli
+from cli_runner import run_cli
 from huggingface_hub import HfApi
 
 from hubpg.errors import PickleRefusedError, RepoIdError, TokenError

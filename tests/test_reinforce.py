@@ -282,3 +282,21 @@ def test_pixelcopter_defaults_centre_and_scale_the_pixels() -> None:
     obs = torch.tensor([[24.0, 0.5, 12.0, 12.0, 8.0, 32.0, 41.0]])
     assert torch.allclose(policy.preprocess(obs), torch.tensor([[0, 0.5, 0, 0, 1, 1, 2.125]]))
     assert config.eval_max_t == 10_000 and config.max_t == 2000
+
+
+def test_selection_keeps_the_best_validated_checkpoint(tmp_path) -> None:
+    config = TrainConfig.for_env(
+        "CartPole-v1",
+        total_steps=60_000,
+        target_return=None,
+        num_envs=16,
+        select_every=1e-9,
+        select_episodes=10,
+    )
+    train(config, tmp_path / "run", progress=False)
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    chosen = state["selected_checkpoint"]
+    scores = [row["val_score"] for row in read_log(tmp_path / "run") if "val_score" in row]
+    assert len(scores) == state["updates"] and chosen["validation_score"] == round(max(scores), 4)
+    again = evaluate(tmp_path / "run", episodes=10, seed=1_000_000, max_t=500)
+    assert round(again.score, 4) == chosen["validation_score"]
