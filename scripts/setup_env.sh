@@ -13,9 +13,14 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   echo "setup: installing torch (CPU build)" >&2
-  "${PIP[@]}" install --no-index torch==2.13.0 2>/dev/null \
-    || "${PIP[@]}" install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
-    || "${PIP[@]}" install torch --index-url https://download.pytorch.org/whl/cpu
+  probe="$(mktemp -d)"
+  if "${PIP[@]}" download --no-index --no-deps -d "$probe" torch==2.13.0 >/dev/null 2>&1; then
+    "${PIP[@]}" install torch==2.13.0  # this machine has the CPU wheel locally
+  else
+    "${PIP[@]}" install torch --index-url https://download.pytorch.org/whl/cpu \
+      --extra-index-url https://pypi.org/simple
+  fi
+  rm -rf "$probe"
 fi
 if ! "$VENV/bin/python" -c "import hubpg, pytest, ruff, httpx, ray" 2>/dev/null \
    || [ "$ROOT/pyproject.toml" -nt "$VENV/.hubpg-installed" ]; then
