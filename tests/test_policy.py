@@ -32,6 +32,10 @@ def test_sampling_follows_the_probabilities() -> None:
     samples = sample_categorical(probs, np.random.default_rng(1))
     freq = np.bincount(samples, minlength=3) / len(samples)
     assert np.allclose(freq, [0.2, 0.5, 0.3], atol=0.005)
+    two = sample_categorical(np.tile([0.7, 0.3], (200_000, 1)), np.random.default_rng(2))
+    assert two.dtype == np.int64 and np.isclose(two.mean(), 0.3, atol=0.005)
+    certain = sample_categorical(np.array([[1.0, 0.0], [0.0, 1.0]]), np.random.default_rng(3))
+    assert certain.tolist() == [0, 1]
 
 
 def test_save_and_load_round_trip_is_exact(policy: Policy, tmp_path) -> None:

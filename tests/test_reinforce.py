@@ -149,7 +149,7 @@ def test_default_cartpole_recipe_solves_and_writes_a_complete_run(cartpole_run) 
 
 
 def test_training_is_deterministic_for_a_seed(tmp_path) -> None:
-    config = TrainConfig.for_env("CartPole-v1", seed=3, total_steps=20_000, target_return=None)
+    config = TrainConfig.for_env("CartPole-v1", seed=3, total_steps=20_000, target_return=1e9)
     train(config, tmp_path / "a", progress=False)
     train(config, tmp_path / "b", progress=False)
     a, b = Policy.load(tmp_path / "a").state_dict(), Policy.load(tmp_path / "b").state_dict()
@@ -157,7 +157,7 @@ def test_training_is_deterministic_for_a_seed(tmp_path) -> None:
 
 
 def test_existing_run_folder_is_refused_unless_overwrite(tmp_path) -> None:
-    config = TrainConfig.for_env("CartPole-v1", total_steps=1000, target_return=None, num_envs=4)
+    config = TrainConfig.for_env("CartPole-v1", total_steps=1000, target_return=1e9, num_envs=4)
     train(config, tmp_path / "run", progress=False)
     with pytest.raises(RunDirError, match="already exists"):
         train(config, tmp_path / "run", progress=False)
@@ -165,9 +165,9 @@ def test_existing_run_folder_is_refused_unless_overwrite(tmp_path) -> None:
 
 
 def test_resume_continues_the_counters(tmp_path) -> None:
-    config = TrainConfig.for_env("CartPole-v1", total_steps=2000, target_return=None, num_envs=4)
+    config = TrainConfig.for_env("CartPole-v1", total_steps=2000, target_return=1e9, num_envs=4)
     first = train(config, tmp_path / "run", progress=False)
-    more = TrainConfig.for_env("CartPole-v1", total_steps=4000, target_return=None, num_envs=4)
+    more = TrainConfig.for_env("CartPole-v1", total_steps=4000, target_return=1e9, num_envs=4)
     second = train(more, tmp_path / "run", resume=True, progress=False)
     assert second.steps >= 4000 > first.steps
     assert second.updates > first.updates
@@ -239,7 +239,7 @@ def test_ctrl_c_keeps_a_loadable_checkpoint(tmp_path) -> None:
 
 def test_value_baseline_trains_and_is_kept_out_of_the_model(tmp_path) -> None:
     config = TrainConfig.for_env(
-        "CartPole-v1", baseline="value", total_steps=20_000, target_return=None, num_envs=16
+        "CartPole-v1", baseline="value", total_steps=20_000, target_return=1e9, num_envs=16
     )
     result = train(config, tmp_path / "run", progress=False)
     assert result.steps >= 20_000
@@ -252,7 +252,7 @@ def test_value_baseline_trains_and_is_kept_out_of_the_model(tmp_path) -> None:
     }
     resumed = train(
         TrainConfig.for_env(
-            "CartPole-v1", baseline="value", total_steps=30_000, target_return=None, num_envs=16
+            "CartPole-v1", baseline="value", total_steps=30_000, target_return=1e9, num_envs=16
         ),
         tmp_path / "run",
         resume=True,
@@ -270,7 +270,7 @@ def test_value_weights_subtract_the_estimates() -> None:
 
 def test_a_time_limit_ends_training(tmp_path) -> None:
     config = TrainConfig.for_env(
-        "CartPole-v1", total_steps=10**9, target_return=None, time_limit=1.0, num_envs=8
+        "CartPole-v1", total_steps=10**9, target_return=1e9, time_limit=1.0, num_envs=8
     )
     result = train(config, tmp_path / "run", progress=False)
     assert 1.0 <= result.wall_time < 10.0
@@ -288,7 +288,7 @@ def test_selection_keeps_the_best_validated_checkpoint(tmp_path) -> None:
     config = TrainConfig.for_env(
         "CartPole-v1",
         total_steps=60_000,
-        target_return=None,
+        target_return=1e9,
         num_envs=16,
         select_every=1e-9,
         select_episodes=10,
