@@ -52,6 +52,12 @@ class TrainingDivergedError(HubpgError, ArithmeticError):
     exit_code = 1
 
 
+class TrainingFailedError(HubpgError, RuntimeError):
+    """Training stopped on an unexpected error; the last complete update was saved."""
+
+    exit_code = 1
+
+
 class VideoError(HubpgError, RuntimeError):
     """Recording the replay video failed."""
 

@@ -32,7 +32,13 @@ import torch
 from hubpg import __version__
 from hubpg.config import TrainConfig, read_json, write_json
 from hubpg.envs import env_dims, make_vec_env
-from hubpg.errors import ConfigError, MissingFileError, RunDirError, TrainingDivergedError
+from hubpg.errors import (
+    ConfigError,
+    MissingFileError,
+    RunDirError,
+    TrainingDivergedError,
+    TrainingFailedError,
+)
 from hubpg.policy import (
     Policy,
     load_weights_strict,
@@ -567,6 +573,13 @@ def _train(
         log_file.close()
         run.checkpoint("diverged", run.good_weights)
         raise
+    except Exception as exc:
+        log_file.close()
+        run.checkpoint("failed", run.good_weights)
+        raise TrainingFailedError(
+            f"training stopped at update {run.updates + 1} ({type(exc).__name__}: {exc}); the "
+            f"last complete update is saved in {run_dir}. Fix the cause and continue with --resume"
+        ) from exc
     finally:
         if bar is not None:
             bar.close()

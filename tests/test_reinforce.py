@@ -300,3 +300,29 @@ def test_selection_keeps_the_best_validated_checkpoint(tmp_path) -> None:
     assert len(scores) == state["updates"] and chosen["validation_score"] == round(max(scores), 4)
     again = evaluate(tmp_path / "run", episodes=10, seed=1_000_000, max_t=500)
     assert round(again.score, 4) == chosen["validation_score"]
+
+
+class BrokenAfterAWhileEnv(NaNRewardEnv):
+    """Plays 4-step episodes with reward 1, then crashes on its 61st step overall."""
+
+    calls = 0
+
+    def step(self, action):
+        BrokenAfterAWhileEnv.calls += 1
+        if BrokenAfterAWhileEnv.calls > 60:
+            raise RuntimeError("the simulator crashed")
+        self.t += 1
+        return np.zeros(2, np.float32), 1.0, False, self.t >= 4, {}
+
+
+def test_an_unexpected_error_keeps_the_last_update_and_says_where(tmp_path) -> None:
+    from hubpg.errors import TrainingFailedError
+
+    if "BrokenSim-v0" not in gym.registry:
+        gym.register("BrokenSim-v0", entry_point=BrokenAfterAWhileEnv)
+    config = TrainConfig.for_env("BrokenSim-v0", total_steps=10_000, num_envs=2)
+    with pytest.raises(TrainingFailedError, match="the simulator crashed.*saved in"):
+        train(config, tmp_path / "run", progress=False)
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert state["status"] == "failed" and state["updates"] >= 1
+    Policy.load(tmp_path / "run")
