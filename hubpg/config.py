@@ -18,6 +18,8 @@ from hubpg.errors import ConfigError, MissingFileError
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+#: Suffixes of files that may hold pickles (``torch.save`` writes zip archives of pickles).
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib", ".zip")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu")
 BASELINES = ("none", "time", "value")
 

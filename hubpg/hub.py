@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from hubpg.config import CONFIG_NAME, WEIGHTS_NAME, PolicyConfig, read_json
+from hubpg.config import CONFIG_NAME, PICKLE_SUFFIXES, WEIGHTS_NAME, PolicyConfig, read_json
 from hubpg.errors import (
     ConfigError,
     HubError,
@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # torch is imported only when a policy is built
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 REPO_ID_RE = re.compile(rf"^{_NAME}/{_NAME}$")
-PICKLE_FILES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib", ".zip")
 LOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, "results.json", "README.md")
 #: A claim is unsupported when it exceeds the measurement by more than this many
 #: standard errors (of the difference of the two means), plus the card's rounding.
@@ -160,7 +159,7 @@ def hub_errors(action: str, repo_id: str, endpoint: str, token_given: bool):
         raise HubError(
             f"{action} failed: {endpoint} answered {status} ({server}); retry later"
         ) from exc
-    except (OSError, ConnectionError) as exc:
+    except OSError as exc:
         raise HubError(
             f"{action} failed: could not reach {endpoint} ({_first_line(exc)}); "
             "check the endpoint and retry"
@@ -338,7 +337,7 @@ def check_loadable(repo_id: str, files: set[str]) -> None:
     """Refuse repos without safetensors weights: pickle-only ones with an explanation."""
     if WEIGHTS_NAME in files and CONFIG_NAME in files:
         return
-    pickles = sorted(f for f in files if f.lower().endswith(PICKLE_FILES))
+    pickles = sorted(f for f in files if f.lower().endswith(PICKLE_SUFFIXES))
     if WEIGHTS_NAME not in files and pickles:
         raise PickleRefusedError(
             f"{repo_id} holds its weights only as a pickle ({', '.join(pickles)}); loading a "
@@ -439,10 +438,10 @@ def load_and_eval(
         ),
     }
     if video is not None:
-        from hubpg.packaging import record_replay
+        from hubpg.packaging import VIDEO_MAX_T, record_replay
 
         record_replay(
-            policy, result.env_id, Path(video), seed, deterministic, min(result.max_t, 3000)
+            policy, result.env_id, Path(video), seed, deterministic, min(result.max_t, VIDEO_MAX_T)
         )
         report["video"] = str(video)
     return report

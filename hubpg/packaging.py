@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from hubpg import __version__
-from hubpg.config import read_json, write_json
+from hubpg.config import PICKLE_SUFFIXES, read_json, write_json
 from hubpg.errors import MissingFileError, RunDirError
 from hubpg.evaluation import EvalResult, evaluate, utc_now_iso
 from hubpg.policy import CONFIG_NAME, WEIGHTS_NAME, Policy
@@ -33,7 +33,6 @@ CARD_NAME = "README.md"
 PACKAGE_DIRNAME = "hub"
 #: Longest replay recorded by default (steps); a long Pixelcopter episode would make a huge video.
 VIDEO_MAX_T = 3000
-PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib")
 
 
 @dataclass
@@ -216,7 +215,9 @@ def assert_no_pickle(folder: Path) -> None:
             continue
         with path.open("rb") as handle:
             head = handle.read(2)
-        if path.suffix in PICKLE_SUFFIXES or (len(head) == 2 and head[0] == 0x80 and head[1] <= 5):
+        if path.suffix.lower() in PICKLE_SUFFIXES or (
+            len(head) == 2 and head[0] == 0x80 and head[1] <= 5
+        ):
             raise PickleRefusedError(f"{path} looks like a pickle; hubpg never ships pickles")
 
 

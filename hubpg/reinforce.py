@@ -549,7 +549,6 @@ def _train(
             run.updates += 1
             run.steps += int(batch.episode_lengths.sum())
             run.episodes += len(batch.episode_returns)
-            run.wall_time = time.perf_counter() - session_start
             last_mean = float(batch.episode_returns.mean())
             val_score = selector.maybe_validate(run)
             run.wall_time = time.perf_counter() - session_start
