@@ -125,6 +125,11 @@ def cli() -> None:
 @click.option("--episodes", type=int, default=None, help="Budget in training episodes.")
 @click.option("--time-limit", type=float, default=None, help="Budget in seconds of training.")
 @click.option("--lr", type=float, default=None, help="Adam learning rate.")
+@click.option(
+    "--anneal-lr/--constant-lr",
+    default=None,
+    help="Lower the learning rate linearly to 0 over the budget (hubpg option).",
+)
 @click.option("--gamma", type=float, default=None, help="Discount factor.")
 @click.option("--hidden", default=None, help="Hidden layer sizes, e.g. 16 or 64,128.")
 @click.option("--activation", default=None, help="relu, tanh, elu, gelu or silu.")

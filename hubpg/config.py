@@ -147,6 +147,7 @@ class TrainConfig:
     episodes: int | None = None
     time_limit: float | None = None
     lr: float = 1e-2
+    anneal_lr: bool = False
     gamma: float = 0.99
     hidden: list[int] = field(default_factory=lambda: [16])
     activation: str = "relu"

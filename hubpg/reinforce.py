@@ -62,6 +62,7 @@ LOG_FIELDS = [
     "mean_length",
     "loss",
     "entropy",
+    "lr",
     "wall_time",
     "val_score",
 ]
@@ -193,7 +194,7 @@ def play_round(
     steps: list[tuple[np.ndarray, ...]] = []  # per step: obs, actions, rewards, recorded, ends, t
     returns: list[float] = []
     lengths: list[int] = []
-    while active.any():
+    while active.any() or (resetting.any() and started < n_episodes):
         actions = sample_categorical(policy.probs_numpy(obs), rng)
         next_obs, reward, terminated, truncated, _ = envs.step(actions)
         recorded = active.copy()
@@ -206,7 +207,8 @@ def play_round(
         for i in np.flatnonzero(ends):
             returns.append(float(ep_return[i]))
             lengths.append(int(ep_step[i]))
-        # a sub-env stopped at max_t keeps its game running: it idles until the next round
+        # a sub-env cut at max_t restarts if the vector env truncates there too
+        # (make_vec_env(..., max_t=...)); otherwise it idles until the next round
         new = resetting & (started < n_episodes)
         if new.any():
             new &= np.cumsum(new) <= n_episodes - started
@@ -441,6 +443,19 @@ class _Run:
         """Seed of the first reset of this session (a resumed run continues elsewhere)."""
         return self.config.seed + 7919 * self.updates
 
+    def progress(self) -> float:
+        """How much of the budget is spent, from 0 to 1 (the largest of steps, episodes
+        and seconds)."""
+        c = self.config
+        spent = [0.0]
+        if c.total_steps is not None:
+            spent.append(self.steps / c.total_steps)
+        if c.episodes is not None:
+            spent.append(self.episodes / c.episodes)
+        if c.time_limit is not None:
+            spent.append(self.wall_time / c.time_limit)
+        return min(max(spent), 1.0)
+
     def budget_left(self) -> bool:
         c = self.config
         if c.total_steps is not None and self.steps >= c.total_steps:
@@ -520,11 +535,13 @@ def _train(
         raise ConfigError(f"device {config.device!r} is not available here; use --device cpu")
     run = _Run(config, run_dir, resume)
     run.checkpoint("running")
-    envs = make_vec_env(config.env_id, config.num_envs)
+    envs = make_vec_env(config.env_id, config.num_envs, max_t=config.max_t)
     bar = _progress_bar(config, run, progress)
-    log_file = (run_dir / LOG_NAME).open("a", newline="", encoding="utf-8")
-    log = csv.DictWriter(log_file, fieldnames=LOG_FIELDS)
-    if log_file.tell() == 0:
+    log_file = (run_dir / LOG_NAME).open("a+", newline="", encoding="utf-8")
+    log_file.seek(0)
+    header = next(csv.reader(log_file), None)  # a resumed run keeps its log's columns
+    log = csv.DictWriter(log_file, fieldnames=header or LOG_FIELDS, extrasaction="ignore")
+    if header is None:
         log.writeheader()
     solved_streak = 0
     selector = _Selector(config)
@@ -643,6 +660,9 @@ class _Selector:
 def _update(run: _Run, batch: Batch) -> tuple[float, float]:
     """One gradient step on ``batch``; returns (loss, mean entropy)."""
     config = run.config
+    if config.anneal_lr:
+        for group in run.optimizer.param_groups:
+            group["lr"] = config.lr * (1.0 - run.progress())
     if run.value is not None:
         values = run.value.predict(batch.obs, batch.times)
         batch.weights = step_weights(batch.returns, batch.times, config, values)
@@ -675,6 +695,7 @@ def _log_row(
         "mean_length": round(float(batch.episode_lengths.mean()), 2),
         "loss": round(loss, 6),
         "entropy": round(entropy, 6),
+        "lr": run.optimizer.param_groups[0]["lr"],
         "wall_time": round(run.wall_time, 4),
         "val_score": "" if val_score is None else round(val_score, 4),
     }

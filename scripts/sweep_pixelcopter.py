@@ -60,6 +60,7 @@ VARIANTS: dict[str, dict] = {
     "entropy-0.003": {"lr": 2e-3, "entropy_coef": 0.003, "episodes_per_update": 256},
     "lr-3e-3": {"lr": 3e-3},
     "gamma-0.98": {"gamma": 0.98},
+    "anneal-lr": {"anneal_lr": True},
     "default": {},
 }
 

@@ -107,6 +107,19 @@ def test_a_round_plays_exactly_the_episodes_asked_with_refills() -> None:
     assert len(returns) == 3 and lengths.max() <= 7
 
 
+def test_a_sub_env_cut_at_max_t_starts_the_next_episode() -> None:
+    from hubpg.envs import make_vec_env
+    from hubpg.reinforce import play_round
+
+    torch.manual_seed(0)
+    policy = Policy(PolicyConfig("CartPole-v1", 4, 2, hidden=[8]))
+    envs = make_vec_env("CartPole-v1", 4, max_t=7)  # random CartPole play lasts > 7 steps
+    obs, _ = envs.reset(seed=0)
+    *_, returns, lengths = play_round(policy, envs, obs, 12, 7, 1.0, np.random.default_rng(0))
+    assert len(returns) == 12 and lengths.max() == 7
+    assert np.count_nonzero(lengths == 7) > 4  # sub-envs cut at max_t played again
+
+
 def test_normalisation_matches_torch_unbiased_std() -> None:
     values = np.array([3.0, 1.0, 4.0, 1.0, 5.0])
     t = torch.tensor(values, dtype=torch.float32)
@@ -274,6 +287,20 @@ def test_a_time_limit_ends_training(tmp_path) -> None:
     )
     result = train(config, tmp_path / "run", progress=False)
     assert 1.0 <= result.wall_time < 10.0
+
+
+def test_anneal_lr_lowers_the_rate_linearly_over_the_budget(tmp_path) -> None:
+    config = TrainConfig.for_env(
+        "CartPole-v1", total_steps=20_000, target_return=1e9, num_envs=8, lr=0.01, anneal_lr=True
+    )
+    train(config, tmp_path / "run", progress=False)
+    rows = read_log(tmp_path / "run")
+    assert rows[0]["lr"] == pytest.approx(0.01)
+    previous_steps = [0.0] + [r["steps"] for r in rows[:-1]]
+    for row, steps in zip(rows, previous_steps, strict=True):  # set before each update
+        assert row["lr"] == pytest.approx(0.01 * (1 - steps / 20_000))
+    assert rows[-1]["lr"] < 0.01 * 0.2
+    assert TrainConfig.for_env("CartPole-v1").anneal_lr is False
 
 
 def test_pixelcopter_defaults_centre_and_scale_the_pixels() -> None:

@@ -64,14 +64,21 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
     return env
 
 
-def make_vec_env(env_id: str, num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:
+def make_vec_env(
+    env_id: str, num_envs: int, max_t: int | None = None, **kwargs: Any
+) -> gym.vector.VectorEnv:
     """Make ``num_envs`` copies of an env stepped together.
 
     Uses the env's own batched implementation (``vector_entry_point``) where it
     has one (CartPole-v1, Pixelcopter-PLE-v0), else Gymnasium's sync vector env.
     Sub-envs auto-reset on the step after they end (Gymnasium's next-step mode).
+    ``max_t`` truncates every game after that many steps (never later than the
+    env's own time limit), so that a sub-env cut at ``max_t`` starts its next game.
     """
     spec = check_env_id(env_id)
+    if max_t is not None:
+        limit = spec.max_episode_steps
+        kwargs["max_episode_steps"] = max_t if limit is None else min(max_t, limit)
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
     envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     require_discrete(envs.single_action_space, env_id)

@@ -586,7 +586,9 @@ class PixelcopterVectorEnv(VectorEnv):
     ## Arguments
 
     ``num_envs=1``, ``width=48``, ``height=48``, ``render_mode`` (``None`` or
-    ``"rgb_array"``: ``render()`` returns a tuple of one H x W x 3 frame per sub-env).
+    ``"rgb_array"``: ``render()`` returns a tuple of one H x W x 3 frame per sub-env),
+    ``max_episode_steps=None`` (if set, a sub-env's game is truncated after that many
+    steps, as Gymnasium's ``TimeLimit``, and restarts on the next step).
     Observations are ``float32`` of shape ``(num_envs, 7)``; rewards ``float64``.
     """
 
@@ -602,7 +604,17 @@ class PixelcopterVectorEnv(VectorEnv):
         width: int = 48,
         height: int = 48,
         render_mode: str | None = None,
+        max_episode_steps: int | None = None,
     ) -> None:
+        if max_episode_steps is not None and (
+            isinstance(max_episode_steps, bool)
+            or not isinstance(max_episode_steps, (int, np.integer))
+            or max_episode_steps < 1
+        ):
+            raise ConfigError(
+                f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}"
+            )
+        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
         if (
             isinstance(num_envs, bool)
             or not isinstance(num_envs, (int, np.integer))
@@ -629,6 +641,7 @@ class PixelcopterVectorEnv(VectorEnv):
         self._tlo = np.zeros((n, 2), dtype=np.int64)  # first alive column of each batch
         self._ta = np.zeros((n, 2), dtype=bool)  # batch alive
         self._done = np.zeros(n, dtype=bool)
+        self._elapsed = np.zeros(n, dtype=np.int64)  # steps of each sub-env's current game
         self._yc = np.zeros(n)
         self._rows = np.arange(n)
         self._base = (np.arange(2 * n, dtype=np.int64) * k).reshape(n, 2)
@@ -727,6 +740,7 @@ class PixelcopterVectorEnv(VectorEnv):
             self._init_games(seeded)  # thrown away, as the original's seed()
         self._init_games(self._rows)
         self._done[:] = False
+        self._elapsed[:] = 0
         return self._observe(), {}
 
     def _observe(self) -> np.ndarray:
@@ -858,11 +872,16 @@ class PixelcopterVectorEnv(VectorEnv):
         # 9. crash; then the next-step autoreset of the sub-envs that ended last step
         dead &= act
         reward[dead] += _LOSS
+        self._elapsed = np.where(act, self._elapsed + 1, 0)
+        if self.max_episode_steps is None:
+            truncated = np.zeros(n, dtype=bool)
+        else:
+            truncated = ~dead & (self._elapsed >= self.max_episode_steps)
         if reset_idx.size:
             reward[reset_idx] = 0.0
             self._init_games(reset_idx)
-        self._done = dead
-        return self._observe(), reward, dead.copy(), np.zeros(n, dtype=bool), {}
+        self._done = dead | truncated
+        return self._observe(), reward, dead.copy(), truncated, {}
 
     def _block_events(self, idx: np.ndarray, reward: np.ndarray) -> None:
         """Step 5 (pass the block, spawn, remove) for the sub-envs in ``idx``."""

@@ -512,6 +512,42 @@ def test_vector_autoreset_is_next_step():
     assert obs[0, 0] == 24 and obs[0, 1] == 0
 
 
+def test_vector_max_episode_steps_truncates_like_time_limit():
+    """Sub-envs with ``max_episode_steps`` play what single envs under ``TimeLimit`` play,
+    truncations and the restart after them included."""
+    n, limit = 4, 60
+    envs = PixelcopterVectorEnv(num_envs=n, max_episode_steps=limit)
+    singles = [gym.wrappers.TimeLimit(PixelcopterEnv(), limit) for _ in range(n)]
+    obs = np.stack([env.reset(seed=30 + i)[0] for i, env in enumerate(singles)])
+    np.testing.assert_array_equal(envs.reset(seed=30)[0], obs)
+    done = [False] * n
+    truncations = 0
+    for _ in range(400):
+        actions = np.array([steer(o) for o in obs])
+        vobs, vrew, vterm, vtrunc, _ = envs.step(actions)
+        for i, env in enumerate(singles):
+            if done[i]:
+                o, r, term, trunc = env.reset()[0], 0.0, False, False
+            else:
+                o, r, term, trunc, _ = env.step(int(actions[i]))
+            np.testing.assert_array_equal(vobs[i], o)
+            assert (vrew[i], vterm[i], vtrunc[i]) == (r, term, trunc)
+            done[i] = term or trunc
+            truncations += trunc
+            obs[i] = o
+    assert truncations >= n  # the steering controller outlives the limit
+
+
+def test_make_vec_env_max_t_never_exceeds_the_env_limit():
+    from hubpg.envs import make_vec_env
+
+    assert make_vec_env("Pixelcopter-PLE-v0", 2, max_t=50).max_episode_steps == 50
+    assert make_vec_env("Pixelcopter-PLE-v0", 2).max_episode_steps is None
+    cartpole = make_vec_env("CartPole-v1", 2, max_t=10_000)  # CartPole-v1 stops at 500
+    assert cartpole.unwrapped.max_episode_steps == 500
+    assert make_vec_env("CartPole-v1", 2, max_t=100).unwrapped.max_episode_steps == 100
+
+
 def test_mt_batch_matches_randomstate_words():
     seeds = [0, 5, 24, 2**32 - 1]
     mt = _MTBatch(len(seeds))
@@ -672,6 +708,8 @@ def test_vector_bad_input():
         PixelcopterVectorEnv(num_envs=0)
     with pytest.raises(ValueError, match="render_mode"):
         PixelcopterVectorEnv(num_envs=2, render_mode="human")
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        PixelcopterVectorEnv(num_envs=2, max_episode_steps=0)
     envs = PixelcopterVectorEnv(num_envs=2)
     envs.reset(seed=0)
     with pytest.raises(ValueError, match="invalid Pixelcopter action"):
