@@ -73,7 +73,10 @@ def run(name: str, overrides: dict, seed: int, seconds: float, out: Path) -> dic
         if value is None:
             setattr(config, key, None)
     result = train(config, out, overwrite=True, progress=False)
-    curve = [(int(r["steps"]), round(r["mean_return"], 1)) for r in read_log(out)]
+    log = read_log(out)
+    curve = [(int(r["steps"]), round(r["mean_return"], 1)) for r in log]
+    validations = [(int(r["update"]), round(r["val_score"], 1)) for r in log if "val_score" in r]
+    selected = json.loads((out / "trainer_state.json").read_text()).get("selected_checkpoint")
     ev = evaluate(out, episodes=100, seed=0, max_t=10_000)
     lengths = np.asarray(ev.episode_lengths)
     return {
@@ -86,6 +89,8 @@ def run(name: str, overrides: dict, seed: int, seconds: float, out: Path) -> dic
         "full_episodes": int((lengths >= 10_000).sum()),
         "median_length": float(np.median(lengths)),
         "curve": curve[:: max(1, len(curve) // 10)] + curve[-1:],
+        "validations": validations,
+        "selected_update": selected["update"] if selected else None,
     }
 
 
@@ -95,13 +100,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), default=None)
     parser.add_argument("--json", type=Path, default=None, help="Also write the rows here.")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="Keep the run folders here (default: discard)."
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
         for name in args.only or list(VARIANTS):
             for seed in args.seeds:
-                row = run(name, VARIANTS[name], seed, args.seconds, Path(tmp) / f"{name}-{seed}")
+                row = run(name, VARIANTS[name], seed, args.seconds, root / f"{name}-{seed}")
                 rows.append(row)
                 print(
                     f"{name:22s} seed {seed}: {row['train_s']:6.1f} s, {row['steps']:>11,} steps, "
@@ -111,6 +120,11 @@ def main() -> None:
                     flush=True,
                 )
                 print(f"    curve (steps, mean return): {row['curve']}", flush=True)
+                print(
+                    f"    validations (update, mean - std): {row['validations']}, "
+                    f"kept update {row['selected_update']}",
+                    flush=True,
+                )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
