@@ -167,6 +167,36 @@ def test_second_push_is_a_second_commit_and_revision_loads_the_first(
     assert old["mean_reward"] == 500.0 and latest["mean_reward"] < 500.0
 
 
+def test_push_to_a_new_branch_leaves_main_alone(hub, cartpole_run, tmp_path) -> None:
+    repo = "alice/branches"
+    first = push(repo, cartpole_run, endpoint=hub.url, token=ALICE)
+    run = tmp_path / "run"
+    shutil.copytree(cartpole_run, run, ignore=shutil.ignore_patterns("hub"))
+    reports = []
+    for message in ("first on the branch", "second on the branch"):  # creates, then reuses
+        proc = run_cli(
+            "push", str(run), "--repo", repo, "--endpoint", hub.url, "--token", ALICE,
+            "--revision", "experiment", "--commit-message", message, "--json",
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        reports.append(json.loads(proc.stdout))
+    assert [r["revision"] for r in reports] == ["experiment", "experiment"]
+    # the second push finds the branch (409, exist_ok) and, with nothing changed, the
+    # client makes no empty commit
+    assert reports[0]["commit_sha"] == reports[1]["commit_sha"] != first.commit_sha
+    refs = {b.name: b.target_commit for b in api(hub).list_repo_refs(repo).branches}
+    assert refs == {"main": first.commit_sha, "experiment": reports[0]["commit_sha"]}
+    history = [c.title for c in api(hub).list_repo_commits(repo, revision="experiment")]
+    assert history[0] == "first on the branch" and len(history) == 3  # main's two + one
+    assert len(api(hub).list_repo_commits(repo)) == 2
+    on_branch = run_cli(
+        "load-and-eval", "--repo", repo, "--endpoint", hub.url, "--revision", "experiment",
+        "--episodes", "5", "--json",
+    )  # fmt: skip
+    assert on_branch.returncode == 0, on_branch.stderr
+    assert json.loads(on_branch.stdout)["revision"] == reports[1]["commit_sha"]
+
+
 def test_private_repos_are_visible_only_to_their_owner(hub, cartpole_run) -> None:
     push("alice/secret-agent", cartpole_run, private=True, endpoint=hub.url, token=ALICE)
     assert api(hub).model_info("alice/secret-agent").private is True

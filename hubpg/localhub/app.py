@@ -38,6 +38,7 @@ def _routes() -> list[Route]:
         Route(REPO + "/paths-info/{rev}", r.paths_info, methods=["POST"]),
         Route(REPO + "/commits/{rev}", r.list_commits, methods=["GET"]),
         Route(REPO + "/refs", r.list_refs, methods=["GET"]),
+        Route(REPO + "/branch/{branch}", r.create_branch, methods=["POST"]),
         Route(REPO + "/preupload/{rev}", u.preupload, methods=["POST"]),
         Route(REPO + "/commit/{rev}", u.commit, methods=["POST"]),
         Route(REPO + "/xet-write-token/{rev:path}", u.xet_token, methods=["GET"]),

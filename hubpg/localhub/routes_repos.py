@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -12,6 +13,7 @@ from starlette.responses import Response
 
 from hubpg.localhub.cards import CardError, card_data_or_none, parse_front_matter, tags_from_card
 from hubpg.localhub.storage import (
+    BranchExistsError,
     Commit,
     FileEntry,
     RepoExistsError,
@@ -38,6 +40,8 @@ from hubpg.localhub.web import (
 )
 
 CARD_MAX_BYTES = 1024 * 1024
+_BRANCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 def _base_url(request: Request) -> str:
@@ -210,6 +214,30 @@ async def repo_settings(request: Request) -> Response:
         raise bad_request("Gated repos are not supported by this local Hub")
     hub(request).store.set_private(meta.id, private)
     return HubJSONResponse({"private": private})
+
+
+async def create_branch(request: Request) -> Response:
+    """``POST /api/models/{ns}/{name}/branch/{branch}`` with ``{startingPoint?}`` (409 if it
+    exists)."""
+    meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
+    branch = request.path_params["branch"]
+    body = await read_body(request, hub(request).limits.max_json_bytes)
+    try:
+        payload = json_object(json.loads(body)) if body.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"Malformed JSON body: {exc}") from exc
+    if not _BRANCH_NAME.fullmatch(branch) or _FULL_SHA.fullmatch(branch):
+        raise bad_request(f"Invalid branch name '{branch}'")
+    start = payload.get("startingPoint")
+    if start is not None and not isinstance(start, str):
+        raise bad_request("'startingPoint' must be a revision string")
+    try:
+        hub(request).store.create_branch(meta.id, branch, start)
+    except BranchExistsError as exc:
+        raise ApiError(409, f"Reference already exists: refs/heads/{branch}") from exc
+    except RevisionMissingError as exc:
+        raise revision_not_found(start or "main") from exc
+    return HubJSONResponse({})
 
 
 async def model_info(request: Request) -> Response:

@@ -67,6 +67,10 @@ class RevisionMissingError(StorageError):
     """The revision names no branch or commit of the repo."""
 
 
+class BranchExistsError(StorageError):
+    """The branch already exists."""
+
+
 class EntryMissingError(StorageError):
     """A file or folder named by an operation does not exist."""
 
@@ -484,6 +488,18 @@ class Store:
         )
         commit_id = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
         return Commit(commit_id, parents, title, message, author, date, files)
+
+    def create_branch(self, repo_id: str, branch: str, starting_point: str | None = None) -> str:
+        """Point a new ``branch`` at ``starting_point`` (a revision; ``main``'s head by
+        default) and return the commit id. Raises :class:`BranchExistsError`."""
+        with self.locked():
+            meta = self.require_repo(repo_id)
+            if branch in meta.branches:
+                raise BranchExistsError(branch)
+            commit_id = self.resolve(meta, starting_point or "main")
+            meta.branches[branch] = commit_id
+            _write_json(self._repo_dir(repo_id) / "repo.json", meta.to_json())
+            return commit_id
 
     def commit(
         self,

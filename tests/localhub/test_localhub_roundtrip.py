@@ -45,6 +45,33 @@ def test_create_repo_and_exist_ok(alice: HfApi, hub) -> None:
     assert alice.list_repo_files("alice/new") == [".gitattributes"]
 
 
+def test_create_branch_from_main_or_a_revision(alice: HfApi, bob: HfApi) -> None:
+    repo = "alice/branchy"
+    alice.create_repo(repo)
+    first = alice.list_repo_commits(repo)[0].commit_id
+    alice.upload_file(path_or_fileobj=b"two", path_in_repo="two.txt", repo_id=repo)
+    alice.create_branch(repo, branch="dev")
+    alice.create_branch(repo, branch="old", revision=first)
+    alice.create_branch(repo, branch="dev", exist_ok=True)
+    refs = {b.name: b.target_commit for b in alice.list_repo_refs(repo).branches}
+    assert refs["dev"] == refs["main"] != first and refs["old"] == first
+    with pytest.raises(huggingface_hub.errors.HfHubHTTPError) as err:
+        alice.create_branch(repo, branch="dev")
+    assert err.value.response.status_code == 409
+    with pytest.raises(huggingface_hub.errors.HfHubHTTPError) as err:
+        alice.create_branch(repo, branch="new", revision="no-such-branch")
+    assert err.value.response.status_code == 404
+    with pytest.raises(huggingface_hub.errors.HfHubHTTPError) as err:
+        alice.create_branch(repo, branch=".hidden")
+    assert err.value.response.status_code == 400
+    with pytest.raises(huggingface_hub.errors.HfHubHTTPError) as err:
+        bob.create_branch(repo, branch="bobs")
+    assert err.value.response.status_code == 403
+    alice.upload_file(path_or_fileobj=b"dev", path_in_repo="dev.txt", repo_id=repo, revision="dev")
+    assert "dev.txt" in alice.list_repo_files(repo, revision="dev")
+    assert "dev.txt" not in alice.list_repo_files(repo)
+
+
 def test_upload_folder_one_commit_and_model_info(alice: HfApi, pushed) -> None:
     repo_id, folder, sha = pushed
     commits = alice.list_repo_commits(repo_id)
