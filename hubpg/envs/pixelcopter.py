@@ -85,6 +85,12 @@ def _check_size(width: Any, height: Any) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def _positive_int(name: str, value: Any, alternative: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer{alternative}, got {value!r}")
+    return int(value)
+
+
 def _check_render_mode(render_mode: Any, allowed: Sequence[str]) -> None:
     if render_mode is not None and render_mode not in allowed:
         choices = ", ".join(repr(m) for m in (None, *allowed))
@@ -606,24 +612,15 @@ class PixelcopterVectorEnv(VectorEnv):
         render_mode: str | None = None,
         max_episode_steps: int | None = None,
     ) -> None:
-        if max_episode_steps is not None and (
-            isinstance(max_episode_steps, bool)
-            or not isinstance(max_episode_steps, (int, np.integer))
-            or max_episode_steps < 1
-        ):
-            raise ConfigError(
-                f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}"
-            )
-        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
-        if (
-            isinstance(num_envs, bool)
-            or not isinstance(num_envs, (int, np.integer))
-            or num_envs < 1
-        ):
-            raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
+        self.max_episode_steps = (
+            None
+            if max_episode_steps is None
+            else _positive_int("max_episode_steps", max_episode_steps, " or None")
+        )
+        n = _positive_int("num_envs", num_envs)
         width, height = _check_size(width, height)
         _check_render_mode(render_mode, self.metadata["render_modes"])
-        self.num_envs = n = int(num_envs)
+        self.num_envs = n
         self.render_mode = render_mode
         self._g = g = _Geometry(width, height)
         self.single_action_space = spaces.Discrete(2)

@@ -221,11 +221,8 @@ async def create_branch(request: Request) -> Response:
     exists)."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     branch = request.path_params["branch"]
-    body = await read_body(request, hub(request).limits.max_json_bytes)
-    try:
-        payload = json_object(json.loads(body)) if body.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"Malformed JSON body: {exc}") from exc
+    limit = hub(request).limits.max_json_bytes
+    payload = json_object(await read_json(request, limit, allow_empty=True))
     if not _BRANCH_NAME.fullmatch(branch) or _FULL_SHA.fullmatch(branch):
         raise bad_request(f"Invalid branch name '{branch}'")
     start = payload.get("startingPoint")

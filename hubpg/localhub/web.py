@@ -122,9 +122,12 @@ def too_large(limit: int) -> ApiError:
     return ApiError(413, f"Request body too large: the limit is {limit} bytes")
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The request body parsed as JSON (400 when it is not JSON, 413 when too large)."""
+async def read_json(request: Request, limit: int, allow_empty: bool = False) -> Any:
+    """The request body parsed as JSON (400 when it is not JSON, 413 when too large);
+    ``{}`` for a blank body if ``allow_empty``."""
     body = await read_body(request, limit)
+    if allow_empty and not body.strip():
+        return {}
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
