@@ -83,8 +83,9 @@ def _check_score(mean_reward: Any, std_reward: Any) -> tuple[float, float]:
 
 def format_claim(mean_reward: float, std_reward: float) -> str:
     """The model-index value: ``"MEAN +/- STD"`` with two decimals, e.g. ``"500.00 +/- 0.00"``."""
-    mean, std = _check_score(mean_reward, std_reward)
-    return f"{mean:.2f} +/- {std:.2f}"
+    from hubpg.runfolder import format_score
+
+    return format_score(*_check_score(mean_reward, std_reward))
 
 
 def card_metadata(

@@ -279,8 +279,8 @@ def evaluate(
     quiet: bool,
 ) -> None:
     """Evaluate the policy in RUN_DIR (a run or package folder); prints MEAN +/- STD."""
-    from hubpg.config import write_json
     from hubpg.evaluation import evaluate as run_evaluation
+    from hubpg.runfolder import write_json
 
     result = run_evaluation(
         run_dir, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
@@ -520,15 +520,17 @@ def load_and_eval(
         f"seeds {seed}..{seed + episodes - 1}, {mode}",
         quiet,
     )
-    measured = f"{report['mean_reward']:.2f} +/- {report['std_reward']:.2f}"
+    from hubpg.runfolder import format_score
+
+    measured = format_score(report["mean_reward"], report["std_reward"])
     claimed = report["claimed"]
     if claimed is None:
         click.echo(f"measured {measured}   claimed: none (no parsable model-index in the card)")
         return
     verdict = "supported" if report["claim_supported"] else "NOT SUPPORTED by the measurement"
     click.echo(
-        f"measured {measured}   claimed {claimed['mean_reward']:.2f} +/- "
-        f"{claimed['std_reward']:.2f}   claim {verdict}"
+        f"measured {measured}   claimed "
+        f"{format_score(claimed['mean_reward'], claimed['std_reward'])}   claim {verdict}"
     )
     if video is not None:
         say(f"replay written to {video}", quiet)

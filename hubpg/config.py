@@ -15,11 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hubpg.errors import ConfigError, MissingFileError
+from hubpg.runfolder import read_json, write_json
 
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
-#: Suffixes of files that may hold pickles (``torch.save`` writes zip archives of pickles).
-PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib", ".zip")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "silu")
 BASELINES = ("none", "time", "value")
 
@@ -275,25 +272,6 @@ def _from_dict(cls: type, data: Any, source: str) -> Any:
         return cls(**data)
     except TypeError as exc:  # missing required keys, wrong types
         raise ConfigError(f"{source}: {exc}") from exc
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON file with a clear error when it is missing or invalid."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise MissingFileError(f"{path} not found") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc})") from exc
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def load_hyperparameter_file(path: Path) -> dict[str, Any]:

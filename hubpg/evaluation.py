@@ -17,6 +17,7 @@ import numpy as np
 
 from hubpg.config import ENV_DEFAULTS, ConfigError
 from hubpg.envs import env_dims, make_vec_env, reset_with_seeds
+from hubpg.runfolder import format_score
 
 #: Episodes played side by side at most; more episodes run in several rounds.
 MAX_PARALLEL_EPISODES = 256
@@ -43,7 +44,7 @@ class EvalResult:
 
     def summary(self) -> str:
         """``MEAN +/- STD`` with two decimals."""
-        return f"{self.mean_reward:.2f} +/- {self.std_reward:.2f}"
+        return format_score(self.mean_reward, self.std_reward)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from hubpg.config import CONFIG_NAME, PICKLE_SUFFIXES, WEIGHTS_NAME, PolicyConfig, read_json
+from hubpg.config import PolicyConfig
 from hubpg.errors import (
     ConfigError,
     HubError,
@@ -26,6 +26,15 @@ from hubpg.errors import (
     RepoIdError,
     TokenError,
 )
+from hubpg.runfolder import (
+    CARD_NAME,
+    CONFIG_NAME,
+    PICKLE_SUFFIXES,
+    RESULTS_NAME,
+    WEIGHTS_NAME,
+    latest_run,
+    read_json,
+)
 
 if TYPE_CHECKING:  # torch is imported only when a policy is built
     from hubpg.policy import Policy
@@ -33,7 +42,7 @@ if TYPE_CHECKING:  # torch is imported only when a policy is built
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 REPO_ID_RE = re.compile(rf"^{_NAME}/{_NAME}$")
-LOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, "results.json", "README.md")
+LOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME, CARD_NAME)
 #: A claim is unsupported when it exceeds the measurement by more than this many
 #: standard errors (of the difference of the two means), plus the card's rounding.
 CLAIM_Z = 3.0
@@ -189,21 +198,6 @@ def _missing_name(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- push
-
-
-def latest_run(runs_dir: Path = Path("runs")) -> Path:
-    """The most recently finished run folder under ``runs/``."""
-    candidates = [p.parent for p in runs_dir.glob("*/trainer_state.json")]
-    complete = [
-        p
-        for p in candidates
-        if read_json(p / "trainer_state.json").get("status") in ("completed", "interrupted")
-    ]
-    if not complete:
-        raise MissingFileError(
-            f"no finished run in {runs_dir}/; train one (hubpg train ENV_ID) or pass RUN_DIR"
-        )
-    return max(complete, key=lambda p: (p / "model.safetensors").stat().st_mtime)
 
 
 def push(
@@ -381,16 +375,16 @@ def claim_of(files: dict[str, Path]) -> dict[str, Any] | None:
     ``results.json`` when there is one; None when there is no parsable claim."""
     from hubpg.card import parse_claim
 
-    if "README.md" not in files:
+    if CARD_NAME not in files:
         return None
     try:
-        mean, std = parse_claim(files["README.md"])
+        mean, std = parse_claim(files[CARD_NAME])
     except ValueError:
         return None
     n = None
-    if "results.json" in files:
+    if RESULTS_NAME in files:
         try:
-            n = int(read_json(files["results.json"]).get("n_evaluation_episodes"))
+            n = int(read_json(files[RESULTS_NAME]).get("n_evaluation_episodes"))
         except (HubpgError, TypeError, ValueError):
             n = None
     return {"mean_reward": mean, "std_reward": std, "score": mean - std, "n_episodes": n}

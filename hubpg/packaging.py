@@ -20,17 +20,26 @@ from typing import Any
 import numpy as np
 
 from hubpg import __version__
-from hubpg.config import PICKLE_SUFFIXES, read_json, write_json
 from hubpg.errors import MissingFileError, RunDirError
 from hubpg.evaluation import EvalResult, evaluate, utc_now_iso
-from hubpg.policy import CONFIG_NAME, WEIGHTS_NAME, Policy
+from hubpg.policy import Policy
+from hubpg.runfolder import (
+    CARD_NAME,
+    CONFIG_NAME,
+    CURVE_NAME,
+    HYPERPARAMETERS_NAME,
+    LOG_NAME,
+    PACKAGE_SUBDIR,
+    PICKLE_SUFFIXES,
+    RESULTS_NAME,
+    VIDEO_NAME,
+    WEIGHTS_NAME,
+    atomic_path,
+    read_json,
+    read_log,
+    write_json,
+)
 
-RESULTS_NAME = "results.json"
-HYPERPARAMETERS_NAME = "hyperparameters.json"
-VIDEO_NAME = "replay.mp4"
-CURVE_NAME = "learning_curve.png"
-CARD_NAME = "README.md"
-PACKAGE_DIRNAME = "hub"
 #: Longest replay recorded by default (steps); a long Pixelcopter episode would make a huge video.
 VIDEO_MAX_T = 3000
 
@@ -47,7 +56,7 @@ class PackageResult:
 
 def default_package_dir(run_dir: Path) -> Path:
     """``<run>/hub``."""
-    return Path(run_dir) / PACKAGE_DIRNAME
+    return Path(run_dir) / PACKAGE_SUBDIR
 
 
 def is_packaged(package_dir: Path) -> bool:
@@ -200,9 +209,8 @@ def write_card(
         architecture=read_json(package_dir / CONFIG_NAME),
     )
     path = package_dir / CARD_NAME
-    tmp = package_dir / f".{CARD_NAME}.tmp"
-    card.save(tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        card.save(tmp)
     return path
 
 
@@ -241,7 +249,6 @@ def _read_hyperparameters(run_dir: Path) -> dict[str, Any]:
 def _write_curve(run_dir: Path, path: Path, env_id: str) -> bool:
     """The learning curve from the run's log; False when the run has no log."""
     from hubpg.plots import plot_learning_curve
-    from hubpg.reinforce import LOG_NAME, read_log
 
     if not (run_dir / LOG_NAME).is_file():
         return False

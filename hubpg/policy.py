@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from hubpg.config import CONFIG_NAME, WEIGHTS_NAME, PolicyConfig
+from hubpg.config import PolicyConfig
 from hubpg.errors import ConfigError, MissingFileError, WeightsError
+from hubpg.runfolder import CONFIG_NAME, WEIGHTS_NAME, atomic_path
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "Policy", "sample_categorical", "small_model_threads"]
 
@@ -96,9 +97,8 @@ class Policy(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        tmp = directory / f".{WEIGHTS_NAME}.tmp"
-        save_file(tensors, str(tmp), metadata={"format": "pt", "library": "hubpg"})
-        tmp.replace(directory / WEIGHTS_NAME)
+        with atomic_path(directory / WEIGHTS_NAME) as tmp:
+            save_file(tensors, str(tmp), metadata={"format": "pt", "library": "hubpg"})
         self.config.save(directory / CONFIG_NAME)
 
     @classmethod

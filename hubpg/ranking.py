@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hubpg.errors import ConfigError, HubpgError, InterruptedByUser, PickleRefusedError
+from hubpg.runfolder import format_score
 
 #: The keys of every row, in display order.
 ROW_KEYS = (
@@ -263,10 +264,9 @@ def verify_one(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _measure(task: dict[str, Any]) -> dict[str, Any]:
-    from hubpg.config import read_json
     from hubpg.evaluation import evaluate
     from hubpg.hub import _policy_from, download
-    from hubpg.policy import CONFIG_NAME, WEIGHTS_NAME
+    from hubpg.runfolder import CONFIG_NAME, RESULTS_NAME, WEIGHTS_NAME, read_json
 
     env_id = task["env_id"]
     got = download(
@@ -274,16 +274,16 @@ def _measure(task: dict[str, Any]) -> dict[str, Any]:
         task["revision"],
         task["endpoint"],
         task["token"],
-        files=(CONFIG_NAME, WEIGHTS_NAME, "results.json"),
+        files=(CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME),
     )
     policy = _policy_from(got.files, task["repo_id"])
     if policy.config.env_id != env_id:
         raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")
     result = evaluate(policy, env_id=env_id, episodes=task["episodes"], seed=task["seed"])
     claimed_n = None
-    if "results.json" in got.files:
+    if RESULTS_NAME in got.files:
         with contextlib.suppress(HubpgError, TypeError, ValueError, AttributeError):
-            n = int(read_json(got.files["results.json"]).get("n_evaluation_episodes"))
+            n = int(read_json(got.files[RESULTS_NAME]).get("n_evaluation_episodes"))
             claimed_n = n if n > 0 else None
     return {
         "mean": result.mean_reward,
@@ -572,11 +572,6 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _score(mean: float | None, std: float | None) -> str:
-    """``MEAN +/- STD`` with two decimals, as a card's model-index writes it."""
-    return "-" if mean is None or std is None else f"{mean:.2f} +/- {std:.2f}"
-
-
 def _short_date(value: str | None) -> str:
     return "-" if not value else value.replace("T", " ")[:16]
 
@@ -586,12 +581,12 @@ def format_table(rows: list[dict[str, Any]], verified: bool = False) -> str:
     columns: list[tuple[str, Callable[[dict[str, Any]], str], bool]] = [
         ("rank", lambda r: str(r["rank"]), True),
         ("repo", lambda r: r["repo_id"], False),
-        ("claimed", lambda r: _score(r["claimed_mean"], r["claimed_std"]), True),
+        ("claimed", lambda r: format_score(r["claimed_mean"], r["claimed_std"]), True),
         ("score", lambda r: _fmt(r["claimed_score"]), True),
     ]
     if verified:
         columns += [
-            ("measured", lambda r: _score(r["measured_mean"], r["measured_std"]), True),
+            ("measured", lambda r: format_score(r["measured_mean"], r["measured_std"]), True),
             ("score", lambda r: _fmt(r["measured_score"]), True),
             (
                 "claim holds",

@@ -16,7 +16,6 @@ batched forward pass instead of being kept per step.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import shutil
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 
 from hubpg import __version__
-from hubpg.config import TrainConfig, read_json, write_json
+from hubpg.config import TrainConfig
 from hubpg.envs import env_dims, make_vec_env
 from hubpg.errors import (
     ConfigError,
@@ -46,12 +45,19 @@ from hubpg.policy import (
     sample_categorical,
     small_model_threads,
 )
+from hubpg.runfolder import (
+    HYPERPARAMETERS_NAME,
+    OPTIMIZER_NAME,
+    STATE_NAME,
+    VALUE_NAME,
+    WEIGHTS_NAME,
+    atomic_path,
+    open_log,
+    read_json,
+    read_log,
+    write_json,
+)
 
-LOG_NAME = "log.csv"
-STATE_NAME = "trainer_state.json"
-OPTIMIZER_NAME = "optimizer.safetensors"
-VALUE_NAME = "value.safetensors"
-HYPERPARAMETERS_NAME = "hyperparameters.json"
 LOG_FIELDS = [
     "update",
     "steps",
@@ -388,9 +394,8 @@ def save_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
                 if (key == "step")
                 else value.detach().clone()
             )
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
 
 
 def load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
@@ -428,9 +433,7 @@ class _Run:
 
     def _restore(self) -> None:
         state = read_json(self.run_dir / STATE_NAME)
-        load_weights_strict(
-            self.policy, read_weights(self.run_dir / "model.safetensors"), "model.safetensors"
-        )
+        load_weights_strict(self.policy, read_weights(self.run_dir / WEIGHTS_NAME), WEIGHTS_NAME)
         if (self.run_dir / OPTIMIZER_NAME).is_file():
             load_optimizer(self.optimizer, self.run_dir / OPTIMIZER_NAME)
         if self.value is not None and (self.run_dir / VALUE_NAME).is_file():
@@ -478,9 +481,9 @@ class _Run:
         if self.value is not None:
             from safetensors.torch import save_file
 
-            tmp = self.run_dir / f".{VALUE_NAME}.tmp"
-            save_file({k: v.contiguous() for k, v in self.value.net.state_dict().items()}, str(tmp))
-            tmp.replace(self.run_dir / VALUE_NAME)
+            tensors = {k: v.contiguous() for k, v in self.value.net.state_dict().items()}
+            with atomic_path(self.run_dir / VALUE_NAME) as tmp:
+                save_file(tensors, str(tmp))
         record = hyperparameters_record(self.config, self.obs_dim, self.n_actions, self.episodes)
         write_json(self.run_dir / HYPERPARAMETERS_NAME, record)
         write_json(
@@ -537,12 +540,7 @@ def _train(
     run.checkpoint("running")
     envs = make_vec_env(config.env_id, config.num_envs, max_t=config.max_t)
     bar = _progress_bar(config, run, progress)
-    log_file = (run_dir / LOG_NAME).open("a+", newline="", encoding="utf-8")
-    log_file.seek(0)
-    header = next(csv.reader(log_file), None)  # a resumed run keeps its log's columns
-    log = csv.DictWriter(log_file, fieldnames=header or LOG_FIELDS, extrasaction="ignore")
-    if header is None:
-        log.writeheader()
+    log_file, log = open_log(run_dir, LOG_FIELDS)  # a resumed run keeps its log's columns
     solved_streak = 0
     selector = _Selector(config)
     last_mean = float("nan")
@@ -722,18 +720,6 @@ def _progress_bar(config: TrainConfig, run: _Run, enabled: bool) -> Any:
         leave=False,
         mininterval=0.25,
     )
-
-
-def read_log(run_dir: Path) -> list[dict[str, float]]:
-    """The per-update log of a run as a list of dicts of floats."""
-    path = Path(run_dir) / LOG_NAME
-    if not path.is_file():
-        raise MissingFileError(f"{path} not found; is {run_dir} a hubpg run folder?")
-    with path.open(newline="", encoding="utf-8") as handle:
-        return [
-            {k: float(v) for k, v in row.items() if v not in (None, "")}
-            for row in csv.DictReader(handle)
-        ]
 
 
 __all__ = [

@@ -32,7 +32,8 @@ from gymnasium.vector.utils import batch_space
 from hubpg.config import ENV_DEFAULTS, TrainConfig
 from hubpg.envs.pixelcopter import PixelcopterVectorEnv
 from hubpg.evaluation import evaluate
-from hubpg.reinforce import read_log, train
+from hubpg.reinforce import train
+from hubpg.runfolder import read_log
 
 ENV_ID = "PixelcopterFrameStack-v0"
 HISTORY, PICK = 7, [0, 2, 4, 6]  # frames kept, and which of them the policy sees

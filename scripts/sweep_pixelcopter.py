@@ -21,7 +21,8 @@ import torch
 
 from hubpg.config import TrainConfig
 from hubpg.evaluation import evaluate
-from hubpg.reinforce import read_log, train
+from hubpg.reinforce import train
+from hubpg.runfolder import read_log
 
 RAW_SCALE = {  # the first recipe: pixels / 48, no centring
     "obs_shift": None,

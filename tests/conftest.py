@@ -27,3 +27,6 @@ def cartpole_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("runs") / "CartPole-v1-reinforce-s1"
     train(TrainConfig.for_env("CartPole-v1", seed=1), run_dir, progress=False)
     return run_dir
+
+
+from browser import browser, page  # noqa: E402,F401  (fixtures for page tests)

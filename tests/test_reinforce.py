@@ -22,11 +22,11 @@ from hubpg.reinforce import (
     batch_loss,
     discounted_returns,
     normalize_returns,
-    read_log,
     step_weights,
     time_baseline,
     train,
 )
+from hubpg.runfolder import read_log
 
 
 def course_loss(policy: Policy, states, actions, rewards, gamma: float) -> torch.Tensor:

@@ -130,3 +130,23 @@ def reset_with_seeds(envs: gym.vector.VectorEnv, seeds: list[int]) -> np.ndarray
         return base.state.T.astype(np.float32)
     obs, _ = envs.reset(seed=seeds)
     return obs
+
+
+#: The highest return an episode can reach, for envs where it is known (reward per step
+#: times the step limit, or the reward at the goal); a claim above it is impossible.
+MAX_RETURNS: dict[str, float] = {
+    "CartPole-v0": 200.0,
+    "CartPole-v1": 500.0,
+    "Acrobot-v1": 0.0,
+    "MountainCar-v0": 0.0,
+}
+
+
+def max_return(env_id: str) -> float | None:
+    """The highest return an episode of ``env_id`` can reach, or ``None`` where there is
+    no bound (Pixelcopter) or it is not known.
+
+    Args:
+        env_id: a Gymnasium env id.
+    """
+    return MAX_RETURNS.get(env_id)

@@ -16,6 +16,7 @@ import uvicorn
 from hubpg.errors import ConfigError
 from hubpg.localhub.app import create_app
 from hubpg.localhub.web import Limits
+from hubpg.runfolder import atomic_write_text
 
 READY_PREFIX = "Local Hub serving on "
 
@@ -136,10 +137,7 @@ def serve(
 
     def announce() -> None:
         if ready_file is not None:
-            target = Path(ready_file)
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_text(url + "\n")
-            tmp.replace(target)
+            atomic_write_text(Path(ready_file), url + "\n")
         print(f"{READY_PREFIX}{url} (data: {data})", flush=True)
 
     server.on_ready = announce

@@ -1,0 +1,184 @@
+"""The run-folder and package formats: every file name, the log reader, the latest
+run, and the one atomic-write helper everything in hubpg writes files with.
+
+A *run folder* (``hubpg train``) holds the weights, ``config.json``,
+``hyperparameters.json``, ``log.csv``, the optimizer state and
+``trainer_state.json``. A *package folder* (``hubpg package``) holds what the Hub
+gets: weights, config, hyperparameters, ``results.json``, the replay, the learning
+curve and the model card (``README.md``). See ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from hubpg.errors import ConfigError, MissingFileError
+
+# --------------------------------------------------------------------------- file names
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+HYPERPARAMETERS_NAME = "hyperparameters.json"
+LOG_NAME = "log.csv"
+STATE_NAME = "trainer_state.json"
+OPTIMIZER_NAME = "optimizer.safetensors"
+VALUE_NAME = "value.safetensors"
+RESULTS_NAME = "results.json"
+VIDEO_NAME = "replay.mp4"
+CURVE_NAME = "learning_curve.png"
+CARD_NAME = "README.md"
+#: The package folder inside a run folder, unless ``--out`` says otherwise.
+PACKAGE_SUBDIR = "hub"
+#: Suffixes of files that may hold pickles (``torch.save`` writes zip archives of pickles).
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib", ".zip")
+#: Trainer states after which a run folder holds a usable policy.
+FINISHED_STATES = ("completed", "interrupted")
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+@contextmanager
+def atomic_path(path: Path | str, *, mode: int = 0o644) -> Iterator[Path]:
+    """Yield a unique temporary path beside ``path`` (same suffix, so writers that go by
+    the extension still work); on success it is fsynced, given
+    ``mode`` and renamed onto ``path``; on failure it is removed.
+
+    Args:
+        path: the file to write.
+        mode: permission bits of the final file (default ``0o644``, as any other file).
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a unique temp file, then a rename).
+
+    Args:
+        path: the file to write.
+        data: its whole content.
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically.
+
+    Args:
+        path: the file to write.
+        text: its whole content.
+    """
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path | str, data: Any) -> None:
+    """Write ``data`` as indented JSON atomically; non-finite floats are refused.
+
+    Args:
+        path: the file to write.
+        data: a JSON-ready value.
+    """
+    atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_json(path: Path | str) -> Any:
+    """Read a JSON file with a clear error when it is missing or invalid.
+
+    Args:
+        path: the file to read.
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise MissingFileError(f"{path} not found") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc})") from exc
+
+
+def read_log(run_dir: Path | str) -> list[dict[str, float]]:
+    """The per-update log of a run (``log.csv``) as a list of dicts of floats.
+
+    Args:
+        run_dir: the run folder.
+    """
+    path = Path(run_dir) / LOG_NAME
+    if not path.is_file():
+        raise MissingFileError(f"{path} not found; is {run_dir} a hubpg run folder?")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [
+            {k: float(v) for k, v in row.items() if v not in (None, "")}
+            for row in csv.DictReader(handle)
+        ]
+
+
+def open_log(run_dir: Path | str, fields: list[str]) -> tuple[IO[str], csv.DictWriter]:
+    """Open ``log.csv`` for appending; a new log gets a header, an existing one keeps
+    its columns.
+
+    Args:
+        run_dir: the run folder.
+        fields: the columns of a new log.
+    """
+    handle = (Path(run_dir) / LOG_NAME).open("a+", newline="", encoding="utf-8")
+    handle.seek(0)
+    header = next(csv.reader(handle), None)
+    writer = csv.DictWriter(handle, fieldnames=header or fields, extrasaction="ignore")
+    if header is None:
+        writer.writeheader()
+    return handle, writer
+
+
+def latest_run(runs_dir: Path | str = Path("runs")) -> Path:
+    """The most recently finished run folder under ``runs_dir``.
+
+    Args:
+        runs_dir: the folder holding run folders (default ``runs/``).
+    """
+    runs_dir = Path(runs_dir)
+    complete = [
+        p.parent
+        for p in runs_dir.glob(f"*/{STATE_NAME}")
+        if read_json(p).get("status") in FINISHED_STATES
+    ]
+    if not complete:
+        raise MissingFileError(
+            f"no finished run in {runs_dir}/; train one (hubpg train ENV_ID) or pass RUN_DIR"
+        )
+    return max(complete, key=lambda p: (p / WEIGHTS_NAME).stat().st_mtime)
+
+
+def format_score(mean: float | None, std: float | None) -> str:
+    """``"MEAN +/- STD"`` with two decimals (``"500.00 +/- 0.00"``), as the model card's
+    model-index writes it; ``"-"`` when either is missing.
+
+    Args:
+        mean: mean return.
+        std: standard deviation of the returns.
+    """
+    if mean is None or std is None:
+        return "-"
+    return f"{mean:.2f} +/- {std:.2f}"
