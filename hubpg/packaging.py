@@ -30,7 +30,6 @@ from hubpg.runfolder import (
     HYPERPARAMETERS_NAME,
     LOG_NAME,
     PACKAGE_SUBDIR,
-    PICKLE_SUFFIXES,
     RESULTS_NAME,
     VIDEO_NAME,
     WEIGHTS_NAME,
@@ -215,17 +214,17 @@ def write_card(
 
 
 def assert_no_pickle(folder: Path) -> None:
-    """Raise if any file in ``folder`` is a pickle or has a pickle's suffix."""
-    from hubpg.errors import PickleRefusedError
+    """Raise :class:`~hubpg.errors.PickleRefusedError` if any file in ``folder`` is a
+    pickle (judged by :func:`hubpg.sniff.is_pickle`: by parsing, not by two bytes).
 
-    for path in Path(folder).rglob("*"):
-        if not path.is_file():
-            continue
-        with path.open("rb") as handle:
-            head = handle.read(2)
-        if path.suffix.lower() in PICKLE_SUFFIXES or (
-            len(head) == 2 and head[0] == 0x80 and head[1] <= 5
-        ):
+    Args:
+        folder: the folder to check, recursively.
+    """
+    from hubpg.errors import PickleRefusedError
+    from hubpg.sniff import is_pickle
+
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and is_pickle(path):
             raise PickleRefusedError(f"{path} looks like a pickle; hubpg never ships pickles")
 
 
