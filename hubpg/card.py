@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubpg.errors import HubpgError, RepoIdError
+from hubpg.errors import CardBuildError, CardMetadataError, CardTemplateError, RepoIdError
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData
@@ -53,16 +53,14 @@ _CLAIM = re.compile(rf"^\s*({_NUMBER})\s*(?:\+\s*/\s*-|±|\+\s*-)\s*({_NUMBER})\
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
 
-class CardError(HubpgError, ValueError):
-    """A model card cannot be built, or has no score that can be read back."""
-
-
 # ---------------------------------------------------------------- metadata
 
 
 def _check_env_id(env_id: Any) -> str:
     if not isinstance(env_id, str) or not env_id.strip() or any(c.isspace() for c in env_id):
-        raise CardError(f"the env id must be a non-empty string without spaces (got {env_id!r})")
+        raise CardBuildError(
+            f"the env id must be a non-empty string without spaces (got {env_id!r})"
+        )
     return env_id
 
 
@@ -70,11 +68,11 @@ def _check_score(mean_reward: Any, std_reward: Any) -> tuple[float, float]:
     try:
         mean, std = float(mean_reward), float(std_reward)
     except (TypeError, ValueError) as exc:
-        raise CardError(
+        raise CardBuildError(
             f"mean and std reward must be numbers (got {mean_reward!r}, {std_reward!r})"
         ) from exc
     if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
-        raise CardError(
+        raise CardBuildError(
             f"cannot write a model card for mean_reward={mean} std_reward={std}: both must be "
             "finite and std non-negative; re-run the evaluation"
         )
@@ -137,7 +135,7 @@ def template_path() -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    raise CardError(
+    raise CardTemplateError(
         f"the model card template {TEMPLATE_NAME} is missing from hubpg's installation "
         f"(looked in {', '.join(str(p.parent) for p in candidates)}); reinstall hubpg"
     )
@@ -258,7 +256,7 @@ def render_card(
         )
     n_episodes, seed = int(n_episodes), int(seed)
     if n_episodes < 1:
-        raise CardError(f"n_episodes must be at least 1 (got {n_episodes})")
+        raise CardBuildError(f"n_episodes must be at least 1 (got {n_episodes})")
     shown_repo = repo_id or f"NAMESPACE/Reinforce-{env_id}"
 
     if n_episodes == 1:
@@ -310,7 +308,7 @@ def render_card(
             cli_command=cli,
         )
     except OSError as exc:
-        raise CardError(
+        raise CardTemplateError(
             f"cannot read the model card template {path} ({exc}); reinstall hubpg"
         ) from exc
     if not card.text.endswith("\n"):
@@ -341,19 +339,19 @@ def _card_data(card: Any) -> ModelCardData:
             card = card.decode("utf-8-sig")
         if isinstance(card, str):
             if not REGEX_YAML_BLOCK.search(card):
-                raise CardError(
+                raise CardMetadataError(
                     "the model card has no YAML metadata block (--- ... --- at the top), so it "
                     "claims no score; the card must carry a model-index with mean_reward"
                 )
             return ModelCard(card).data
-    except CardError:
+    except CardMetadataError:
         raise
     except OSError as exc:
-        raise CardError(f"cannot read the model card {card} ({exc})") from exc
+        raise CardMetadataError(f"cannot read the model card {card} ({exc})") from exc
     except Exception as exc:  # YAML errors, invalid model-index
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CardError(f"the model card's metadata cannot be parsed ({first})") from exc
-    raise CardError(f"cannot read a model card from a {type(card).__name__}")
+        raise CardMetadataError(f"the model card's metadata cannot be parsed ({first})") from exc
+    raise CardMetadataError(f"cannot read a model card from a {type(card).__name__}")
 
 
 def card_tags(card: Any) -> list[str]:
@@ -378,12 +376,14 @@ def parse_claim_value(value: Any) -> tuple[float, float]:
     """``"500.00 +/- 0.00"`` (or ``"500 ± 0"``, spaces optional) -> ``(500.0, 0.0)``."""
     match = _CLAIM.match(str(value)) if isinstance(value, str) else None
     if not match:
-        raise CardError(
+        raise CardMetadataError(
             f"the model card's mean_reward value {value!r} is not of the form 'MEAN +/- STD'"
         )
     mean, std = float(match.group(1)), float(match.group(2))
     if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
-        raise CardError(f"the model card's mean_reward value {value!r} is not a finite score")
+        raise CardMetadataError(
+            f"the model card's mean_reward value {value!r} is not a finite score"
+        )
     return mean, std
 
 
@@ -394,7 +394,7 @@ def parse_claim(card_or_text: Any, env_id: str | None = None) -> tuple[float, fl
     path to a README.md, a :class:`~huggingface_hub.ModelCardData` or a raw
     metadata dict (``cardData`` from the Hub's API). The first ``mean_reward``
     result is used (the first on ``env_id`` when given). Raises
-    :class:`CardError` (a ``ValueError``) when there is none or its value does
+    :class:`CardMetadataError` (a ``ValueError``) when there is none or its value does
     not parse.
     """
     results = _card_data(card_or_text).eval_results or []
@@ -403,7 +403,7 @@ def parse_claim(card_or_text: Any, env_id: str | None = None) -> tuple[float, fl
         chosen = [r for r in chosen if env_id in (r.dataset_type, r.dataset_name)]
     if not chosen:
         where = f" on {env_id}" if env_id is not None else ""
-        raise CardError(
+        raise CardMetadataError(
             f"the model card has no {METRIC} result{where} in its model-index; "
             "re-package the model so its card carries the score"
         )

@@ -24,6 +24,7 @@ from hubpg.errors import (
     MissingFileError,
     PickleRefusedError,
     RepoIdError,
+    RepoNotFoundError,
     TokenError,
 )
 from hubpg.runfolder import (
@@ -48,10 +49,6 @@ LOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME, CARD_NAME)
 CLAIM_Z = 3.0
 #: Episodes assumed behind a claim whose count is unknown (the course evaluates 10).
 COURSE_EVAL_EPISODES = 10
-
-
-class RepoNotFound(HubpgError, FileNotFoundError):
-    """The repo or revision does not exist (or is private to someone else)."""
 
 
 @dataclass
@@ -138,13 +135,13 @@ def hub_errors(action: str, repo_id: str, endpoint: str, token_given: bool):
     except HubpgError:
         raise
     except RevisionNotFoundError as exc:
-        raise RepoNotFound(
+        raise RepoNotFoundError(
             f"{repo_id} has no revision like that on {endpoint}; list its commits on the Hub "
             "or omit --revision"
         ) from exc
     except RepositoryNotFoundError as exc:
         hint = "check the name" + ("" if token_given else ", or pass --token for a private repo")
-        raise RepoNotFound(f"repo {repo_id} not found on {endpoint}; {hint}") from exc
+        raise RepoNotFoundError(f"repo {repo_id} not found on {endpoint}; {hint}") from exc
     except EntryNotFoundError as exc:
         raise MissingFileError(f"{repo_id} has no file {_missing_name(exc)}") from exc
     except LocalEntryNotFoundError as exc:

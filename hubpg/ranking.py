@@ -31,7 +31,14 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from hubpg.errors import ConfigError, HubpgError, InterruptedByUser, PickleRefusedError
+from hubpg.errors import (
+    CardMetadataError,
+    ConfigError,
+    HubpgError,
+    InterruptedByUser,
+    PickleRefusedError,
+    RayMissingError,
+)
 from hubpg.runfolder import format_score
 
 #: The keys of every row, in display order.
@@ -59,10 +66,6 @@ PICKLE_PROBLEM = "not verifiable: pickle"
 _PRELOAD = ["torch", "huggingface_hub", "hubpg.hub", "hubpg.evaluation", "hubpg.ranking"]
 _WORKER_READY = False
 _SNAPSHOT_PATH = re.compile(r"\S*/snapshots/[0-9a-f]{40}/")
-
-
-class RayMissingError(HubpgError, ImportError):
-    """``--ray`` was asked for but Ray is not installed."""
 
 
 # --------------------------------------------------------------------------- the library form
@@ -178,7 +181,7 @@ def _empty_row(repo_id: str) -> dict[str, Any]:
 
 def _row_from_listing(model: Any, env_id: str) -> dict[str, Any]:
     """A row from one ``list_models`` item: the claim read from its ``cardData``."""
-    from hubpg.card import CardError, card_env_ids, parse_claim
+    from hubpg.card import card_env_ids, parse_claim
 
     row = _empty_row(model.id)
     row["revision"] = getattr(model, "sha", None)
@@ -194,7 +197,7 @@ def _row_from_listing(model: Any, env_id: str) -> dict[str, Any]:
             row["problem"] = f"card claims {', '.join(sorted(envs))}"
             return row
         mean, std = parse_claim(card, env_id=env_id)
-    except (CardError, ValueError, TypeError):
+    except (CardMetadataError, ValueError, TypeError):
         row["problem"] = NO_CLAIM
         return row
     row.update(claimed_mean=mean, claimed_std=std, claimed_score=mean - std)

@@ -9,7 +9,6 @@ import yaml
 from huggingface_hub import ModelCard, ModelCardData
 
 from hubpg.card import (
-    CardError,
     card_env_ids,
     card_metadata,
     card_tags,
@@ -18,7 +17,7 @@ from hubpg.card import (
     render_card,
     template_path,
 )
-from hubpg.errors import RepoIdError
+from hubpg.errors import CardBuildError, CardMetadataError, RepoIdError
 
 ROOT = Path(__file__).resolve().parents[1]
 CARTPOLE, PIXELCOPTER = "CartPole-v1", "Pixelcopter-PLE-v0"
@@ -128,7 +127,7 @@ def test_parse_claim_accepts_every_form_of_a_card(tmp_path):
     assert parse_claim(card.data) == expected
     assert parse_claim(card.data.to_dict()) == expected  # cardData as the Hub API returns it
     assert parse_claim(card, env_id=CARTPOLE) == expected
-    with pytest.raises(CardError, match="no mean_reward result on Pixelcopter"):
+    with pytest.raises(CardMetadataError, match="no mean_reward result on Pixelcopter"):
         parse_claim(card, env_id=PIXELCOPTER)
 
 
@@ -163,7 +162,7 @@ def _card_text(metric_value: str) -> str:
 
 def test_parse_claim_of_other_libraries_cards():
     assert parse_claim(_card_text("200.50 +/- 10.25")) == (200.5, 10.25)
-    with pytest.raises(CardError, match="not of the form"):
+    with pytest.raises(CardMetadataError, match="not of the form"):
         parse_claim(_card_text("excellent"))
 
 
@@ -177,7 +176,7 @@ def test_parse_claim_of_other_libraries_cards():
     ],
 )
 def test_parse_claim_errors_are_value_errors(text, match):
-    with pytest.raises(CardError, match=match) as info:
+    with pytest.raises(CardMetadataError, match=match) as info:
         parse_claim(text)
     assert isinstance(info.value, ValueError)
 
@@ -250,9 +249,9 @@ def test_model_index_name_follows_the_repo_name():
 def test_bad_inputs_are_clear_errors():
     with pytest.raises(RepoIdError, match="NAMESPACE/NAME"):
         _render(repo_id="no-slash")
-    with pytest.raises(CardError, match="finite"):
+    with pytest.raises(CardBuildError, match="finite"):
         card_metadata(CARTPOLE, float("nan"), 0.0)
-    with pytest.raises(CardError, match="env id"):
+    with pytest.raises(CardBuildError, match="env id"):
         card_metadata("", 1.0, 0.0)
 
 

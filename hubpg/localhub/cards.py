@@ -7,18 +7,16 @@ from typing import Any
 
 import yaml
 
+from hubpg.errors import CardFrontMatterError
+
 # Same pattern as huggingface_hub.repocard.REGEX_YAML_BLOCK
 _YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
-
-
-class CardError(ValueError):
-    """The README's YAML front matter does not parse into a mapping."""
 
 
 def parse_front_matter(text: str) -> dict[str, Any] | None:
     """The README's YAML metadata as a dict, None when there is none.
 
-    Raises :class:`CardError` when the block exists but is not valid YAML or not a mapping.
+    Raises :class:`CardFrontMatterError` when the block exists but is not valid YAML or not a mapping.
     """
     match = _YAML_BLOCK.search(text)
     if match is None:
@@ -26,11 +24,11 @@ def parse_front_matter(text: str) -> dict[str, Any] | None:
     try:
         data = yaml.safe_load(match.group(2))
     except yaml.YAMLError as exc:
-        raise CardError(f"Invalid YAML in README.md metadata: {exc}") from exc
+        raise CardFrontMatterError(f"Invalid YAML in README.md metadata: {exc}") from exc
     if data is None:
         return None
     if not isinstance(data, dict):
-        raise CardError("README.md metadata must be a YAML mapping (key: value)")
+        raise CardFrontMatterError("README.md metadata must be a YAML mapping (key: value)")
     return data
 
 
@@ -38,7 +36,7 @@ def card_data_or_none(text: str) -> dict[str, Any] | None:
     """Like :func:`parse_front_matter` but None instead of raising on bad YAML."""
     try:
         return parse_front_matter(text)
-    except CardError:
+    except CardFrontMatterError:
         return None
 
 

@@ -11,7 +11,12 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hubpg.localhub.cards import CardError, card_data_or_none, parse_front_matter, tags_from_card
+from hubpg.localhub.cards import (
+    CardFrontMatterError,
+    card_data_or_none,
+    parse_front_matter,
+    tags_from_card,
+)
 from hubpg.localhub.storage import (
     BranchExistsError,
     Commit,
@@ -406,7 +411,7 @@ async def validate_yaml(request: Request) -> Response:
         raise bad_request("'content' must be a string")
     try:
         card = parse_front_matter(content)
-    except CardError as exc:
+    except CardFrontMatterError as exc:
         error = {"message": str(exc)}
         return HubJSONResponse(
             {"errors": [error], "warnings": []},

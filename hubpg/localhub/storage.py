@@ -33,6 +33,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hubpg.errors import (  # the storage layer's refusals (defined with every other error)
+    BranchExistsError,
+    EntryMissingError,
+    InvalidOperationError,
+    ParentMismatchError,
+    RepoExistsError,
+    RepoMissingError,
+    RevisionMissingError,
+)
+
 try:  # POSIX only; elsewhere the thread lock alone guards one process
     import fcntl
 except ImportError:  # pragma: no cover
@@ -49,38 +59,6 @@ DEFAULT_GITATTRIBUTES = "".join(
         "*tfevents* *.mp4 *.png"
     ).split()
 )
-
-
-class StorageError(Exception):
-    """Base class of the storage layer's refusals (mapped to HTTP errors by the app)."""
-
-
-class RepoExistsError(StorageError):
-    """The repo already exists."""
-
-
-class RepoMissingError(StorageError):
-    """The repo does not exist."""
-
-
-class RevisionMissingError(StorageError):
-    """The revision names no branch or commit of the repo."""
-
-
-class BranchExistsError(StorageError):
-    """The branch already exists."""
-
-
-class EntryMissingError(StorageError):
-    """A file or folder named by an operation does not exist."""
-
-
-class ParentMismatchError(StorageError):
-    """The branch moved since the commit the client based its change on."""
-
-
-class InvalidOperationError(StorageError):
-    """A commit operation is inconsistent (e.g. a file where a folder is)."""
 
 
 def utc_now() -> str:
