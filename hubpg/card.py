@@ -15,8 +15,9 @@ reads::
         metrics:
         - {type: mean_reward, value: MEAN +/- STD, name: mean_reward, verified: false}
 
-The body is the Jinja2 template ``hubpg/model_cards/reinforce_card.md``
-(a copy lives in the repository's top-level ``model_cards/``), rendered through
+The body is the Jinja2 template ``model_cards/reinforce_card.md`` (one copy, in the
+repository's top-level ``model_cards/``; ``hubpg/model_cards`` links to it and the
+wheel ships it as package data), rendered through
 :meth:`huggingface_hub.ModelCard.from_template`.
 
 :func:`parse_claim`, :func:`card_env_ids` and :func:`card_tags` read a card back
@@ -127,11 +128,15 @@ def card_metadata(
 
 
 def template_path() -> Path:
-    """The card template: the package's copy, else the repository's ``model_cards/``."""
-    candidates = [
-        Path(__file__).resolve().parent / "model_cards" / TEMPLATE_NAME,
-        Path(__file__).resolve().parent.parent / "model_cards" / TEMPLATE_NAME,
-    ]
+    """The card template, ``reinforce_card.md``, from the one copy in the repository's
+    top-level ``model_cards/``.
+
+    In a source checkout ``hubpg/model_cards`` is a symlink to ``../model_cards``; a
+    built wheel holds the resolved file in ``hubpg/model_cards/``. The top-level folder
+    is also looked in directly, for a checkout whose file system dropped the symlink.
+    """
+    here = Path(__file__).resolve().parent
+    candidates = [here / "model_cards" / TEMPLATE_NAME, here.parent / "model_cards" / TEMPLATE_NAME]
     for path in candidates:
         if path.is_file():
             return path
