@@ -324,7 +324,12 @@ def evaluate(
     help="Longest replay, in steps.  [default: 3000]",
 )
 @click.option("--no-video", is_flag=True, help="Package without a replay video.")
-@click.option("--repo-name", default=None, help="NAMESPACE/NAME (or NAME) shown in the card.")
+@click.option(
+    "--repo-name",
+    default=None,
+    metavar="NAMESPACE/NAME",
+    help="The repo id shown in the card (a bare NAME is refused).",
+)
 @click.option("--overwrite", is_flag=True, help="Rebuild an existing package folder.")
 @json_option
 @quiet_option
@@ -345,9 +350,11 @@ def package(
     quiet: bool,
 ) -> None:
     """Build the Hub-ready folder for RUN_DIR: weights, config, results, video, card."""
-    from hubpg.packaging import VIDEO_MAX_T
+    from hubpg.packaging import VIDEO_MAX_T, check_repo_name
     from hubpg.packaging import package as build_package
 
+    if repo_name is not None:
+        check_repo_name(repo_name)
     say(
         f"packaging {run_dir}: evaluating {episodes} episodes"
         f"{'' if no_video else ', recording a replay'}",

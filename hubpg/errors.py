@@ -137,10 +137,6 @@ class MissingEnvDependencyError(HubpgError, ImportError):
     """The environment needs an optional package that is not installed (e.g. Box2D)."""
 
 
-class RepoNameError(HubpgError, ValueError):
-    """A package's ``--repo-name`` is not of the form NAMESPACE/NAME."""
-
-
 class ClaimNotSupportedError(HubpgError, RuntimeError):
     """``--strict``: the measurement does not support the model card's claim."""
 

@@ -8,7 +8,7 @@ import pytest
 from cli_runner import run_cli
 from huggingface_hub import ModelCard
 
-from hubpg.errors import PickleRefusedError
+from hubpg.errors import PickleRefusedError, RepoIdError
 from hubpg.packaging import assert_no_pickle, package
 
 
@@ -189,3 +189,21 @@ def test_library_functions_stay_callable_after_their_modules_load() -> None:
     for name in ("package", "train", "evaluate", "load", "push", "leaderboard"):
         value = getattr(hubpg, name)
         assert inspect.isfunction(value) and value.__name__ == name, (name, value)
+
+
+@pytest.mark.parametrize("name", ["Reinforce-CartPole-v1", "", "a/b/c"])
+def test_a_repo_name_without_namespace_is_a_clear_error(cartpole_run, tmp_path, name) -> None:
+    out = tmp_path / "hub"
+    with pytest.raises(RepoIdError, match="NAMESPACE/NAME"):
+        package(cartpole_run, out, episodes=2, video=False, repo_id=name)
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_cli_package_refuses_a_bare_repo_name(cartpole_run, tmp_path) -> None:
+    out = tmp_path / "hub"
+    args = ["package", str(cartpole_run), "--out", str(out), "--no-video", "--episodes", "2"]
+    proc = run_cli(*args, "--repo-name", "Reinforce-CartPole-v1")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --repo-name 'Reinforce-CartPole-v1' has no namespace")
+    assert "your-name/Reinforce-CartPole-v1" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
