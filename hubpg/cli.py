@@ -467,10 +467,18 @@ def push(
                 "commit_url": result.commit_url,
                 "revision": result.revision,
                 "package_dir": str(result.package_dir),
+                "changed": result.changed,
             }
         )
         return
-    say(f"pushed {result.package_dir} to {result.repo_id} ({result.revision})", quiet)
+    if not result.changed:
+        say(
+            f"nothing changed: {result.repo_id} ({result.revision}) already holds "
+            f"{result.package_dir}; no commit made",
+            quiet,
+        )
+    else:
+        say(f"pushed {result.package_dir} to {result.repo_id} ({result.revision})", quiet)
     click.echo(result.url)
     click.echo(f"commit {result.commit_sha}")
 
@@ -485,6 +493,11 @@ def push(
     default=None,
     help="Also record a replay of the downloaded policy to this mp4.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when the measurement does not support the card's claim (or there is none).",
+)
 @hub_options
 @json_option
 @quiet_option
@@ -497,12 +510,16 @@ def load_and_eval(
     deterministic: bool,
     max_t: int | None,
     video: Path | None,
+    strict: bool,
     endpoint: str | None,
     token: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Download a model (safetensors + JSON only), re-evaluate it, and check its card's claim."""
+    """Download a model (safetensors + JSON only), re-evaluate it, and check its card's claim.
+
+    Exit status 0 whatever the verdict, unless --strict: then 1 when the claim is not
+    supported by the measurement or the card claims no score."""
     from hubpg.hub import load_and_eval as run_load_and_eval
     from hubpg.hub import validate_repo_id
 
@@ -520,6 +537,7 @@ def load_and_eval(
     )
     if as_json:
         emit_json(report)
+        _check_strict(report, strict)
         return
     mode = "argmax actions" if deterministic else "sampled actions"
     say(
@@ -533,6 +551,7 @@ def load_and_eval(
     claimed = report["claimed"]
     if claimed is None:
         click.echo(f"measured {measured}   claimed: none (no parsable model-index in the card)")
+        _check_strict(report, strict)
         return
     verdict = "supported" if report["claim_supported"] else "NOT SUPPORTED by the measurement"
     click.echo(
@@ -541,6 +560,25 @@ def load_and_eval(
     )
     if video is not None:
         say(f"replay written to {video}", quiet)
+    _check_strict(report, strict)
+
+
+def _check_strict(report: dict[str, Any], strict: bool) -> None:
+    """``--strict``: raise :class:`~hubpg.errors.ClaimNotSupportedError` (exit 1) when
+    the report's claim is missing or not supported by the measurement."""
+    from hubpg.errors import ClaimNotSupportedError
+
+    if not strict or report.get("claim_supported"):
+        return
+    if report.get("claimed") is None:
+        raise ClaimNotSupportedError(
+            f"{report.get('repo_id', 'the model')}'s card claims no score, so --strict cannot "
+            "pass; package the model with hubpg so its card carries one"
+        )
+    raise ClaimNotSupportedError(
+        f"the measurement does not support {report.get('repo_id', 'the model')}'s claim "
+        "(--strict); re-evaluate with more --episodes or correct the card"
+    )
 
 
 # --------------------------------------------------------------------------- leaderboard

@@ -61,6 +61,8 @@ class PushResult:
     commit_url: str
     package_dir: Path
     revision: str
+    #: False when the Hub already held exactly these files (no commit was made).
+    changed: bool = True
 
 
 # --------------------------------------------------------------------------- arguments
@@ -246,13 +248,14 @@ def push(
         api.create_repo(repo_id, private=private, exist_ok=True)
         if revision and revision != "main":
             api.create_branch(repo_id, branch=revision, exist_ok=True)
-        info = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(package_dir),
-            commit_message=commit_message or f"Upload REINFORCE agent for {env_id} (hubpg)",
-            revision=revision,
-            ignore_patterns=[".*", "*/.*"],
-        )
+        with _no_empty_commit_warning() as skipped:
+            info = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(package_dir),
+                commit_message=commit_message or f"Upload REINFORCE agent for {env_id} (hubpg)",
+                revision=revision,
+                ignore_patterns=[".*", "*/.*"],
+            )
     return PushResult(
         repo_id=repo_id,
         url=f"{endpoint}/{repo_id}",
@@ -260,7 +263,30 @@ def push(
         commit_url=info.commit_url,
         package_dir=package_dir,
         revision=revision or "main",
+        changed=not skipped,
     )
+
+
+@contextmanager
+def _no_empty_commit_warning():
+    """Silence huggingface_hub's "No files have been modified" warning on an unchanged
+    re-push; yields a list that holds one item when the commit was skipped."""
+    import logging
+
+    skipped: list[str] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("No files have been modified"):
+            skipped.append(record.getMessage())
+            return False
+        return True
+
+    logger = logging.getLogger("huggingface_hub.hf_api")
+    logger.addFilter(keep)
+    try:
+        yield skipped
+    finally:
+        logger.removeFilter(keep)
 
 
 def check_write_access(api: Any, repo_id: str) -> None:
