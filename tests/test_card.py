@@ -15,7 +15,6 @@ from hubpg.card import (
     parse_claim,
     parse_claim_value,
     render_card,
-    template_path,
 )
 from hubpg.errors import CardBuildError, CardMetadataError, RepoIdError
 
