@@ -735,6 +735,14 @@ def hub_serve(
 # --------------------------------------------------------------------------- entry point
 
 
+def _print_traceback(debug: bool) -> None:
+    """``--debug``: the traceback on stderr, before the usual one-line error and exit status."""
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to one line on stderr and an exit status."""
     debug = _debug_enabled() if argv is None else ("--debug" in argv or _debug_enabled())
@@ -746,28 +754,24 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("error: aborted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        if debug:
-            raise
+        _print_traceback(debug)
         command = " ".join(sys.argv[1:2]) if argv is None else " ".join(argv[:1])
         hint = f" See 'hubpg {command} --help'." if command and not command.startswith("-") else ""
         click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except HubpgError as exc:
-        if debug:
-            raise
+        _print_traceback(debug)
         click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
-        if debug:
-            raise
+        _print_traceback(debug)
         detail = str(exc)
         click.echo(f"error: {one_line(detail) if detail else 'interrupted.'}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(EXIT_FAILED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if debug:
-            raise
+        _print_traceback(debug)
         click.echo(
             f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} "
             "Re-run with --debug for the traceback, and please report it.",

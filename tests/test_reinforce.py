@@ -286,7 +286,8 @@ def test_a_time_limit_ends_training(tmp_path) -> None:
         "CartPole-v1", total_steps=10**9, target_return=1e9, time_limit=1.0, num_envs=8
     )
     result = train(config, tmp_path / "run", progress=False)
-    assert 1.0 <= result.wall_time < 10.0
+    assert result.wall_time >= 1.0  # it ran until the limit ...
+    assert 0 < result.steps < config.total_steps and not result.solved  # ... which ended it
 
 
 def test_anneal_lr_lowers_the_rate_linearly_over_the_budget(tmp_path) -> None:
