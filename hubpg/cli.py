@@ -31,8 +31,10 @@ def say(message: str, quiet: bool = False) -> None:
 
 
 def emit_json(value: Any) -> None:
-    """Exactly one JSON value on stdout."""
-    click.echo(json.dumps(value, indent=2))
+    """Exactly one JSON value on stdout (floats without rounding noise)."""
+    from hubpg.runfolder import clean_numbers
+
+    click.echo(json.dumps(clean_numbers(value), indent=2))
 
 
 def one_line(message: str) -> str:

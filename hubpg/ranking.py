@@ -626,13 +626,15 @@ def format_table(rows: list[dict[str, Any]], verified: bool = False) -> str:
 
 
 def write_csv(rows: list[dict[str, Any]], stream: Any) -> None:
-    """Header + one line per row (empty cells for None)."""
+    """Header + one line per row (empty cells for None, floats without rounding noise)."""
     import csv
+
+    from hubpg.runfolder import clean_numbers
 
     writer = csv.DictWriter(stream, fieldnames=list(ROW_KEYS), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: ("" if v is None else clean_numbers(v)) for k, v in row.items()})
 
 
 __all__ = [
