@@ -1,7 +1,7 @@
 """The whole hubpg mission, offline, as a user runs it: start a local Hub, train
 CartPole-v1, package and push it, load it back, re-evaluate it, stop the Hub.
 
-Everything goes under ``demo/`` (recreated on each run). Usage: python scripts/demo.py
+Everything goes under ``demo/`` (recreated on each run; ``HUBPG_DEMO_DIR`` moves it). Usage: python scripts/demo.py
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "demo"
+DEMO = Path(os.environ.get("HUBPG_DEMO_DIR") or ROOT / "demo")  # the tests use a temp folder
 USER = "demo"
 REPO = f"{USER}/Reinforce-CartPole-v1"
 
