@@ -1,5 +1,5 @@
 """The ``hubpg`` command: thin wrappers that parse options, call the library,
-and turn hubpg's errors into one-line messages and exit codes (``cli.md``).
+and turn hubpg's errors into one-line messages and exit codes (``docs/cli.md``).
 
 Exit status: 0 success; 1 the work failed; 2 bad usage or input; 130 interrupted.
 """

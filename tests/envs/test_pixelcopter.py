@@ -2,7 +2,7 @@
 
 Three kinds of evidence that the game is PLE's Pixelcopter:
 
-* hand computations of the first frames from the rules in shared/design/pixelcopter.md
+* hand computations of the first frames from the rules in docs/pixelcopter.md
   (copter physics, the RandomState draws of a level, the first +1 at frame 10, a
   floor death when never thrusting);
 * replays recorded on the original game (PLE master with pygame 2.6, driven like
