@@ -313,7 +313,9 @@ def test_verify_on_a_local_ray_matches_the_process_pool(hub, verified) -> None:
         timeout=240,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == verified
+    from hubpg.runfolder import clean_numbers
+
+    assert json.loads(proc.stdout) == clean_numbers(verified)  # --json drops float noise
 
 
 def test_cli_json_and_csv(hub, models) -> None:
