@@ -217,14 +217,22 @@ def run_eval_max_t(folder: str | Path) -> int | None:
     return evaluation_max_t(record["env_id"], cap if isinstance(cap, int) and cap > 0 else None)
 
 
-def _policy_source(target: Any) -> Any:
-    """A folder path or a Policy from what :func:`evaluate` was given."""
+def _result_folder(target: Any) -> Path | None:
+    """The folder a path or a hubpg result names (a package before its run); else None."""
     if isinstance(target, str | Path):
         return Path(target)
     for attribute in ("package_dir", "run_dir"):
         folder = getattr(target, attribute, None)
         if isinstance(folder, Path):
             return folder
+    return None
+
+
+def _policy_source(target: Any) -> Any:
+    """A folder path or a Policy from what :func:`evaluate` was given."""
+    folder = _result_folder(target)
+    if folder is not None:
+        return folder
     if hasattr(target, "act") and hasattr(target, "config"):
         return target
     raise ConfigError(
@@ -275,15 +283,14 @@ def evaluate(
 
 
 def _folder_of(target: Any, *, what: str) -> Path:
-    if target is None:
-        return latest_run()
-    if isinstance(target, str | Path):
-        return Path(target)
-    for attribute in ("package_dir", "run_dir"):
-        folder = getattr(target, attribute, None)
-        if isinstance(folder, Path):
-            return folder
-    raise ConfigError(f"{what}() needs a run folder or a hubpg result, got {type(target).__name__}")
+    """The run or package folder :func:`package` / :func:`push` work on (default: the
+    latest run under ``runs/``)."""
+    folder = latest_run() if target is None else _result_folder(target)
+    if folder is None:
+        raise ConfigError(
+            f"{what}() needs a run folder or a hubpg result, got {type(target).__name__}"
+        )
+    return folder
 
 
 def package(
