@@ -11,7 +11,9 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hubpg.localhub.cards import CardError, card_data_or_none, parse_front_matter, tags_from_card
+from hubpg.cardsafe import card_data_from_readme
+from hubpg.errors import CardDataError
+from hubpg.localhub.cards import CARD_NAME, tags_from_card
 from hubpg.localhub.storage import (
     BranchExistsError,
     Commit,
@@ -25,13 +27,13 @@ from hubpg.localhub.web import (
     ApiError,
     HubJSONResponse,
     bad_request,
+    body_in_thread,
     can_see,
     current_user,
     entry_not_found,
     hub,
+    json_in_thread,
     json_object,
-    read_body,
-    read_json,
     readable_repo,
     repo_id_of,
     require_user,
@@ -39,7 +41,6 @@ from hubpg.localhub.web import (
     writable_repo,
 )
 
-CARD_MAX_BYTES = 1024 * 1024
 _BRANCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -62,15 +63,13 @@ def resolve_commit(request: Request, meta: RepoMeta, revision: str) -> Commit:
 
 
 def card_of(request: Request, commit: Commit) -> dict[str, Any] | None:
-    """The parsed YAML front matter of the commit's README.md, if any."""
-    entry = commit.files.get("README.md")
-    if entry is None or entry.size > CARD_MAX_BYTES:
+    """The card data of the commit's README.md (see :mod:`hubpg.cardsafe`), None when it
+    has none or its metadata is refused."""
+    entry = commit.files.get(CARD_NAME)
+    if entry is None:
         return None
-    try:
-        text = hub(request).store.blob_path(entry.sha256).read_bytes().decode("utf-8", "replace")
-    except OSError:
-        return None
-    return card_data_or_none(text)
+    state = hub(request)
+    return state.cards.get(entry.sha256, state.store.blob_path(entry.sha256))
 
 
 def _sibling(path: str, entry: FileEntry, blobs: bool) -> dict[str, Any]:
@@ -127,7 +126,7 @@ def repo_summary(
     return info
 
 
-async def whoami(request: Request) -> Response:
+def whoami(request: Request) -> Response:
     """``GET /api/whoami-v2``."""
     user = require_user(request)
     return HubJSONResponse(
@@ -156,10 +155,10 @@ def _check_model_type(payload: dict[str, Any]) -> None:
         raise bad_request(f"This local Hub only hosts model repos, not '{repo_type}' repos")
 
 
-async def _repo_request(request: Request) -> tuple[str, dict[str, Any], str, str]:
+def _repo_request(request: Request) -> tuple[str, dict[str, Any], str, str]:
     """The caller and the ``{name, organization, type?}`` body of a create/delete call."""
     user = require_user(request)
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
     _check_model_type(payload)
     name = payload.get("name")
     namespace = payload.get("organization") or user
@@ -168,9 +167,9 @@ async def _repo_request(request: Request) -> tuple[str, dict[str, Any], str, str
     return user, payload, namespace, name
 
 
-async def create_repo(request: Request) -> Response:
+def create_repo(request: Request) -> Response:
     """``POST /api/repos/create`` with ``{name, organization, visibility?, type?}``."""
-    user, payload, namespace, name = await _repo_request(request)
+    user, payload, namespace, name = _repo_request(request)
     repo_id = repo_id_of(namespace, name)
     visibility = payload.get("visibility")
     if visibility not in (None, "public", "private", "protected"):
@@ -191,18 +190,18 @@ async def create_repo(request: Request) -> Response:
     return HubJSONResponse({"url": url, "name": meta.id, "id": meta.id})
 
 
-async def delete_repo(request: Request) -> Response:
+def delete_repo(request: Request) -> Response:
     """``DELETE /api/repos/delete`` with ``{name, organization, type?}``."""
-    _, _, namespace, name = await _repo_request(request)
+    _, _, namespace, name = _repo_request(request)
     meta, _ = writable_repo(request, namespace, name)
     hub(request).store.delete_repo(meta.id)
     return Response(status_code=200)
 
 
-async def repo_settings(request: Request) -> Response:
+def repo_settings(request: Request) -> Response:
     """``PUT /api/models/{ns}/{name}/settings`` with ``{visibility?, private?, gated?}``."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
     private = meta.private
     if "visibility" in payload:
         if payload["visibility"] not in ("public", "private", "protected"):
@@ -216,13 +215,13 @@ async def repo_settings(request: Request) -> Response:
     return HubJSONResponse({"private": private})
 
 
-async def create_branch(request: Request) -> Response:
+def create_branch(request: Request) -> Response:
     """``POST /api/models/{ns}/{name}/branch/{branch}`` with ``{startingPoint?}`` (409 if it
     exists)."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     branch = request.path_params["branch"]
     limit = hub(request).limits.max_json_bytes
-    payload = json_object(await read_json(request, limit, allow_empty=True))
+    payload = json_object(json_in_thread(request, limit, allow_empty=True))
     if not _BRANCH_NAME.fullmatch(branch) or _FULL_SHA.fullmatch(branch):
         raise bad_request(f"Invalid branch name '{branch}'")
     start = payload.get("startingPoint")
@@ -237,7 +236,7 @@ async def create_branch(request: Request) -> Response:
     return HubJSONResponse({})
 
 
-async def model_info(request: Request) -> Response:
+def model_info(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}[/revision/{rev}]`` (``?blobs=true`` adds file metadata)."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     commit = resolve_commit(request, meta, request.path_params.get("rev", "main"))
@@ -246,7 +245,7 @@ async def model_info(request: Request) -> Response:
     )
 
 
-async def list_models(request: Request) -> Response:
+def list_models(request: Request) -> Response:
     """``GET /api/models`` with ``filter`` (repeatable, all must match), ``search``, ``author``..."""
     user = current_user(request)
     store = hub(request).store
@@ -321,7 +320,7 @@ def tree_items(
     return items
 
 
-async def list_tree(request: Request) -> Response:
+def list_tree(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}/tree/{rev}[/{path}]?recursive=...``."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     commit = resolve_commit(request, meta, request.path_params["rev"])
@@ -336,11 +335,11 @@ async def list_tree(request: Request) -> Response:
     return HubJSONResponse(items, headers={"X-Repo-Commit": commit.id})
 
 
-async def paths_info(request: Request) -> Response:
+def paths_info(request: Request) -> Response:
     """``POST /api/models/{ns}/{name}/paths-info/{rev}`` (form or JSON ``paths``)."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     commit = resolve_commit(request, meta, request.path_params["rev"])
-    body = await read_body(request, hub(request).limits.max_json_bytes)
+    body = body_in_thread(request, hub(request).limits.max_json_bytes)
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             paths = json_object(json.loads(body)).get("paths", [])
@@ -368,7 +367,7 @@ async def paths_info(request: Request) -> Response:
     return HubJSONResponse(results)
 
 
-async def list_commits(request: Request) -> Response:
+def list_commits(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}/commits/{rev}``: the history, newest first."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     commit = resolve_commit(request, meta, request.path_params["rev"])
@@ -388,7 +387,7 @@ async def list_commits(request: Request) -> Response:
     return HubJSONResponse(items)
 
 
-async def list_refs(request: Request) -> Response:
+def list_refs(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}/refs``."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     branches = [
@@ -398,15 +397,15 @@ async def list_refs(request: Request) -> Response:
     return HubJSONResponse({"branches": branches, "converts": [], "tags": [], "pullRequests": []})
 
 
-async def validate_yaml(request: Request) -> Response:
+def validate_yaml(request: Request) -> Response:
     """``POST /api/validate-yaml`` with ``{content, repoType}``: errors and warnings as JSON."""
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
     content = payload.get("content")
     if not isinstance(content, str):
         raise bad_request("'content' must be a string")
     try:
-        card = parse_front_matter(content)
-    except CardError as exc:
+        card = card_data_from_readme(content)
+    except CardDataError as exc:
         error = {"message": str(exc)}
         return HubJSONResponse(
             {"errors": [error], "warnings": []},

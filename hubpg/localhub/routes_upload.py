@@ -32,11 +32,11 @@ from hubpg.localhub.web import (
     ApiError,
     HubJSONResponse,
     bad_request,
+    body_in_thread,
     entry_not_found,
     hub,
+    json_in_thread,
     json_object,
-    read_body,
-    read_json,
     readable_repo,
     repo_not_found,
     revision_not_found,
@@ -61,12 +61,12 @@ def checked_path(path: Any, what: str = "path") -> str:
     return path
 
 
-async def preupload(request: Request) -> Response:
+def preupload(request: Request) -> Response:
     """``POST /api/models/{ns}/{name}/preupload/{rev}``: regular or LFS per file, and known oids."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     if request.query_params.get("create_pr"):
         raise bad_request("Pull requests are not supported by this local Hub")
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
     commit = resolve_commit(request, meta, request.path_params["rev"])
     files = payload.get("files")
     if not isinstance(files, list):
@@ -99,11 +99,11 @@ def _object_error(oid: Any, size: Any, code: int, message: str) -> dict[str, Any
     }
 
 
-async def lfs_batch(request: Request) -> Response:
+def lfs_batch(request: Request) -> Response:
     """``POST /{ns}/{name}.git/info/lfs/objects/batch`` (Git LFS batch API, uploads only)."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     state = hub(request)
-    payload = json_object(await read_json(request, state.limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, state.limits.max_json_bytes))
     if payload.get("operation") != "upload":
         raise bad_request("Only the 'upload' operation is supported; download files with /resolve/")
     if payload.get("hash_algo", "sha256") != "sha256":
@@ -197,10 +197,10 @@ async def lfs_upload(request: Request) -> Response:
     return Response(status_code=200)
 
 
-async def lfs_verify(request: Request) -> Response:
+def lfs_verify(request: Request) -> Response:
     """``POST /{ns}/{name}.git/info/lfs/objects/verify`` with ``{oid, size}``."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
     oid, size = payload.get("oid"), payload.get("size")
     if not is_hex(oid, 64) or not isinstance(size, int):
         raise bad_request("Invalid oid or size")
@@ -279,7 +279,7 @@ def build_operations(
     return operations
 
 
-async def commit(request: Request) -> Response:
+def commit(request: Request) -> Response:
     """``POST /api/models/{ns}/{name}/commit/{rev}`` (NDJSON) -> ``{commitUrl, commitOid, ...}``."""
     meta, user = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     state = hub(request)
@@ -292,7 +292,7 @@ async def commit(request: Request) -> Response:
         except RevisionMissingError as exc:
             raise revision_not_found(branch) from exc
         raise bad_request(f"Commits can only be made to a branch, not to '{branch}'")
-    body = await read_body(request, state.limits.max_commit_bytes)
+    body = body_in_thread(request, state.limits.max_commit_bytes)
     header, raw_operations = parse_ndjson(body)
     summary = header.get("summary")
     description = header.get("description") or ""
@@ -335,7 +335,7 @@ async def commit(request: Request) -> Response:
     )
 
 
-async def xet_token(request: Request) -> Response:
+def xet_token(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}/xet-*-token/...``: Xet is not offered; say how to turn it off."""
     readable_repo(request, request.path_params["ns"], request.path_params["name"])
     raise ApiError(
