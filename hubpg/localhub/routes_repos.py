@@ -34,6 +34,8 @@ from hubpg.localhub.web import (
     hub,
     json_in_thread,
     json_object,
+    paginated,
+    parse_json,
     readable_repo,
     repo_id_of,
     require_user,
@@ -280,12 +282,34 @@ def list_models(request: Request) -> Response:
         results.sort(key=lambda item: item[sort], reverse=params.get("direction") != "1")
     if limit is not None:
         results = results[: max(limit, 0)]
-    return HubJSONResponse(results)
+    return paginated(request, results)
 
 
-def _folder_oid(paths: list[str], files: dict[str, FileEntry]) -> str:
-    listing = json.dumps([[p, files[p].oid] for p in sorted(paths)])
-    return hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
+def folder_oids(files: dict[str, FileEntry]) -> dict[str, str]:
+    """The oid of every folder of a commit ("" is the root), computed bottom-up like git
+    trees: a folder's oid hashes its direct children's names and oids. One pass, linear
+    in the files and folders.
+
+    Args:
+        files: the commit's path -> entry map.
+    """
+    children: dict[str, list[tuple[str, str, str]]] = {"": []}
+    for path, entry in files.items():
+        parent, _, name = path.rpartition("/")
+        if parent not in children:
+            folder = parent
+            while folder not in children:
+                children[folder] = []
+                folder = folder.rpartition("/")[0]
+        children[parent].append((name, "file", entry.oid))
+    oids: dict[str, str] = {}
+    for folder in sorted(children, key=lambda f: f.count("/") + bool(f), reverse=True):
+        listing = json.dumps(sorted(children[folder]), separators=(",", ":"))
+        oids[folder] = hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
+        if folder:
+            parent, _, name = folder.rpartition("/")
+            children[parent].append((name, "directory", oids[folder]))
+    return oids
 
 
 def _file_item(path: str, entry: FileEntry) -> dict[str, Any]:
@@ -295,27 +319,30 @@ def _file_item(path: str, entry: FileEntry) -> dict[str, Any]:
     return item
 
 
+def _folder_item(path: str, oid: str) -> dict[str, Any]:
+    return {"type": "directory", "oid": oid, "size": 0, "path": path}
+
+
 def tree_items(
     files: dict[str, FileEntry], folder: str, recursive: bool
 ) -> list[dict[str, Any]] | None:
-    """Tree entries under ``folder`` ("" for the root), None when the folder does not exist."""
-    prefix = f"{folder}/" if folder else ""
-    under = {p: e for p, e in files.items() if p.startswith(prefix)}
-    if folder and not under:
+    """Tree entries under ``folder`` ("" for the root), None when the folder does not exist.
+
+    Args:
+        files: the commit's path -> entry map.
+        folder: the folder to list.
+        recursive: list everything below it, not only its direct children.
+    """
+    oids = folder_oids(files)
+    if folder not in oids:
         return None
-    folders: dict[str, list[str]] = {}
-    items = []
-    for path in sorted(under):
-        rest = path[len(prefix) :].split("/")
-        depth_range = range(1, len(rest)) if recursive else range(1, min(len(rest), 2))
-        for depth in depth_range:
-            folders.setdefault(prefix + "/".join(rest[:depth]), []).append(path)
-        if recursive or len(rest) == 1:
-            items.append(_file_item(path, under[path]))
-    for path, contained in folders.items():
-        items.append(
-            {"type": "directory", "oid": _folder_oid(contained, files), "size": 0, "path": path}
-        )
+    prefix = f"{folder}/" if folder else ""
+
+    def listed(path: str) -> bool:
+        return path.startswith(prefix) and (recursive or "/" not in path[len(prefix) :])
+
+    items = [_file_item(p, e) for p, e in files.items() if listed(p)]
+    items += [_folder_item(p, oid) for p, oid in oids.items() if p and listed(p)]
     items.sort(key=lambda item: item["path"])
     return items
 
@@ -332,7 +359,7 @@ def list_tree(request: Request) -> Response:
     items = tree_items(commit.files, folder, _flag(request, "recursive"))
     if items is None:
         raise entry_not_found(f"Entry not found: {folder}", commit.id)
-    return HubJSONResponse(items, headers={"X-Repo-Commit": commit.id})
+    return paginated(request, items, headers={"X-Repo-Commit": commit.id})
 
 
 def paths_info(request: Request) -> Response:
@@ -341,29 +368,27 @@ def paths_info(request: Request) -> Response:
     commit = resolve_commit(request, meta, request.path_params["rev"])
     body = body_in_thread(request, hub(request).limits.max_json_bytes)
     if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            paths = json_object(json.loads(body)).get("paths", [])
-        except ValueError as exc:
-            raise bad_request(f"Malformed JSON body: {exc}") from exc
+        paths = json_object(parse_json(body)).get("paths", [])
     else:
         paths = parse_qs(body.decode("utf-8", "replace")).get("paths", [])
     if not isinstance(paths, list):
         raise bad_request("'paths' must be a list")
+    limit = hub(request).limits.max_paths
+    if len(paths) > limit:
+        raise bad_request(f"Too many paths in one request: the limit is {limit}")
+    oids: dict[str, str] | None = None  # computed once, only if a folder is asked for
     results = []
     for path in paths:
-        path = str(path).strip("/")
+        if not isinstance(path, str):
+            raise bad_request("'paths' must be a list of strings")
+        path = path.strip("/")
         if path in commit.files:
             results.append(_file_item(path, commit.files[path]))
-        elif path and any(p.startswith(path + "/") for p in commit.files):
-            contained = [p for p in commit.files if p.startswith(path + "/")]
-            results.append(
-                {
-                    "type": "directory",
-                    "oid": _folder_oid(contained, commit.files),
-                    "size": 0,
-                    "path": path,
-                }
-            )
+            continue
+        if oids is None:
+            oids = folder_oids(commit.files)
+        if path and path in oids:
+            results.append(_folder_item(path, oids[path]))
     return HubJSONResponse(results)
 
 
@@ -384,7 +409,7 @@ def list_commits(request: Request) -> Response:
                 "parents": list(c.parents),
             }
         )
-    return HubJSONResponse(items)
+    return paginated(request, items)
 
 
 def list_refs(request: Request) -> Response:

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hubpg.localhub.cards import CARD_NAME, card_problem, read_card_head
 from hubpg.localhub.lfs import upload_mode
 from hubpg.localhub.routes_repos import resolve_commit
 from hubpg.localhub.storage import (
@@ -37,6 +38,7 @@ from hubpg.localhub.web import (
     hub,
     json_in_thread,
     json_object,
+    parse_json,
     readable_repo,
     repo_not_found,
     revision_not_found,
@@ -71,6 +73,10 @@ def preupload(request: Request) -> Response:
     files = payload.get("files")
     if not isinstance(files, list):
         raise bad_request("'files' must be a list")
+    if len(files) > hub(request).limits.max_paths:
+        raise bad_request(
+            f"Too many files in one request: the limit is {hub(request).limits.max_paths}"
+        )
     answers = []
     for item in files:
         item = json_object(item, "'files' item")
@@ -111,6 +117,10 @@ def lfs_batch(request: Request) -> Response:
     objects = payload.get("objects")
     if not isinstance(objects, list):
         raise bad_request("'objects' must be a list")
+    if len(objects) > state.limits.max_batch_objects:
+        raise bad_request(
+            f"Too many objects in one LFS batch: the limit is {state.limits.max_batch_objects}"
+        )
     base = _base_url(request)
     verify_href = f"{base}/{meta.id}.git/info/lfs/objects/verify"
     answers = []
@@ -209,16 +219,24 @@ def lfs_verify(request: Request) -> Response:
     return HubJSONResponse({"oid": oid, "size": size}, media_type=LFS_CONTENT_TYPE)
 
 
-def parse_ndjson(body: bytes) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """Split a commit payload into its header value and its ``(key, value)`` operations."""
+def parse_ndjson(
+    body: bytes, *, max_lines: int | None = None
+) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """Split a commit payload into its header value and its ``(key, value)`` operations.
+
+    Args:
+        body: the NDJSON payload.
+        max_lines: most operations accepted (400 beyond), None for no limit.
+    """
     lines = []
     for number, raw in enumerate(body.splitlines(), start=1):
         if not raw.strip():
             continue
-        try:
-            item = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise bad_request(f"Malformed NDJSON on line {number}: {exc}") from exc
+        if max_lines is not None and len(lines) > max_lines:
+            raise bad_request(
+                f"Too many operations in one commit: the limit is {max_lines}; split the commit"
+            )
+        item = parse_json(raw, what=f"NDJSON on line {number}")
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
             raise bad_request(f"Malformed NDJSON on line {number}: expected {{key, value}}")
         if not isinstance(item.get("value"), dict):
@@ -279,6 +297,39 @@ def build_operations(
     return operations
 
 
+def _commit_header(header: dict[str, Any]) -> tuple[str, str, str | None]:
+    """``(summary, description, parentCommit)`` of a commit header, or a 400 saying which is wrong."""
+    summary = header.get("summary")
+    description = header.get("description")
+    parent = header.get("parentCommit")
+    if not isinstance(summary, str) or not summary.strip():
+        raise bad_request("The commit 'summary' must be a non-empty string")
+    if description is not None and not isinstance(description, str):
+        raise bad_request("The commit 'description' must be a string")
+    if parent is not None and not (
+        isinstance(parent, str) and 5 <= len(parent) <= 40 and is_hex(parent.lower())
+    ):
+        shown = parent if isinstance(parent, str) else json.dumps(parent)[:80]
+        raise bad_request(
+            f"Invalid parentCommit {shown!r}: it must be a string of 5 to 40 hex digits (a commit id)"
+        )
+    return summary.strip(), description or "", parent
+
+
+def _check_card(request: Request, operations: list[Operation]) -> None:
+    """400 when the commit adds a README.md whose metadata :mod:`hubpg.cardsafe` refuses."""
+    added = [op for op in operations if isinstance(op, AddFile) and op.path == CARD_NAME]
+    if not added:
+        return
+    try:
+        text = read_card_head(hub(request).store.blob_path(added[-1].entry.sha256))
+    except OSError as exc:
+        raise bad_request(f"Cannot read the README.md of this commit: {exc}") from exc
+    problem = card_problem(text)
+    if problem is not None:
+        raise bad_request(f"Invalid metadata in README.md: {problem}")
+
+
 def commit(request: Request) -> Response:
     """``POST /api/models/{ns}/{name}/commit/{rev}`` (NDJSON) -> ``{commitUrl, commitOid, ...}``."""
     meta, user = writable_repo(request, request.path_params["ns"], request.path_params["name"])
@@ -293,26 +344,21 @@ def commit(request: Request) -> Response:
             raise revision_not_found(branch) from exc
         raise bad_request(f"Commits can only be made to a branch, not to '{branch}'")
     body = body_in_thread(request, state.limits.max_commit_bytes)
-    header, raw_operations = parse_ndjson(body)
-    summary = header.get("summary")
-    description = header.get("description") or ""
-    parent = header.get("parentCommit")
-    if not isinstance(summary, str) or not summary.strip():
-        raise bad_request("The commit 'summary' must be a non-empty string")
-    if not isinstance(description, str):
-        raise bad_request("The commit 'description' must be a string")
-    if parent is not None and not (is_hex(str(parent).lower()) and 5 <= len(parent) <= 40):
-        raise bad_request(f"Invalid parentCommit '{parent}'")
+    header, raw_operations = parse_ndjson(body, max_lines=state.limits.max_repo_files)
+    summary, description, parent = _commit_header(header)
     operations = build_operations(request, meta.id, raw_operations)
+    _check_card(request, operations)
     try:
         new = state.store.commit(
             meta.id,
             branch,
             operations,
-            title=summary.strip(),
+            title=summary,
             message=description,
             author=user,
             parent_commit=parent,
+            max_files=state.limits.max_repo_files,
+            max_folders=state.limits.max_repo_folders,
         )
     except ParentMismatchError as exc:
         raise ApiError(412, "A commit has happened since. Please refresh and try again.") from exc

@@ -18,6 +18,7 @@ sharing a folder, never interleave two commits.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import json
@@ -232,34 +233,92 @@ class DeleteFolder:
 Operation = AddFile | DeleteFile | DeleteFolder
 
 
+def _folder_count(paths: list[str]) -> int:
+    """How many distinct folders hold the (sorted) ``paths``, in one pass."""
+    count = 0
+    previous: list[str] = []
+    for path in paths:
+        folders = path.split("/")[:-1]
+        common = 0
+        for mine, theirs in zip(folders, previous, strict=False):
+            if mine != theirs:
+                break
+            common += 1
+        count += len(folders) - common
+        previous = folders
+    return count
+
+
+def _file_folder_clash(paths: list[str]) -> str | None:
+    """A path of the (sorted) ``paths`` that is also a folder of another one, if any."""
+    for path in paths:
+        below = bisect.bisect_left(paths, path + "/")
+        if below < len(paths) and paths[below].startswith(path + "/"):
+            return path
+    return None
+
+
+def _delete_folder(result: dict[str, FileEntry], keys: list[str], folder: str) -> None:
+    """Remove every file under ``folder`` from ``result`` and from its sorted ``keys``."""
+    prefix = folder.rstrip("/") + "/"
+    start = bisect.bisect_left(keys, prefix)
+    end = bisect.bisect_left(keys, prefix[:-1] + "0")  # '0' sorts right after '/'
+    if start == end:
+        raise EntryMissingError(f"A folder with this name doesn't exist: {folder}")
+    for path in keys[start:end]:
+        del result[path]
+    del keys[start:end]
+
+
 def apply_operations(
-    files: dict[str, FileEntry], operations: list[Operation]
+    files: dict[str, FileEntry],
+    operations: list[Operation],
+    *,
+    max_files: int | None = None,
+    max_folders: int | None = None,
 ) -> dict[str, FileEntry]:
     """Return a new path -> entry map with ``operations`` applied in order.
 
     Raises :class:`EntryMissingError` when a deleted file or folder does not
     exist and :class:`InvalidOperationError` when a file would sit where a
-    folder is (or the reverse).
+    folder is (or the reverse), or the result has more than ``max_files`` files
+    or ``max_folders`` folders. The cost is O(n log n) in the files and operations.
+
+    Args:
+        files: the parent commit's files.
+        operations: what to apply.
+        max_files: most files the result may hold (None: no limit).
+        max_folders: most distinct folders the result may hold (None: no limit).
     """
     result = dict(files)
+    keys: list[str] | None = None  # sorted paths, built on the first folder delete
     for op in operations:
         if isinstance(op, AddFile):
+            if keys is not None and op.path not in result:
+                bisect.insort(keys, op.path)
             result[op.path] = op.entry
         elif isinstance(op, DeleteFile):
             if op.path not in result:
                 raise EntryMissingError(f"A file with this name doesn't exist: {op.path}")
             del result[op.path]
+            if keys is not None:
+                del keys[bisect.bisect_left(keys, op.path)]
         else:
-            prefix = op.path.rstrip("/") + "/"
-            doomed = [p for p in result if p.startswith(prefix)]
-            if not doomed:
-                raise EntryMissingError(f"A folder with this name doesn't exist: {op.path}")
-            for p in doomed:
-                del result[p]
-    folders = {"/".join(p.split("/")[:i]) for p in result for i in range(1, p.count("/") + 1)}
-    clashes = sorted(folders & result.keys())
-    if clashes:
-        raise InvalidOperationError(f"'{clashes[0]}' would be both a file and a folder")
+            if keys is None:
+                keys = sorted(result)
+            _delete_folder(result, keys, op.path)
+    if max_files is not None and len(result) > max_files:
+        raise InvalidOperationError(
+            f"the commit would leave {len(result)} files in the repo; the limit is {max_files}"
+        )
+    paths = sorted(result)
+    if max_folders is not None and _folder_count(paths) > max_folders:
+        raise InvalidOperationError(
+            f"the commit would leave more than {max_folders} folders in the repo"
+        )
+    clash = _file_folder_clash(paths)
+    if clash is not None:
+        raise InvalidOperationError(f"'{clash}' would be both a file and a folder")
     return result
 
 
@@ -511,12 +570,15 @@ class Store:
         message: str,
         author: str,
         parent_commit: str | None = None,
+        max_files: int | None = None,
+        max_folders: int | None = None,
     ) -> Commit:
         """Apply ``operations`` on top of ``branch`` as one new commit, atomically.
 
         ``parent_commit`` (a full id or a prefix) must be the branch's head, or
         :class:`ParentMismatchError` is raised. The blobs the operations refer to
-        must already be stored.
+        must already be stored. ``max_files`` and ``max_folders`` bound the result
+        (see :func:`apply_operations`).
         """
         with self.locked():
             meta = self.require_repo(repo_id)
@@ -525,7 +587,12 @@ class Store:
             head = meta.branches[branch]
             if parent_commit is not None and not head.startswith(parent_commit.lower()):
                 raise ParentMismatchError(parent_commit)
-            files = apply_operations(self.get_commit(repo_id, head).files, operations)
+            files = apply_operations(
+                self.get_commit(repo_id, head).files,
+                operations,
+                max_files=max_files,
+                max_folders=max_folders,
+            )
             for path, entry in files.items():
                 if not self.has_blob(entry.sha256, entry.size):
                     raise InvalidOperationError(f"the content of '{path}' is not stored")

@@ -76,6 +76,30 @@ class HubJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
+def paginated(
+    request: Request, items: list[Any], *, headers: dict[str, str] | None = None
+) -> HubJSONResponse:
+    """One page of ``items`` (at most ``limits.page_items``, from the ``cursor`` query
+    parameter on) with a ``Link: <...>; rel="next"`` header when more follow, as the Hub
+    paginates and ``huggingface_hub`` follows. A bad cursor is a 400.
+
+    Args:
+        request: the request (its URL is the base of the next page's).
+        items: every item of the listing, in order.
+        headers: more response headers.
+    """
+    size = hub(request).limits.page_items
+    raw = request.query_params.get("cursor", "0")
+    if not raw.isdigit() or len(raw) > 12:
+        raise bad_request(f"Invalid cursor '{raw[:40]}': it must be a non-negative integer")
+    start = int(raw)
+    page = items[start : start + size]
+    extra = dict(headers or {})
+    if start + size < len(items):
+        extra["Link"] = f'<{request.url.include_query_params(cursor=start + size)}>; rel="next"'
+    return HubJSONResponse(page, headers=extra)
+
+
 def header_safe(text: str, limit: int = 500) -> str:
     """``text`` squeezed into one printable ASCII header value."""
     flat = " ".join(str(text).split())
