@@ -8,12 +8,18 @@ Layout under the data folder::
     repos/<ns>/<name>/lfs/<sha256>   marks an LFS object as uploaded to this repo
     tmp/                             partial uploads and files being written
 
-Every file is written to ``tmp/`` (or next to its target) and moved into place
-with :func:`os.replace`, so a reader sees a whole file or none. A commit is
+Every file is written to ``tmp/`` (or next to its target), fsynced and moved into
+place with :func:`os.replace`, and its folder fsynced, so a reader sees a whole
+file or none and what was answered survives power loss. A commit is
 visible only once ``repo.json`` names it: a crash before that leaves the repo
 as it was (an orphan commit file or blob is harmless). Writers hold a thread
 lock and an ``fcntl`` lock on ``.lock``, so one server process, or several
 sharing a folder, never interleave two commits.
+
+A repo whose ``repo.json`` is empty or unreadable (what a power loss on a disk
+that lies about fsync can leave) is moved, whole, to ``damaged/`` with a warning
+in the log: it is missing from then on, and creating it again starts afresh
+without touching the old history.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import bisect
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -34,11 +41,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hubpg.runfolder import atomic_write_bytes, fsync_dir
+
 try:  # POSIX only; elsewhere the thread lock alone guards one process
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
+LOG = logging.getLogger("hubpg.localhub")
 DEFAULT_BRANCH = "main"
 LFS_POINTER_TEMPLATE = "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
 DEFAULT_GITATTRIBUTES = "".join(
@@ -323,17 +333,10 @@ def apply_operations(
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+    """Write ``data`` to ``path`` durably: a temp file beside it, fsynced, renamed, and the
+    folder fsynced (:func:`hubpg.runfolder.atomic_write_bytes`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data, sync_dir=True)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -352,21 +355,29 @@ class Store:
         self.tmp = self.root / "tmp"
         for folder in (self.objects, self.repos, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
+        self.damaged = self.root / "damaged"
         self._lock = threading.RLock()
+        self._held = False  # this process holds the file lock (re-entered calls skip it)
         self._clean_stale_tmp()
 
     # -- locking -----------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the store's write lock (threads of this process and other processes)."""
-        with self._lock, open(self.root / ".lock", "a+b") as handle:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
+        with self._lock:
+            if self._held:  # re-entered by the thread that holds it
                 yield
-            finally:
+                return
+            with open(self.root / ".lock", "a+b") as handle:
                 if fcntl is not None:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                self._held = True
+                try:
+                    yield
+                finally:
+                    self._held = False
+                    if fcntl is not None:
+                        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def _clean_stale_tmp(self) -> None:
         cutoff = time.time() - self.STALE_TMP_SECONDS
@@ -402,10 +413,7 @@ class Store:
         """Store ``data`` content-addressed and return its sha256."""
         sha256 = hashlib.sha256(data).hexdigest()
         if not self.has_blob(sha256, len(data)):
-            fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="blob-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            self.adopt_blob(Path(tmp), sha256)
+            _write_atomic(self.blob_path(sha256), data)
         return sha256
 
     def new_upload_file(self) -> tuple[int, Path]:
@@ -414,23 +422,67 @@ class Store:
         return fd, Path(tmp)
 
     def adopt_blob(self, tmp_path: Path, sha256: str) -> None:
-        """Move a fully written and verified temp file into the object store."""
+        """Move a fully written and verified temp file into the object store, durably
+        (the file and its new folder entry are fsynced)."""
         target = self.blob_path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp_path, "rb") as handle:
+            os.fsync(handle.fileno())
         os.replace(tmp_path, target)
+        fsync_dir(target.parent)
 
     # -- repos -------------------------------------------------------------------
     def _repo_dir(self, repo_id: str) -> Path:
         namespace, name = repo_id.split("/", 1)
         return self.repos / namespace / name
 
-    def get_repo(self, repo_id: str) -> RepoMeta | None:
-        """The repo's metadata, or None when it does not exist."""
+    def _read_meta(self, repo_dir: Path) -> tuple[RepoMeta | None, str | None]:
+        """``(meta, None)``, ``(None, None)`` when there is no ``repo.json``, or
+        ``(None, why)`` when it is there but empty or unreadable."""
         try:
-            data = json.loads((self._repo_dir(repo_id) / "repo.json").read_bytes())
-        except (OSError, ValueError):
-            return None
-        return RepoMeta.from_json(data)
+            raw = (repo_dir / "repo.json").read_bytes()
+        except FileNotFoundError:
+            return None, None
+        except OSError as exc:
+            return None, f"cannot be read ({exc.strerror or exc})"
+        if not raw.strip():
+            return None, "is empty"
+        try:
+            return RepoMeta.from_json(json.loads(raw)), None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return None, f"is not valid ({type(exc).__name__}: {exc})"
+
+    def _set_aside(self, repo_dir: Path, why: str) -> None:
+        """Move a damaged repo folder, whole, to ``damaged/`` and say so in the log."""
+        repo_id = f"{repo_dir.parent.name}/{repo_dir.name}"
+        stamp = utc_now().replace(":", "").replace(".", "")
+        target = self.damaged / f"{repo_dir.parent.name}+{repo_dir.name}-{stamp}"
+        self.damaged.mkdir(parents=True, exist_ok=True)
+        os.replace(repo_dir, target)
+        fsync_dir(repo_dir.parent)
+        fsync_dir(self.damaged)
+        LOG.warning(
+            "local Hub: repo %s: its repo.json %s; moved the repo folder, commits and all, to "
+            "%s (nothing deleted); the repo is missing until restored or created again",
+            repo_id,
+            why,
+            target,
+        )
+
+    def _load_repo(self, repo_dir: Path) -> RepoMeta | None:
+        meta, why = self._read_meta(repo_dir)
+        if why is None:
+            return meta
+        with self.locked():  # check again: another thread may have set it aside already
+            meta, why = self._read_meta(repo_dir)
+            if why is not None:
+                self._set_aside(repo_dir, why)
+        return meta
+
+    def get_repo(self, repo_id: str) -> RepoMeta | None:
+        """The repo's metadata, or None when it does not exist (a damaged one is set
+        aside, see the module docstring)."""
+        return self._load_repo(self._repo_dir(repo_id))
 
     def require_repo(self, repo_id: str) -> RepoMeta:
         """The repo's metadata; raises :class:`RepoMissingError` when it does not exist."""
@@ -443,8 +495,9 @@ class Store:
         """Every repo, sorted by id."""
         metas = []
         for repo_json in sorted(self.repos.glob("*/*/repo.json")):
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                metas.append(RepoMeta.from_json(json.loads(repo_json.read_bytes())))
+            meta = self._load_repo(repo_json.parent)
+            if meta is not None:
+                metas.append(meta)
         return metas
 
     def create_repo(self, repo_id: str, owner: str, private: bool) -> RepoMeta:
@@ -453,8 +506,10 @@ class Store:
             if self.get_repo(repo_id) is not None:
                 raise RepoExistsError(repo_id)
             repo_dir = self._repo_dir(repo_id)
-            if repo_dir.exists():  # leftovers of a crash mid-create or mid-delete
-                shutil.rmtree(repo_dir, ignore_errors=True)
+            if repo_dir.is_dir() and not any(repo_dir.iterdir()):
+                repo_dir.rmdir()
+            elif repo_dir.exists():  # leftovers of a crash mid-create: keep them, aside
+                self._set_aside(repo_dir, "is missing but the folder has content")
             now = utc_now()
             data = DEFAULT_GITATTRIBUTES.encode()
             self.put_blob(data)
@@ -469,6 +524,8 @@ class Store:
             _write_json(repo_dir / "commits" / f"{commit.id}.json", commit.to_json())
             meta = RepoMeta(repo_id, owner, private, now, {DEFAULT_BRANCH: commit.id}, [commit.id])
             _write_json(repo_dir / "repo.json", meta.to_json())
+            fsync_dir(repo_dir.parent)
+            fsync_dir(self.repos)
             return meta
 
     def delete_repo(self, repo_id: str) -> None:
