@@ -101,9 +101,17 @@ def paginated(
 
 
 def header_safe(text: str, limit: int = 500) -> str:
-    """``text`` squeezed into one printable ASCII header value."""
+    """``text`` squeezed into one printable ASCII header value: whitespace runs become one
+    space, other control characters (a NUL in a path, say) ``\\xNN``, non-ASCII ``?``
+    (a control byte in a header would make the HTTP layer drop the connection).
+
+    Args:
+        text: the message.
+        limit: most characters kept.
+    """
     flat = " ".join(str(text).split())
-    return flat.encode("ascii", "replace").decode("ascii")[:limit]
+    printable = "".join(ch if 32 <= ord(ch) != 127 else f"\\x{ord(ch):02x}" for ch in flat)
+    return printable.encode("ascii", "replace").decode("ascii")[:limit]
 
 
 def error_response(exc: ApiError) -> HubJSONResponse:
