@@ -282,7 +282,9 @@ def list_models(request: Request) -> Response:
         results.sort(key=lambda item: item[sort], reverse=params.get("direction") != "1")
     if limit is not None:
         results = results[: max(limit, 0)]
-    return paginated(request, results)
+    limits = hub(request).limits
+    page = min(limits.page_items, limits.card_page_items) if want_card else None
+    return paginated(request, results, page_items=page)
 
 
 def folder_oids(files: dict[str, FileEntry]) -> dict[str, str]:

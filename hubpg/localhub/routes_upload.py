@@ -8,13 +8,15 @@ import contextlib
 import hashlib
 import json
 import os
+from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hubpg.localhub.cards import CARD_NAME, card_problem, read_card_head
-from hubpg.localhub.lfs import upload_mode
+from hubpg.localhub.lfs import Ticket, upload_mode
 from hubpg.localhub.routes_repos import resolve_commit
 from hubpg.localhub.storage import (
     AddFile,
@@ -32,6 +34,7 @@ from hubpg.localhub.validation import is_hex, path_problem
 from hubpg.localhub.web import (
     ApiError,
     HubJSONResponse,
+    HubState,
     bad_request,
     body_in_thread,
     entry_not_found,
@@ -156,6 +159,19 @@ def lfs_batch(request: Request) -> Response:
     )
 
 
+def _store_upload(state: HubState, ticket: Ticket, tmp_path: Path) -> bool:
+    """Move a verified upload into the object store and mark it uploaded to the ticket's
+    repo; True when the temp file was adopted (False: the blob was already stored)."""
+    if state.store.get_repo(ticket.repo_id) is None:
+        raise repo_not_found(ticket.repo_id)
+    kept = False
+    if not state.store.has_blob(ticket.oid, ticket.size):
+        state.store.adopt_blob(tmp_path, ticket.oid)
+        kept = True
+    state.store.mark_lfs(ticket.repo_id, ticket.oid)
+    return kept
+
+
 async def lfs_upload(request: Request) -> Response:
     """``PUT /lfs-upload/{ticket}``: store the bytes only if their size and sha256 match the ticket.
 
@@ -193,12 +209,8 @@ async def lfs_upload(request: Request) -> Response:
             raise bad_request(f"Size mismatch: expected {ticket.size} bytes, got {total}")
         if digest.hexdigest() != ticket.oid:
             raise bad_request(f"sha256 mismatch: the content is not {ticket.oid}")
-        if state.store.get_repo(ticket.repo_id) is None:
-            raise repo_not_found(ticket.repo_id)
-        if not state.store.has_blob(ticket.oid, ticket.size):
-            state.store.adopt_blob(tmp_path, ticket.oid)
-            kept = True
-        state.store.mark_lfs(ticket.repo_id, ticket.oid)
+        # fsyncing up to max_lfs_bytes must not stall the event loop: a worker thread does it
+        kept = await run_in_threadpool(_store_upload, state, ticket, tmp_path)
         state.tickets.redeem(secret)
     finally:
         if not kept:

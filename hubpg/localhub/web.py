@@ -39,6 +39,8 @@ class Limits:
     max_paths: int = 10_000
     #: Items in one page of a listing (tree, models); the rest follow a ``Link: rel="next"``.
     page_items: int = 1_000
+    #: Models in one page of a listing that carries card data (each card up to 64 KiB).
+    card_page_items: int = 100
 
 
 @dataclass
@@ -77,7 +79,11 @@ class HubJSONResponse(JSONResponse):
 
 
 def paginated(
-    request: Request, items: list[Any], *, headers: dict[str, str] | None = None
+    request: Request,
+    items: list[Any],
+    *,
+    headers: dict[str, str] | None = None,
+    page_items: int | None = None,
 ) -> HubJSONResponse:
     """One page of ``items`` (at most ``limits.page_items``, from the ``cursor`` query
     parameter on) with a ``Link: <...>; rel="next"`` header when more follow, as the Hub
@@ -87,8 +93,9 @@ def paginated(
         request: the request (its URL is the base of the next page's).
         items: every item of the listing, in order.
         headers: more response headers.
+        page_items: the page size, when not ``limits.page_items``.
     """
-    size = hub(request).limits.page_items
+    size = page_items or hub(request).limits.page_items
     raw = request.query_params.get("cursor", "0")
     if not raw.isdigit() or len(raw) > 12:
         raise bad_request(f"Invalid cursor '{raw[:40]}': it must be a non-negative integer")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import signal
 import threading
 from pathlib import Path
 
@@ -129,7 +131,7 @@ def test_commit_file_and_folder_limits(tmp_path: Path) -> None:
 
 
 def test_listings_are_paged_and_the_client_follows(tmp_path: Path, make_folder) -> None:
-    with running_hub(tmp_path / "data", limits=Limits(page_items=3)) as hub:
+    with running_hub(tmp_path / "data", limits=Limits(page_items=3, card_page_items=2)) as hub:
         api = HfApi(endpoint=hub.url, token=hub.token("alice"))
         api.create_repo("alice/paged")
         for i in range(3):
@@ -145,6 +147,8 @@ def test_listings_are_paged_and_the_client_follows(tmp_path: Path, make_folder) 
         assert len(everything) == 1 + 6 + 2  # .gitattributes, six files, two folders
         assert len({item.path for item in everything}) == 9
         assert len(list(api.list_models(author="alice"))) == 4
+        assert len(httpx.get(f"{hub.url}/api/models?cardData=true").json()) == 2
+        assert len(list(api.list_models(author="alice", cardData=True))) == 4
         assert len(list(api.list_repo_commits("alice/paged"))) == 2
         bad = httpx.get(f"{hub.url}/api/models/alice/paged/tree/main?cursor=-1")
         assert bad.status_code == 400 and "cursor" in bad.json()["error"]
@@ -245,3 +249,34 @@ def test_a_slow_request_does_not_block_the_others(hub, alice: HfApi, pushed) -> 
         slow.join(60)
         store.list_repos = real
     assert results == [200]
+
+
+def test_sigterm_is_honoured_while_a_request_is_stuck(tmp_path: Path) -> None:
+    with running_hub(tmp_path / "data", subprocess=True) as hub:
+        HfApi(endpoint=hub.url, token=hub.token("alice")).create_repo("alice/r")
+        sent, stop = threading.Event(), threading.Event()
+
+        def stalled_body():
+            yield ndjson(header())[:10]
+            sent.set()
+            stop.wait(60)  # never sends the rest while the server is asked to stop
+
+        def client() -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(
+                    f"{hub.url}/api/models/alice/r/commit/main",
+                    content=stalled_body(),
+                    headers={**auth(hub), "Content-Type": "application/x-ndjson"},
+                    timeout=60,
+                )
+
+        thread = threading.Thread(target=client, daemon=True)
+        thread.start()
+        try:
+            assert sent.wait(30)
+            hub.process.send_signal(signal.SIGTERM)
+            assert hub.process.wait(30) == 0  # the guard turns a hang into a failure
+        finally:
+            stop.set()
+            thread.join(60)
+        assert "graceful shutdown" in hub.stderr  # uvicorn says it cancelled the stuck request
