@@ -62,7 +62,8 @@ def checked_path(path: Any, what: str = "path") -> str:
         raise bad_request(f"'{what}' must be a string")
     problem = path_problem(path)
     if problem is not None:
-        raise bad_request(f"Invalid {what} '{path}': {problem}")
+        shown = path if len(path) <= 120 else path[:100] + "..."
+        raise bad_request(f"Invalid {what} '{shown}': {problem}")
     return path
 
 
