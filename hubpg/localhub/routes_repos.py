@@ -17,6 +17,7 @@ from hubpg.localhub.cards import CARD_NAME, tags_from_card
 from hubpg.localhub.storage import (
     BranchExistsError,
     Commit,
+    DamagedDataError,
     FileEntry,
     RepoExistsError,
     RepoMeta,
@@ -272,7 +273,10 @@ def list_models(request: Request) -> Response:
         head = meta.branches.get("main")
         if head is None:
             continue
-        commit = store.get_commit(meta.id, head)
+        try:
+            commit = store.get_commit(meta.id, head)
+        except (DamagedDataError, RevisionMissingError):  # logged; one repo never breaks all
+            continue
         item = repo_summary(request, meta, commit, card=want_card, siblings=want_siblings)
         if filters and not all(f in item["tags"] for f in filters):
             continue

@@ -90,6 +90,10 @@ class ParentMismatchError(StorageError):
     """The branch moved since the commit the client based its change on."""
 
 
+class DamagedDataError(StorageError):
+    """A stored file the repo needs (a commit) is empty or unreadable."""
+
+
 class InvalidOperationError(StorageError):
     """A commit operation is inconsistent (e.g. a file where a folder is)."""
 
@@ -574,6 +578,11 @@ class Store:
             return Commit.from_json(json.loads(path.read_bytes()))
         except OSError as exc:
             raise RevisionMissingError(commit_id) from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            LOG.warning("local Hub: repo %s: commit file %s is unreadable (%s)", repo_id, path, exc)
+            raise DamagedDataError(
+                f"the stored data of {repo_id} is damaged: commit {commit_id} cannot be read"
+            ) from exc
 
     def history(self, meta: RepoMeta, commit_id: str) -> list[Commit]:
         """The commit and its ancestors, newest first."""

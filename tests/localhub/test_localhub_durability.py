@@ -93,3 +93,16 @@ def test_leftover_folder_without_repo_json_is_kept_on_create(tmp_path: Path) -> 
     store.create_repo("alice/r", owner="alice", private=False)
     [aside] = list((tmp_path / "damaged").iterdir())
     assert len(list((aside / "commits").glob("*.json"))) == 2
+
+
+def test_damaged_commit_file_is_a_clear_500(hub, alice: HfApi, caplog) -> None:
+    alice.create_repo("alice/r")
+    sha = alice.model_info("alice/r").sha
+    (hub.data_dir / "repos" / "alice" / "r" / "commits" / f"{sha}.json").write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="hubpg.localhub"):
+        response = httpx.get(f"{hub.url}/api/models/alice/r")
+    assert response.status_code == 500
+    assert "damaged" in response.json()["error"] and sha in response.headers["X-Error-Message"]
+    assert any("unreadable" in r.getMessage() for r in caplog.records)
+    alice.create_repo("alice/ok")
+    assert [m.id for m in alice.list_models()] == ["alice/ok"]  # one damaged repo breaks no listing
