@@ -291,8 +291,6 @@ def load_checkpoint(scan: CheckpointScan) -> Any:
     Args:
         scan: what :func:`scan_checkpoint` returned.
     """
-    import pickle
-
     import torch
 
     pairs = [(cls, qualified) for qualified, cls in scan.stand_ins.items()]
@@ -304,7 +302,7 @@ def load_checkpoint(scan: CheckpointScan) -> Any:
         ):
             warnings.simplefilter("ignore")
             return torch.load(io.BytesIO(scan.data), weights_only=True, map_location="cpu")
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any malformed pickle is one refusal
         detail = _weights_only_reason(exc)
         if "persistent_load" in detail:
             raise LegacyCheckpointError(
@@ -539,7 +537,7 @@ def _tensor(value: Any, key: str, source: str, *, ndim: int) -> torch.Tensor:
     """A float, dense, finite CPU tensor of ``ndim`` dims whose elements are all stored."""
     import torch
 
-    if not isinstance(value, torch.Tensor):
+    if type(value) not in (torch.Tensor, torch.nn.Parameter):
         raise LegacyCheckpointError(f"{source}: {key} is a {type(value).__name__}, not a tensor")
     if value.layout != torch.strided or value.is_quantized or value.is_meta:
         raise LegacyCheckpointError(f"{source}: {key} is not a plain dense tensor")
@@ -722,7 +720,15 @@ def read_checkpoint(
     from hubpg.policy import Policy, load_weights_strict
 
     scan = scan_checkpoint(path, max_bytes=max_bytes)
-    arch = rebuild(load_checkpoint(scan), source=scan.path.name)
+    loaded = load_checkpoint(scan)
+    try:
+        arch = rebuild(loaded, source=scan.path.name)
+    except (TypeError, ValueError, RuntimeError, AttributeError, KeyError, IndexError) as exc:
+        if isinstance(exc, HubpgError):
+            raise
+        raise LegacyCheckpointError(
+            f"{scan.path.name} holds a network hubpg cannot read ({_first_line(exc)})"
+        ) from exc
     obs_dim, n_actions = env_dims(env_id)
     if (arch.obs_dim, arch.n_actions) != (obs_dim, n_actions):
         raise LegacyCheckpointError(

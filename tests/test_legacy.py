@@ -166,6 +166,8 @@ def test_an_old_torch_is_refused() -> None:
         ("old_module.pt", "pre-1.6 format, which embeds the class's source code"),
         ("huge_view.pt", "claims more elements than it stores"),
         ("int_weights.pt", "dtype torch.int64, not a float type"),
+        ("cyclic.pt", "nested deeper than 8 levels"),
+        ("leaky.pt", "LeakyReLU, which hubpg's policy does not have"),
     ],
 )
 def test_hostile_or_unreadable_files_are_refused_and_nothing_runs(course, name, message) -> None:
