@@ -247,6 +247,11 @@ def test_convert_writes_a_folder_hubpg_evaluates(course, tmp_path) -> None:
     assert evaluated.returncode == 0, evaluated.stderr
     played = json.loads((course / "cartpole.episodes.json").read_text())
     assert json.loads(evaluated.stdout)["episode_returns"] == played["returns"]
+    packaged = run_cli(
+        "package", str(out), "--out", str(tmp_path / "pkg"), "--episodes", "3", "--no-video"
+    )
+    assert packaged.returncode == 0, packaged.stderr
+    assert (tmp_path / "pkg" / "README.md").is_file()
     again = run_cli("convert", str(repo / "model.pt"), "--out", str(out))
     assert again.returncode == 2 and "--overwrite" in again.stderr
     assert (
