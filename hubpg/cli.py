@@ -619,8 +619,8 @@ def leaderboard(
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
     check_env_id(env_id)
-    if not verify and (workers is not None or ray_address is not None):
-        say("note: --workers and --ray only matter with --verify", quiet)
+    if not verify and (workers is not None or ray_address is not None or legacy):
+        say("note: --workers, --ray and --legacy only matter with --verify", quiet)
     rows = run_leaderboard(
         env_id,
         endpoint=endpoint,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from cli_runner import run_cli
 
-from hubpg.errors import LegacyCheckpointError, PickleRefusedError
+from hubpg.errors import ConfigError, LegacyCheckpointError, PickleRefusedError
 from hubpg.legacy import (
     LEGACY_NAME,
     StandIn,
@@ -260,7 +260,7 @@ def test_convert_writes_a_folder_hubpg_evaluates(course, tmp_path) -> None:
 
 
 def test_convert_without_an_env_asks_for_env_id(course, tmp_path) -> None:
-    with pytest.raises(Exception, match="--env-id"):
+    with pytest.raises(ConfigError, match="--env-id"):
         convert(course / "pixelcopter.pt", out=tmp_path / "o")
     result = convert(course / "pixelcopter.pt", out=tmp_path / "o", env_id=PIXELCOPTER)
     assert result.model.config.hidden == [64, 128]
@@ -358,6 +358,22 @@ def test_convert_repo_records_repo_and_commit(hub, course_repos, tmp_path) -> No
     assert (
         legacy["repo_id"] == course_repos["good"] and legacy["revision"] == course_repos["commit"]
     )
+
+
+def test_load_and_eval_legacy_refuses_the_hostile_repo_in_one_line(
+    hub, course, course_repos
+) -> None:
+    proc = run_cli(
+        "load-and-eval", "--repo", course_repos["hostile"], "--endpoint", hub.url, "--legacy"
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "builtins.exec" in proc.stderr and "nothing ran" in proc.stderr
+    assert not marker_of(course).exists()
+
+
+def test_the_size_cap_applies_before_downloading(hub, course_repos, tmp_path) -> None:
+    with pytest.raises(LegacyCheckpointError, match="model.pt is .* over the 100-byte cap"):
+        convert(repo_id=course_repos["good"], out=tmp_path / "c", endpoint=hub.url, max_bytes=100)
 
 
 def test_leaderboard_verifies_course_repos_and_sets_the_hostile_apart(
