@@ -7,8 +7,9 @@ pickles. This module reads them the one safe way torch offers:
 
 1. **Scan** (:func:`scan_checkpoint`): the file's size is capped, and the globals
    its pickle needs are listed without running it
-   (:func:`torch.serialization.get_unsafe_globals_in_checkpoint` for torch's zip
-   format, torch's own opcode walker for the pre-1.6 format). Every global that
+   (torch's own opcode walker, the one behind
+   :func:`torch.serialization.get_unsafe_globals_in_checkpoint`, over the zip
+   format's ``data.pkl`` or the pre-1.6 format's pickles). Every global that
    is not in torch's weights-only allowlist must be a module class hubpg maps to
    an inert stand-in (``__main__.*``, and ``torch.nn.modules`` Linear, Sequential,
    activations, Softmax, Dropout, Identity); anything else is refused, naming the
@@ -214,47 +215,58 @@ def scan_checkpoint(path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
 
 
 def _zip_globals(name: str, data: bytes) -> set[str]:
+    """The globals of a torch zip checkpoint's ``data.pkl`` beyond torch's default
+    allowlist. (``torch.serialization.get_unsafe_globals_in_checkpoint`` walks the
+    same pickle, but counts globals a user allowlisted process-wide as safe; hubpg's
+    guarantee must not depend on them.)"""
     import zipfile
-
-    import torch
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            names = [i.filename for i in infos]
+            if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+                raise LegacyCheckpointError(
+                    f"{name} is a TorchScript archive, which holds code; hubpg never loads one"
+                )
+            compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+            if compressed:  # torch.save stores records as they are; a compressed one may be a bomb
+                raise LegacyCheckpointError(
+                    f"{name} has compressed records ({compressed[0][:100]}), which torch.save "
+                    "never writes; it is not a checkpoint hubpg reads"
+                )
+            pickles = [n for n in names if re.fullmatch(r"[^/]+/data\.pkl", n)]
+            if len(pickles) != 1:
+                raise LegacyCheckpointError(
+                    f"{name} is a zip archive but not a torch.save checkpoint (no single "
+                    "data.pkl record)"
+                )
+            record = archive.read(pickles[0])
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        if isinstance(exc, HubpgError):
+            raise
         raise LegacyCheckpointError(f"{name} is not a readable zip archive ({exc})") from exc
-    compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
-    if compressed:  # torch.save stores records uncompressed; a compressed one could be a bomb
-        raise LegacyCheckpointError(
-            f"{name} has compressed records ({compressed[0]}), which torch.save never writes; "
-            "it is not a checkpoint hubpg reads"
-        )
-    try:
-        return set(torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data)))
-    except ValueError as exc:  # not torch.save's layout, or a TorchScript archive (code)
-        raise LegacyCheckpointError(
-            f"{name} is not a torch.save checkpoint hubpg can read ({_first_line(exc)}); "
-            "TorchScript archives hold code and are never loaded"
-        ) from exc
-    except Exception as exc:  # noqa: BLE001 - unsupported opcodes, truncation, bad records
-        raise LegacyCheckpointError(
-            f"{name} cannot be read without running it ({_first_line(exc)}); it is refused"
-        ) from exc
+    return _pickle_globals(name, io.BytesIO(record), pickles=1)
 
 
 def _legacy_globals(name: str, data: bytes) -> set[str]:
-    """Every global named by the pickles of a pre-1.6 file, by torch's own opcode walker
-    (which knows exactly the opcodes the weights-only unpickler accepts)."""
+    """Every global named by the pickles of a pre-1.6 file beyond torch's default allowlist."""
+    return _pickle_globals(name, io.BytesIO(data), pickles=_LEGACY_PICKLES)
+
+
+def _pickle_globals(name: str, stream: io.BytesIO, *, pickles: int) -> set[str]:
+    """Globals of ``pickles`` consecutive pickles, by torch's own opcode walker (which
+    knows exactly the opcodes the weights-only unpickler accepts, and runs nothing),
+    minus torch's default weights-only allowlist."""
     from torch import _weights_only_unpickler as wou
 
-    stream = io.BytesIO(data)
     found: set[str] = set()
     try:
-        for _ in range(_LEGACY_PICKLES):
+        for _ in range(pickles):
             found |= wou.get_globals_in_pkl(stream)
     except Exception as exc:  # noqa: BLE001 - not a pickle, truncated, unsupported opcodes
         raise LegacyCheckpointError(
-            f"{name} is neither a torch zip checkpoint nor a readable pre-1.6 one "
+            f"{name} is not a pickle torch's weights-only loader reads "
             f"({_first_line(exc) or 'truncated'}); it is refused without being run"
         ) from exc
     return found - set(wou._get_allowed_globals())

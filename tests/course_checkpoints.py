@@ -279,6 +279,7 @@ def write_all(out: Path, marker: Path) -> None:
     save(ConvPolicy(), out / "conv.pt")
     save({"fc1.weight": torch.zeros(1).expand(2**15, 2**15)}, out / "huge_view.pt")
     save({"fc1.weight": torch.zeros(16, 4, dtype=torch.int64)}, out / "int_weights.pt")
+    torch.jit.save(torch.jit.script(nn.Linear(4, 2)), out / "torchscript.pt")
     loop = nn.Sequential(nn.Linear(4, 2))
     loop.add_module("again", loop)  # a module that contains itself
     save(loop, out / "cyclic.pt")

@@ -167,6 +167,7 @@ def test_an_old_torch_is_refused() -> None:
         ("huge_view.pt", "claims more elements than it stores"),
         ("int_weights.pt", "dtype torch.int64, not a float type"),
         ("cyclic.pt", "nested deeper than 8 levels"),
+        ("torchscript.pt", "TorchScript archive, which holds code"),
         ("leaky.pt", "LeakyReLU, which hubpg's policy does not have"),
     ],
 )
@@ -203,7 +204,9 @@ def test_compressed_zip_records_are_refused(course, tmp_path) -> None:
 def test_not_a_checkpoint_is_refused(tmp_path) -> None:
     junk = tmp_path / "model.pt"
     junk.write_bytes(b"hello, this is not a pickle")
-    with pytest.raises(LegacyCheckpointError, match="neither a torch zip checkpoint"):
+    with pytest.raises(
+        LegacyCheckpointError, match="not a pickle torch's weights-only loader reads"
+    ):
         scan_checkpoint(junk)
 
 
