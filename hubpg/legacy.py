@@ -387,7 +387,7 @@ def rebuild(obj: Any, *, source: str = "checkpoint") -> Architecture:
     """
     assumed: list[str] = []
     if isinstance(obj, StandIn):
-        layers = _module_layers(obj, source, assumed, depth=0)
+        layers = _module_layers(obj, source, assumed, depth=0, seen=set())
     elif type(obj) in (dict, OrderedDict):
         layers = _state_dict_layers(obj, source, assumed)
     else:
@@ -398,25 +398,45 @@ def rebuild(obj: Any, *, source: str = "checkpoint") -> Architecture:
     return _architecture(layers, source, assumed)
 
 
-def _module_layers(mod: StandIn, source: str, assumed: list[str], depth: int) -> list[Layer]:
+def _module_layers(
+    mod: StandIn, source: str, assumed: list[str], depth: int, seen: set[int]
+) -> list[Layer]:
+    """The layers of a module tree, each module visited once: a module used twice
+    (weights shared, or a module holding itself) is refused, so a hostile file of
+    shared references cannot make the walk exponential or endless."""
     if depth > MAX_DEPTH:
         raise LegacyCheckpointError(f"{source}: modules nested deeper than {MAX_DEPTH} levels")
+    _visit(mod, source, seen)
     kind = type(mod).kind
     if kind == "Sequential":
         _no_own_tensors(mod, source)
         layers: list[Layer] = []
         for child_name, child in _children(mod, source):
             if isinstance(child, StandIn) and type(child).kind == "Sequential":
-                layers += _module_layers(child, source, assumed, depth + 1)
+                layers += _module_layers(child, source, assumed, depth + 1, seen)
             else:
+                _visit(child, source, seen)
                 layers.append(_leaf(child_name, child, source))
         return layers
     if kind == "custom":
-        return _custom_layers(mod, source, assumed, depth)
+        return _custom_layers(mod, source, assumed, depth, seen)
     return [_leaf(type(mod).__name__, mod, source)]
 
 
-def _custom_layers(mod: StandIn, source: str, assumed: list[str], depth: int) -> list[Layer]:
+def _visit(mod: Any, source: str, seen: set[int]) -> None:
+    if id(mod) in seen:
+        raise LegacyCheckpointError(
+            f"{source}: a {_kind_name(mod)} is used twice in the network (shared or cyclic "
+            "modules); hubpg rebuilds plain feed-forward networks only"
+        )
+    seen.add(id(mod))
+    if len(seen) > MAX_LAYERS:
+        raise LegacyCheckpointError(f"{source}: more than {MAX_LAYERS} modules")
+
+
+def _custom_layers(
+    mod: StandIn, source: str, assumed: list[str], depth: int, seen: set[int]
+) -> list[Layer]:
     """A notebook class: only Linear children (the course's forward is assumed), or one
     Sequential child (its forward is assumed to apply it)."""
     name = type(mod).pickled_name
@@ -428,7 +448,7 @@ def _custom_layers(mod: StandIn, source: str, assumed: list[str], depth: int) ->
             f"forward of {name} (its code is not in the file): applies its one Sequential, "
             f"{children[0][0]}"
         )
-        return _module_layers(children[0][1], source, assumed, depth + 1)
+        return _module_layers(children[0][1], source, assumed, depth + 1, seen)
     if not children or any(k != "Linear" for k in kinds):
         odd = next((c for c, k in zip(children, kinds, strict=True) if k != "Linear"), None)
         what = f"its child {odd[0]!r} ({_kind_name(odd[1])})" if odd else "no layers"
@@ -437,7 +457,10 @@ def _custom_layers(mod: StandIn, source: str, assumed: list[str], depth: int) ->
             "holds Linear layers alone (or one Sequential), as the course's Policy does"
         )
     ordered = _course_order([c for c, _ in children])
-    linears = [_leaf(child_name, dict(children)[child_name], source) for child_name in ordered]
+    by_name = dict(children)
+    for child_name in ordered:
+        _visit(by_name[child_name], source, seen)
+    linears = [_leaf(child_name, by_name[child_name], source) for child_name in ordered]
     assumed.append(
         f"forward of {name} (its code is not in the file): the course's, "
         f"{' -> '.join(ordered)} with ReLU between and softmax at the end"

@@ -283,6 +283,10 @@ def write_all(out: Path, marker: Path) -> None:
     loop = nn.Sequential(nn.Linear(4, 2))
     loop.add_module("again", loop)  # a module that contains itself
     save(loop, out / "cyclic.pt")
+    wide = nn.Sequential(*[nn.Linear(4, 4)] * 64)  # one module 64 times, nested 8 deep:
+    for _ in range(7):  # 64**8 layers if a reader followed every reference
+        wide = nn.Sequential(*[wide] * 64)
+    save(wide, out / "fan_out.pt")
     save(nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(), nn.Linear(16, 2)), out / "leaky.pt")
 
     course_repo(out, cartpole, CARTPOLE, 16, 500.0)
