@@ -38,6 +38,7 @@ _LAZY = {
     "load_and_eval": ("hubpg.api", "load_and_eval"),
     "leaderboard": ("hubpg.api", "leaderboard"),
     "load": ("hubpg.hub", "load"),
+    "convert": ("hubpg.legacy", "convert"),
     "Policy": ("hubpg.policy", "Policy"),
     "PolicyConfig": ("hubpg.config", "PolicyConfig"),
     "TrainConfig": ("hubpg.config", "TrainConfig"),

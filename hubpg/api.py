@@ -422,6 +422,7 @@ def load_and_eval(
     video: str | Path | None = None,
     endpoint: str | None = None,
     token: str | None = None,
+    legacy: bool = False,
 ) -> Verified:
     """Download a shared model (safetensors + JSON only), re-evaluate it, and check its
     card's claim (as ``hubpg load-and-eval``).
@@ -436,6 +437,8 @@ def load_and_eval(
         video: also record a replay of the downloaded policy to this mp4.
         endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
         token: Hub token, for private repos.
+        legacy: read a course checkpoint (``model.pt``) weights-only, without running
+            it, when the repo has no safetensors.
 
     Returns:
         :class:`~hubpg.results.Verified`: the measurement, the claim and whether the
@@ -457,6 +460,7 @@ def load_and_eval(
         video=video,
         endpoint=endpoint,
         token=token,
+        legacy=legacy,
     )
     return Verified.of(report)
 
@@ -477,6 +481,7 @@ def leaderboard(
     endpoint: str | None = None,
     token: str | None = None,
     progress: bool = True,
+    legacy: bool = False,
 ) -> Leaderboard:
     """Rank the models tagged ``env_id`` and ``reinforce`` by claimed (or, with
     ``verify``, measured) mean - std (as ``hubpg leaderboard``).
@@ -493,6 +498,7 @@ def leaderboard(
         endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
         token: Hub token (private repos of its owner are listed).
         progress: a progress bar of models verified.
+        legacy: also verify course checkpoints (``model.pt``), read weights-only.
 
     Returns:
         :class:`~hubpg.results.Leaderboard`: ``rows`` (ranked first, then the ones set
@@ -517,6 +523,7 @@ def leaderboard(
         ray_address=ray if verify else None,
         token=token,
         progress=progress,
+        legacy=legacy,
     )
     return Leaderboard(
         env_id=env_id, rows=rows, verified=verify, endpoint=resolve_endpoint(endpoint)

@@ -414,6 +414,12 @@ def push(
     default=None,
     help="Also record a replay of the downloaded policy to this mp4.",
 )
+@click.option(
+    "--legacy",
+    is_flag=True,
+    help="Read a repo that holds only a course checkpoint (model.pt) with torch's "
+    "weights-only loader (no code runs) instead of refusing it.",
+)
 @hub_options
 @json_option
 @quiet_option
@@ -426,6 +432,7 @@ def load_and_eval(
     deterministic: bool,
     max_t: int | None,
     video: Path | None,
+    legacy: bool,
     endpoint: str | None,
     token: str | None,
     as_json: bool,
@@ -446,10 +453,13 @@ def load_and_eval(
         video=video,
         endpoint=endpoint,
         token=token,
+        legacy=legacy,
     )
     if as_json:
         emit_json(report)
         return
+    if report.get("legacy"):
+        say(_legacy_note(report["legacy"]), quiet)
     mode = "argmax actions" if deterministic else "sampled actions"
     say(
         f"{repo_id} @ {report['revision'][:12]} ({report['env_id']}): {episodes} episodes, "
@@ -507,6 +517,12 @@ def load_and_eval(
     metavar="ADDRESS",
     help='Verify as tasks on this Ray cluster ("local" starts one here; pip install "hubpg[ray]").',
 )
+@click.option(
+    "--legacy",
+    is_flag=True,
+    help="With --verify: read repos that hold only a course checkpoint (model.pt) "
+    "weights-only (no code runs); refused files are set apart with the reason.",
+)
 @hub_options
 @json_option
 @click.option(
@@ -523,6 +539,7 @@ def leaderboard(
     seed: int,
     workers: int | None,
     ray_address: str | None,
+    legacy: bool,
     endpoint: str | None,
     token: str | None,
     as_json: bool,
@@ -538,8 +555,8 @@ def leaderboard(
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
     check_env_id(env_id)
-    if not verify and (workers is not None or ray_address is not None):
-        say("note: --workers and --ray only matter with --verify", quiet)
+    if not verify and (workers is not None or ray_address is not None or legacy):
+        say("note: --workers, --ray and --legacy only matter with --verify", quiet)
     rows = run_leaderboard(
         env_id,
         endpoint=endpoint,
@@ -552,6 +569,7 @@ def leaderboard(
         ray_address=ray_address if verify else None,
         token=token,
         progress=not (quiet or as_json or as_csv),
+        legacy=legacy,
     )
     if as_json:
         emit_json(rows)
@@ -572,6 +590,92 @@ def leaderboard(
     )
     if rows:
         click.echo(format_table(rows, verified=verify))
+
+
+# --------------------------------------------------------------------------- convert
+
+
+def _legacy_note(report: dict[str, Any]) -> str:
+    """One paragraph for people: what a course checkpoint was read as, and what was assumed."""
+    lines = [
+        f"read {report['source_file']} ({report['kind']}, {report['format']} format, sha256 "
+        f"{report['sha256'][:12]}) weights-only: {report['architecture']}"
+    ]
+    lines += [f"  assumed: {item}" for item in report["assumed"]]
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--repo",
+    "repo_id",
+    default=None,
+    metavar="NAMESPACE/NAME",
+    help="Convert this Hub repo's course checkpoint instead of a local file.",
+)
+@click.option("--revision", default=None, help="Branch, tag or commit sha (with --repo).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The folder to write.")
+@click.option(
+    "--env-id",
+    default=None,
+    help="The env it plays.  [default: from hyperparameters.json, results.json or the card]",
+)
+@click.option(
+    "--max-mib",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Refuse checkpoints larger than this many MiB.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the files of an existing --out folder.")
+@hub_options
+@json_option
+@quiet_option
+@common
+def convert(
+    source: Path | None,
+    repo_id: str | None,
+    revision: str | None,
+    out: Path,
+    env_id: str | None,
+    max_mib: int,
+    overwrite: bool,
+    endpoint: str | None,
+    token: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Convert a course checkpoint (SOURCE, or --repo's model.pt) into a hubpg folder.
+
+    The pickle is read with torch's weights-only loader (no code from it runs) and
+    written as model.safetensors + config.json, which hubpg evaluate, package and
+    push accept; legacy.json says where it came from and what was assumed."""
+    from hubpg.legacy import convert as run_convert
+
+    if (source is None) == (repo_id is None):
+        raise click.UsageError("give a checkpoint SOURCE file or --repo NAMESPACE/NAME")
+    if repo_id is not None:
+        from hubpg.hub import validate_repo_id
+
+        validate_repo_id(repo_id)
+    result = run_convert(
+        source,
+        out=out,
+        repo_id=repo_id,
+        revision=revision,
+        env_id=env_id,
+        overwrite=overwrite,
+        max_bytes=max_mib * 2**20,
+        endpoint=endpoint,
+        token=token,
+    )
+    report = result.model.report()
+    if as_json:
+        emit_json({"out": str(result.out), "files": result.files, **report})
+        return
+    say(_legacy_note(report), quiet)
+    click.echo(f"wrote {result.out} ({', '.join(result.files)})")
 
 
 # --------------------------------------------------------------------------- hub serve

@@ -46,6 +46,11 @@ class PickleRefusedError(HubpgError, PermissionError):
     """A model is only available as a pickle, which hubpg never loads."""
 
 
+class LegacyCheckpointError(HubpgError, ValueError):
+    """A course checkpoint (a ``torch.save`` pickle) was refused: it needs a global hubpg
+    never loads, is over the size cap, or holds a network hubpg cannot rebuild."""
+
+
 class TrainingDivergedError(HubpgError, ArithmeticError):
     """Training produced a non-finite loss."""
 
