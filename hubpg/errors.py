@@ -46,6 +46,11 @@ class PickleRefusedError(HubpgError, PermissionError):
     """A model is only available as a pickle, which hubpg never loads."""
 
 
+class LegacyCheckpointError(HubpgError, ValueError):
+    """A course checkpoint (a ``torch.save`` pickle) was refused: it needs a global hubpg
+    never loads, is over the size cap, or holds a network hubpg cannot rebuild."""
+
+
 class TrainingDivergedError(HubpgError, ArithmeticError):
     """Training produced a non-finite loss."""
 
@@ -84,6 +89,11 @@ class InterruptedByUser(HubpgError, InterruptedError):
     exit_code = 130
 
 
+class CardDataError(HubpgError, ValueError):
+    """A model card's YAML metadata breaks hubpg's rule (aliases, non-string keys, too deep
+    or too large, or a shape huggingface_hub cannot read); see :mod:`hubpg.cardsafe`."""
+
+
 # --------------------------------------------------------------------------- model cards
 
 
@@ -99,10 +109,6 @@ class CardTemplateError(HubpgError, FileNotFoundError):
 
 class CardMetadataError(HubpgError, ValueError):
     """A model card's metadata cannot be read, or claims no score that can be read back."""
-
-
-class CardFrontMatterError(HubpgError, ValueError):
-    """A README's YAML front matter is not valid YAML or not a mapping (the local Hub)."""
 
 
 # --------------------------------------------------------------------------- plots, video
@@ -194,6 +200,10 @@ class EntryMissingError(StorageError):
 
 class ParentMismatchError(StorageError):
     """The branch moved since the commit the client based its change on."""
+
+
+class DamagedDataError(StorageError):
+    """A stored file the repo needs (a commit) is empty or unreadable."""
 
 
 class InvalidOperationError(StorageError):

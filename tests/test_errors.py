@@ -55,4 +55,4 @@ def test_every_error_is_a_hubpg_error_and_a_builtin() -> None:
 def test_the_two_card_errors_have_names_of_their_own() -> None:
     names = _exception_names()
     assert "CardError" not in names
-    assert {"CardBuildError", "CardMetadataError", "CardFrontMatterError"} <= names
+    assert {"CardBuildError", "CardMetadataError", "CardDataError"} <= names

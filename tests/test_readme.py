@@ -27,9 +27,9 @@ COMMANDS: dict[str, list[str] | str] = {
     "hubpg hub serve --port 8080 --data hubdata --user alice:hf_local_alice": [],
     "hubpg train CartPole-v1 --seed 1": ["--eval-episodes", "5"],
     "hubpg train Pixelcopter-PLE-v0 --seed 1": ["--total-steps", "3000", "--eval-episodes", "2"],
-    "hubpg train CartPole-v1 --num-envs 1 --episodes-per-update 1 --episodes 1000 --lr 1e-2 "
-    "--gamma 1.0 --max-t 1000 --baseline none --target-return 1e9 --out runs/course-s1": [
-        "--episodes", "20", "--eval-episodes", "2"],
+    "hubpg train CartPole-v1 --num-envs 1 --episodes-per-update 1 --total-episodes 1000 "
+    "--lr 1e-2 --gamma 1.0 --max-t 1000 --baseline none --target-return 1e9 "
+    "--out runs/course-s1": ["--total-episodes", "20", "--eval-episodes", "2"],
     "hubpg train CartPole-v1 --config my-hyperparameters.yaml --out runs/mine": [
         "--total-steps", "2000", "--eval-episodes", "2"],
     "hubpg evaluate runs/CartPole-v1-reinforce-s1": [],
@@ -47,6 +47,11 @@ COMMANDS: dict[str, list[str] | str] = {
     "hubpg leaderboard CartPole-v1 --top 20": [],
     "hubpg leaderboard CartPole-v1 --verify --workers 2 --json": ["--episodes", "5"],
     "hubpg leaderboard Pixelcopter-PLE-v0 --verify --ray local": ["--episodes", "2"],
+    "hubpg convert model.pt --out converted": [],
+    "hubpg convert --repo bob/Reinforce-CartPole-v1 --out converted-bob --revision main": [],
+    "hubpg load-and-eval --repo bob/Reinforce-CartPole-v1 --legacy --json": ["--episodes", "5"],
+    "hubpg leaderboard CartPole-v1 --verify --legacy": ["--episodes", "5"],
+    "python scripts/bench_legacy.py": "tests/test_scripts.py (tiny budget)",
     "HF_ENDPOINT=http://127.0.0.1:8080 hubpg push --repo alice/test --token hf_local_alice": [],
     "python scripts/bench_train.py": "tests/test_scripts.py (tiny budget)",
     "python scripts/bench_envs.py": "tests/test_scripts.py (tiny budget)",
@@ -88,11 +93,36 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _course_model(tmp_path: Path, url: str) -> None:
+    """What the README's legacy commands read: a course checkpoint (made by the course's
+    own classes) as ./model.pt with its JSON files, and pushed as bob/Reinforce-CartPole-v1."""
+    import shutil
+
+    import huggingface_hub.constants
+    from huggingface_hub import HfApi
+
+    out = tmp_path / "course"
+    helper = ROOT / "tests" / "course_checkpoints.py"
+    proc = subprocess.run(
+        [sys.executable, str(helper), str(out), str(tmp_path / "PAYLOAD-RAN")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    repo = out / "repo-CartPole-v1"
+    for path in repo.iterdir():
+        if path.name != "README.md":
+            shutil.copy(path, tmp_path / path.name)
+    huggingface_hub.constants.HF_HUB_DISABLE_XET = True  # the local Hub has no Xet
+    api = HfApi(endpoint=url, token="hf_local_bob")
+    api.create_repo("bob/Reinforce-CartPole-v1")
+    api.upload_folder(repo_id="bob/Reinforce-CartPole-v1", folder_path=str(repo))
+
+
 def _start_readme_hub(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """The README's `hubpg hub serve` on a free port (8080 may be taken here)."""
     words = shlex.split("hubpg hub serve --port 8080 --data hubdata --user alice:hf_local_alice")
     ready = tmp_path / "hub-url"
-    args = [*words[1:], "--port", "0", "--ready-file", str(ready)]
+    args = [*words[1:], "--port", "0", "--ready-file", str(ready), "--user", "bob:hf_local_bob"]
     server = subprocess.Popen(
         [sys.executable, "-m", "hubpg.cli", *args], cwd=tmp_path, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -112,6 +142,7 @@ def test_every_readme_command_runs_as_written(tmp_path) -> None:
     env = _env(tmp_path)
     (tmp_path / "my-hyperparameters.yaml").write_text("lr: 0.01\nhidden: [32]\nseed: 3\n")
     server, url = _start_readme_hub(tmp_path, env)
+    _course_model(tmp_path, url)
     env["HF_ENDPOINT"] = url  # as the README's last block sets it
     env["HF_TOKEN"] = "hf_local_alice"  # the README's "or HF_TOKEN"
     failures = []
@@ -138,3 +169,5 @@ def test_every_readme_command_runs_as_written(tmp_path) -> None:
     assert (tmp_path / "runs" / "course-s1" / "model.safetensors").is_file()
     assert (tmp_path / "runs" / "mine" / "model.safetensors").is_file()
     assert (tmp_path / "replay.mp4").stat().st_size > 0
+    assert (tmp_path / "converted" / "model.safetensors").is_file()
+    assert (tmp_path / "converted-bob" / "model.safetensors").is_file()

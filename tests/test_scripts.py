@@ -19,6 +19,7 @@ TINY_ARGS: dict[str, list[str]] = {
     "bench_envs.py": ["--seconds", "0.05", "--envs", "2"],
     "bench_hub.py": ["--repeats", "1", "--episodes", "2"],
     "bench_leaderboard.py": ["--models", "2", "--episodes", "2", "--workers", "1"],
+    "bench_legacy.py": ["--episodes", "2", "--repeats", "1"],
     "bench_pixelcopter.py": ["--seeds", "1", "--jobs", "1", "--total-steps", "2000",
                              "--episodes", "2"],
     "bench_train.py": ["--seeds", "1", "--skip-course"],
