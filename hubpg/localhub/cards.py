@@ -56,3 +56,9 @@ def tags_from_card(card: dict[str, Any] | None) -> list[str]:
     if isinstance(raw, list):
         tags.extend(str(t) for t in raw if isinstance(t, (str, int, float)) and str(t))
     return list(dict.fromkeys(tags))
+
+
+def card_body(text: str) -> str:
+    """The README's Markdown after its YAML front matter (the whole text when there is none)."""
+    match = _YAML_BLOCK.search(text)
+    return text if match is None else text[match.end() :]
