@@ -43,6 +43,10 @@ RESERVED_NAMESPACES = frozenset({"api", "lfs-upload"})
 MAX_LISTED = 1000
 MAX_HISTORY = 100
 MAX_SEARCH_CHARS = 200
+#: Cards whose Markdown is longer are not rendered (a download link is shown instead):
+#: hubpg's cards are ~3 kB, and a hostile 64 kB card already costs markdown-it-py + nh3
+#: a few seconds of one worker thread (1 MiB of ``<div>`` took 190 s), once per commit.
+MAX_RENDERED_CARD_BYTES = 64 * 1024
 
 
 class PageRoute(Route):
@@ -205,24 +209,73 @@ def env_ids_of(card: dict[str, Any] | None) -> tuple[str, ...]:
         return ()
 
 
-def summarise(meta: RepoMeta, commit: Commit, card: dict[str, Any] | None) -> Summary:
-    """The :class:`Summary` of ``meta`` at ``commit`` whose card metadata is ``card``.
+@dataclass(frozen=True)
+class CardFacts:
+    """What a card's metadata says: env ids, tags, library and the claimed score."""
+
+    env_ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    library: str | None = None
+    claim: str | None = None
+
+
+def card_facts(card: dict[str, Any] | None) -> CardFacts:
+    """The :class:`CardFacts` of a card's parsed metadata (empty ones for None).
+
+    Args:
+        card: the card's parsed metadata.
+    """
+    if not card:
+        return CardFacts()
+    library = card.get("library_name")
+    return CardFacts(
+        env_ids=env_ids_of(card),
+        tags=tuple(tags_from_card(card)),
+        library=library if isinstance(library, str) and library else None,
+        claim=claimed_score(card),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _facts_of_blob(blob: Path) -> CardFacts:
+    # blobs are content-addressed, so a path always holds the same card
+    text = blob.read_bytes().decode("utf-8", "replace")
+    return card_facts(card_data_or_none(text))
+
+
+def facts_of(request: Request, commit: Commit) -> CardFacts:
+    """The :class:`CardFacts` of the commit's README.md (parsed once per content).
+
+    Args:
+        request: the request (for the store).
+        commit: the revision.
+    """
+    entry = commit.files.get(CARD_NAME)
+    if entry is None or entry.size > CARD_MAX_BYTES:
+        return CardFacts()
+    try:
+        return _facts_of_blob(hub(request).store.blob_path(entry.sha256))
+    except OSError:
+        return CardFacts()
+
+
+def summarise(meta: RepoMeta, commit: Commit, facts: CardFacts) -> Summary:
+    """The :class:`Summary` of ``meta`` at ``commit`` whose card says ``facts``.
 
     Args:
         meta: the repo.
         commit: the revision shown.
-        card: the card's parsed metadata (None when it has none).
+        facts: what the revision's card says.
     """
-    library = card.get("library_name") if card else None
     return Summary(
         repo_id=meta.id,
         commit_id=commit.id,
         last_modified=commit.date,
         private=meta.private,
-        env_ids=env_ids_of(card),
-        tags=tuple(tags_from_card(card)),
-        library=library if isinstance(library, str) and library else None,
-        claim=claimed_score(card),
+        env_ids=facts.env_ids,
+        tags=facts.tags,
+        library=facts.library,
+        claim=facts.claim,
     )
 
 
@@ -251,8 +304,7 @@ def listing(request: Request, search: str) -> list[Summary]:
             commit = store.get_commit(meta.id, head)
         except Exception:  # one broken repo must not take the listing down
             continue
-        text = read_card_text(request, commit)
-        summary = summarise(meta, commit, card_data_or_none(text) if text else None)
+        summary = summarise(meta, commit, facts_of(request, commit))
         if _matches(summary, search):
             rows.append(summary)
     rows.sort(key=lambda row: row.last_modified, reverse=True)
@@ -283,6 +335,27 @@ def file_rows(repo_id: str, commit: Commit) -> list[FileRow]:
 
 
 # --------------------------------------------------------------------------- routes
+
+
+@lru_cache(maxsize=32)
+def _rendered_card(body: str, repo_id: str, commit_id: str) -> Markup:
+    return Markup(render_card_html(body, repo_id=repo_id, commit_id=commit_id))
+
+
+def card_view(repo_id: str, commit: Commit, text: str | None) -> tuple[Markup | None, bool]:
+    """The card's HTML (None when there is none to show) and whether it is too large to show.
+
+    Args:
+        repo_id: ``namespace/name``.
+        commit: the revision shown.
+        text: the card's text (None when missing or unreadable).
+    """
+    if text is None:
+        return None, CARD_NAME in commit.files
+    body = card_body(text)
+    if len(body.encode("utf-8", "replace")) > MAX_RENDERED_CARD_BYTES:
+        return None, True
+    return _rendered_card(body, repo_id, commit.id), False
 
 
 def _error_page(exc: ApiError) -> HTMLResponse:
@@ -318,20 +391,15 @@ def model_page(request: Request) -> Response:
     except ApiError as exc:
         return _error_page(exc)
     text = read_card_text(request, commit)
-    card = card_data_or_none(text) if text else None
-    card_html = (
-        Markup(render_card_html(card_body(text), repo_id=meta.id, commit_id=commit.id))
-        if text
-        else None
-    )
+    card_html, card_too_large = card_view(meta.id, commit, text)
     return render_page(
         "model.html",
         title=meta.id,
-        summary=summarise(meta, commit, card),
+        summary=summarise(meta, commit, facts_of(request, commit)),
         revision=revision,
         branches=sorted(meta.branches.items()),
         card_html=card_html,
-        card_too_large=text is None and CARD_NAME in commit.files,
+        card_too_large=card_too_large,
         files=file_rows(meta.id, commit),
         history=history[:MAX_HISTORY],
         more_history=max(len(history) - MAX_HISTORY, 0),

@@ -14,7 +14,7 @@ import pytest
 from huggingface_hub import HfApi
 
 from hubpg.localhub.cardhtml import relative_url_rewriter, render_card_html
-from hubpg.localhub.pages import human_size, short_date
+from hubpg.localhub.pages import MAX_RENDERED_CARD_BYTES, human_size, short_date
 
 HOSTILE_CARD = """---
 library_name: <b>lib</b>
@@ -205,6 +205,16 @@ def test_hostile_card_never_reaches_the_page(hub, alice: HfApi) -> None:
     assert "&lt;b&gt;lib&lt;/b&gt;" in page and "&lt;img src=x onerror" in page
     assert "1.00 +/- 0.00" in page
     assert "raw link" in page and "styled" in page  # the text stays, the payload goes
+
+
+def test_card_too_large_to_render_gets_a_download_link(hub, alice: HfApi) -> None:
+    body = "<div>" * (MAX_RENDERED_CARD_BYTES // 5 + 1)  # would cost nh3 seconds per view
+    sha = push_card(alice, "alice/huge", "---\ntags: [CartPole-v1]\n---\n" + body)
+    response = get(hub, "/alice/huge")
+    assert response.status_code == 200
+    assert "too large to render" in response.text and "<div><div>" not in response.text
+    assert f"/alice/huge/resolve/{sha}/README.md" in response.text
+    assert "CartPole-v1" in response.text  # the metadata is still summarised
 
 
 def test_api_routes_keep_their_answers(hub, pushed) -> None:
