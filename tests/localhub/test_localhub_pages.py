@@ -114,6 +114,8 @@ def test_model_page_shows_card_summary_files_and_history(hub, pushed) -> None:
     assert f'title="{size} bytes"' in html and human_size(size) in html
     assert "Push agent" in html and sha[:7] in html and "initial commit" in html
     assert f'href="/{repo_id}/tree/{sha}"' in html
+    row = get(hub, "/").text
+    assert f'href="/{repo_id}"' in row and "500.00 +/- 0.00" in row and "CartPole-v1" in row
 
 
 def test_card_media_and_links_resolve_to_the_revision(hub, alice: HfApi, tmp_path: Path) -> None:
