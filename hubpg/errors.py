@@ -82,3 +82,8 @@ class InterruptedByUser(HubpgError, InterruptedError):
     """Ctrl-C; the message says what was kept."""
 
     exit_code = 130
+
+
+class CardDataError(HubpgError, ValueError):
+    """A model card's YAML metadata breaks hubpg's rule (aliases, non-string keys, too deep
+    or too large, or a shape huggingface_hub cannot read); see :mod:`hubpg.cardsafe`."""

@@ -30,9 +30,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from hubpg.cardsafe import readme_body
 from hubpg.localhub.cardhtml import render_card_html, resolve_url
-from hubpg.localhub.cards import card_body, card_data_or_none, tags_from_card
-from hubpg.localhub.routes_repos import CARD_MAX_BYTES, resolve_commit
+from hubpg.localhub.cards import read_card_head, tags_from_card
+from hubpg.localhub.routes_repos import card_of, resolve_commit
 from hubpg.localhub.storage import DEFAULT_BRANCH, Commit, RepoMeta
 from hubpg.localhub.web import ApiError, can_see, current_user, hub, readable_repo
 from hubpg.runfolder import CARD_NAME, format_score
@@ -161,20 +162,20 @@ class Summary:
 
 
 def read_card_text(request: Request, commit: Commit) -> str | None:
-    """The commit's README.md as text; None when there is none or it is over the limit.
+    """The commit's README.md as text (its first MiB); None when it has none or it is
+    unreadable.
 
     Args:
         request: the request (for the store).
         commit: the commit to read the card from.
     """
     entry = commit.files.get(CARD_NAME)
-    if entry is None or entry.size > CARD_MAX_BYTES:
+    if entry is None:
         return None
     try:
-        data = hub(request).store.blob_path(entry.sha256).read_bytes()
+        return read_card_head(hub(request).store.blob_path(entry.sha256))
     except OSError:
         return None
-    return data.decode("utf-8", "replace")
 
 
 def claimed_score(card: dict[str, Any] | None) -> str | None:
@@ -236,27 +237,15 @@ def card_facts(card: dict[str, Any] | None) -> CardFacts:
     )
 
 
-@lru_cache(maxsize=4096)
-def _facts_of_blob(blob: Path) -> CardFacts:
-    # blobs are content-addressed, so a path always holds the same card
-    text = blob.read_bytes().decode("utf-8", "replace")
-    return card_facts(card_data_or_none(text))
-
-
 def facts_of(request: Request, commit: Commit) -> CardFacts:
-    """The :class:`CardFacts` of the commit's README.md (parsed once per content).
+    """The :class:`CardFacts` of the commit's README.md (its card data is parsed once per
+    content by the server's card cache; the facts cost ~0.1 ms more).
 
     Args:
-        request: the request (for the store).
+        request: the request (for the store and its card cache).
         commit: the revision.
     """
-    entry = commit.files.get(CARD_NAME)
-    if entry is None or entry.size > CARD_MAX_BYTES:
-        return CardFacts()
-    try:
-        return _facts_of_blob(hub(request).store.blob_path(entry.sha256))
-    except OSError:
-        return CardFacts()
+    return card_facts(card_of(request, commit))
 
 
 def summarise(meta: RepoMeta, commit: Commit, facts: CardFacts) -> Summary:
@@ -352,7 +341,7 @@ def card_view(repo_id: str, commit: Commit, text: str | None) -> tuple[Markup | 
     """
     if text is None:
         return None, CARD_NAME in commit.files
-    body = card_body(text)
+    body = readme_body(text)
     if len(body.encode("utf-8", "replace")) > MAX_RENDERED_CARD_BYTES:
         return None, True
     return _rendered_card(body, repo_id, commit.id), False
