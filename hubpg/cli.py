@@ -18,6 +18,7 @@ import click
 from hubpg import __version__
 from hubpg.errors import HubpgError
 from hubpg.localhub import defaults as hub_defaults
+from hubpg.options import train_options
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -90,21 +91,6 @@ def eval_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def parse_hidden(value: str | None) -> list[int] | None:
-    """``"64,128"`` -> ``[64, 128]``."""
-    if value is None:
-        return None
-    try:
-        sizes = [int(part) for part in value.replace("x", ",").split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a comma-separated list of layer sizes"
-        ) from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise click.BadParameter(f"{value!r}: layer sizes must be positive integers")
-    return sizes
-
-
 # --------------------------------------------------------------------------- the group
 
 
@@ -121,46 +107,15 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("env_id")
-@click.option("--seed", type=int, default=None, help="Training seed.  [default: 1]")
-@click.option("--total-steps", type=int, default=None, help="Budget in env steps.")
-@click.option("--episodes", type=int, default=None, help="Budget in training episodes.")
-@click.option("--time-limit", type=float, default=None, help="Budget in seconds of training.")
-@click.option("--lr", type=float, default=None, help="Adam learning rate.")
+@train_options
 @click.option(
-    "--anneal-lr/--constant-lr",
-    default=None,
-    help="Lower the learning rate linearly to 0 over the budget (hubpg option).",
-)
-@click.option("--gamma", type=float, default=None, help="Discount factor.")
-@click.option("--hidden", default=None, help="Hidden layer sizes, e.g. 16 or 64,128.")
-@click.option("--activation", default=None, help="relu, tanh, elu, gelu or silu.")
-@click.option("--num-envs", type=int, default=None, help="Episodes played side by side.")
-@click.option(
-    "--episodes-per-update",
+    "--episodes",
+    "episodes_alias",
     type=int,
     default=None,
-    help="Episodes per gradient step (k * num-envs).",
+    hidden=True,
+    help="Deprecated alias of --total-episodes.",
 )
-@click.option("--max-t", type=int, default=None, help="Cap on one training episode's steps.")
-@click.option(
-    "--baseline",
-    type=click.Choice(["none", "time"]),
-    default=None,
-    help="Subtract the batch's mean return-to-go at each time step (hubpg option).",
-)
-@click.option("--entropy-coef", type=float, default=None, help="Entropy bonus (hubpg option).")
-@click.option("--grad-clip", type=float, default=None, help="Clip the gradient norm.")
-@click.option(
-    "--target-return",
-    type=float,
-    default=None,
-    help="Stop once every episode of --target-updates batches in a row reaches this return.",
-)
-@click.option("--target-updates", type=int, default=None, help="See --target-return.")
-@click.option(
-    "--eval-episodes", type=int, default=None, help="Final evaluation episodes (0: none)."
-)
-@click.option("--device", default=None, help="torch device (cpu).")
 @click.option(
     "--config",
     "config_file",
@@ -187,67 +142,45 @@ def train(
     resume: bool,
     quiet: bool,
     as_json: bool,
-    hidden: str | None,
+    episodes_alias: int | None,
     **options: Any,
 ) -> None:
-    """Train a REINFORCE policy on ENV_ID and write a run folder."""
-    from hubpg.config import TrainConfig, load_hyperparameter_file
-    from hubpg.envs import check_env_id
+    """Train a REINFORCE policy on ENV_ID and write a run folder.
+
+    Every option is a field of hubpg.TrainConfig (the same keywords as
+    hubpg.train() in Python); the env's tuned defaults apply, then --config,
+    then the options given here."""
+    from hubpg.api import train as run_training
     from hubpg.errors import InterruptedByUser
-    from hubpg.reinforce import TrainingInterrupted, default_run_dir
-    from hubpg.reinforce import train as run_training
+    from hubpg.reinforce import TrainingInterrupted
 
     if overwrite and resume:
         raise click.UsageError("--overwrite and --resume exclude each other")
-    check_env_id(env_id)
-    from_file = load_hyperparameter_file(config_file) if config_file else {}
-    from_file.pop("env_id", None)
-    given = {k: v for k, v in options.items() if v is not None}
-    if hidden is not None:
-        given["hidden"] = parse_hidden(hidden)
-    config = TrainConfig.for_env(env_id, **{**from_file, **given})
-    run_dir = out or default_run_dir(env_id, config.seed)
+    if episodes_alias is not None:
+        say("note: --episodes is deprecated for training; use --total-episodes", quiet)
+        if options.get("total_episodes") is None:
+            options["total_episodes"] = episodes_alias
     try:
         result = run_training(
-            config, run_dir, overwrite=overwrite, resume=resume, progress=not quiet
+            env_id,
+            config=config_file,
+            out=out,
+            overwrite=overwrite,
+            resume=resume,
+            progress=not quiet,
+            **options,
         )
     except TrainingInterrupted as exc:
         raise InterruptedByUser(str(exc)) from None
-    evaluation = None
-    if config.eval_episodes:
-        from hubpg.evaluation import evaluate
-
-        evaluation = evaluate(
-            result.run_dir,
-            episodes=config.eval_episodes,
-            seed=0,
-            max_t=config.eval_max_t or config.max_t,
-        )
+    evaluation = result.evaluation
     if as_json:
-        emit_json(
-            {
-                "run_dir": str(result.run_dir),
-                "env_id": env_id,
-                "steps": result.steps,
-                "episodes": result.episodes,
-                "updates": result.updates,
-                "train_seconds": round(result.wall_time, 3),
-                "steps_per_second": round(result.steps_per_second),
-                "solved": result.solved,
-                "evaluation": evaluation.to_dict() if evaluation else None,
-            }
-        )
+        emit_json(result.to_dict())
         return
-    say(
-        f"trained {env_id}: {result.steps:,} steps, {result.episodes:,} episodes, "
-        f"{result.updates} updates in {result.wall_time:.1f} s "
-        f"({result.steps_per_second:,.0f} steps/s)",
-        quiet,
-    )
+    say(result.training_line(), quiet)
     if evaluation is not None:
         say(
             f"evaluation over {evaluation.n_episodes} episodes (seeds 0..{evaluation.n_episodes - 1}, "
-            "sampled actions):",
+            f"sampled actions, max_t {evaluation.max_t}):",
             quiet,
         )
         click.echo(evaluation.summary())
@@ -280,7 +213,7 @@ def evaluate(
     quiet: bool,
 ) -> None:
     """Evaluate the policy in RUN_DIR (a run or package folder); prints MEAN +/- STD."""
-    from hubpg.evaluation import evaluate as run_evaluation
+    from hubpg.api import evaluate as run_evaluation
     from hubpg.runfolder import write_json
 
     result = run_evaluation(
@@ -346,8 +279,11 @@ def package(
     quiet: bool,
 ) -> None:
     """Build the Hub-ready folder for RUN_DIR: weights, config, results, video, card."""
+    from hubpg.api import run_eval_max_t
     from hubpg.packaging import VIDEO_MAX_T
     from hubpg.packaging import package as build_package
+
+    max_t = run_eval_max_t(run_dir) if max_t is None else max_t
 
     say(
         f"packaging {run_dir}: evaluating {episodes} episodes"
