@@ -17,6 +17,7 @@ import click
 
 from hubpg import __version__
 from hubpg.errors import HubpgError
+from hubpg.localhub import defaults as hub_defaults
 from hubpg.options import train_options
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -687,44 +688,54 @@ def hub() -> None:
 
 
 @hub.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host", default=hub_defaults.DEFAULT_HOST, show_default=True, help=hub_defaults.HOST_HELP
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=0,
+    default=hub_defaults.DEFAULT_PORT,
     show_default=True,
-    help="0 picks a free port.",
+    help=hub_defaults.PORT_HELP,
 )
 @click.option(
     "--data",
     "data_dir",
     type=click.Path(path_type=Path),
-    default=Path("hubdata"),
+    default=hub_defaults.DEFAULT_DATA_DIR,
     show_default=True,
-    help="Storage folder.",
+    help=hub_defaults.DATA_HELP,
 )
-@click.option(
-    "--user",
-    "users",
-    multiple=True,
-    metavar="NAME:TOKEN",
-    help="Add an account (repeatable); whoami answers NAME for TOKEN.",
-)
+@click.option("--user", "users", multiple=True, metavar="NAME:TOKEN", help=hub_defaults.USER_HELP)
 @click.option(
     "--ready-file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Write the server URL here once it listens.",
+    help=hub_defaults.READY_FILE_HELP,
 )
+@click.option("--access-log", is_flag=True, help=hub_defaults.ACCESS_LOG_HELP)
 @common
 def hub_serve(
-    host: str, port: int, data_dir: Path, users: tuple[str, ...], ready_file: Path | None
+    host: str,
+    port: int,
+    data_dir: Path,
+    users: tuple[str, ...],
+    ready_file: Path | None,
+    access_log: bool,
 ) -> None:
-    """Serve a Hub-compatible API on HOST:PORT with storage in --data."""
+    """Serve a Hub-compatible API, and model pages for a browser, on HOST:PORT with storage
+    in --data (open the printed URL to browse the models)."""
     from hubpg.localhub import parse_user_spec, serve
 
     accounts = dict(reversed(parse_user_spec(u)) for u in users)
-    serve(host=host, port=port, data_dir=data_dir, users=accounts, ready_file=ready_file)
+    serve(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        users=accounts,
+        ready_file=ready_file,
+        access_log=access_log,
+    )
 
 
 # --------------------------------------------------------------------------- entry point
