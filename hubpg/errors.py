@@ -82,3 +82,18 @@ class InterruptedByUser(HubpgError, InterruptedError):
     """Ctrl-C; the message says what was kept."""
 
     exit_code = 130
+
+
+class CardDataError(HubpgError, ValueError):
+    """A model card's YAML metadata breaks hubpg's card-data rule (aliases, non-string
+    keys, too deep, too large, values JSON cannot hold)."""
+
+
+class HubTimeoutError(HubpgError, TimeoutError):
+    """The Hub did not answer within the timeout (``--timeout``)."""
+
+    exit_code = 1
+
+
+class UploadRefusedError(HubpgError, PermissionError):
+    """A package folder holds something push never uploads (a symlink, a pickle)."""

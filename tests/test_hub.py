@@ -17,7 +17,8 @@ from cli_runner import run_cli
 from huggingface_hub import HfApi
 
 from hubpg.errors import PickleRefusedError, RepoIdError, TokenError
-from hubpg.hub import claim_supported, load, push, validate_repo_id
+from hubpg.claims import claim_supported
+from hubpg.hub import load, push, validate_repo_id
 from hubpg.localhub.testing import running_hub
 
 ALICE, BOB = "hf_local_alice", "hf_local_bob"
