@@ -649,18 +649,21 @@ def load(
 
 def policy_from_files(files: dict[str, Path], repo_id: str) -> Policy:
     """The policy of downloaded files (``config.json`` and ``model.safetensors``),
-    checked before anything is built.
+    checked before anything is built: the config's types, its env's observation and
+    action sizes, and the safetensors header's tensor shapes.
 
     Args:
         files: file name -> downloaded path (as :attr:`Downloaded.files`).
         repo_id: the repo, for messages.
     """
-    from hubpg.policy import Policy
+    from hubpg.envs import env_dims
+    from hubpg.policy import Policy, check_policy_matches_env
 
     try:
         config = PolicyConfig.from_dict(
             read_json(files[CONFIG_NAME]), source=f"{repo_id}/config.json"
         )
+        check_policy_matches_env(config, *env_dims(config.env_id))
     except ConfigError as exc:
         raise ConfigError(f"{exc}; the repo's config.json is not a hubpg policy config") from exc
     return Policy.from_files(config, files[WEIGHTS_NAME])

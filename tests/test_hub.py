@@ -471,3 +471,232 @@ def test_pixelcopter_round_trip_with_replay(hub, tmp_path) -> None:
     results = json.loads((run / "hub" / "results.json").read_text())
     assert report["episode_returns"] == results["episode_returns"]  # same seeds, same play
     assert video.stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- issue 16: hardening
+
+
+def _copy_run(cartpole_run: Path, dest: Path) -> Path:
+    shutil.copytree(cartpole_run, dest, ignore=shutil.ignore_patterns("hub"))
+    return dest
+
+
+@pytest.mark.slow
+def test_a_stalled_server_ends_every_command_with_timed_out(cartpole_run, tmp_path) -> None:
+    """A SIGSTOP'd server: before, push, load-and-eval and leaderboard hung forever."""
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    with running_hub(tmp_path / "data", subprocess=True) as server:
+        push("alice/stalled", run, endpoint=server.url, token=ALICE, episodes=5)
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            for args in (
+                ["push", str(run), "--repo", "alice/stalled", "--token", ALICE],
+                ["load-and-eval", "--repo", "alice/stalled", "--episodes", "2"],
+                ["leaderboard", "CartPole-v1"],
+            ):
+                # run_cli's own timeout (a hang) would fail the test with TimeoutExpired
+                proc = run_cli(*args, "--endpoint", server.url, "--timeout", "0.5", timeout=120)
+                assert proc.returncode == 1, (args, proc.stderr)
+                last = proc.stderr.strip().splitlines()[-1]
+                assert last.startswith("error: ") and "timed out" in last, (args, proc.stderr)
+                assert "Traceback" not in proc.stderr and "unexpected" not in proc.stderr
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+
+
+@pytest.mark.slow
+def test_verification_of_a_stalled_server_is_set_apart(cartpole_run, tmp_path) -> None:
+    from hubpg.ranking import verify_one
+
+    with running_hub(tmp_path / "data", subprocess=True) as server:
+        push("alice/slow", cartpole_run, endpoint=server.url, token=ALICE)
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            task = {
+                "repo_id": "alice/slow",
+                "revision": None,
+                "endpoint": server.url,
+                "token": None,
+                "env_id": "CartPole-v1",
+                "episodes": 2,
+                "seed": 0,
+                "timeout": 0.5,
+            }
+            outcome = verify_one(task)
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+    assert "timed out" in outcome["problem"]
+
+
+def test_timeout_is_validated_and_honours_huggingface_hub(monkeypatch) -> None:
+    from hubpg.errors import ConfigError
+    from hubpg.hub import DEFAULT_TIMEOUT_S, resolve_timeout
+
+    monkeypatch.delenv("HF_HUB_DOWNLOAD_TIMEOUT", raising=False)
+    monkeypatch.delenv("HF_HUB_ETAG_TIMEOUT", raising=False)
+    assert resolve_timeout() == DEFAULT_TIMEOUT_S
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "7")
+    monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "45")
+    assert resolve_timeout() == 45.0
+    assert resolve_timeout(2) == 2.0
+    for bad in (0, -1, float("nan"), float("inf"), "3", True):
+        with pytest.raises(ConfigError):
+            resolve_timeout(bad)
+
+
+def test_load_leaves_huggingface_hub_global_state_as_it_was(hub, pushed) -> None:
+    """Before, one hubpg.load() switched progress bars (and Xet) off for good."""
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from huggingface_hub.utils import _http as hf_http
+
+    if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS"):
+        pytest.skip("progress bars are disabled by the environment")
+    factory = hf_http._GLOBAL_CLIENT_FACTORY
+    xet = huggingface_hub.constants.HF_HUB_DISABLE_XET
+    huggingface_hub.constants.HF_HUB_DISABLE_XET = False
+    enable_progress_bars()
+    try:
+        load("alice/Reinforce-CartPole-v1", endpoint=hub.url)
+        assert not are_progress_bars_disabled()
+        assert huggingface_hub.constants.HF_HUB_DISABLE_XET is False
+        assert hf_http._GLOBAL_CLIENT_FACTORY is factory
+        disable_progress_bars()
+        load("alice/Reinforce-CartPole-v1", endpoint=hub.url)
+        assert are_progress_bars_disabled()
+    finally:
+        huggingface_hub.constants.HF_HUB_DISABLE_XET = xet
+        disable_progress_bars()
+
+
+def test_push_refuses_symlinks_and_pickles_in_the_package(hub, cartpole_run, tmp_path) -> None:
+    from hubpg.errors import UploadRefusedError
+
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    package = push("alice/links", run, endpoint=hub.url, token=ALICE, episodes=5).package_dir
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not upload")
+    (package / "notes.txt").symlink_to(secret)
+    proc = run_cli(
+        "push", str(package), "--repo", "alice/links", "--endpoint", hub.url, "--token", ALICE
+    )
+    assert proc.returncode == 2 and "symbolic link" in proc.stderr, proc.stderr
+    (package / "notes.txt").unlink()
+    (package / "extra.pkl").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(UploadRefusedError, match="pickle"):
+        push("alice/links", package, endpoint=hub.url, token=ALICE)
+    (package / "extra.pkl").unlink()
+    files = {f.rfilename for f in api(hub).model_info("alice/links").siblings}
+    assert "notes.txt" not in files and "extra.pkl" not in files and "model.safetensors" in files
+
+
+def test_push_private_onto_a_public_repo_makes_it_private(hub, cartpole_run, tmp_path) -> None:
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    push("alice/goes-private", run, endpoint=hub.url, token=ALICE, episodes=5)
+    assert api(hub, token=BOB).model_info("alice/goes-private").private is False
+    proc = run_cli(
+        "push",
+        str(run),
+        "--repo",
+        "alice/goes-private",
+        "--private",
+        "--endpoint",
+        hub.url,
+        "--token",
+        ALICE,
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["made_private"] is True
+    assert "now private" in proc.stderr
+    assert api(hub).model_info("alice/goes-private").private is True
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    with pytest.raises(RepositoryNotFoundError):
+        api(hub, token=BOB).model_info("alice/goes-private")
+
+
+def test_a_400_shows_the_servers_message(hub, cartpole_run, tmp_path) -> None:
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    package = push("alice/bad-path", run, endpoint=hub.url, token=ALICE, episodes=5).package_dir
+    (package / "a\tb.txt").write_text("a tab is a control character")
+    proc = run_cli(
+        "push", str(package), "--repo", "alice/bad-path", "--endpoint", hub.url, "--token", ALICE
+    )
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "control characters" in last and "retry later" not in last, last
+    assert "unexpected" not in last
+
+
+def test_a_file_too_large_for_the_server_gets_its_message(cartpole_run, tmp_path) -> None:
+    from hubpg.localhub.web import Limits
+
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    with running_hub(tmp_path / "data", limits=Limits(max_lfs_bytes=64 * 1024)) as small:
+        package = push("alice/big", run, endpoint=small.url, token=ALICE, episodes=5).package_dir
+        (package / "big.dat").write_bytes(os.urandom(256 * 1024))
+        proc = run_cli(
+            "push", str(package), "--repo", "alice/big", "--endpoint", small.url, "--token", ALICE
+        )
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: push failed") and "unexpected" not in last, last
+    assert not list(package.glob("*.tmp*")) and not list(package.glob(".*tmp*"))
+
+
+def test_a_full_disk_is_reported_as_a_full_disk() -> None:
+    import errno
+
+    from hubpg.errors import HubError
+    from hubpg.hub import hub_errors
+
+    with pytest.raises(HubError, match="no space left"), hub_errors("download", "a/b", "x", False):
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device", "/cache/blob")
+        except OSError as exc:
+            raise RuntimeError("Error while downloading") from exc
+
+
+def test_server_killed_before_push_gives_a_one_line_error(cartpole_run, tmp_path) -> None:
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    with running_hub(tmp_path / "data", subprocess=True) as server:
+        url = server.url
+    proc = run_cli("push", str(run), "--repo", "alice/x", "--endpoint", url, "--token", ALICE)
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: push failed") and "unexpected" not in last, last
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"hidden": [20000, 20000]}, "does not match its config.json"),
+        ({"hidden": "1234"}, "list of whole numbers"),
+        ({"hidden": ["abc"]}, "whole number"),
+        ({"hidden": [4.5]}, "whole number"),
+        ({"obs_dim": "4"}, "whole number"),
+        ({"obs_clip": float("nan")}, "finite"),
+        ({"obs_scale": [float("inf")] * 4}, "finite"),
+        ({"obs_dim": 5}, "observations"),
+    ],
+)
+def test_hostile_config_json_is_refused_before_building(
+    hub, cartpole_run, tmp_path, config, match
+) -> None:
+    from hubpg.errors import ConfigError, WeightsError
+
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    package = push("alice/hostile-config", run, endpoint=hub.url, token=ALICE, episodes=5)
+    data = json.loads((package.package_dir / "config.json").read_text())
+    data.update(config)
+    api(hub).upload_file(
+        path_or_fileobj=json.dumps(data).encode(),
+        path_in_repo="config.json",
+        repo_id="alice/hostile-config",
+    )
+    with pytest.raises((ConfigError, WeightsError), match=match):
+        load("alice/hostile-config", endpoint=hub.url)
