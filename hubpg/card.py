@@ -335,7 +335,8 @@ def card_data(card: Any) -> ModelCardData:
     from hubpg.errors import CardDataError
 
     try:
-        if isinstance(card, ModelCardData):
+        if isinstance(card, ModelCardData):  # e.g. a listing's ModelInfo.card_data
+            check_card_data(card.to_dict())
             return card
         if isinstance(card, RepoCard):
             card = card.content

@@ -270,6 +270,12 @@ def _translate(
         return MissingFileError(f"{repo_id} has no file {_missing_name(exc)}")
     if isinstance(exc, HfHubHTTPError):
         return _http_error(exc, action, repo_id, endpoint)
+    if isinstance(exc, ValueError) and str(exc).startswith("LFS batch API returned errors"):
+        server = " ".join(str(exc).replace("`", "").split())[:300]
+        return HubError(
+            f"{action} failed: {endpoint} refused a file ({server}); make the file smaller or "
+            "leave it out of the folder"
+        )
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return _disk_error(exc, action)
     if isinstance(exc, LocalEntryNotFoundError):

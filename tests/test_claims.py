@@ -31,7 +31,8 @@ def _card(value: str, env_id: str = "CartPole-v1") -> str:
 
 
 @pytest.mark.parametrize(
-    "value", ["100 +/- 1e200", "1e200 +/- 1", "-1e300 +/- 1e300", "1e999 +/- 1", "1 +/- " + "9" * 400]
+    "value",
+    ["100 +/- 1e200", "1e200 +/- 1", "-1e300 +/- 1e300", "1e999 +/- 1", "1 +/- " + "9" * 400],
 )
 def test_huge_claims_are_refused_not_overflowed(value) -> None:
     with pytest.raises(CardError):

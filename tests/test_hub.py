@@ -16,8 +16,8 @@ import pytest
 from cli_runner import run_cli
 from huggingface_hub import HfApi
 
-from hubpg.errors import PickleRefusedError, RepoIdError, TokenError
 from hubpg.claims import claim_supported
+from hubpg.errors import PickleRefusedError, RepoIdError, TokenError
 from hubpg.hub import load, push, validate_repo_id
 from hubpg.localhub.testing import running_hub
 
@@ -544,17 +544,21 @@ def test_timeout_is_validated_and_honours_huggingface_hub(monkeypatch) -> None:
             resolve_timeout(bad)
 
 
-def test_load_leaves_huggingface_hub_global_state_as_it_was(hub, pushed) -> None:
+def test_load_leaves_huggingface_hub_global_state_as_it_was(hub, pushed, monkeypatch) -> None:
     """Before, one hubpg.load() switched progress bars (and Xet) off for good."""
+    import importlib
+
+    from huggingface_hub.utils import _http as hf_http
     from huggingface_hub.utils import (
         are_progress_bars_disabled,
         disable_progress_bars,
         enable_progress_bars,
     )
-    from huggingface_hub.utils import _http as hf_http
 
-    if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS"):
-        pytest.skip("progress bars are disabled by the environment")
+    # the test suite may disable bars by the environment, which has priority
+    monkeypatch.setattr(
+        importlib.import_module("huggingface_hub.utils.tqdm"), "HF_HUB_DISABLE_PROGRESS_BARS", None
+    )
     factory = hf_http._GLOBAL_CLIENT_FACTORY
     xet = huggingface_hub.constants.HF_HUB_DISABLE_XET
     huggingface_hub.constants.HF_HUB_DISABLE_XET = False
