@@ -84,11 +84,6 @@ class InterruptedByUser(HubpgError, InterruptedError):
     exit_code = 130
 
 
-class CardDataError(HubpgError, ValueError):
-    """A model card's YAML metadata breaks hubpg's card-data rule (aliases, non-string
-    keys, too deep, too large, values JSON cannot hold)."""
-
-
 class HubTimeoutError(HubpgError, TimeoutError):
     """The Hub did not answer within the timeout (``--timeout``)."""
 
