@@ -84,6 +84,11 @@ class InterruptedByUser(HubpgError, InterruptedError):
     exit_code = 130
 
 
+class CardDataError(HubpgError, ValueError):
+    """A model card's YAML metadata breaks hubpg's rule (aliases, non-string keys, too deep
+    or too large, or a shape huggingface_hub cannot read); see :mod:`hubpg.cardsafe`."""
+
+
 class HubTimeoutError(HubpgError, TimeoutError):
     """The Hub did not answer within the timeout (``--timeout``)."""
 
