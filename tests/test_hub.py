@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -704,3 +705,39 @@ def test_hostile_config_json_is_refused_before_building(
     )
     with pytest.raises((ConfigError, WeightsError), match=match):
         load("alice/hostile-config", endpoint=hub.url)
+
+
+def test_garbage_claims_get_the_right_verdict(hub, cartpole_run, tmp_path) -> None:
+    """Before: 800 +/- 100 on CartPole-v1 with n = 1 was "claim supported", a card
+    claiming Acrobot-v1 was checked against the CartPole run, and counts of -10,
+    Infinity, a list or deep nesting crashed."""
+    from hubpg.hub import load_and_eval
+
+    repo = "alice/garbage-claims"
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    card = push(repo, run, endpoint=hub.url, token=ALICE, episodes=5).package_dir / "README.md"
+    text = card.read_text()
+
+    def upload(name: str, content: str) -> None:
+        api(hub).upload_file(path_or_fileobj=content.encode(), path_in_repo=name, repo_id=repo)
+
+    claim = re.search(r"value: (\S+ \+/- \S+)", text).group(1)
+    upload("README.md", text.replace(claim, "800.00 +/- 100.00"))
+    upload("results.json", json.dumps({"n_evaluation_episodes": 1}))
+    report = load_and_eval(repo, endpoint=hub.url, episodes=5)
+    assert report["claim_supported"] is False and "maximum return 500" in report["claim_problem"]
+    upload("README.md", text.replace(claim, "500.00 +/- 0.00").replace("CartPole-v1", "Acrobot-v1"))
+    report = load_and_eval(repo, endpoint=hub.url, episodes=5)
+    assert report["claim_supported"] is False and "Acrobot-v1" in report["claim_problem"]
+    upload("README.md", text)
+    for count in ("-10", "Infinity", "[1, 2]", "[" * 3000 + "]" * 3000, "9" * 401):
+        upload("results.json", '{"n_evaluation_episodes": ' + count + "}")
+        report = load_and_eval(repo, endpoint=hub.url, episodes=5)
+        assert report["claimed"]["n_episodes"] is None, count[:20]
+        assert report["claim_supported"] is True
+    proc = run_cli(
+        "load-and-eval", "--repo", repo, "--endpoint", hub.url, "--json", "--episodes", "5"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Infinity" not in proc.stdout and "NaN" not in proc.stdout
+    assert json.loads(proc.stdout)["claimed"]["n_episodes"] is None
