@@ -331,9 +331,14 @@ def _disk_error(exc: OSError, action: str) -> HubpgError:
     from huggingface_hub import constants
 
     where = exc.filename or constants.HF_HUB_CACHE
+    what = (
+        "a file larger than this process may write"
+        if exc.errno == errno.EFBIG
+        else "no space left on the device"
+    )
     return HubError(
-        f"{action} failed: no space left on the device for {where} ({exc.strerror}); free "
-        f"space, or point HF_HUB_CACHE at a disk with room (now {constants.HF_HUB_CACHE})"
+        f"{action} failed: {what} for {where} ({exc.strerror}); free space or raise the "
+        f"limit, or point HF_HUB_CACHE at a disk with room (now {constants.HF_HUB_CACHE})"
     )
 
 

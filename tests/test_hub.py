@@ -741,3 +741,32 @@ def test_garbage_claims_get_the_right_verdict(hub, cartpole_run, tmp_path) -> No
     assert proc.returncode == 0, proc.stderr
     assert "Infinity" not in proc.stdout and "NaN" not in proc.stdout
     assert json.loads(proc.stdout)["claimed"]["n_episodes"] is None
+
+
+def test_a_cache_that_cannot_be_written_is_not_an_unreachable_endpoint(
+    hub, pushed, tmp_path
+) -> None:
+    """Before: a full HF cache was reported as "could not reach the endpoint". The CLI
+    runs with a 1 KiB file-size limit (SIGXFSZ ignored, so writes fail with EFBIG)."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "hubpg.cli", "load-and-eval", "--repo"]
+        + ["alice/Reinforce-CartPole-v1", "--endpoint", hub.url, "--episodes", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit,
+    )
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: download failed") and "HF_HUB_CACHE" in last, last
+    assert "could not reach" not in last and "unexpected" not in last
