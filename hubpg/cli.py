@@ -666,6 +666,7 @@ def convert(
     overwrite: bool,
     endpoint: str | None,
     token: str | None,
+    timeout: float | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -692,6 +693,7 @@ def convert(
         max_bytes=max_mib * 2**20,
         endpoint=endpoint,
         token=token,
+        timeout=timeout,
     )
     report = result.model.report()
     if as_json:
