@@ -46,6 +46,7 @@ from hubpg.runfolder import (
     latest_run,
     read_json,
 )
+from hubpg.sniff import is_pickle
 
 if TYPE_CHECKING:  # torch is imported only when a policy is built
     from hubpg.policy import Policy
@@ -523,7 +524,7 @@ def upload_files(package_dir: Path) -> dict[str, Path]:
                 raise UploadRefusedError(
                     f"{path} is not a regular file; remove it from {package_dir} and push again"
                 )
-            if name.lower().endswith(PICKLE_SUFFIXES):
+            if is_pickle(path):  # by suffix or by content (hubpg.sniff)
                 raise UploadRefusedError(
                     f"{rel} in {package_dir} is a pickle, which hubpg never uploads (loading one "
                     "can run arbitrary code); remove it and push again"
