@@ -19,6 +19,7 @@ _LAZY = {
     "push": ("hubpg.hub", "push"),
     "load": ("hubpg.hub", "load"),
     "leaderboard": ("hubpg.ranking", "leaderboard"),
+    "leaderboard_page": ("hubpg.page", "leaderboard_page"),
     "Policy": ("hubpg.policy", "Policy"),
     "PolicyConfig": ("hubpg.config", "PolicyConfig"),
     "TrainConfig": ("hubpg.config", "TrainConfig"),

@@ -82,3 +82,22 @@ class InterruptedByUser(HubpgError, InterruptedError):
     """Ctrl-C; the message says what was kept."""
 
     exit_code = 130
+
+
+class CorruptStoreError(HubpgError, OSError):
+    """The verification store (SQLite) is not a readable hubpg store; never replaced silently."""
+
+    exit_code = 1
+
+    def __str__(self) -> str:  # OSError would prefix an errno when given two args
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreBusyError(HubpgError, TimeoutError):
+    """Another run held the verification store locked for longer than the busy timeout."""
+
+    exit_code = 1
+
+
+class LeaderboardSiteError(HubpgError, FileExistsError):
+    """The leaderboard site's folder exists and is not a hubpg leaderboard site."""
