@@ -107,21 +107,25 @@ def build_site(
     apart = [v for v in views if v["rank"] is None]
     css = (_TEMPLATES / "leaderboard.css").read_text(encoding="utf-8")
     js = (_TEMPLATES / "leaderboard.js").read_text(encoding="utf-8")
-    html = _environment().get_template("leaderboard.html.j2").render(
-        env_id=env_id,
-        endpoint=endpoint,
-        endpoint_url=endpoint if _is_web_url(endpoint) else None,
-        protocol=protocol,
-        version=hubpg.__version__,
-        generated_at=generated_at,
-        max_return=cap,
-        claim_z=CLAIM_Z,
-        ranked=ranked,
-        apart=apart,
-        css=css,
-        js=js,
-        css_hash=_csp_hash(css),
-        js_hash=_csp_hash(js),
+    html = (
+        _environment()
+        .get_template("leaderboard.html.j2")
+        .render(
+            env_id=env_id,
+            endpoint=endpoint,
+            endpoint_url=endpoint if _is_web_url(endpoint) else None,
+            protocol=protocol,
+            version=hubpg.__version__,
+            generated_at=generated_at,
+            max_return=cap,
+            claim_z=CLAIM_Z,
+            ranked=ranked,
+            apart=apart,
+            css=css,
+            js=js,
+            css_hash=_csp_hash(css),
+            js_hash=_csp_hash(js),
+        )
     )
     data = {
         "generator": GENERATOR,
@@ -248,8 +252,7 @@ def _verdict(row: dict[str, Any], cap: float | None) -> tuple[str, str]:
         return f"not verifiable: {row.get('problem') or 'no measurement'}", "unknown"
     if claim_impossible(row, cap):
         return (
-            f"impossible claim: {_fixed(row['claimed_mean'])} is above the maximum return "
-            f"{cap:g}",
+            f"impossible claim: {_fixed(row['claimed_mean'])} is above the maximum return {cap:g}",
             "impossible",
         )
     supported = row.get("claim_supported")

@@ -242,6 +242,7 @@ def test_a_failed_verification_is_not_stored(hub, models, tmp_path) -> None:
         assert store.count() == 2
 
 
+@pytest.mark.slow
 def test_concurrent_leaderboard_runs_keep_every_result(hub, models, evaluations, tmp_path) -> None:
     db = tmp_path / "store.sqlite"
     command = [sys.executable, "-m", "hubpg.cli", "leaderboard", ENV, "--endpoint", hub.url]
@@ -262,6 +263,7 @@ def test_concurrent_leaderboard_runs_keep_every_result(hub, models, evaluations,
     assert evaluations == []
 
 
+@pytest.mark.slow
 def test_cli_verify_says_stored_and_a_corrupt_store_is_one_line(hub, models, tmp_path) -> None:
     db = tmp_path / "store.sqlite"
     args = ["leaderboard", ENV, "--endpoint", hub.url, "--verify", "--episodes", "5"]
