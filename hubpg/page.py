@@ -249,7 +249,10 @@ def _fixed(value: float | None) -> str:
 def _verdict(row: dict[str, Any], cap: float | None) -> tuple[str, str]:
     """The verdict text and its CSS class."""
     if row["rank"] is None:
-        return f"not verifiable: {row.get('problem') or 'no measurement'}", "unknown"
+        problem = str(row.get("problem") or "no measurement")
+        if not problem.startswith("not verifiable"):
+            problem = f"not verifiable: {problem}"
+        return problem, "unknown"
     if claim_impossible(row, cap):
         return (
             f"impossible claim: {_fixed(row['claimed_mean'])} is above the maximum return {cap:g}",
@@ -259,7 +262,7 @@ def _verdict(row: dict[str, Any], cap: float | None) -> tuple[str, str]:
     if supported is True:
         return "claim supported", "ok"
     if supported is False:
-        return "claim not supported: the measured mean is lower by more than chance", "no"
+        return "claim not supported: the measured mean is lower by more than chance allows", "no"
     return "not verified", "unknown"
 
 

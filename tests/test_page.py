@@ -99,7 +99,11 @@ def test_every_row_is_on_the_page_with_its_links_and_verdict(rows) -> None:
     # claimed_n_episodes: shown, "unknown" when the repo does not say
     assert '<td class="num" data-v="20.0">20</td>' in page
     assert '<td class="num" data-v="">unknown</td>' in page
-    assert "(stored)" in page and "(now)" in page and "2026-12-01 10:00" in page
+    assert (
+        '<span class="small">stored</span>' in page
+        and ">this run</span>" in page
+        and "2026-12-01 10:00" in page
+    )
     # the header: env, protocol, version; the how-to paragraph
     assert "100 episodes (seeds\n0&ndash;99), sampled actions" in page
     assert "capped at 500 steps, maximum return 500" in page

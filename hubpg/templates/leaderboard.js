@@ -59,5 +59,5 @@
     count.textContent = words.length ? shown + " of " + rows.length + " models shown" : "";
   }
   search.addEventListener("input", filter);
-  filter();
+  if (search.value) filter();  // a value the browser restored (back button)
 })();
