@@ -310,3 +310,74 @@ def test_a_thousand_rows_load_and_sort_in_chromium(page, tmp_path) -> None:
     assert means == sorted(means, reverse=True)
     page.fill("#search", "bob/")
     assert len(_column(page, "ranked", 1)) == sum(r["repo_id"].startswith("bob/") for r in rows)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+HOSTILE_CARD = """---
+library_name: hubpg
+tags:
+- CartPole-v1
+- reinforce
+model-index:
+- name: agent
+  results:
+  - task:
+      type: reinforcement-learning
+    dataset:
+      name: "<img src=x onerror=alert(document.domain)>"
+      type: "<img src=x onerror=alert(document.domain)>"
+    metrics:
+    - type: mean_reward
+      value: 500.00 +/- 0.00
+---
+# hostile
+"""
+
+
+@pytest.mark.slow
+def test_the_command_writes_the_site_of_a_real_hub(page, cartpole_run, tmp_path) -> None:
+    import huggingface_hub.constants
+    from cli_runner import run_cli
+    from huggingface_hub import HfApi
+
+    from hubpg.hub import push
+    from hubpg.localhub.testing import running_hub
+
+    huggingface_hub.constants.HF_HUB_DISABLE_XET = True
+    site, db = tmp_path / "site", tmp_path / "store.sqlite"
+    with running_hub(tmp_path / "hubdata") as hub:
+        push("alice/cartpole", cartpole_run, endpoint=hub.url, token="hf_local_alice")
+        bob = HfApi(endpoint=hub.url, token="hf_local_bob")
+        bob.create_repo("bob/hostile")
+        bob.upload_file(
+            path_or_fileobj=HOSTILE_CARD.encode(), path_in_repo="README.md", repo_id="bob/hostile"
+        )
+        args = ["leaderboard", "CartPole-v1", "--endpoint", hub.url, "--verify"]
+        args += ["--episodes", "10", "--workers", "1", "--db", str(db), "--html", str(site)]
+        proc = run_cli(*args)
+        assert proc.returncode == 0, proc.stderr
+        assert f"leaderboard site written to {site}/" in proc.stderr
+        assert "alice/cartpole" in proc.stdout  # the table is still printed
+        refused = run_cli("leaderboard", "CartPole-v1", "--endpoint", hub.url, "--html", "x")
+        assert refused.returncode == 2 and "--html needs --verify" in refused.stderr
+    data = json.loads((site / "leaderboard.json").read_text())
+    rows = {row["repo_id"]: row for row in data["rows"]}
+    assert rows["alice/cartpole"]["rank"] == 1 and rows["alice/cartpole"]["verified"] == "now"
+    assert rows["alice/cartpole"]["measured_n_episodes"] == 10
+    assert data["protocol"] == {
+        "env_id": "CartPole-v1",
+        "episodes": 10,
+        "seed": 0,
+        "deterministic": False,
+        "max_t": 500,
+    }
+    assert "<img" in rows["bob/hostile"]["problem"]  # kept as the card says, in JSON
+    text = (site / "index.html").read_text()
+    assert "<img src=x" not in text and "&lt;img src=x onerror=alert(document.domain)&gt;" in text
+    assert f'href="{hub.url}/alice/cartpole/commit/{rows["alice/cartpole"]["revision"]}"' in text
+    page.goto((site / "index.html").as_uri())
+    assert page.dialogs == [] and page.locator("img").count() == 0
+    assert "onerror=alert(document.domain)" in page.text_content("#apart")
+    assert "sdk: static" in (site / "README.md").read_text()
