@@ -688,6 +688,10 @@ def leaderboard(
         f"{len(rows) - ranked} set apart",
         quiet,
     )
+    if verify:
+        now = sum(r["verified"] == "now" for r in rows)
+        stored = sum(r["verified"] == "stored" for r in rows)
+        say(f"evaluated now: {now}, from the verification store: {stored}", quiet)
     if rows:
         click.echo(format_table(rows, verified=verify))
 

@@ -269,9 +269,11 @@ def test_cli_verify_says_stored_and_a_corrupt_store_is_one_line(hub, models, tmp
     args = ["leaderboard", ENV, "--endpoint", hub.url, "--verify", "--episodes", "5"]
     first = run_cli(*args, "--workers", "1", "--db", str(db), "--json")
     assert first.returncode == 0, first.stderr
-    second = run_cli(*args, "--db", str(db), "--json")
+    assert {row["verified"] for row in json.loads(first.stdout)} == {"now"}
+    second = run_cli(*args, "--db", str(db))
     assert second.returncode == 0, second.stderr
-    assert {row["verified"] for row in json.loads(second.stdout)} == {"stored"}
+    assert "evaluated now: 0, from the verification store: 3" in second.stderr
+    assert all(repo in second.stdout for repo in REPOS)
     assert "verifying" not in second.stderr  # no model to evaluate, no progress bar
     bad = tmp_path / "bad.sqlite"
     bad.write_bytes(b"garbage" * 100)
