@@ -21,7 +21,7 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
@@ -107,19 +107,6 @@ class VerificationStore:
                 astuple(key),
             ).fetchone()
         return None if found is None else dict(zip(_VALUE_COLUMNS, found, strict=True))
-
-    def get_many(self, keys: Iterable[VerificationKey]) -> dict[VerificationKey, dict[str, Any]]:
-        """The stored results of those ``keys`` that have one.
-
-        Args:
-            keys: the keys to look up.
-        """
-        found = {}
-        for key in keys:
-            result = self.get(key)
-            if result is not None:
-                found[key] = result
-        return found
 
     def count(self) -> int:
         """How many results the store holds."""

@@ -211,8 +211,12 @@ def test_a_second_verify_evaluates_nothing(hub, models, evaluations, tmp_path) -
     evaluations.clear()
     _run(hub, db, seed=1)
     assert sorted(evaluations) == REPOS
+    evaluations.clear()
+    capped = _run(hub, db, max_t=50, deterministic=True)  # so are the cap and argmax actions
+    assert sorted(evaluations) == REPOS
+    assert all(row["measured_mean"] <= 50 for row in capped.values())
     with open_store(db) as store:
-        assert store.count() == 2 * len(REPOS)
+        assert store.count() == 3 * len(REPOS)
 
 
 def test_a_new_commit_re_evaluates_that_model_only(hub, models, evaluations, tmp_path) -> None:
