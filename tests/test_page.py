@@ -93,7 +93,7 @@ def test_every_row_is_on_the_page_with_its_links_and_verdict(rows) -> None:
         "bob/cartpole-liar",
     ]
     assert f'<a href="{ENDPOINT}/alice/cartpole-best">alice/cartpole-best</a>' in page
-    assert f'href="{ENDPOINT}/carol/cartpole-mid/commit/{SHA_B}"><code>bbbbbbb</code>' in page
+    assert f'href="{ENDPOINT}/carol/cartpole-mid/commit/{SHA_B}">bbbbbbb</a>' in page
     assert "500.00 +/- 0.00" in page and "310.00 +/- 35.00" in page and "275.00" in page
     assert "claim supported" in page
     # claimed_n_episodes: shown, "unknown" when the repo does not say
