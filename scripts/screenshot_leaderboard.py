@@ -41,8 +41,10 @@ IMPOSSIBLE = "alice/cartpole-1000"
 
 
 def trained_run(run: Path | None, tmp: Path) -> Path:
-    if run is not None:
-        return run
+    if run is not None:  # a copy: pushing packages the run, and that one is not ours
+        copy = tmp / "run"
+        shutil.copytree(run, copy, ignore=shutil.ignore_patterns("hub"))
+        return copy
     from hubpg.config import TrainConfig
     from hubpg.reinforce import train
 

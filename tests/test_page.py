@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import re
+import shutil
 
 import pytest
 from markupsafe import escape
@@ -348,7 +349,8 @@ def test_the_command_writes_the_site_of_a_real_hub(page, cartpole_run, tmp_path)
     huggingface_hub.constants.HF_HUB_DISABLE_XET = True
     site, db = tmp_path / "site", tmp_path / "store.sqlite"
     with running_hub(tmp_path / "hubdata") as hub:
-        push("alice/cartpole", cartpole_run, endpoint=hub.url, token="hf_local_alice")
+        run = shutil.copytree(cartpole_run, tmp_path / "run", ignore=shutil.ignore_patterns("hub"))
+        push("alice/cartpole", run, endpoint=hub.url, token="hf_local_alice", video=False)
         bob = HfApi(endpoint=hub.url, token="hf_local_bob")
         bob.create_repo("bob/hostile")
         bob.upload_file(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -157,10 +158,12 @@ def hub(tmp_path):
 
 
 @pytest.fixture
-def models(hub, cartpole_run):
+def models(hub, cartpole_run, tmp_path):
+    # a copy: pushing packages the run (hub/), and the session's run is shared
+    run = shutil.copytree(cartpole_run, tmp_path / "run", ignore=shutil.ignore_patterns("hub"))
     for repo in REPOS:
         token = ALICE if repo.startswith("alice/") else BOB
-        push(repo, cartpole_run, endpoint=hub.url, token=token, episodes=5, video=False)
+        push(repo, run, endpoint=hub.url, token=token, episodes=5, video=False)
     return REPOS
 
 
