@@ -129,7 +129,7 @@ class PolicyConfig:
 class TrainConfig:
     """Hyperparameters of one REINFORCE run.
 
-    The budget is ``total_steps`` env steps, ``episodes`` episodes or
+    The budget is ``total_steps`` env steps, ``total_episodes`` episodes or
     ``time_limit`` seconds of training, whichever is reached first (steps or
     episodes must be set). ``num_envs`` episodes are played
     side by side; ``episodes_per_update`` (default ``num_envs``) whole episodes
@@ -138,36 +138,68 @@ class TrainConfig:
     episodes_per_update=1`` this is the Deep RL course's algorithm exactly.
     """
 
+    #: Gymnasium id of the environment to train on (Discrete actions).
     env_id: str
+    #: Training seed (weights, sampling and env resets).
     seed: int = 1
+    #: Budget in env steps (with --total-episodes, whichever is reached first).
     total_steps: int | None = 1_000_000
-    episodes: int | None = None
+    #: Budget in training episodes (the course's n_training_episodes).
+    total_episodes: int | None = None
+    #: Budget in seconds of training wall time (not reproducible; steps are).
     time_limit: float | None = None
+    #: Adam learning rate.
     lr: float = 1e-2
+    #: Lower the learning rate linearly to 0 over the budget (hubpg option).
     anneal_lr: bool = False
+    #: Discount factor.
     gamma: float = 0.99
+    #: Hidden layer sizes, e.g. 16 or 64,128.
     hidden: list[int] = field(default_factory=lambda: [16])
+    #: Activation between hidden layers.
     activation: str = "relu"
+    #: Episodes played side by side (sub-envs of the vector env).
     num_envs: int = 64
+    #: Whole episodes per gradient step (default num_envs).
     episodes_per_update: int | None = None
+    #: Cap on one training episode's steps.
     max_t: int = 1000
+    #: Normalise the returns-to-go over the batch (mean, unbiased std) as the course does.
     normalize_returns: bool = True
+    #: Baseline subtracted from the returns-to-go: none, time (the batch's mean return-to-go
+    #: at the same time step) or value (a learned state-value network) (hubpg option).
     baseline: str = "none"
+    #: Clip the gradient norm to this value.
     grad_clip: float | None = None
+    #: Entropy bonus coefficient (hubpg option).
     entropy_coef: float = 0.0
+    #: Per-observation scale of the input transform clip((obs - shift) * scale).
     obs_scale: list[float] | None = None
+    #: Per-observation shift of the input transform clip((obs - shift) * scale).
     obs_shift: list[float] | None = None
+    #: Clip of the transformed observations to [-clip, clip].
     obs_clip: float | None = None
+    #: Adam learning rate of the value network (--baseline value).
     value_lr: float = 1e-3
+    #: Value-network epochs per update (--baseline value).
     value_epochs: int = 5
+    #: Stop once every episode of --target-updates batches in a row reaches this return.
     target_return: float | None = None
+    #: Batches in a row that must reach --target-return.
     target_updates: int = 3
+    #: Final evaluation episodes after training (0: none).
     eval_episodes: int = 100
+    #: Cap on one evaluation episode's steps (default: the env's evaluation cap).
     eval_max_t: int | None = None
+    #: Validate the policy every this many seconds and keep the best (model selection).
     select_every: float | None = None
+    #: Validation episodes per model-selection check.
     select_episodes: int = 100
+    #: Seed of the first validation episode (disjoint from the evaluation's seeds).
     select_seed: int = 1_000_000
+    #: Save a checkpoint at least every this many seconds.
     checkpoint_every_s: float = 30.0
+    #: torch device.
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -178,9 +210,9 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for any value that cannot work."""
-        if self.total_steps is None and self.episodes is None:
-            raise ConfigError("set a training budget: --total-steps or --episodes")
-        for name in ("total_steps", "episodes", "time_limit"):
+        if self.total_steps is None and self.total_episodes is None:
+            raise ConfigError("set a training budget: --total-steps or --total-episodes")
+        for name in ("total_steps", "total_episodes", "time_limit"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name} must be positive (got {value})")
@@ -230,8 +262,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "hyperparameters") -> TrainConfig:
-        """Build from a dict, rejecting unknown keys with a clear error."""
-        return _from_dict(cls, data, source)
+        """Build from a dict, rejecting unknown keys with a clear error; the key
+        ``episodes`` of older runs is read as ``total_episodes``."""
+        return _from_dict(cls, upgrade_legacy_keys(data), source)
 
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> TrainConfig:
@@ -239,7 +272,7 @@ class TrainConfig:
         applied; overrides whose value is ``None`` are ignored."""
         values: dict[str, Any] = {"env_id": env_id, **ENV_DEFAULTS.get(env_id, {})}
         given = {k: v for k, v in overrides.items() if v is not None}
-        if "episodes" in given and "total_steps" not in given:
+        if "total_episodes" in given and "total_steps" not in given:
             values["total_steps"] = None  # an episode budget replaces the default step budget
         values.update(given)
         return _from_dict(cls, values, "options")
@@ -249,7 +282,7 @@ class TrainConfig:
         return {
             "env_id": self.env_id,
             "h_size": self.hidden[0],
-            "n_training_episodes": self.episodes,
+            "n_training_episodes": self.total_episodes,
             "n_evaluation_episodes": self.eval_episodes,
             "max_t": self.max_t,
             "gamma": self.gamma,
@@ -277,7 +310,7 @@ def _from_dict(cls: type, data: Any, source: str) -> Any:
 def load_hyperparameter_file(path: Path) -> dict[str, Any]:
     """Read ``--config FILE`` (JSON, or YAML by extension): a flat mapping of
     :class:`TrainConfig` fields. Course keys ``h_size`` and ``n_training_episodes``
-    are accepted as ``hidden=[h_size]`` and ``episodes``."""
+    are accepted as ``hidden=[h_size]`` and ``total_episodes``."""
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"config file {path} not found")
@@ -300,7 +333,41 @@ def load_hyperparameter_file(path: Path) -> dict[str, Any]:
     if "h_size" in data:
         data.setdefault("hidden", [data.pop("h_size")])
     if "n_training_episodes" in data:
-        data.setdefault("episodes", data.pop("n_training_episodes"))
+        data.setdefault("total_episodes", data.pop("n_training_episodes"))
     for course_only in ("state_space", "action_space", "n_evaluation_episodes"):
         data.pop(course_only, None)
+    return upgrade_legacy_keys(data)
+
+
+#: Old :class:`TrainConfig` field names -> their current names (runs written before the
+#: rename still load).
+LEGACY_KEYS = {"episodes": "total_episodes"}
+
+
+def upgrade_legacy_keys(data: Any) -> Any:
+    """``data`` with :data:`LEGACY_KEYS` renamed (a new name already present wins)."""
+    if not isinstance(data, dict) or not any(old in data for old in LEGACY_KEYS):
+        return data
+    data = dict(data)
+    for old, new in LEGACY_KEYS.items():
+        if old in data:
+            value = data.pop(old)
+            data.setdefault(new, value)
     return data
+
+
+def evaluation_max_t(env_id: str, eval_max_t: int | None = None) -> int:
+    """The episode cap of an evaluation, the one rule every evaluation follows (the
+    final one after training, ``evaluate``, ``package``, ``load-and-eval``): the run's
+    ``eval_max_t`` when set, else the env's tuned ``eval_max_t``, else its tuned
+    ``max_t``, else 1000. The training ``max_t`` of a run plays no part, so a run
+    trained with short episodes is still scored on whole ones.
+
+    Args:
+        env_id: the environment id.
+        eval_max_t: the run's own evaluation cap, if it set one.
+    """
+    if eval_max_t is not None:
+        return int(eval_max_t)
+    defaults = ENV_DEFAULTS.get(env_id, {})
+    return int(defaults.get("eval_max_t") or defaults.get("max_t", 1000))

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -33,7 +34,7 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 def leaderboard_page(
-    rows: list[dict[str, Any]],
+    rows: Iterable[dict[str, Any]],
     out_dir: Path | str,
     *,
     env_id: str,
@@ -50,11 +51,12 @@ def leaderboard_page(
     site (anything else is refused, never deleted).
 
     Args:
-        rows: rows of :func:`hubpg.ranking.leaderboard` (``verify=True``).
+        rows: the rows of a verified leaderboard (``hubpg.leaderboard(...,
+            verify=True)``, or its ``.rows``).
         out_dir: the site's folder.
         env_id: the env the models were verified on.
-        endpoint: the Hub the models were listed on (links point there; default as
-            in ``huggingface_hub``).
+        endpoint: the Hub the models were listed on (links point there; default: the
+            leaderboard's own ``endpoint``, else as in ``huggingface_hub``).
         episodes: evaluation episodes per model (the protocol shown in the header).
         seed: seed of episode 0.
         deterministic: argmax actions were used instead of sampled ones.
@@ -67,6 +69,8 @@ def leaderboard_page(
     from hubpg.hub import resolve_endpoint
 
     out = Path(out_dir)
+    endpoint = endpoint or getattr(rows, "endpoint", None)
+    rows = list(rows)
     _check_replaceable(out)
     protocol = {
         "env_id": env_id,

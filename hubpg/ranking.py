@@ -34,7 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubpg.errors import ConfigError, HubpgError, InterruptedByUser, PickleRefusedError
+from hubpg.errors import (
+    ConfigError,
+    HubpgError,
+    InterruptedByUser,
+    LegacyCheckpointError,
+    PickleRefusedError,
+)
 from hubpg.runfolder import format_score
 from hubpg.store import VerificationKey, VerificationStore, open_store
 
@@ -61,6 +67,8 @@ ROW_KEYS = (
 ALGO_TAG = "reinforce"
 NO_CLAIM = "no parsable mean_reward in the card"
 PICKLE_PROBLEM = "not verifiable: pickle"
+#: Prefix of the problem of a course checkpoint that ``legacy=True`` refused.
+LEGACY_PROBLEM = "refused course checkpoint"
 #: Modules the forkserver imports once, so that each worker starts by a plain fork.
 _PRELOAD = ["torch", "huggingface_hub", "hubpg.hub", "hubpg.evaluation", "hubpg.ranking"]
 _WORKER_READY = False
@@ -77,13 +85,15 @@ class RayMissingError(HubpgError, ImportError):
 @dataclass(frozen=True)
 class Protocol:
     """How every model is measured: ``episodes`` episodes seeded ``seed``, ``seed + 1``,
-    ..., each cut at ``max_t`` steps, actions sampled (or argmax when ``deterministic``)."""
+    ..., each cut at ``max_t`` steps, actions sampled (or argmax when ``deterministic``);
+    with ``legacy``, course checkpoints are read weights-only too."""
 
     env_id: str
     episodes: int = 100
     seed: int = 0
     max_t: int = 1000
     deterministic: bool = False
+    legacy: bool = False
 
     @property
     def actions(self) -> str:
@@ -106,6 +116,7 @@ class Protocol:
             seed=self.seed,
             max_t=self.max_t,
             actions=self.actions,
+            legacy=self.legacy,
         )
 
 
@@ -155,6 +166,7 @@ class _Listing:
             "seed": protocol.seed,
             "max_t": protocol.max_t,
             "deterministic": protocol.deterministic,
+            "legacy": protocol.legacy,
         }
 
 
@@ -175,6 +187,7 @@ def leaderboard(
     deterministic: bool = False,
     db: str | Path | None = None,
     reverify: bool = False,
+    legacy: bool = False,
 ) -> list[dict[str, Any]]:
     """Rank the models on ``endpoint`` tagged ``env_id`` and ``reinforce``.
 
@@ -209,6 +222,10 @@ def leaderboard(
             every new result is kept. None: no store, every model is evaluated.
         reverify: evaluate every model even when the store has a result (the new
             results replace the stored ones).
+        legacy: verify repos that hold only a course checkpoint (``model.pt``) by
+            reading it weights-only (:mod:`hubpg.legacy`); a refused one is set apart
+            with the reason. Part of the store key, so a run without it never reports
+            a measurement only ``legacy`` could make.
     """
     from hubpg.envs import check_env_id
     from hubpg.evaluation import default_max_t
@@ -226,6 +243,7 @@ def leaderboard(
         seed=seed,
         max_t=max_t or default_max_t(env_id),
         deterministic=deterministic,
+        legacy=legacy,
     )
     verifier = make_verifier(workers, ray_address)
     if db is None:
@@ -414,24 +432,28 @@ def verify_one(task: dict[str, Any]) -> dict[str, Any]:
         return {"repo_id": repo_id, **_measure(task)}
     except PickleRefusedError:
         return {"repo_id": repo_id, "problem": PICKLE_PROBLEM}
+    except LegacyCheckpointError as exc:
+        return {"repo_id": repo_id, "problem": f"{LEGACY_PROBLEM}: {_one_line(exc)}"}
     except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
         return {"repo_id": repo_id, "problem": f"verification failed: {_one_line(exc)}"}
 
 
 def _measure(task: dict[str, Any]) -> dict[str, Any]:
     from hubpg.evaluation import evaluate
-    from hubpg.hub import _policy_from, download
+    from hubpg.hub import LEGACY_LOAD_FILES, download, policy_from_download
     from hubpg.runfolder import CONFIG_NAME, RESULTS_NAME, WEIGHTS_NAME, read_json
 
     env_id = task["env_id"]
+    legacy = bool(task.get("legacy"))
     got = download(
         task["repo_id"],
         task["revision"],
         task["endpoint"],
         task["token"],
-        files=(CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME),
+        files=LEGACY_LOAD_FILES if legacy else (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME),
+        legacy=legacy,
     )
-    policy = _policy_from(got.files, task["repo_id"])
+    policy = policy_from_download(got, legacy=legacy)[0]
     if policy.config.env_id != env_id:
         raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")
     result = evaluate(

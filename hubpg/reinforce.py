@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from hubpg import __version__
-from hubpg.config import TrainConfig
+from hubpg.config import LEGACY_KEYS, TrainConfig
 from hubpg.envs import env_dims, make_vec_env
 from hubpg.errors import (
     ConfigError,
@@ -378,7 +378,7 @@ def hyperparameters_record(
 
 def config_from_record(record: dict[str, Any]) -> TrainConfig:
     """The :class:`TrainConfig` stored in a ``hyperparameters.json``."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    names = {f.name for f in dataclasses.fields(TrainConfig)} | set(LEGACY_KEYS)
     return TrainConfig.from_dict({k: v for k, v in record.items() if k in names})
 
 
@@ -453,8 +453,8 @@ class _Run:
         spent = [0.0]
         if c.total_steps is not None:
             spent.append(self.steps / c.total_steps)
-        if c.episodes is not None:
-            spent.append(self.episodes / c.episodes)
+        if c.total_episodes is not None:
+            spent.append(self.episodes / c.total_episodes)
         if c.time_limit is not None:
             spent.append(self.wall_time / c.time_limit)
         return min(max(spent), 1.0)
@@ -465,7 +465,7 @@ class _Run:
             return False
         if c.time_limit is not None and self.wall_time >= c.time_limit:
             return False
-        return not (c.episodes is not None and self.episodes >= c.episodes)
+        return not (c.total_episodes is not None and self.episodes >= c.total_episodes)
 
     def checkpoint(
         self,
@@ -528,7 +528,7 @@ def _train(
     prepare_run_dir(run_dir, overwrite, resume)
     if resume:
         saved = config_from_record(read_json(run_dir / HYPERPARAMETERS_NAME))
-        budget = {"total_steps": config.total_steps, "episodes": config.episodes}
+        budget = {"total_steps": config.total_steps, "total_episodes": config.total_episodes}
         config = dataclasses.replace(saved, **budget)
     if (
         config.device != "cpu"
@@ -706,11 +706,11 @@ def _bar_position(config: TrainConfig, run: _Run) -> int:
 def _progress_bar(config: TrainConfig, run: _Run, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     by_steps = config.total_steps is not None
     return tqdm(
-        total=config.total_steps if by_steps else config.episodes,
+        total=config.total_steps if by_steps else config.total_episodes,
         initial=_bar_position(config, run),
         unit=" steps" if by_steps else " episodes",
         unit_scale=True,

@@ -3,7 +3,8 @@ the models whose listed commit has no stored result.
 
 A result is keyed by everything that decides the measurement (:class:`VerificationKey`):
 the endpoint, the repo, the commit sha, the env, the number of episodes, the first
-seed, the episode cap ``max_t``, the action mode (sampled or argmax) and
+seed, the episode cap ``max_t``, the action mode (sampled or argmax), whether course
+checkpoints were read (``legacy``) and
 :data:`PROTOCOL_VERSION` (raised whenever hubpg changes how it measures, which
 invalidates every older result). Only measurements are stored: a model that could not
 be verified (a network error, a pickle) is tried again next time.
@@ -49,16 +50,21 @@ CREATE TABLE IF NOT EXISTS verifications (
     seed INTEGER NOT NULL,
     max_t INTEGER NOT NULL,
     actions TEXT NOT NULL,
+    legacy INTEGER NOT NULL,
     protocol INTEGER NOT NULL,
     mean REAL NOT NULL,
     std REAL NOT NULL,
     n_episodes INTEGER NOT NULL,
     claimed_n_episodes INTEGER,
     verified_at TEXT NOT NULL,
-    PRIMARY KEY (endpoint, repo_id, revision, env_id, episodes, seed, max_t, actions, protocol)
+    PRIMARY KEY (
+        endpoint, repo_id, revision, env_id, episodes, seed, max_t, actions, legacy, protocol
+    )
 )
 """
-_KEY_COLUMNS = "endpoint, repo_id, revision, env_id, episodes, seed, max_t, actions, protocol"
+_KEY_COLUMNS = (
+    "endpoint, repo_id, revision, env_id, episodes, seed, max_t, actions, legacy, protocol"
+)
 _VALUE_COLUMNS = ("mean", "std", "n_episodes", "claimed_n_episodes", "verified_at")
 
 
@@ -75,6 +81,8 @@ class VerificationKey:
     max_t: int
     #: ``"sampled"`` (as the course evaluates) or ``"argmax"``.
     actions: str
+    #: Whether course checkpoints (pickles) were read weights-only (``--legacy``).
+    legacy: bool = False
     protocol: int = PROTOCOL_VERSION
 
 

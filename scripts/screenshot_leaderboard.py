@@ -158,7 +158,12 @@ def main() -> None:
         with running_hub(tmp / "hubdata", users=USERS) as hub:
             push_models(hub.url, run, tmp, min(args.episodes, 20))
             rows = hubpg.leaderboard(
-                ENV_ID, endpoint=hub.url, verify=True, episodes=args.episodes, workers=1
+                ENV_ID,
+                endpoint=hub.url,
+                verify=True,
+                episodes=args.episodes,
+                workers=1,
+                progress=False,
             )
         site = hubpg.leaderboard_page(
             rows, args.site or tmp / "site", env_id=ENV_ID, endpoint=hub.url, episodes=args.episodes

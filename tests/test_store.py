@@ -78,6 +78,7 @@ def test_a_result_is_found_only_under_its_whole_key(tmp_path) -> None:
             "seed": 1,
             "max_t": 1000,
             "actions": "argmax",
+            "legacy": True,
             "protocol": PROTOCOL_VERSION + 1,
         }
         assert set(changes) == {f.name for f in dataclasses.fields(KEY)}
