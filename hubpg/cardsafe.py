@@ -219,3 +219,13 @@ def card_data_from_readme(text: str) -> dict[str, Any] | None:
         return None
     data = parse_card_yaml(match.group(2))
     return data or None
+
+
+def readme_body(text: str) -> str:
+    """A README's Markdown after its YAML front matter (the whole text when it has none).
+
+    Args:
+        text: the README's text.
+    """
+    match = _YAML_BLOCK.search(text)
+    return text if match is None else text[match.end() :]

@@ -17,6 +17,7 @@ import click
 
 from hubpg import __version__
 from hubpg.errors import HubpgError
+from hubpg.localhub import defaults as hub_defaults
 from hubpg.options import train_options
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -32,8 +33,10 @@ def say(message: str, quiet: bool = False) -> None:
 
 
 def emit_json(value: Any) -> None:
-    """Exactly one JSON value on stdout."""
-    click.echo(json.dumps(value, indent=2))
+    """Exactly one JSON value on stdout (strict JSON: a non-finite number is null)."""
+    from hubpg.claims import finite_or_none
+
+    click.echo(json.dumps(finite_or_none(value), indent=2, allow_nan=False))
 
 
 def one_line(message: str) -> str:
@@ -323,7 +326,14 @@ def package(
 
 
 def hub_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--endpoint`` and ``--token``, as in huggingface_hub."""
+    """``--endpoint``, ``--token`` and ``--timeout``, as in huggingface_hub."""
+    func = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Seconds each Hub request may wait for an answer.  "
+        "[default: HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_ETAG_TIMEOUT or 30]",
+    )(func)
     func = click.option(
         "--token", default=None, help="Hub token.  [default: HF_TOKEN or the stored login]"
     )(func)
@@ -366,6 +376,7 @@ def push(
     seed: int,
     endpoint: str | None,
     token: str | None,
+    timeout: float | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -386,7 +397,10 @@ def push(
         revision=revision,
         episodes=episodes,
         seed=seed,
+        timeout=timeout,
     )
+    if result.made_private:
+        say(f"note: {result.repo_id} was public; it is now private (--private)", quiet)
     if as_json:
         emit_json(
             {
@@ -396,6 +410,7 @@ def push(
                 "commit_url": result.commit_url,
                 "revision": result.revision,
                 "package_dir": str(result.package_dir),
+                "made_private": result.made_private,
             }
         )
         return
@@ -435,6 +450,7 @@ def load_and_eval(
     legacy: bool,
     endpoint: str | None,
     token: str | None,
+    timeout: float | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -454,6 +470,7 @@ def load_and_eval(
         endpoint=endpoint,
         token=token,
         legacy=legacy,
+        timeout=timeout,
     )
     if as_json:
         emit_json(report)
@@ -473,7 +490,11 @@ def load_and_eval(
     if claimed is None:
         click.echo(f"measured {measured}   claimed: none (no parsable model-index in the card)")
         return
-    verdict = "supported" if report["claim_supported"] else "NOT SUPPORTED by the measurement"
+    verdict = (
+        "supported"
+        if report["claim_supported"]
+        else f"NOT SUPPORTED ({report['claim_problem'] or 'by the measurement'})"
+    )
     click.echo(
         f"measured {measured}   claimed "
         f"{format_score(claimed['mean_reward'], claimed['std_reward'])}   claim {verdict}"
@@ -573,6 +594,7 @@ def leaderboard(
     legacy: bool,
     endpoint: str | None,
     token: str | None,
+    timeout: float | None,
     as_json: bool,
     as_csv: bool,
     quiet: bool,
@@ -604,6 +626,7 @@ def leaderboard(
         workers=workers,
         ray_address=ray_address if verify else None,
         token=token,
+        timeout=timeout,
         progress=not (quiet or as_json or as_csv),
         max_t=max_t,
         deterministic=deterministic,
@@ -701,6 +724,7 @@ def convert(
     overwrite: bool,
     endpoint: str | None,
     token: str | None,
+    timeout: float | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -727,6 +751,7 @@ def convert(
         max_bytes=max_mib * 2**20,
         endpoint=endpoint,
         token=token,
+        timeout=timeout,
     )
     report = result.model.report()
     if as_json:
@@ -745,44 +770,54 @@ def hub() -> None:
 
 
 @hub.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host", default=hub_defaults.DEFAULT_HOST, show_default=True, help=hub_defaults.HOST_HELP
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=0,
+    default=hub_defaults.DEFAULT_PORT,
     show_default=True,
-    help="0 picks a free port.",
+    help=hub_defaults.PORT_HELP,
 )
 @click.option(
     "--data",
     "data_dir",
     type=click.Path(path_type=Path),
-    default=Path("hubdata"),
+    default=hub_defaults.DEFAULT_DATA_DIR,
     show_default=True,
-    help="Storage folder.",
+    help=hub_defaults.DATA_HELP,
 )
-@click.option(
-    "--user",
-    "users",
-    multiple=True,
-    metavar="NAME:TOKEN",
-    help="Add an account (repeatable); whoami answers NAME for TOKEN.",
-)
+@click.option("--user", "users", multiple=True, metavar="NAME:TOKEN", help=hub_defaults.USER_HELP)
 @click.option(
     "--ready-file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Write the server URL here once it listens.",
+    help=hub_defaults.READY_FILE_HELP,
 )
+@click.option("--access-log", is_flag=True, help=hub_defaults.ACCESS_LOG_HELP)
 @common
 def hub_serve(
-    host: str, port: int, data_dir: Path, users: tuple[str, ...], ready_file: Path | None
+    host: str,
+    port: int,
+    data_dir: Path,
+    users: tuple[str, ...],
+    ready_file: Path | None,
+    access_log: bool,
 ) -> None:
-    """Serve a Hub-compatible API on HOST:PORT with storage in --data."""
+    """Serve a Hub-compatible API, and model pages for a browser, on HOST:PORT with storage
+    in --data (open the printed URL to browse the models)."""
     from hubpg.localhub import parse_user_spec, serve
 
     accounts = dict(reversed(parse_user_spec(u)) for u in users)
-    serve(host=host, port=port, data_dir=data_dir, users=accounts, ready_file=ready_file)
+    serve(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        users=accounts,
+        ready_file=ready_file,
+        access_log=access_log,
+    )
 
 
 # --------------------------------------------------------------------------- entry point

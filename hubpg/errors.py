@@ -94,6 +94,16 @@ class CardDataError(HubpgError, ValueError):
     or too large, or a shape huggingface_hub cannot read); see :mod:`hubpg.cardsafe`."""
 
 
+class HubTimeoutError(HubpgError, TimeoutError):
+    """The Hub did not answer within the timeout (``--timeout``)."""
+
+    exit_code = 1
+
+
+class UploadRefusedError(HubpgError, PermissionError):
+    """A package folder holds something push never uploads (a symlink, a pickle)."""
+
+
 class CorruptStoreError(HubpgError, OSError):
     """The verification store (SQLite) is not a readable hubpg store; never replaced silently."""
 

@@ -266,7 +266,8 @@ def _verdict(row: dict[str, Any], cap: float | None) -> tuple[str, str]:
     if supported is True:
         return "claim supported", "ok"
     if supported is False:
-        return "claim not supported: the measured mean is lower by more than chance allows", "no"
+        reason = row.get("claim_problem") or "the measured mean is lower by more than chance allows"
+        return f"claim not supported: {reason}", "no"
     return "not verified", "unknown"
 
 
