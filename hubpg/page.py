@@ -102,7 +102,7 @@ def build_site(
     """
     import hubpg
     from hubpg.envs import max_return
-    from hubpg.hub import CLAIM_Z
+    from hubpg.claims import CLAIM_Z
 
     env_id = protocol["env_id"]
     cap = max_return(env_id)
