@@ -586,6 +586,32 @@ def _check_strict(report: dict[str, Any], strict: bool) -> None:
     help='Verify as tasks on this Ray cluster ("local" starts one here; pip install "hubpg[ray]").',
 )
 @click.option(
+    "--max-t",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Episode cap (with --verify).  [default: the env's evaluation cap]",
+)
+@click.option(
+    "--deterministic", is_flag=True, help="Argmax actions instead of sampled (with --verify)."
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite store of verifications; models already verified at their listed commit are "
+    "not evaluated again.  [default: $XDG_CACHE_HOME/hubpg/verifications.sqlite]",
+)
+@click.option(
+    "--reverify", is_flag=True, help="Evaluate every model again, ignoring stored verifications."
+)
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write a static leaderboard site here (index.html, leaderboard.json, a Space README).",
+)
+@click.option(
     "--legacy",
     is_flag=True,
     help="With --verify: read repos that hold only a course checkpoint (model.pt) "
@@ -607,6 +633,11 @@ def leaderboard(
     seed: int,
     workers: int | None,
     ray_address: str | None,
+    max_t: int | None,
+    deterministic: bool,
+    db: Path | None,
+    reverify: bool,
+    html_dir: Path | None,
     legacy: bool,
     endpoint: str | None,
     token: str | None,
@@ -616,13 +647,18 @@ def leaderboard(
     quiet: bool,
 ) -> None:
     """Rank the models tagged ENV_ID and reinforce by claimed (or, with --verify,
-    measured) mean - std; cards that cannot be ranked are listed apart with the reason."""
+    measured) mean - std; cards that cannot be ranked are listed apart with the reason.
+    Verifications are kept in a SQLite store (--db), so unchanged models are not
+    evaluated again; --html DIR writes a static site of the leaderboard."""
     from hubpg.envs import check_env_id
     from hubpg.ranking import format_table, write_csv
     from hubpg.ranking import leaderboard as run_leaderboard
+    from hubpg.store import default_db_path
 
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
+    if html_dir is not None and not verify:
+        raise click.UsageError("--html needs --verify (the page shows measured scores)")
     check_env_id(env_id)
     if not verify and (workers is not None or ray_address is not None or legacy):
         say("note: --workers, --ray and --legacy only matter with --verify", quiet)
@@ -639,8 +675,26 @@ def leaderboard(
         token=token,
         timeout=timeout,
         progress=not (quiet or as_json or as_csv),
+        max_t=max_t,
+        deterministic=deterministic,
+        db=(db or default_db_path()) if verify else None,
+        reverify=reverify,
         legacy=legacy,
     )
+    if html_dir is not None:
+        from hubpg.page import leaderboard_page
+
+        site = leaderboard_page(
+            rows,
+            html_dir,
+            env_id=env_id,
+            endpoint=endpoint,
+            episodes=episodes,
+            seed=seed,
+            deterministic=deterministic,
+            max_t=max_t,
+        )
+        say(f"leaderboard site written to {site}/ (index.html, leaderboard.json)", quiet)
     if as_json:
         emit_json(rows)
         return
@@ -658,6 +712,10 @@ def leaderboard(
         f"{len(rows) - ranked} set apart",
         quiet,
     )
+    if verify:
+        now = sum(r["verified"] == "now" for r in rows)
+        stored = sum(r["verified"] == "stored" for r in rows)
+        say(f"evaluated now: {now}, from the verification store: {stored}", quiet)
     if rows:
         click.echo(format_table(rows, verified=verify))
 

@@ -218,3 +218,25 @@ class DamagedDataError(StorageError):
 
 class InvalidOperationError(StorageError):
     """A commit operation is inconsistent (e.g. a file where a folder is)."""
+
+
+# --------------------------------------------------------------------------- the verification store, the site
+
+
+class CorruptStoreError(HubpgError, OSError):
+    """The verification store (SQLite) is not a readable hubpg store; never replaced silently."""
+
+    exit_code = 1
+
+    def __str__(self) -> str:  # OSError would prefix an errno when given two args
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreBusyError(HubpgError, TimeoutError):
+    """Another run held the verification store locked for longer than the busy timeout."""
+
+    exit_code = 1
+
+
+class LeaderboardSiteError(HubpgError, FileExistsError):
+    """The leaderboard site's folder exists and is not a hubpg leaderboard site."""

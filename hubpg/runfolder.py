@@ -14,6 +14,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,6 +126,34 @@ def write_json(path: Path | str, data: Any) -> None:
         data: a JSON-ready value.
     """
     atomic_write_text(path, json.dumps(clean_numbers(data), indent=2, allow_nan=False) + "\n")
+
+
+@contextmanager
+def atomic_dir(path: Path | str, *, mode: int = 0o755) -> Iterator[Path]:
+    """Yield a fresh, uniquely named folder beside ``path``; on success it is given
+    ``mode`` and renamed onto ``path`` (an existing ``path`` is first renamed aside,
+    then removed); on failure it is removed and ``path`` is left as it was.
+
+    Args:
+        path: the folder to write.
+        mode: permission bits of the final folder (default ``0o755``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        os.chmod(tmp, mode)
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+            os.replace(path, old)  # onto the empty placeholder folder
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- reading

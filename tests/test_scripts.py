@@ -31,10 +31,7 @@ TINY_ARGS: dict[str, list[str]] = {
 #: test.sh runs this suite, demo.sh is setup_env.sh + demo.py (run above).
 SHELL_SCRIPTS = ("demo.sh", "setup_env.sh", "test.sh")
 #: Scripts that cannot run in this branch yet, with the reason.
-NOT_YET: dict[str, str] = {
-    "bench_leaderboard.py": "imports hubpg.reinforce.configure_torch_threads, removed in 755007f "
-    "(fixed in branch board)",
-}
+NOT_YET: dict[str, str] = {}
 SLOW = set(TINY_ARGS) - {"bench_envs.py"}  # each takes 10-70 s here
 
 
