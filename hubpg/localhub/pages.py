@@ -186,7 +186,7 @@ def claimed_score(card: dict[str, Any] | None) -> str | None:
     """
     if not card or "model-index" not in card:
         return None
-    from hubpg.card import parse_claim
+    from hubpg.claims import parse_claim
 
     try:
         return format_score(*parse_claim(card))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from huggingface_hub import HfApi
 
-from hubpg.card import parse_claim
+from hubpg.claims import parse_claim
 from hubpg.hub import push
 from hubpg.runfolder import format_score
 
