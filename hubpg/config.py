@@ -39,15 +39,19 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "hidden": [64, 64],
         "lr": 3e-3,
         "gamma": 0.99,
-        "num_envs": 128,
         "episodes_per_update": 512,
         "max_t": 2000,
         "eval_max_t": 10_000,
         "baseline": "time",
         "entropy_coef": 0.0,
-        "total_steps": 200_000_000,
-        "time_limit": 840.0,
-        "select_every": 60.0,
+        "num_envs": 512,
+        "grad_step_fraction": 0.25,
+        "total_steps": 120_000_000,
+        "select_every_steps": 15_000_000,
+        # frames t, t-2, t-4, t-6: the block just passed still overlaps the copter for
+        # about 5 frames after the observation shows the next gate
+        "frame_stack": 4,
+        "frame_stride": 2,
         # pixels centred on the 48 x 48 screen and scaled by 1/8: the block's edges sit a
         # few pixels from the copter, which raw pixels / 48 made hard to learn
         "obs_shift": [24.0, 0.0, 12.0, 12.0, 0.0, 24.0, 24.0],
@@ -61,7 +65,8 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 class PolicyConfig:
     """Everything needed to rebuild a policy network, and nothing executable.
 
-    Observations are transformed as ``clip((obs - obs_shift) * obs_scale, -obs_clip, obs_clip)``
+    The network sees the last ``frame_stack`` observations, ``frame_stride`` steps
+    apart (:mod:`hubpg.observations`). Each is transformed as ``clip((obs - obs_shift) * obs_scale, -obs_clip, obs_clip)``
     before the MLP (identity by default), so a shared model carries its own
     input scaling.
     """
@@ -74,6 +79,10 @@ class PolicyConfig:
     obs_scale: list[float] | None = None
     obs_shift: list[float] | None = None
     obs_clip: float | None = None
+    #: Frames the policy sees side by side (1: the observation alone); see hubpg.observations.
+    frame_stack: int = 1
+    #: Steps between two of those frames (frames t, t - stride, ...).
+    frame_stride: int = 1
     algorithm: str = "reinforce"
     library: str = "hubpg"
 
@@ -105,6 +114,12 @@ class PolicyConfig:
                 raise ConfigError(f"config: {name} must be finite numbers")
         if self.obs_clip is not None and not self.obs_clip > 0:
             raise ConfigError(f"config: obs_clip must be positive (got {self.obs_clip})")
+        _check_frames(self.frame_stack, self.frame_stride, "config: ")
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the network's input: ``obs_dim`` times ``frame_stack``."""
+        return self.obs_dim * self.frame_stack
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -138,36 +153,79 @@ class TrainConfig:
     episodes_per_update=1`` this is the Deep RL course's algorithm exactly.
     """
 
+    #: Gymnasium id of the environment to train on.
     env_id: str
+    #: Seed of the network's initial weights, the action sampling and the envs.
     seed: int = 1
+    #: Budget in env steps (steps of the episodes played for training).
     total_steps: int | None = 1_000_000
+    #: Budget in training episodes (the course's n_training_episodes).
     episodes: int | None = None
+    #: Optional budget in seconds of training; a run that stops on it records
+    #: stopped_on "time_limit" (its model then depends on the machine's speed).
     time_limit: float | None = None
+    #: Adam learning rate.
     lr: float = 1e-2
+    #: Lower the learning rate linearly to 0 over the budget.
     anneal_lr: bool = False
+    #: Discount factor of the returns-to-go.
     gamma: float = 0.99
+    #: Hidden layer sizes of the policy's MLP.
     hidden: list[int] = field(default_factory=lambda: [16])
+    #: Activation between the hidden layers (relu, tanh, elu, gelu or silu).
     activation: str = "relu"
+    #: Episodes played side by side (sub-envs of the vector env).
     num_envs: int = 64
+    #: Whole episodes per gradient step (default num_envs).
     episodes_per_update: int | None = None
+    #: Cap on one training episode's steps.
     max_t: int = 1000
+    #: Normalise the policy-gradient weights over the batch (mean 0, std 1).
     normalize_returns: bool = True
+    #: Baseline subtracted from the returns-to-go: none, time (the batch's mean at each
+    #: time step) or value (a state-value network fitted to Monte-Carlo returns).
     baseline: str = "none"
+    #: Share of each batch's steps, drawn at random, that the gradient step uses (1: all);
+    #: returns, baseline and normalisation still use every step and the kept steps'
+    #: weights are divided by the share, so the gradient stays unbiased. Consecutive
+    #: frames are nearly alike: a quarter of them loses little and costs a quarter.
+    grad_step_fraction: float = 1.0
+    #: Clip the gradient's norm to this value.
     grad_clip: float | None = None
+    #: Weight of the entropy bonus in the loss.
     entropy_coef: float = 0.0
+    #: Per-observation scale applied before the network (see PolicyConfig).
     obs_scale: list[float] | None = None
+    #: Per-observation shift subtracted before scaling (see PolicyConfig).
     obs_shift: list[float] | None = None
+    #: Clip the scaled observations to +/- this value.
     obs_clip: float | None = None
+    #: Frames the policy sees side by side (1: the current observation only).
+    frame_stack: int = 1
+    #: Steps between two stacked frames (frames t, t - stride, t - 2 stride, ...).
+    frame_stride: int = 1
+    #: Learning rate of the value baseline's network.
     value_lr: float = 1e-3
+    #: Adam steps of the value baseline per update.
     value_epochs: int = 5
+    #: Stop once every episode of target_updates batches in a row reaches this return.
     target_return: float | None = None
+    #: See target_return.
     target_updates: int = 3
+    #: Episodes of the final evaluation after training (0: none).
     eval_episodes: int = 100
+    #: Cap on an evaluation episode's steps (default max_t).
     eval_max_t: int | None = None
-    select_every: float | None = None
+    #: Validate the policy every this many env steps (and at the end) on held-out seeds
+    #: and keep the best one as the run's model (None: keep the last update's policy).
+    select_every_steps: int | None = None
+    #: Validation episodes per model-selection check.
     select_episodes: int = 100
+    #: First seed of the validation episodes (disjoint from evaluation's 0..N-1).
     select_seed: int = 1_000_000
+    #: Seconds between two checkpoints of the run folder (does not change the model).
     checkpoint_every_s: float = 30.0
+    #: torch device of the gradient step.
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -194,8 +252,16 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive (got {self.lr})")
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"gamma must be in (0, 1] (got {self.gamma})")
-        if self.select_every is not None and not self.select_every > 0:
-            raise ConfigError(f"select_every must be positive seconds (got {self.select_every})")
+        if self.select_every_steps is not None and not self.select_every_steps > 0:
+            raise ConfigError(
+                f"select_every_steps must be a positive number of env steps "
+                f"(got {self.select_every_steps})"
+            )
+        _check_frames(self.frame_stack, self.frame_stride, "")
+        if not 0 < self.grad_step_fraction <= 1:
+            raise ConfigError(
+                f"grad_step_fraction must be in (0, 1] (got {self.grad_step_fraction})"
+            )
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"grad_clip must be positive (got {self.grad_clip})")
         if self.entropy_coef < 0:
@@ -222,6 +288,8 @@ class TrainConfig:
             obs_scale=self.obs_scale,
             obs_shift=self.obs_shift,
             obs_clip=self.obs_clip,
+            frame_stack=self.frame_stack,
+            frame_stride=self.frame_stride,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -257,6 +325,12 @@ class TrainConfig:
             "state_space": obs_dim,
             "action_space": n_actions,
         }
+
+
+def _check_frames(frames: int, stride: int, prefix: str) -> None:
+    for name, value in (("frame_stack", frames), ("frame_stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{prefix}{name} must be a positive integer (got {value!r})")
 
 
 def _from_dict(cls: type, data: Any, source: str) -> Any:

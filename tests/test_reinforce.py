@@ -97,13 +97,15 @@ def test_a_round_plays_exactly_the_episodes_asked_with_refills() -> None:
     envs = make_vec_env("CartPole-v1", 4)
     obs, _ = envs.reset(seed=0)
     rng = np.random.default_rng(0)
-    o, a, g, t, returns, lengths = play_round(policy, envs, obs, 10, 500, 1.0, rng)
+    r = play_round(policy, envs, obs, 10, 500, 1.0, rng)
+    o, a, g, t, returns, lengths = r.obs, r.actions, r.returns, r.times, r.episode_returns, r.episode_lengths
     assert len(returns) == len(lengths) == 10
     assert len(o) == len(a) == len(g) == len(t) == lengths.sum()
     assert np.count_nonzero(t == 0) == 10  # ten episode starts
     # with gamma 1 and reward 1 per step, the return-to-go at time 0 is the episode's return
     assert sorted(g[t == 0].tolist()) == sorted(returns.tolist())
-    o, a, g, t, returns, lengths = play_round(policy, envs, envs.reset(seed=1)[0], 3, 7, 1.0, rng)
+    r = play_round(policy, envs, envs.reset(seed=1)[0], 3, 7, 1.0, rng)
+    returns, lengths = r.episode_returns, r.episode_lengths
     assert len(returns) == 3 and lengths.max() <= 7
 
 
@@ -115,7 +117,8 @@ def test_a_sub_env_cut_at_max_t_starts_the_next_episode() -> None:
     policy = Policy(PolicyConfig("CartPole-v1", 4, 2, hidden=[8]))
     envs = make_vec_env("CartPole-v1", 4, max_t=7)  # random CartPole play lasts > 7 steps
     obs, _ = envs.reset(seed=0)
-    *_, returns, lengths = play_round(policy, envs, obs, 12, 7, 1.0, np.random.default_rng(0))
+    r = play_round(policy, envs, obs, 12, 7, 1.0, np.random.default_rng(0))
+    returns, lengths = r.episode_returns, r.episode_lengths
     assert len(returns) == 12 and lengths.max() == 7
     assert np.count_nonzero(lengths == 7) > 4  # sub-envs cut at max_t played again
 
@@ -306,8 +309,10 @@ def test_anneal_lr_lowers_the_rate_linearly_over_the_budget(tmp_path) -> None:
 def test_pixelcopter_defaults_centre_and_scale_the_pixels() -> None:
     config = TrainConfig.for_env("Pixelcopter-PLE-v0")
     policy = Policy(config.policy_config(7, 2))
-    obs = torch.tensor([[24.0, 0.5, 12.0, 12.0, 8.0, 32.0, 41.0]])
-    assert torch.allclose(policy.preprocess(obs), torch.tensor([[0, 0.5, 0, 0, 1, 1, 2.125]]))
+    assert (config.frame_stack, config.frame_stride) == (4, 2)
+    obs = torch.tensor([[24.0, 0.5, 12.0, 12.0, 8.0, 32.0, 41.0]] * 4).reshape(1, 28)
+    want = torch.tensor([[0, 0.5, 0, 0, 1, 1, 2.125]] * 4).reshape(1, 28)
+    assert torch.allclose(policy.preprocess(obs), want)  # each stacked frame the same way
     assert config.eval_max_t == 10_000 and config.max_t == 2000
 
 
@@ -317,7 +322,7 @@ def test_selection_keeps_the_best_validated_checkpoint(tmp_path) -> None:
         total_steps=60_000,
         target_return=1e9,
         num_envs=16,
-        select_every=1e-9,
+        select_every_steps=1,
         select_episodes=10,
     )
     train(config, tmp_path / "run", progress=False)
