@@ -206,6 +206,10 @@ def train(
         given["hidden"] = parse_hidden(hidden)
     config = TrainConfig.for_env(env_id, **{**from_file, **given})
     run_dir = out or default_run_dir(env_id, config.seed)
+    if resume:  # the run's own hyperparameters and budget, unless a budget option is given
+        from hubpg.reinforce import BUDGET_FIELDS, resume_config
+
+        config = resume_config(run_dir, **{k: given.get(k) for k in BUDGET_FIELDS})
     try:
         result = run_training(
             config, run_dir, overwrite=overwrite, resume=resume, progress=not quiet

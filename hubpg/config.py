@@ -236,6 +236,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for any value that cannot work."""
+        self._validate_budget()
+        self._validate_learning()
+
+    def _validate_budget(self) -> None:
         if self.total_steps is None and self.episodes is None:
             raise ConfigError("set a training budget: --total-steps or --episodes")
         for name in ("total_steps", "episodes", "time_limit"):
@@ -248,15 +252,17 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be positive (got {getattr(self, name)})")
         if self.eval_episodes < 0:
             raise ConfigError(f"eval_episodes must be >= 0 (got {self.eval_episodes})")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"lr must be positive (got {self.lr})")
-        if not 0 < self.gamma <= 1:
-            raise ConfigError(f"gamma must be in (0, 1] (got {self.gamma})")
         if self.select_every_steps is not None and not self.select_every_steps > 0:
             raise ConfigError(
                 f"select_every_steps must be a positive number of env steps "
                 f"(got {self.select_every_steps})"
             )
+
+    def _validate_learning(self) -> None:
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr must be positive (got {self.lr})")
+        if not 0 < self.gamma <= 1:
+            raise ConfigError(f"gamma must be in (0, 1] (got {self.gamma})")
         _check_frames(self.frame_stack, self.frame_stride, "")
         if not 0 < self.grad_step_fraction <= 1:
             raise ConfigError(

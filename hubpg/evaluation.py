@@ -128,10 +128,7 @@ def _play(
         running = np.ones(n, dtype=bool)
         for _ in range(max_t):
             probs = forward(stacked)
-            if deterministic:
-                actions = probs.argmax(axis=-1)
-            else:
-                actions = sample_categorical(probs, rng)
+            actions = probs.argmax(axis=-1) if deterministic else sample_categorical(probs, rng)
             obs, reward, terminated, truncated, _ = envs.step(actions)
             stacked = history.push(obs)
             returns += np.where(running, reward, 0.0)

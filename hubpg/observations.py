@@ -94,8 +94,7 @@ class ObservationHistory:
         obs = np.asarray(obs, dtype=np.float32)
         if obs.shape != (self.num_envs, self.obs_dim):
             raise ConfigError(
-                f"expected observations of shape ({self.num_envs}, {self.obs_dim}), "
-                f"got {obs.shape}"
+                f"expected observations of shape ({self.num_envs}, {self.obs_dim}), got {obs.shape}"
             )
         return obs
 

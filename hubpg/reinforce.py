@@ -614,7 +614,10 @@ class _Selector:
 
         c = self.config
         result = evaluate(
-            run.policy, episodes=c.select_episodes, seed=c.select_seed, max_t=c.eval_max_t or c.max_t
+            run.policy,
+            episodes=c.select_episodes,
+            seed=c.select_seed,
+            max_t=c.eval_max_t or c.max_t,
         )
         if result.score > self.best_score:
             self.best_score = result.score
