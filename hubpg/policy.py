@@ -180,11 +180,26 @@ def save_weights(tensors: dict[str, torch.Tensor], path: Path) -> None:
         tensors: name -> tensor (copied to CPU, contiguous).
         path: the file to write.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    data = _canonical_header(save(tensors, metadata={"format": "pt", "library": "hubpg"}))
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt", "library": "hubpg"})
+        tmp.write_bytes(data)
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """``data`` with its JSON header's keys sorted: safetensors writes the metadata map
+    in a random order per call, which would make equal weights give unequal files."""
+    import json
+
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    if len(text) > length:  # never: the same keys and values, compact as safetensors writes
+        return data
+    text += b" " * (length - len(text))
+    return data[:8] + text + data[8 + length :]
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:

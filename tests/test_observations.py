@@ -133,3 +133,21 @@ def test_frame_stack_round_trips_through_config_json(tmp_path) -> None:
     record = json.loads((tmp_path / "config.json").read_text())
     assert (record["frame_stack"], record["frame_stride"]) == (3, 2)
     assert Policy.load(tmp_path).net[0].in_features == 12
+
+
+def test_the_replay_plays_the_same_game_as_evaluate_with_a_frame_stack() -> None:
+    from hubpg.evaluation import evaluate
+    from hubpg.video import record_episode
+
+    torch.manual_seed(4)
+    config = PolicyConfig("Pixelcopter-PLE-v0", 7, 2, hidden=[16], frame_stack=4, frame_stride=2)
+    policy = Policy(config)
+    for seed in (5, 6):
+        env = make_env("Pixelcopter-PLE-v0", render_mode="rgb_array")
+        policy.reset()
+        _, total, length = record_episode(
+            env, lambda obs: policy.act(obs, deterministic=True), seed, 300
+        )
+        env.close()
+        result = evaluate(policy, episodes=1, seed=seed, deterministic=True, max_t=300)
+        assert (result.episode_returns[0], result.episode_lengths[0]) == (total, length)

@@ -516,3 +516,14 @@ def test_the_log_has_no_float_noise_in_the_learning_rate(tmp_path) -> None:
     with (tmp_path / "run" / "log.csv").open() as handle:
         rates = [row["lr"] for row in csv.DictReader(handle)]
     assert len(rates) > 3 and all(len(r) <= 14 for r in rates)  # 8 significant digits at most
+
+
+def test_equal_weights_always_give_equal_safetensors_bytes(tmp_path) -> None:
+    from hubpg.policy import save_weights
+
+    tensors = Policy(PolicyConfig("CartPole-v1", 4, 2, hidden=[8])).state_dict()
+    files = set()
+    for i in range(8):  # safetensors orders its metadata map at random on each call
+        save_weights(tensors, tmp_path / f"m{i}.safetensors")
+        files.add((tmp_path / f"m{i}.safetensors").read_bytes())
+    assert len(files) == 1
