@@ -1,5 +1,23 @@
 """hubpg: REINFORCE agents from training to a shared, verifiable model on the Hugging Face Hub.
 
+The Python API mirrors the ``hubpg`` command (keyword-only options named as in the CLI):
+
+- ``train(env_id_or_config, *, seed=None, out=None, **overrides)`` -> :class:`Trained`
+- ``evaluate(run_dir_or_policy_or_result, *, episodes=100, seed=0)`` -> :class:`Evaluated`
+- ``package(run_dir_or_result, *, repo_name=None, video=True)`` -> :class:`Packaged`
+- ``push(run_dir_or_result, *, repo="NAMESPACE/NAME")`` -> :class:`Pushed`
+- ``load_and_eval(repo, *, episodes=100)`` -> :class:`Verified`
+- ``leaderboard(env_id, *, verify=False)`` -> :class:`Leaderboard`
+- ``load(repo_id)`` -> ``(Policy, PolicyConfig)``, without unpickling anything
+
+Example::
+
+    import hubpg
+    run = hubpg.train("CartPole-v1", seed=1)        # 500.00 +/- 0.00
+    pkg = hubpg.package(run, repo_name="alice/Reinforce-CartPole-v1")
+    hubpg.push(pkg, repo="alice/Reinforce-CartPole-v1")
+    hubpg.load_and_eval("alice/Reinforce-CartPole-v1")
+
 ``import hubpg`` registers ``Pixelcopter-PLE-v0`` with Gymnasium. The heavy
 parts (torch, huggingface_hub) are imported only when used.
 """
@@ -13,15 +31,23 @@ import hubpg.envs  # noqa: F401  (registers Pixelcopter-PLE-v0)
 __version__ = "0.1.0"
 
 _LAZY = {
-    "train": ("hubpg.reinforce", "train"),
-    "evaluate": ("hubpg.evaluation", "evaluate"),
-    "package": ("hubpg.packaging", "package"),
-    "push": ("hubpg.hub", "push"),
+    "train": ("hubpg.api", "train"),
+    "evaluate": ("hubpg.api", "evaluate"),
+    "package": ("hubpg.api", "package"),
+    "push": ("hubpg.api", "push"),
+    "load_and_eval": ("hubpg.api", "load_and_eval"),
+    "leaderboard": ("hubpg.api", "leaderboard"),
     "load": ("hubpg.hub", "load"),
-    "leaderboard": ("hubpg.ranking", "leaderboard"),
+    "convert": ("hubpg.legacy", "convert"),
     "Policy": ("hubpg.policy", "Policy"),
     "PolicyConfig": ("hubpg.config", "PolicyConfig"),
     "TrainConfig": ("hubpg.config", "TrainConfig"),
+    "Trained": ("hubpg.results", "Trained"),
+    "Evaluated": ("hubpg.results", "Evaluated"),
+    "Packaged": ("hubpg.results", "Packaged"),
+    "Pushed": ("hubpg.results", "Pushed"),
+    "Verified": ("hubpg.results", "Verified"),
+    "Leaderboard": ("hubpg.results", "Leaderboard"),
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -34,3 +60,8 @@ def __getattr__(name: str) -> Any:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'hubpg' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public API (what ``dir(hubpg)`` and ``help(hubpg)`` list)."""
+    return sorted({*__all__, "__doc__", "__file__", "__name__", "__path__"})

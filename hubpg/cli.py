@@ -17,6 +17,8 @@ import click
 
 from hubpg import __version__
 from hubpg.errors import HubpgError
+from hubpg.localhub import defaults as hub_defaults
+from hubpg.options import train_options
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -89,21 +91,6 @@ def eval_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def parse_hidden(value: str | None) -> list[int] | None:
-    """``"64,128"`` -> ``[64, 128]``."""
-    if value is None:
-        return None
-    try:
-        sizes = [int(part) for part in value.replace("x", ",").split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a comma-separated list of layer sizes"
-        ) from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise click.BadParameter(f"{value!r}: layer sizes must be positive integers")
-    return sizes
-
-
 # --------------------------------------------------------------------------- the group
 
 
@@ -120,46 +107,15 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("env_id")
-@click.option("--seed", type=int, default=None, help="Training seed.  [default: 1]")
-@click.option("--total-steps", type=int, default=None, help="Budget in env steps.")
-@click.option("--episodes", type=int, default=None, help="Budget in training episodes.")
-@click.option("--time-limit", type=float, default=None, help="Budget in seconds of training.")
-@click.option("--lr", type=float, default=None, help="Adam learning rate.")
+@train_options
 @click.option(
-    "--anneal-lr/--constant-lr",
-    default=None,
-    help="Lower the learning rate linearly to 0 over the budget (hubpg option).",
-)
-@click.option("--gamma", type=float, default=None, help="Discount factor.")
-@click.option("--hidden", default=None, help="Hidden layer sizes, e.g. 16 or 64,128.")
-@click.option("--activation", default=None, help="relu, tanh, elu, gelu or silu.")
-@click.option("--num-envs", type=int, default=None, help="Episodes played side by side.")
-@click.option(
-    "--episodes-per-update",
+    "--episodes",
+    "episodes_alias",
     type=int,
     default=None,
-    help="Episodes per gradient step (k * num-envs).",
+    hidden=True,
+    help="Deprecated alias of --total-episodes.",
 )
-@click.option("--max-t", type=int, default=None, help="Cap on one training episode's steps.")
-@click.option(
-    "--baseline",
-    type=click.Choice(["none", "time"]),
-    default=None,
-    help="Subtract the batch's mean return-to-go at each time step (hubpg option).",
-)
-@click.option("--entropy-coef", type=float, default=None, help="Entropy bonus (hubpg option).")
-@click.option("--grad-clip", type=float, default=None, help="Clip the gradient norm.")
-@click.option(
-    "--target-return",
-    type=float,
-    default=None,
-    help="Stop once every episode of --target-updates batches in a row reaches this return.",
-)
-@click.option("--target-updates", type=int, default=None, help="See --target-return.")
-@click.option(
-    "--eval-episodes", type=int, default=None, help="Final evaluation episodes (0: none)."
-)
-@click.option("--device", default=None, help="torch device (cpu).")
 @click.option(
     "--config",
     "config_file",
@@ -186,71 +142,45 @@ def train(
     resume: bool,
     quiet: bool,
     as_json: bool,
-    hidden: str | None,
+    episodes_alias: int | None,
     **options: Any,
 ) -> None:
-    """Train a REINFORCE policy on ENV_ID and write a run folder."""
-    from hubpg.config import TrainConfig, load_hyperparameter_file
-    from hubpg.envs import check_env_id
+    """Train a REINFORCE policy on ENV_ID and write a run folder.
+
+    Every option is a field of hubpg.TrainConfig (the same keywords as
+    hubpg.train() in Python); the env's tuned defaults apply, then --config,
+    then the options given here."""
+    from hubpg.api import train as run_training
     from hubpg.errors import InterruptedByUser
-    from hubpg.reinforce import TrainingInterrupted, default_run_dir
-    from hubpg.reinforce import train as run_training
+    from hubpg.reinforce import TrainingInterrupted
 
     if overwrite and resume:
         raise click.UsageError("--overwrite and --resume exclude each other")
-    check_env_id(env_id)
-    from_file = load_hyperparameter_file(config_file) if config_file else {}
-    from_file.pop("env_id", None)
-    given = {k: v for k, v in options.items() if v is not None}
-    if hidden is not None:
-        given["hidden"] = parse_hidden(hidden)
-    config = TrainConfig.for_env(env_id, **{**from_file, **given})
-    run_dir = out or default_run_dir(env_id, config.seed)
-    if resume:  # the run's own hyperparameters and budget, unless a budget option is given
-        from hubpg.reinforce import BUDGET_FIELDS, resume_config
-
-        config = resume_config(run_dir, **{k: given.get(k) for k in BUDGET_FIELDS})
+    if episodes_alias is not None:
+        say("note: --episodes is deprecated for training; use --total-episodes", quiet)
+        if options.get("total_episodes") is None:
+            options["total_episodes"] = episodes_alias
     try:
         result = run_training(
-            config, run_dir, overwrite=overwrite, resume=resume, progress=not quiet
+            env_id,
+            config=config_file,
+            out=out,
+            overwrite=overwrite,
+            resume=resume,
+            progress=not quiet,
+            **options,
         )
     except TrainingInterrupted as exc:
         raise InterruptedByUser(str(exc)) from None
-    evaluation = None
-    if config.eval_episodes:
-        from hubpg.evaluation import evaluate
-
-        evaluation = evaluate(
-            result.run_dir,
-            episodes=config.eval_episodes,
-            seed=0,
-            max_t=config.eval_max_t or config.max_t,
-        )
+    evaluation = result.evaluation
     if as_json:
-        emit_json(
-            {
-                "run_dir": str(result.run_dir),
-                "env_id": env_id,
-                "steps": result.steps,
-                "episodes": result.episodes,
-                "updates": result.updates,
-                "train_seconds": round(result.wall_time, 3),
-                "steps_per_second": round(result.steps_per_second),
-                "solved": result.solved,
-                "evaluation": evaluation.to_dict() if evaluation else None,
-            }
-        )
+        emit_json(result.to_dict())
         return
-    say(
-        f"trained {env_id}: {result.steps:,} steps, {result.episodes:,} episodes, "
-        f"{result.updates} updates in {result.wall_time:.1f} s "
-        f"({result.steps_per_second:,.0f} steps/s)",
-        quiet,
-    )
+    say(result.training_line(), quiet)
     if evaluation is not None:
         say(
             f"evaluation over {evaluation.n_episodes} episodes (seeds 0..{evaluation.n_episodes - 1}, "
-            "sampled actions):",
+            f"sampled actions, max_t {evaluation.max_t}):",
             quiet,
         )
         click.echo(evaluation.summary())
@@ -283,7 +213,7 @@ def evaluate(
     quiet: bool,
 ) -> None:
     """Evaluate the policy in RUN_DIR (a run or package folder); prints MEAN +/- STD."""
-    from hubpg.evaluation import evaluate as run_evaluation
+    from hubpg.api import evaluate as run_evaluation
     from hubpg.runfolder import write_json
 
     result = run_evaluation(
@@ -349,8 +279,11 @@ def package(
     quiet: bool,
 ) -> None:
     """Build the Hub-ready folder for RUN_DIR: weights, config, results, video, card."""
+    from hubpg.api import run_eval_max_t
     from hubpg.packaging import VIDEO_MAX_T
     from hubpg.packaging import package as build_package
+
+    max_t = run_eval_max_t(run_dir) if max_t is None else max_t
 
     say(
         f"packaging {run_dir}: evaluating {episodes} episodes"
@@ -482,6 +415,12 @@ def push(
     default=None,
     help="Also record a replay of the downloaded policy to this mp4.",
 )
+@click.option(
+    "--legacy",
+    is_flag=True,
+    help="Read a repo that holds only a course checkpoint (model.pt) with torch's "
+    "weights-only loader (no code runs) instead of refusing it.",
+)
 @hub_options
 @json_option
 @quiet_option
@@ -494,6 +433,7 @@ def load_and_eval(
     deterministic: bool,
     max_t: int | None,
     video: Path | None,
+    legacy: bool,
     endpoint: str | None,
     token: str | None,
     as_json: bool,
@@ -514,10 +454,13 @@ def load_and_eval(
         video=video,
         endpoint=endpoint,
         token=token,
+        legacy=legacy,
     )
     if as_json:
         emit_json(report)
         return
+    if report.get("legacy"):
+        say(_legacy_note(report["legacy"]), quiet)
     mode = "argmax actions" if deterministic else "sampled actions"
     say(
         f"{repo_id} @ {report['revision'][:12]} ({report['env_id']}): {episodes} episodes, "
@@ -575,6 +518,12 @@ def load_and_eval(
     metavar="ADDRESS",
     help='Verify as tasks on this Ray cluster ("local" starts one here; pip install "hubpg[ray]").',
 )
+@click.option(
+    "--legacy",
+    is_flag=True,
+    help="With --verify: read repos that hold only a course checkpoint (model.pt) "
+    "weights-only (no code runs); refused files are set apart with the reason.",
+)
 @hub_options
 @json_option
 @click.option(
@@ -591,6 +540,7 @@ def leaderboard(
     seed: int,
     workers: int | None,
     ray_address: str | None,
+    legacy: bool,
     endpoint: str | None,
     token: str | None,
     as_json: bool,
@@ -606,8 +556,8 @@ def leaderboard(
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
     check_env_id(env_id)
-    if not verify and (workers is not None or ray_address is not None):
-        say("note: --workers and --ray only matter with --verify", quiet)
+    if not verify and (workers is not None or ray_address is not None or legacy):
+        say("note: --workers, --ray and --legacy only matter with --verify", quiet)
     rows = run_leaderboard(
         env_id,
         endpoint=endpoint,
@@ -620,6 +570,7 @@ def leaderboard(
         ray_address=ray_address if verify else None,
         token=token,
         progress=not (quiet or as_json or as_csv),
+        legacy=legacy,
     )
     if as_json:
         emit_json(rows)
@@ -642,6 +593,92 @@ def leaderboard(
         click.echo(format_table(rows, verified=verify))
 
 
+# --------------------------------------------------------------------------- convert
+
+
+def _legacy_note(report: dict[str, Any]) -> str:
+    """One paragraph for people: what a course checkpoint was read as, and what was assumed."""
+    lines = [
+        f"read {report['source_file']} ({report['kind']}, {report['format']} format, sha256 "
+        f"{report['sha256'][:12]}) weights-only: {report['architecture']}"
+    ]
+    lines += [f"  assumed: {item}" for item in report["assumed"]]
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--repo",
+    "repo_id",
+    default=None,
+    metavar="NAMESPACE/NAME",
+    help="Convert this Hub repo's course checkpoint instead of a local file.",
+)
+@click.option("--revision", default=None, help="Branch, tag or commit sha (with --repo).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The folder to write.")
+@click.option(
+    "--env-id",
+    default=None,
+    help="The env it plays.  [default: from hyperparameters.json, results.json or the card]",
+)
+@click.option(
+    "--max-mib",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Refuse checkpoints larger than this many MiB.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the files of an existing --out folder.")
+@hub_options
+@json_option
+@quiet_option
+@common
+def convert(
+    source: Path | None,
+    repo_id: str | None,
+    revision: str | None,
+    out: Path,
+    env_id: str | None,
+    max_mib: int,
+    overwrite: bool,
+    endpoint: str | None,
+    token: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Convert a course checkpoint (SOURCE, or --repo's model.pt) into a hubpg folder.
+
+    The pickle is read with torch's weights-only loader (no code from it runs) and
+    written as model.safetensors + config.json, which hubpg evaluate, package and
+    push accept; legacy.json says where it came from and what was assumed."""
+    from hubpg.legacy import convert as run_convert
+
+    if (source is None) == (repo_id is None):
+        raise click.UsageError("give a checkpoint SOURCE file or --repo NAMESPACE/NAME")
+    if repo_id is not None:
+        from hubpg.hub import validate_repo_id
+
+        validate_repo_id(repo_id)
+    result = run_convert(
+        source,
+        out=out,
+        repo_id=repo_id,
+        revision=revision,
+        env_id=env_id,
+        overwrite=overwrite,
+        max_bytes=max_mib * 2**20,
+        endpoint=endpoint,
+        token=token,
+    )
+    report = result.model.report()
+    if as_json:
+        emit_json({"out": str(result.out), "files": result.files, **report})
+        return
+    say(_legacy_note(report), quiet)
+    click.echo(f"wrote {result.out} ({', '.join(result.files)})")
+
+
 # --------------------------------------------------------------------------- hub serve
 
 
@@ -651,44 +688,54 @@ def hub() -> None:
 
 
 @hub.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host", default=hub_defaults.DEFAULT_HOST, show_default=True, help=hub_defaults.HOST_HELP
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=0,
+    default=hub_defaults.DEFAULT_PORT,
     show_default=True,
-    help="0 picks a free port.",
+    help=hub_defaults.PORT_HELP,
 )
 @click.option(
     "--data",
     "data_dir",
     type=click.Path(path_type=Path),
-    default=Path("hubdata"),
+    default=hub_defaults.DEFAULT_DATA_DIR,
     show_default=True,
-    help="Storage folder.",
+    help=hub_defaults.DATA_HELP,
 )
-@click.option(
-    "--user",
-    "users",
-    multiple=True,
-    metavar="NAME:TOKEN",
-    help="Add an account (repeatable); whoami answers NAME for TOKEN.",
-)
+@click.option("--user", "users", multiple=True, metavar="NAME:TOKEN", help=hub_defaults.USER_HELP)
 @click.option(
     "--ready-file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Write the server URL here once it listens.",
+    help=hub_defaults.READY_FILE_HELP,
 )
+@click.option("--access-log", is_flag=True, help=hub_defaults.ACCESS_LOG_HELP)
 @common
 def hub_serve(
-    host: str, port: int, data_dir: Path, users: tuple[str, ...], ready_file: Path | None
+    host: str,
+    port: int,
+    data_dir: Path,
+    users: tuple[str, ...],
+    ready_file: Path | None,
+    access_log: bool,
 ) -> None:
-    """Serve a Hub-compatible API on HOST:PORT with storage in --data."""
+    """Serve a Hub-compatible API, and model pages for a browser, on HOST:PORT with storage
+    in --data (open the printed URL to browse the models)."""
     from hubpg.localhub import parse_user_spec, serve
 
     accounts = dict(reversed(parse_user_spec(u)) for u in users)
-    serve(host=host, port=port, data_dir=data_dir, users=accounts, ready_file=ready_file)
+    serve(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        users=accounts,
+        ready_file=ready_file,
+        access_log=access_log,
+    )
 
 
 # --------------------------------------------------------------------------- entry point

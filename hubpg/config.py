@@ -144,7 +144,7 @@ class PolicyConfig:
 class TrainConfig:
     """Hyperparameters of one REINFORCE run.
 
-    The budget is ``total_steps`` env steps, ``episodes`` episodes or
+    The budget is ``total_steps`` env steps, ``total_episodes`` episodes or
     ``time_limit`` seconds of training, whichever is reached first (steps or
     episodes must be set). ``num_envs`` episodes are played
     side by side; ``episodes_per_update`` (default ``num_envs``) whole episodes
@@ -153,26 +153,25 @@ class TrainConfig:
     episodes_per_update=1`` this is the Deep RL course's algorithm exactly.
     """
 
-    #: Gymnasium id of the environment to train on.
+    #: Gymnasium id of the environment to train on (Discrete actions).
     env_id: str
-    #: Seed of the network's initial weights, the action sampling and the envs.
+    #: Training seed (weights, sampling and env resets).
     seed: int = 1
-    #: Budget in env steps (steps of the episodes played for training).
+    #: Budget in env steps (with --total-episodes, whichever is reached first).
     total_steps: int | None = 1_000_000
     #: Budget in training episodes (the course's n_training_episodes).
-    episodes: int | None = None
-    #: Optional budget in seconds of training; a run that stops on it records
-    #: stopped_on "time_limit" (its model then depends on the machine's speed).
+    total_episodes: int | None = None
+    #: Budget in seconds of training wall time (not reproducible; steps are).
     time_limit: float | None = None
     #: Adam learning rate.
     lr: float = 1e-2
-    #: Lower the learning rate linearly to 0 over the budget.
+    #: Lower the learning rate linearly to 0 over the budget (hubpg option).
     anneal_lr: bool = False
-    #: Discount factor of the returns-to-go.
+    #: Discount factor.
     gamma: float = 0.99
-    #: Hidden layer sizes of the policy's MLP.
+    #: Hidden layer sizes, e.g. 16 or 64,128.
     hidden: list[int] = field(default_factory=lambda: [16])
-    #: Activation between the hidden layers (relu, tanh, elu, gelu or silu).
+    #: Activation between hidden layers.
     activation: str = "relu"
     #: Episodes played side by side (sub-envs of the vector env).
     num_envs: int = 64
@@ -180,52 +179,52 @@ class TrainConfig:
     episodes_per_update: int | None = None
     #: Cap on one training episode's steps.
     max_t: int = 1000
-    #: Normalise the policy-gradient weights over the batch (mean 0, std 1).
+    #: Normalise the returns-to-go over the batch (mean, unbiased std) as the course does.
     normalize_returns: bool = True
-    #: Baseline subtracted from the returns-to-go: none, time (the batch's mean at each
-    #: time step) or value (a state-value network fitted to Monte-Carlo returns).
+    #: Baseline subtracted from the returns-to-go: none, time (the batch's mean return-to-go
+    #: at the same time step) or value (a learned state-value network) (hubpg option).
     baseline: str = "none"
     #: Share of each batch's steps, drawn at random, that the gradient step uses (1: all);
     #: returns, baseline and normalisation still use every step and the kept steps'
     #: weights are divided by the share, so the gradient stays unbiased. Consecutive
     #: frames are nearly alike: a quarter of them loses little and costs a quarter.
     grad_step_fraction: float = 1.0
-    #: Clip the gradient's norm to this value.
+    #: Clip the gradient norm to this value.
     grad_clip: float | None = None
-    #: Weight of the entropy bonus in the loss.
+    #: Entropy bonus coefficient (hubpg option).
     entropy_coef: float = 0.0
-    #: Per-observation scale applied before the network (see PolicyConfig).
+    #: Per-observation scale of the input transform clip((obs - shift) * scale).
     obs_scale: list[float] | None = None
-    #: Per-observation shift subtracted before scaling (see PolicyConfig).
+    #: Per-observation shift of the input transform clip((obs - shift) * scale).
     obs_shift: list[float] | None = None
-    #: Clip the scaled observations to +/- this value.
+    #: Clip of the transformed observations to [-clip, clip].
     obs_clip: float | None = None
     #: Frames the policy sees side by side (1: the current observation only).
     frame_stack: int = 1
     #: Steps between two stacked frames (frames t, t - stride, t - 2 stride, ...).
     frame_stride: int = 1
-    #: Learning rate of the value baseline's network.
+    #: Adam learning rate of the value network (--baseline value).
     value_lr: float = 1e-3
-    #: Adam steps of the value baseline per update.
+    #: Value-network epochs per update (--baseline value).
     value_epochs: int = 5
-    #: Stop once every episode of target_updates batches in a row reaches this return.
+    #: Stop once every episode of --target-updates batches in a row reaches this return.
     target_return: float | None = None
-    #: See target_return.
+    #: Batches in a row that must reach --target-return.
     target_updates: int = 3
-    #: Episodes of the final evaluation after training (0: none).
+    #: Final evaluation episodes after training (0: none).
     eval_episodes: int = 100
-    #: Cap on an evaluation episode's steps (default max_t).
+    #: Cap on one evaluation episode's steps (default: the env's evaluation cap).
     eval_max_t: int | None = None
-    #: Validate the policy every this many env steps (and at the end) on held-out seeds
-    #: and keep the best one as the run's model (None: keep the last update's policy).
+    #: Validate the policy every this many env steps (and after the last update) on
+    #: held-out seeds and keep the best (model selection; None: keep the last update).
     select_every_steps: int | None = None
     #: Validation episodes per model-selection check.
     select_episodes: int = 100
-    #: First seed of the validation episodes (disjoint from evaluation's 0..N-1).
+    #: Seed of the first validation episode (disjoint from the evaluation's seeds).
     select_seed: int = 1_000_000
-    #: Seconds between two checkpoints of the run folder (does not change the model).
+    #: Save a checkpoint at least every this many seconds (does not change the model).
     checkpoint_every_s: float = 30.0
-    #: torch device of the gradient step.
+    #: torch device.
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -240,9 +239,9 @@ class TrainConfig:
         self._validate_learning()
 
     def _validate_budget(self) -> None:
-        if self.total_steps is None and self.episodes is None:
-            raise ConfigError("set a training budget: --total-steps or --episodes")
-        for name in ("total_steps", "episodes", "time_limit"):
+        if self.total_steps is None and self.total_episodes is None:
+            raise ConfigError("set a training budget: --total-steps or --total-episodes")
+        for name in ("total_steps", "total_episodes", "time_limit"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name} must be positive (got {value})")
@@ -304,8 +303,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "hyperparameters") -> TrainConfig:
-        """Build from a dict, rejecting unknown keys with a clear error."""
-        return _from_dict(cls, data, source)
+        """Build from a dict, rejecting unknown keys with a clear error; the key
+        ``episodes`` of older runs is read as ``total_episodes``."""
+        return _from_dict(cls, upgrade_legacy_keys(data), source)
 
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> TrainConfig:
@@ -313,7 +313,7 @@ class TrainConfig:
         applied; overrides whose value is ``None`` are ignored."""
         values: dict[str, Any] = {"env_id": env_id, **ENV_DEFAULTS.get(env_id, {})}
         given = {k: v for k, v in overrides.items() if v is not None}
-        if "episodes" in given and "total_steps" not in given:
+        if "total_episodes" in given and "total_steps" not in given:
             values["total_steps"] = None  # an episode budget replaces the default step budget
         values.update(given)
         return _from_dict(cls, values, "options")
@@ -323,7 +323,7 @@ class TrainConfig:
         return {
             "env_id": self.env_id,
             "h_size": self.hidden[0],
-            "n_training_episodes": self.episodes,
+            "n_training_episodes": self.total_episodes,
             "n_evaluation_episodes": self.eval_episodes,
             "max_t": self.max_t,
             "gamma": self.gamma,
@@ -357,7 +357,7 @@ def _from_dict(cls: type, data: Any, source: str) -> Any:
 def load_hyperparameter_file(path: Path) -> dict[str, Any]:
     """Read ``--config FILE`` (JSON, or YAML by extension): a flat mapping of
     :class:`TrainConfig` fields. Course keys ``h_size`` and ``n_training_episodes``
-    are accepted as ``hidden=[h_size]`` and ``episodes``."""
+    are accepted as ``hidden=[h_size]`` and ``total_episodes``."""
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"config file {path} not found")
@@ -380,7 +380,41 @@ def load_hyperparameter_file(path: Path) -> dict[str, Any]:
     if "h_size" in data:
         data.setdefault("hidden", [data.pop("h_size")])
     if "n_training_episodes" in data:
-        data.setdefault("episodes", data.pop("n_training_episodes"))
+        data.setdefault("total_episodes", data.pop("n_training_episodes"))
     for course_only in ("state_space", "action_space", "n_evaluation_episodes"):
         data.pop(course_only, None)
+    return upgrade_legacy_keys(data)
+
+
+#: Old :class:`TrainConfig` field names -> their current names (runs written before the
+#: rename still load).
+LEGACY_KEYS = {"episodes": "total_episodes"}
+
+
+def upgrade_legacy_keys(data: Any) -> Any:
+    """``data`` with :data:`LEGACY_KEYS` renamed (a new name already present wins)."""
+    if not isinstance(data, dict) or not any(old in data for old in LEGACY_KEYS):
+        return data
+    data = dict(data)
+    for old, new in LEGACY_KEYS.items():
+        if old in data:
+            value = data.pop(old)
+            data.setdefault(new, value)
     return data
+
+
+def evaluation_max_t(env_id: str, eval_max_t: int | None = None) -> int:
+    """The episode cap of an evaluation, the one rule every evaluation follows (the
+    final one after training, ``evaluate``, ``package``, ``load-and-eval``): the run's
+    ``eval_max_t`` when set, else the env's tuned ``eval_max_t``, else its tuned
+    ``max_t``, else 1000. The training ``max_t`` of a run plays no part, so a run
+    trained with short episodes is still scored on whole ones.
+
+    Args:
+        env_id: the environment id.
+        eval_max_t: the run's own evaluation cap, if it set one.
+    """
+    if eval_max_t is not None:
+        return int(eval_max_t)
+    defaults = ENV_DEFAULTS.get(env_id, {})
+    return int(defaults.get("eval_max_t") or defaults.get("max_t", 1000))

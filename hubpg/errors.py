@@ -46,6 +46,11 @@ class PickleRefusedError(HubpgError, PermissionError):
     """A model is only available as a pickle, which hubpg never loads."""
 
 
+class LegacyCheckpointError(HubpgError, ValueError):
+    """A course checkpoint (a ``torch.save`` pickle) was refused: it needs a global hubpg
+    never loads, is over the size cap, or holds a network hubpg cannot rebuild."""
+
+
 class TrainingDivergedError(HubpgError, ArithmeticError):
     """Training produced a non-finite loss."""
 
@@ -82,3 +87,8 @@ class InterruptedByUser(HubpgError, InterruptedError):
     """Ctrl-C; the message says what was kept."""
 
     exit_code = 130
+
+
+class CardDataError(HubpgError, ValueError):
+    """A model card's YAML metadata breaks hubpg's rule (aliases, non-string keys, too deep
+    or too large, or a shape huggingface_hub cannot read); see :mod:`hubpg.cardsafe`."""

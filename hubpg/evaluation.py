@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hubpg.config import ENV_DEFAULTS, ConfigError
+from hubpg.config import ConfigError, evaluation_max_t
 from hubpg.envs import env_dims, make_vec_env, reset_with_seeds
 from hubpg.runfolder import format_score
 
@@ -52,10 +52,8 @@ class EvalResult:
 
 
 def default_max_t(env_id: str) -> int:
-    """The episode cap used when none is given: the env's evaluation default
-    (``eval_max_t``, else its training ``max_t``), else 1000."""
-    defaults = ENV_DEFAULTS.get(env_id, {})
-    return int(defaults.get("eval_max_t") or defaults.get("max_t", 1000))
+    """The episode cap used when none is given (:func:`hubpg.config.evaluation_max_t`)."""
+    return evaluation_max_t(env_id)
 
 
 def evaluate(

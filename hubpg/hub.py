@@ -29,6 +29,7 @@ from hubpg.errors import (
 from hubpg.runfolder import (
     CARD_NAME,
     CONFIG_NAME,
+    HYPERPARAMETERS_NAME,
     PICKLE_SUFFIXES,
     RESULTS_NAME,
     WEIGHTS_NAME,
@@ -43,6 +44,9 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 REPO_ID_RE = re.compile(rf"^{_NAME}/{_NAME}$")
 LOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME, CARD_NAME)
+#: With ``legacy=True`` the course's hyperparameters.json is read too (for the env id),
+#: besides the checkpoint itself.
+LEGACY_LOAD_FILES = (*LOAD_FILES, HYPERPARAMETERS_NAME)
 #: A claim is unsupported when it exceeds the measurement by more than this many
 #: standard errors (of the difference of the two means), plus the card's rounding.
 CLAIM_Z = 3.0
@@ -299,11 +303,16 @@ def download(
     endpoint: str | None = None,
     token: str | None = None,
     files: tuple[str, ...] = LOAD_FILES,
+    *,
+    legacy: bool = False,
+    max_bytes: int | None = None,
 ) -> Downloaded:
     """Download only ``files`` (those that exist) of ``repo_id`` at one commit.
 
     A repo with pickled weights and no ``model.safetensors`` raises
-    :class:`~hubpg.errors.PickleRefusedError`; nothing from it is loaded or executed."""
+    :class:`~hubpg.errors.PickleRefusedError`; nothing from it is loaded or executed.
+    With ``legacy`` such a repo's course checkpoint (``model.pt``, at most
+    ``max_bytes``) is downloaded too, for :mod:`hubpg.legacy` to read without running it."""
     validate_repo_id(repo_id)
     endpoint = resolve_endpoint(endpoint)
     token = resolve_token(token)
@@ -312,9 +321,14 @@ def download(
 
     api = HfApi(endpoint=endpoint, token=token or False)
     with hub_errors("download", repo_id, endpoint, token_given=bool(token)):
-        info = api.model_info(repo_id, revision=revision)
+        info = api.model_info(repo_id, revision=revision, files_metadata=legacy)
         present = {s.rfilename for s in info.siblings or []}
-        check_loadable(repo_id, present)
+        if legacy and not {WEIGHTS_NAME, CONFIG_NAME} <= present:
+            from hubpg.legacy import checkpoint_to_download
+
+            files = (*files, checkpoint_to_download(repo_id, info.siblings or [], max_bytes))
+        else:
+            check_loadable(repo_id, present)
         paths = {
             name: Path(
                 hf_hub_download(
@@ -335,8 +349,9 @@ def check_loadable(repo_id: str, files: set[str]) -> None:
     if WEIGHTS_NAME not in files and pickles:
         raise PickleRefusedError(
             f"{repo_id} holds its weights only as a pickle ({', '.join(pickles)}); loading a "
-            "pickle can run arbitrary code, so hubpg never does. Ask the author to re-share it "
-            "with hubpg (model.safetensors + config.json)"
+            "pickle can run arbitrary code, so hubpg never does. Pass --legacy (library: "
+            "legacy=True) to read a course checkpoint with torch's weights-only loader, no code "
+            "run, or ask the author to re-share it with hubpg (model.safetensors + config.json)"
         )
     missing = [n for n in (WEIGHTS_NAME, CONFIG_NAME) if n not in files]
     raise MissingFileError(f"{repo_id} has no {' or '.join(missing)}; it was not shared with hubpg")
@@ -347,12 +362,34 @@ def load(
     revision: str | None = None,
     endpoint: str | None = None,
     token: str | None = None,
+    *,
+    legacy: bool = False,
 ) -> tuple[Policy, PolicyConfig]:
     """Download a model and rebuild its policy strictly from ``config.json``
-    (no pickle, no code from the repo). Returns ``(policy, config)``."""
+    (no pickle, no code from the repo). Returns ``(policy, config)``.
+
+    ``legacy``: a repo with only a course checkpoint (``model.pt``) is read with
+    torch's weights-only unpickler instead of being refused (:mod:`hubpg.legacy`)."""
+    if legacy:
+        got = download(repo_id, revision, endpoint, token, files=LEGACY_LOAD_FILES, legacy=True)
+        policy = policy_from_download(got, legacy=True)[0]
+        return policy, policy.config
     files = download(repo_id, revision, endpoint, token, files=(CONFIG_NAME, WEIGHTS_NAME)).files
     policy = _policy_from(files, repo_id)
     return policy, policy.config
+
+
+def policy_from_download(
+    got: Downloaded, *, legacy: bool = False
+) -> tuple[Policy, dict[str, Any] | None]:
+    """The policy of a downloaded repo and, when it came from a course checkpoint
+    (``legacy``), what :meth:`hubpg.legacy.LegacyModel.report` says about it."""
+    if legacy and not (CONFIG_NAME in got.files and WEIGHTS_NAME in got.files):
+        from hubpg.legacy import read_files
+
+        model = read_files(got.files, repo_id=got.repo_id, revision=got.revision)
+        return model.policy, model.report()
+    return _policy_from(got.files, got.repo_id), None
 
 
 def _policy_from(files: dict[str, Path], repo_id: str) -> Policy:
@@ -408,12 +445,24 @@ def load_and_eval(
     video: Path | str | None = None,
     endpoint: str | None = None,
     token: str | None = None,
+    *,
+    legacy: bool = False,
 ) -> dict[str, Any]:
-    """Download ``repo_id``, evaluate it, and compare with its card's claim."""
+    """Download ``repo_id``, evaluate it, and compare with its card's claim.
+
+    ``legacy``: read a course checkpoint (``model.pt``) weights-only when the repo has
+    no safetensors; the report's ``legacy`` says what was read and what was assumed."""
     from hubpg.evaluation import evaluate
 
-    got = download(repo_id, revision, endpoint, token)
-    policy = _policy_from(got.files, repo_id)
+    got = download(
+        repo_id,
+        revision,
+        endpoint,
+        token,
+        files=LEGACY_LOAD_FILES if legacy else LOAD_FILES,
+        legacy=legacy,
+    )
+    policy, legacy_report = policy_from_download(got, legacy=legacy)
     result = evaluate(
         policy, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
     )
@@ -431,6 +480,8 @@ def load_and_eval(
             else claim_supported(claimed, result.mean_reward, result.std_reward, episodes)
         ),
     }
+    if legacy:
+        report["legacy"] = legacy_report
     if video is not None:
         from hubpg.packaging import VIDEO_MAX_T, record_replay
 

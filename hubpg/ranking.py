@@ -31,7 +31,13 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from hubpg.errors import ConfigError, HubpgError, InterruptedByUser, PickleRefusedError
+from hubpg.errors import (
+    ConfigError,
+    HubpgError,
+    InterruptedByUser,
+    LegacyCheckpointError,
+    PickleRefusedError,
+)
 from hubpg.runfolder import format_score
 
 #: The keys of every row, in display order.
@@ -55,6 +61,8 @@ ROW_KEYS = (
 ALGO_TAG = "reinforce"
 NO_CLAIM = "no parsable mean_reward in the card"
 PICKLE_PROBLEM = "not verifiable: pickle"
+#: Prefix of the problem of a course checkpoint that ``legacy=True`` refused.
+LEGACY_PROBLEM = "refused course checkpoint"
 #: Modules the forkserver imports once, so that each worker starts by a plain fork.
 _PRELOAD = ["torch", "huggingface_hub", "hubpg.hub", "hubpg.evaluation", "hubpg.ranking"]
 _WORKER_READY = False
@@ -80,6 +88,8 @@ def leaderboard(
     ray_address: str | None = None,
     token: str | None = None,
     progress: bool = False,
+    *,
+    legacy: bool = False,
 ) -> list[dict[str, Any]]:
     """Rank the models on ``endpoint`` tagged ``env_id`` and ``reinforce``.
 
@@ -95,7 +105,9 @@ def leaderboard(
     ``workers``: verification processes (default: the usable cores; 1 runs in
     this process). ``ray_address``: verify as Ray tasks on that cluster instead
     (``"local"`` starts one here, with ``workers`` CPUs when given).
-    ``progress``: a bar of models verified on stderr. ``endpoint`` and
+    ``legacy``: verify repos that hold only a course checkpoint (``model.pt``) by
+    reading it weights-only (:mod:`hubpg.legacy`); a refused one is set apart with
+    the reason. ``progress``: a bar of models verified on stderr. ``endpoint`` and
     ``token`` default as in ``huggingface_hub`` (``HF_ENDPOINT``, ``HF_TOKEN``
     or the stored login).
     """
@@ -137,6 +149,7 @@ def leaderboard(
                 "env_id": env_id,
                 "episodes": episodes,
                 "seed": seed,
+                "legacy": legacy,
             }
             for row in rows
             if row["problem"] is None
@@ -259,24 +272,28 @@ def verify_one(task: dict[str, Any]) -> dict[str, Any]:
         return {"repo_id": repo_id, **_measure(task)}
     except PickleRefusedError:
         return {"repo_id": repo_id, "problem": PICKLE_PROBLEM}
+    except LegacyCheckpointError as exc:
+        return {"repo_id": repo_id, "problem": f"{LEGACY_PROBLEM}: {_one_line(exc)}"}
     except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
         return {"repo_id": repo_id, "problem": f"verification failed: {_one_line(exc)}"}
 
 
 def _measure(task: dict[str, Any]) -> dict[str, Any]:
     from hubpg.evaluation import evaluate
-    from hubpg.hub import _policy_from, download
+    from hubpg.hub import LEGACY_LOAD_FILES, download, policy_from_download
     from hubpg.runfolder import CONFIG_NAME, RESULTS_NAME, WEIGHTS_NAME, read_json
 
     env_id = task["env_id"]
+    legacy = bool(task.get("legacy"))
     got = download(
         task["repo_id"],
         task["revision"],
         task["endpoint"],
         task["token"],
-        files=(CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME),
+        files=LEGACY_LOAD_FILES if legacy else (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME),
+        legacy=legacy,
     )
-    policy = _policy_from(got.files, task["repo_id"])
+    policy = policy_from_download(got, legacy=legacy)[0]
     if policy.config.env_id != env_id:
         raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")
     result = evaluate(policy, env_id=env_id, episodes=task["episodes"], seed=task["seed"])

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from hubpg import __version__
-from hubpg.config import TrainConfig
+from hubpg.config import LEGACY_KEYS, TrainConfig
 from hubpg.envs import env_dims, make_vec_env
 from hubpg.errors import (
     ConfigError,
@@ -121,7 +121,7 @@ class TrainResult:
     wall_time: float
     solved: bool
     last_mean_return: float
-    #: what ended the run: total_steps, episodes, time_limit or target_return
+    #: what ended the run: total_steps, total_episodes, time_limit or target_return
     stopped_on: str | None = None
 
     @property
@@ -258,7 +258,7 @@ def hyperparameters_record(
 
 def config_from_record(record: dict[str, Any]) -> TrainConfig:
     """The :class:`TrainConfig` stored in a ``hyperparameters.json``."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    names = {f.name for f in dataclasses.fields(TrainConfig)} | set(LEGACY_KEYS)
     return TrainConfig.from_dict({k: v for k, v in record.items() if k in names})
 
 
@@ -408,19 +408,19 @@ class _Run:
         spent = [0.0]
         if c.total_steps is not None:
             spent.append(self.steps / c.total_steps)
-        if c.episodes is not None:
-            spent.append(self.episodes / c.episodes)
+        if c.total_episodes is not None:
+            spent.append(self.episodes / c.total_episodes)
         if c.time_limit is not None:
             spent.append(self.wall_time / c.time_limit)
         return min(max(spent), 1.0)
 
     def budget_spent(self) -> str | None:
-        """The budget that is used up (``total_steps``, ``episodes``, ``time_limit``), if any."""
+        """The budget that is used up (``total_steps``, ``total_episodes``, ``time_limit``)."""
         c = self.config
         if c.total_steps is not None and self.steps >= c.total_steps:
             return "total_steps"
-        if c.episodes is not None and self.episodes >= c.episodes:
-            return "episodes"
+        if c.total_episodes is not None and self.episodes >= c.total_episodes:
+            return "total_episodes"
         if c.time_limit is not None and self.wall_time >= c.time_limit:
             return "time_limit"
         return None
@@ -490,7 +490,7 @@ def _int(value: str) -> float:
 
 def resume_config(run_dir: Path | str, **budget: Any) -> TrainConfig:
     """The hyperparameters of the run in ``run_dir``, for ``train(..., resume=True)``: its
-    own budget, except the budget options given here (``total_steps``, ``episodes``,
+    own budget, except the budget options given here (``total_steps``, ``total_episodes``,
     ``time_limit``; ``None`` means keep the run's).
 
     Args:
@@ -512,7 +512,7 @@ def resume_config(run_dir: Path | str, **budget: Any) -> TrainConfig:
 
 
 #: The fields of :class:`TrainConfig` that a resumed run may change.
-BUDGET_FIELDS = ("total_steps", "episodes", "time_limit")
+BUDGET_FIELDS = ("total_steps", "total_episodes", "time_limit")
 
 
 def train(
@@ -739,10 +739,10 @@ def _bar_position(total: int, run: _Run) -> int:
 def _progress_bar(config: TrainConfig, run: _Run, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     by_steps = config.total_steps is not None
-    total = config.total_steps if by_steps else config.episodes
+    total = config.total_steps if by_steps else config.total_episodes
     return tqdm(
         total=total,
         initial=_bar_position(total, run),

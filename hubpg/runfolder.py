@@ -46,8 +46,27 @@ FINISHED_STATES = ("completed", "interrupted")
 # --------------------------------------------------------------------------- atomic writes
 
 
+def fsync_dir(folder: Path | str) -> None:
+    """fsync a folder, so that a rename or a new entry in it survives power loss
+    (a no-op where folders cannot be opened, e.g. on Windows).
+
+    Args:
+        folder: the folder.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextmanager
-def atomic_path(path: Path | str, *, mode: int = 0o644) -> Iterator[Path]:
+def atomic_path(path: Path | str, *, mode: int = 0o644, sync_dir: bool = False) -> Iterator[Path]:
     """Yield a unique temporary path beside ``path`` (same suffix, so writers that go by
     the extension still work); on success it is fsynced, given
     ``mode`` and renamed onto ``path``; on failure it is removed.
@@ -55,6 +74,8 @@ def atomic_path(path: Path | str, *, mode: int = 0o644) -> Iterator[Path]:
     Args:
         path: the file to write.
         mode: permission bits of the final file (default ``0o644``, as any other file).
+        sync_dir: also fsync the folder after the rename, so the new name itself survives
+            power loss (the local Hub's repo metadata needs this).
     """
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(
@@ -68,18 +89,21 @@ def atomic_path(path: Path | str, *, mode: int = 0o644) -> Iterator[Path]:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+        if sync_dir:
+            fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+def atomic_write_bytes(path: Path | str, data: bytes, *, sync_dir: bool = False) -> None:
     """Write ``data`` to ``path`` atomically (a unique temp file, then a rename).
 
     Args:
         path: the file to write.
         data: its whole content.
+        sync_dir: also fsync the folder after the rename (see :func:`atomic_path`).
     """
-    with atomic_path(path) as tmp:
+    with atomic_path(path, sync_dir=sync_dir) as tmp:
         tmp.write_bytes(data)
 
 

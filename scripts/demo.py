@@ -1,11 +1,16 @@
 """The whole hubpg mission, offline, as a user runs it: start a local Hub, train
 CartPole-v1, package and push it, load it back, re-evaluate it, stop the Hub.
 
-Everything goes under ``demo/`` (recreated on each run). Usage: python scripts/demo.py
+Everything goes under ``demo/`` (recreated on each run). It ends by printing the URL of
+the pushed model's page; with ``--keep-serving`` the local Hub stays up (until Ctrl-C)
+so a person can open that page in a browser.
+
+Usage: python scripts/demo.py [--keep-serving]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import secrets
 import shutil
@@ -71,7 +76,27 @@ def start_hub(token: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     return server, ready.read_text().strip()
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="leave the local Hub up at the end, to browse the model page (Ctrl-C stops it)",
+    )
+    return parser.parse_args(argv)
+
+
+def keep_serving(server: subprocess.Popen, page: str) -> None:
+    """Wait until Ctrl-C (or the server ends) while a person browses ``page``."""
+    print(f"\nThe local Hub is still serving: open {page}\n(press Ctrl-C to stop it)", flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        print("\nstopping the local Hub", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     if DEMO.exists():
         shutil.rmtree(DEMO)
     DEMO.mkdir()
@@ -103,16 +128,27 @@ def main() -> None:
             "reloaded-replay.mp4",
             env=env,
         )
+        page = f"{url}/{REPO}"
+        print(
+            f"\nThe whole mission took {time.perf_counter() - started:.1f} s. "
+            f"Everything is in {DEMO}:"
+        )
+        print(f"  run folder       {DEMO / run}")
+        print(f"  Hub package      {DEMO / run / 'hub'} (model card: README.md, replay.mp4)")
+        print(f"  local Hub data   {DEMO / 'hubdata'} (repo {REPO})")
+        print(f"  reloaded replay  {DEMO / 'reloaded-replay.mp4'}")
+        print(f"  model page       {page}")
+        if args.keep_serving:
+            keep_serving(server, page)
+        else:
+            print(
+                "  (the server stops now: rerun with --keep-serving to browse the page, or run "
+                f"hubpg hub serve --data {DEMO / 'hubdata'} and open /{REPO})"
+            )
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    print(
-        f"\nThe whole mission took {time.perf_counter() - started:.1f} s. Everything is in {DEMO}:"
-    )
-    print(f"  run folder       {DEMO / run}")
-    print(f"  Hub package      {DEMO / run / 'hub'} (model card: README.md, replay.mp4)")
-    print(f"  local Hub data   {DEMO / 'hubdata'} (repo {REPO}; the server is stopped)")
-    print(f"  reloaded replay  {DEMO / 'reloaded-replay.mp4'}")
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

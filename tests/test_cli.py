@@ -84,7 +84,7 @@ def test_train_accepts_a_yaml_config_file(tmp_path) -> None:
         (["train", "NoSuchEnv-v9"], "unknown env id 'NoSuchEnv-v9'"),
         (["train", "Pendulum-v1"], "needs Discrete actions"),
         (["train", "CartPole-v1", "--total-steps", "0"], "total_steps must be positive"),
-        (["train", "CartPole-v1", "--episodes", "-5"], "episodes must be positive"),
+        (["train", "CartPole-v1", "--total-episodes", "-5"], "total_episodes must be positive"),
         (["train", "CartPole-v1", "--lr", "-1"], "lr must be positive"),
         (["train", "CartPole-v1", "--out", "/proc/hubpg-no"], "cannot write the run folder"),
         (["train", "CartPole-v1", "--hidden", "a,b"], "not a comma-separated list"),
@@ -124,3 +124,31 @@ def test_existing_run_folder_needs_overwrite_or_resume(tmp_path) -> None:
 def test_debug_shows_the_traceback(tmp_path) -> None:
     proc = run_cli("--debug", "evaluate", "/nonexistent/run", cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_train_episodes_is_a_deprecated_alias_of_total_episodes(tmp_path) -> None:
+    out = tmp_path / "run"
+    args = ["train", "CartPole-v1", "--episodes", "16", "--num-envs", "8", "--eval-episodes", "0"]
+    proc = run_cli(*args, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "--episodes is deprecated for training; use --total-episodes" in proc.stderr
+    hyper = json.loads((out / "hyperparameters.json").read_text())
+    assert hyper["total_episodes"] == 16 and hyper["total_steps"] is None
+    assert hyper["n_training_episodes"] == 16 and "episodes" not in hyper
+
+
+def test_train_help_is_generated_from_the_train_config_fields() -> None:
+    import dataclasses
+
+    from hubpg.config import TrainConfig
+
+    proc = run_cli("train", "--help")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    for f in dataclasses.fields(TrainConfig):
+        if f.name != "env_id":
+            assert "--" + f.name.replace("_", "-") in text, f.name
+    assert "[none|time|value]" in text  # --baseline lacked value when written by hand
+    assert "Budget in training episodes" in text  # the #: comment of total_episodes
+    assert "CartPole-v1: 0.03" in text  # the tuned default next to the dataclass's
+    assert "--episodes " not in text  # the deprecated alias is hidden

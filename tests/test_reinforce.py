@@ -415,11 +415,11 @@ def test_resume_keeps_the_runs_own_budget(tmp_path) -> None:
     config = TrainConfig.for_env("CartPole-v1", total_steps=3000, target_return=1e9, num_envs=4)
     train(config, tmp_path / "run", progress=False)
     assert resume_config(tmp_path / "run").total_steps == 3000
-    course = TrainConfig.for_env("CartPole-v1", episodes=12, target_return=1e9, num_envs=4)
+    course = TrainConfig.for_env("CartPole-v1", total_episodes=12, target_return=1e9, num_envs=4)
     train(course, tmp_path / "course", progress=False)
     resumed = resume_config(tmp_path / "course")
-    assert (resumed.total_steps, resumed.episodes) == (None, 12)
-    assert resume_config(tmp_path / "course", episodes=20).episodes == 20
+    assert (resumed.total_steps, resumed.total_episodes) == (None, 12)
+    assert resume_config(tmp_path / "course", total_episodes=20).total_episodes == 20
 
 
 def test_cli_resume_without_options_continues_the_same_budget(tmp_path) -> None:

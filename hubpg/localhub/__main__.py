@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from hubpg.errors import HubpgError
+from hubpg.localhub import defaults as d
 from hubpg.localhub.validation import parse_user_spec
 
 
@@ -15,22 +16,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m hubpg.localhub",
         description="Serve a Hugging Face Hub-compatible server (for offline use and tests).",
     )
+    shown = " (default: %(default)s)"
+    parser.add_argument("--host", default=d.DEFAULT_HOST, help=d.HOST_HELP + shown)
+    parser.add_argument("--port", type=int, default=d.DEFAULT_PORT, help=d.PORT_HELP + shown)
+    parser.add_argument("--data", type=Path, default=d.DEFAULT_DATA_DIR, help=d.DATA_HELP + shown)
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+        "--user", action="append", default=[], metavar="NAME:TOKEN", help=d.USER_HELP
     )
-    parser.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
-    parser.add_argument("--data", type=Path, default=Path("localhub-data"), help="data folder")
-    parser.add_argument(
-        "--user",
-        action="append",
-        default=[],
-        metavar="NAME:TOKEN",
-        help="a user and the token that authenticates it (repeatable)",
-    )
-    parser.add_argument(
-        "--ready-file", type=Path, default=None, help="write the URL here once ready"
-    )
-    parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    parser.add_argument("--ready-file", type=Path, default=None, help=d.READY_FILE_HELP)
+    parser.add_argument("--access-log", action="store_true", help=d.ACCESS_LOG_HELP)
     return parser
 
 

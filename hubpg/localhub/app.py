@@ -13,9 +13,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hubpg.localhub import routes_files, routes_repos, routes_upload
+from hubpg.localhub import pages, routes_files, routes_repos, routes_upload
 from hubpg.localhub.lfs import TicketBook
-from hubpg.localhub.storage import Store
+from hubpg.localhub.storage import DamagedDataError, Store
 from hubpg.localhub.validation import name_problem
 from hubpg.localhub.web import ApiError, HubState, Limits, error_response
 
@@ -47,6 +47,7 @@ def _routes() -> list[Route]:
         Route("/{ns}/{name}.git/info/lfs/objects/verify", u.lfs_verify, methods=["POST"]),
         Route("/lfs-upload/{ticket}", u.lfs_upload, methods=["PUT"]),
         Route("/{ns}/{name}/resolve/{rev}/{path:path}", f.resolve_file, methods=["GET", "HEAD"]),
+        *pages.page_routes(),  # HTML for browsers, after every API route
     ]
 
 
@@ -61,6 +62,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         exc.detail if exc.status_code != 404 else f"Not found: {request.method} {request.url.path}"
     )
     return error_response(ApiError(exc.status_code, str(message), headers=dict(exc.headers or {})))
+
+
+async def _damaged(request: Request, exc: Exception) -> Response:
+    return error_response(ApiError(500, f"{exc}; ask the server's operator to restore it"))
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
@@ -130,6 +135,7 @@ def create_app(
             ApiError: _api_error,
             HTTPException: _http_error,
             ClientDisconnect: _client_gone,
+            DamagedDataError: _damaged,
             Exception: _server_error,
         },
     )

@@ -1,45 +1,80 @@
-"""Model card metadata as the Hub reads it: the YAML front matter of README.md, and tags."""
+"""Model card metadata as the Hub serves it: the YAML front matter of README.md, and tags.
+
+The rule for what card data is acceptable is :mod:`hubpg.cardsafe` (shared with the
+client); this module applies it to stored README blobs, remembers the answer per
+blob (a listing parses each card once, not once per request), and reads tags.
+"""
 
 from __future__ import annotations
 
-import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
-import yaml
+from hubpg.cardsafe import card_data_from_readme
+from hubpg.errors import CardDataError
 
-# Same pattern as huggingface_hub.repocard.REGEX_YAML_BLOCK
-_YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
-
-
-class CardError(ValueError):
-    """The README's YAML front matter does not parse into a mapping."""
+#: Bytes of a README read to find its front matter (the block must end within them).
+CARD_HEAD_BYTES = 1024 * 1024
+CARD_NAME = "README.md"
 
 
-def parse_front_matter(text: str) -> dict[str, Any] | None:
-    """The README's YAML metadata as a dict, None when there is none.
+def read_card_head(blob: Path) -> str:
+    """The first :data:`CARD_HEAD_BYTES` of a stored README, decoded leniently.
 
-    Raises :class:`CardError` when the block exists but is not valid YAML or not a mapping.
+    Args:
+        blob: the README's blob in the object store.
     """
-    match = _YAML_BLOCK.search(text)
-    if match is None:
-        return None
-    try:
-        data = yaml.safe_load(match.group(2))
-    except yaml.YAMLError as exc:
-        raise CardError(f"Invalid YAML in README.md metadata: {exc}") from exc
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        raise CardError("README.md metadata must be a YAML mapping (key: value)")
-    return data
+    with open(blob, "rb") as handle:
+        head = handle.read(CARD_HEAD_BYTES)
+    return head.decode("utf-8", "replace")
 
 
-def card_data_or_none(text: str) -> dict[str, Any] | None:
-    """Like :func:`parse_front_matter` but None instead of raising on bad YAML."""
+def card_problem(text: str) -> str | None:
+    """Why the README's metadata would be refused (one line), or None when it is fine.
+
+    Args:
+        text: the README's text.
+    """
     try:
-        return parse_front_matter(text)
-    except CardError:
-        return None
+        card_data_from_readme(text)
+    except CardDataError as exc:
+        return str(exc)
+    return None
+
+
+class CardCache:
+    """Card data per README blob (sha256 -> data, None for no or refused metadata),
+    the most recent ``size`` kept. Thread-safe."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sha256: str, blob: Path) -> dict[str, Any] | None:
+        """The card data of the README stored at ``blob``; None when it has none, cannot
+        be read, or breaks :mod:`hubpg.cardsafe` (such a card is left out of listings
+        rather than breaking them; new ones are refused at commit).
+
+        Args:
+            sha256: the README's content hash (the cache key).
+            blob: where its bytes are.
+        """
+        with self._lock:
+            if sha256 in self._items:
+                self._items.move_to_end(sha256)
+                return self._items[sha256]
+        try:
+            data = card_data_from_readme(read_card_head(blob))
+        except (OSError, CardDataError):
+            data = None
+        with self._lock:
+            self._items[sha256] = data
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return data
 
 
 def tags_from_card(card: dict[str, Any] | None) -> list[str]:

@@ -55,22 +55,41 @@ class Ticket:
 
 
 class TicketBook:
-    """One-time upload tickets, kept in memory (a restarted server forgets them)."""
+    """One-time upload tickets, kept in memory (a restarted server forgets them).
 
-    def __init__(self, lifetime_s: float = 3600.0) -> None:
+    Tickets all live ``lifetime_s``, so the dict's insertion order is their expiry
+    order: issuing one drops the expired ones from the front (O(1) amortised), and
+    beyond ``max_tickets`` the oldest go first, so memory stays bounded.
+    """
+
+    def __init__(self, lifetime_s: float = 3600.0, max_tickets: int = 100_000) -> None:
         self.lifetime_s = lifetime_s
+        self.max_tickets = max_tickets
         self._tickets: dict[str, Ticket] = {}
         self._lock = threading.Lock()
 
     def issue(self, repo_id: str, oid: str, size: int) -> str:
-        """Create a ticket and return its secret."""
+        """Create a ticket and return its secret.
+
+        Args:
+            repo_id: the repo the object may be uploaded to.
+            oid: the object's sha256.
+            size: its size in bytes.
+        """
         secret = secrets.token_urlsafe(24)
         now = time.monotonic()
         with self._lock:
-            for key in [k for k, t in self._tickets.items() if t.expires < now]:
-                del self._tickets[key]
+            while self._tickets:
+                oldest = next(iter(self._tickets))
+                if self._tickets[oldest].expires >= now and len(self._tickets) < self.max_tickets:
+                    break
+                del self._tickets[oldest]
             self._tickets[secret] = Ticket(repo_id, oid, size, now + self.lifetime_s)
         return secret
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tickets)
 
     def peek(self, secret: str) -> Ticket | None:
         """The ticket, if it is known and not expired (it stays valid)."""

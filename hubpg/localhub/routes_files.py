@@ -12,7 +12,7 @@ from hubpg.localhub.validation import path_problem
 from hubpg.localhub.web import bad_request, entry_not_found, hub, readable_repo
 
 
-async def resolve_file(request: Request) -> Response:
+def resolve_file(request: Request) -> Response:
     """Serve one file of a revision, with the headers ``hf_hub_download`` reads.
 
     ``X-Repo-Commit`` is the commit, ``ETag`` the git blob id (regular files) or

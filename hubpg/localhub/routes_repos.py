@@ -11,10 +11,13 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hubpg.localhub.cards import CardError, card_data_or_none, parse_front_matter, tags_from_card
+from hubpg.cardsafe import card_data_from_readme
+from hubpg.errors import CardDataError
+from hubpg.localhub.cards import CARD_NAME, tags_from_card
 from hubpg.localhub.storage import (
     BranchExistsError,
     Commit,
+    DamagedDataError,
     FileEntry,
     RepoExistsError,
     RepoMeta,
@@ -25,13 +28,15 @@ from hubpg.localhub.web import (
     ApiError,
     HubJSONResponse,
     bad_request,
+    body_in_thread,
     can_see,
     current_user,
     entry_not_found,
     hub,
+    json_in_thread,
     json_object,
-    read_body,
-    read_json,
+    paginated,
+    parse_json,
     readable_repo,
     repo_id_of,
     require_user,
@@ -39,7 +44,6 @@ from hubpg.localhub.web import (
     writable_repo,
 )
 
-CARD_MAX_BYTES = 1024 * 1024
 _BRANCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -62,15 +66,13 @@ def resolve_commit(request: Request, meta: RepoMeta, revision: str) -> Commit:
 
 
 def card_of(request: Request, commit: Commit) -> dict[str, Any] | None:
-    """The parsed YAML front matter of the commit's README.md, if any."""
-    entry = commit.files.get("README.md")
-    if entry is None or entry.size > CARD_MAX_BYTES:
+    """The card data of the commit's README.md (see :mod:`hubpg.cardsafe`), None when it
+    has none or its metadata is refused."""
+    entry = commit.files.get(CARD_NAME)
+    if entry is None:
         return None
-    try:
-        text = hub(request).store.blob_path(entry.sha256).read_bytes().decode("utf-8", "replace")
-    except OSError:
-        return None
-    return card_data_or_none(text)
+    state = hub(request)
+    return state.cards.get(entry.sha256, state.store.blob_path(entry.sha256))
 
 
 def _sibling(path: str, entry: FileEntry, blobs: bool) -> dict[str, Any]:
@@ -127,7 +129,7 @@ def repo_summary(
     return info
 
 
-async def whoami(request: Request) -> Response:
+def whoami(request: Request) -> Response:
     """``GET /api/whoami-v2``."""
     user = require_user(request)
     return HubJSONResponse(
@@ -156,10 +158,10 @@ def _check_model_type(payload: dict[str, Any]) -> None:
         raise bad_request(f"This local Hub only hosts model repos, not '{repo_type}' repos")
 
 
-async def _repo_request(request: Request) -> tuple[str, dict[str, Any], str, str]:
+def _repo_request(request: Request) -> tuple[str, dict[str, Any], str, str]:
     """The caller and the ``{name, organization, type?}`` body of a create/delete call."""
     user = require_user(request)
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
     _check_model_type(payload)
     name = payload.get("name")
     namespace = payload.get("organization") or user
@@ -168,9 +170,9 @@ async def _repo_request(request: Request) -> tuple[str, dict[str, Any], str, str
     return user, payload, namespace, name
 
 
-async def create_repo(request: Request) -> Response:
+def create_repo(request: Request) -> Response:
     """``POST /api/repos/create`` with ``{name, organization, visibility?, type?}``."""
-    user, payload, namespace, name = await _repo_request(request)
+    user, payload, namespace, name = _repo_request(request)
     repo_id = repo_id_of(namespace, name)
     visibility = payload.get("visibility")
     if visibility not in (None, "public", "private", "protected"):
@@ -191,18 +193,18 @@ async def create_repo(request: Request) -> Response:
     return HubJSONResponse({"url": url, "name": meta.id, "id": meta.id})
 
 
-async def delete_repo(request: Request) -> Response:
+def delete_repo(request: Request) -> Response:
     """``DELETE /api/repos/delete`` with ``{name, organization, type?}``."""
-    _, _, namespace, name = await _repo_request(request)
+    _, _, namespace, name = _repo_request(request)
     meta, _ = writable_repo(request, namespace, name)
     hub(request).store.delete_repo(meta.id)
     return Response(status_code=200)
 
 
-async def repo_settings(request: Request) -> Response:
+def repo_settings(request: Request) -> Response:
     """``PUT /api/models/{ns}/{name}/settings`` with ``{visibility?, private?, gated?}``."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
     private = meta.private
     if "visibility" in payload:
         if payload["visibility"] not in ("public", "private", "protected"):
@@ -216,13 +218,13 @@ async def repo_settings(request: Request) -> Response:
     return HubJSONResponse({"private": private})
 
 
-async def create_branch(request: Request) -> Response:
+def create_branch(request: Request) -> Response:
     """``POST /api/models/{ns}/{name}/branch/{branch}`` with ``{startingPoint?}`` (409 if it
     exists)."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     branch = request.path_params["branch"]
     limit = hub(request).limits.max_json_bytes
-    payload = json_object(await read_json(request, limit, allow_empty=True))
+    payload = json_object(json_in_thread(request, limit, allow_empty=True))
     if not _BRANCH_NAME.fullmatch(branch) or _FULL_SHA.fullmatch(branch):
         raise bad_request(f"Invalid branch name '{branch}'")
     start = payload.get("startingPoint")
@@ -237,7 +239,7 @@ async def create_branch(request: Request) -> Response:
     return HubJSONResponse({})
 
 
-async def model_info(request: Request) -> Response:
+def model_info(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}[/revision/{rev}]`` (``?blobs=true`` adds file metadata)."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     commit = resolve_commit(request, meta, request.path_params.get("rev", "main"))
@@ -246,7 +248,7 @@ async def model_info(request: Request) -> Response:
     )
 
 
-async def list_models(request: Request) -> Response:
+def list_models(request: Request) -> Response:
     """``GET /api/models`` with ``filter`` (repeatable, all must match), ``search``, ``author``..."""
     user = current_user(request)
     store = hub(request).store
@@ -271,7 +273,10 @@ async def list_models(request: Request) -> Response:
         head = meta.branches.get("main")
         if head is None:
             continue
-        commit = store.get_commit(meta.id, head)
+        try:
+            commit = store.get_commit(meta.id, head)
+        except (DamagedDataError, RevisionMissingError):  # logged; one repo never breaks all
+            continue
         item = repo_summary(request, meta, commit, card=want_card, siblings=want_siblings)
         if filters and not all(f in item["tags"] for f in filters):
             continue
@@ -281,12 +286,36 @@ async def list_models(request: Request) -> Response:
         results.sort(key=lambda item: item[sort], reverse=params.get("direction") != "1")
     if limit is not None:
         results = results[: max(limit, 0)]
-    return HubJSONResponse(results)
+    limits = hub(request).limits
+    page = min(limits.page_items, limits.card_page_items) if want_card else None
+    return paginated(request, results, page_items=page)
 
 
-def _folder_oid(paths: list[str], files: dict[str, FileEntry]) -> str:
-    listing = json.dumps([[p, files[p].oid] for p in sorted(paths)])
-    return hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
+def folder_oids(files: dict[str, FileEntry]) -> dict[str, str]:
+    """The oid of every folder of a commit ("" is the root), computed bottom-up like git
+    trees: a folder's oid hashes its direct children's names and oids. One pass, linear
+    in the files and folders.
+
+    Args:
+        files: the commit's path -> entry map.
+    """
+    children: dict[str, list[tuple[str, str, str]]] = {"": []}
+    for path, entry in files.items():
+        parent, _, name = path.rpartition("/")
+        if parent not in children:
+            folder = parent
+            while folder not in children:
+                children[folder] = []
+                folder = folder.rpartition("/")[0]
+        children[parent].append((name, "file", entry.oid))
+    oids: dict[str, str] = {}
+    for folder in sorted(children, key=lambda f: f.count("/") + bool(f), reverse=True):
+        listing = json.dumps(sorted(children[folder]), separators=(",", ":"))
+        oids[folder] = hashlib.sha1(listing.encode(), usedforsecurity=False).hexdigest()
+        if folder:
+            parent, _, name = folder.rpartition("/")
+            children[parent].append((name, "directory", oids[folder]))
+    return oids
 
 
 def _file_item(path: str, entry: FileEntry) -> dict[str, Any]:
@@ -296,32 +325,35 @@ def _file_item(path: str, entry: FileEntry) -> dict[str, Any]:
     return item
 
 
+def _folder_item(path: str, oid: str) -> dict[str, Any]:
+    return {"type": "directory", "oid": oid, "size": 0, "path": path}
+
+
 def tree_items(
     files: dict[str, FileEntry], folder: str, recursive: bool
 ) -> list[dict[str, Any]] | None:
-    """Tree entries under ``folder`` ("" for the root), None when the folder does not exist."""
-    prefix = f"{folder}/" if folder else ""
-    under = {p: e for p, e in files.items() if p.startswith(prefix)}
-    if folder and not under:
+    """Tree entries under ``folder`` ("" for the root), None when the folder does not exist.
+
+    Args:
+        files: the commit's path -> entry map.
+        folder: the folder to list.
+        recursive: list everything below it, not only its direct children.
+    """
+    oids = folder_oids(files)
+    if folder not in oids:
         return None
-    folders: dict[str, list[str]] = {}
-    items = []
-    for path in sorted(under):
-        rest = path[len(prefix) :].split("/")
-        depth_range = range(1, len(rest)) if recursive else range(1, min(len(rest), 2))
-        for depth in depth_range:
-            folders.setdefault(prefix + "/".join(rest[:depth]), []).append(path)
-        if recursive or len(rest) == 1:
-            items.append(_file_item(path, under[path]))
-    for path, contained in folders.items():
-        items.append(
-            {"type": "directory", "oid": _folder_oid(contained, files), "size": 0, "path": path}
-        )
+    prefix = f"{folder}/" if folder else ""
+
+    def listed(path: str) -> bool:
+        return path.startswith(prefix) and (recursive or "/" not in path[len(prefix) :])
+
+    items = [_file_item(p, e) for p, e in files.items() if listed(p)]
+    items += [_folder_item(p, oid) for p, oid in oids.items() if p and listed(p)]
     items.sort(key=lambda item: item["path"])
     return items
 
 
-async def list_tree(request: Request) -> Response:
+def list_tree(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}/tree/{rev}[/{path}]?recursive=...``."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     commit = resolve_commit(request, meta, request.path_params["rev"])
@@ -333,42 +365,40 @@ async def list_tree(request: Request) -> Response:
     items = tree_items(commit.files, folder, _flag(request, "recursive"))
     if items is None:
         raise entry_not_found(f"Entry not found: {folder}", commit.id)
-    return HubJSONResponse(items, headers={"X-Repo-Commit": commit.id})
+    return paginated(request, items, headers={"X-Repo-Commit": commit.id})
 
 
-async def paths_info(request: Request) -> Response:
+def paths_info(request: Request) -> Response:
     """``POST /api/models/{ns}/{name}/paths-info/{rev}`` (form or JSON ``paths``)."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     commit = resolve_commit(request, meta, request.path_params["rev"])
-    body = await read_body(request, hub(request).limits.max_json_bytes)
+    body = body_in_thread(request, hub(request).limits.max_json_bytes)
     if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            paths = json_object(json.loads(body)).get("paths", [])
-        except ValueError as exc:
-            raise bad_request(f"Malformed JSON body: {exc}") from exc
+        paths = json_object(parse_json(body)).get("paths", [])
     else:
         paths = parse_qs(body.decode("utf-8", "replace")).get("paths", [])
     if not isinstance(paths, list):
         raise bad_request("'paths' must be a list")
+    limit = hub(request).limits.max_paths
+    if len(paths) > limit:
+        raise bad_request(f"Too many paths in one request: the limit is {limit}")
+    oids: dict[str, str] | None = None  # computed once, only if a folder is asked for
     results = []
     for path in paths:
-        path = str(path).strip("/")
+        if not isinstance(path, str):
+            raise bad_request("'paths' must be a list of strings")
+        path = path.strip("/")
         if path in commit.files:
             results.append(_file_item(path, commit.files[path]))
-        elif path and any(p.startswith(path + "/") for p in commit.files):
-            contained = [p for p in commit.files if p.startswith(path + "/")]
-            results.append(
-                {
-                    "type": "directory",
-                    "oid": _folder_oid(contained, commit.files),
-                    "size": 0,
-                    "path": path,
-                }
-            )
+            continue
+        if oids is None:
+            oids = folder_oids(commit.files)
+        if path and path in oids:
+            results.append(_folder_item(path, oids[path]))
     return HubJSONResponse(results)
 
 
-async def list_commits(request: Request) -> Response:
+def list_commits(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}/commits/{rev}``: the history, newest first."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     commit = resolve_commit(request, meta, request.path_params["rev"])
@@ -385,10 +415,10 @@ async def list_commits(request: Request) -> Response:
                 "parents": list(c.parents),
             }
         )
-    return HubJSONResponse(items)
+    return paginated(request, items)
 
 
-async def list_refs(request: Request) -> Response:
+def list_refs(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}/refs``."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     branches = [
@@ -398,15 +428,15 @@ async def list_refs(request: Request) -> Response:
     return HubJSONResponse({"branches": branches, "converts": [], "tags": [], "pullRequests": []})
 
 
-async def validate_yaml(request: Request) -> Response:
+def validate_yaml(request: Request) -> Response:
     """``POST /api/validate-yaml`` with ``{content, repoType}``: errors and warnings as JSON."""
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
     content = payload.get("content")
     if not isinstance(content, str):
         raise bad_request("'content' must be a string")
     try:
-        card = parse_front_matter(content)
-    except CardError as exc:
+        card = card_data_from_readme(content)
+    except CardDataError as exc:
         error = {"message": str(exc)}
         return HubJSONResponse(
             {"errors": [error], "warnings": []},

@@ -8,12 +8,15 @@ import contextlib
 import hashlib
 import json
 import os
+from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hubpg.localhub.lfs import upload_mode
+from hubpg.localhub.cards import CARD_NAME, card_problem, read_card_head
+from hubpg.localhub.lfs import Ticket, upload_mode
 from hubpg.localhub.routes_repos import resolve_commit
 from hubpg.localhub.storage import (
     AddFile,
@@ -31,12 +34,14 @@ from hubpg.localhub.validation import is_hex, path_problem
 from hubpg.localhub.web import (
     ApiError,
     HubJSONResponse,
+    HubState,
     bad_request,
+    body_in_thread,
     entry_not_found,
     hub,
+    json_in_thread,
     json_object,
-    read_body,
-    read_json,
+    parse_json,
     readable_repo,
     repo_not_found,
     revision_not_found,
@@ -57,20 +62,25 @@ def checked_path(path: Any, what: str = "path") -> str:
         raise bad_request(f"'{what}' must be a string")
     problem = path_problem(path)
     if problem is not None:
-        raise bad_request(f"Invalid {what} '{path}': {problem}")
+        shown = path if len(path) <= 120 else path[:100] + "..."
+        raise bad_request(f"Invalid {what} '{shown}': {problem}")
     return path
 
 
-async def preupload(request: Request) -> Response:
+def preupload(request: Request) -> Response:
     """``POST /api/models/{ns}/{name}/preupload/{rev}``: regular or LFS per file, and known oids."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     if request.query_params.get("create_pr"):
         raise bad_request("Pull requests are not supported by this local Hub")
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
     commit = resolve_commit(request, meta, request.path_params["rev"])
     files = payload.get("files")
     if not isinstance(files, list):
         raise bad_request("'files' must be a list")
+    if len(files) > hub(request).limits.max_paths:
+        raise bad_request(
+            f"Too many files in one request: the limit is {hub(request).limits.max_paths}"
+        )
     answers = []
     for item in files:
         item = json_object(item, "'files' item")
@@ -99,11 +109,11 @@ def _object_error(oid: Any, size: Any, code: int, message: str) -> dict[str, Any
     }
 
 
-async def lfs_batch(request: Request) -> Response:
+def lfs_batch(request: Request) -> Response:
     """``POST /{ns}/{name}.git/info/lfs/objects/batch`` (Git LFS batch API, uploads only)."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     state = hub(request)
-    payload = json_object(await read_json(request, state.limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, state.limits.max_json_bytes))
     if payload.get("operation") != "upload":
         raise bad_request("Only the 'upload' operation is supported; download files with /resolve/")
     if payload.get("hash_algo", "sha256") != "sha256":
@@ -111,6 +121,10 @@ async def lfs_batch(request: Request) -> Response:
     objects = payload.get("objects")
     if not isinstance(objects, list):
         raise bad_request("'objects' must be a list")
+    if len(objects) > state.limits.max_batch_objects:
+        raise bad_request(
+            f"Too many objects in one LFS batch: the limit is {state.limits.max_batch_objects}"
+        )
     base = _base_url(request)
     verify_href = f"{base}/{meta.id}.git/info/lfs/objects/verify"
     answers = []
@@ -144,6 +158,19 @@ async def lfs_batch(request: Request) -> Response:
         {"transfer": "basic", "objects": answers, "hash_algo": "sha256"},
         media_type=LFS_CONTENT_TYPE,
     )
+
+
+def _store_upload(state: HubState, ticket: Ticket, tmp_path: Path) -> bool:
+    """Move a verified upload into the object store and mark it uploaded to the ticket's
+    repo; True when the temp file was adopted (False: the blob was already stored)."""
+    if state.store.get_repo(ticket.repo_id) is None:
+        raise repo_not_found(ticket.repo_id)
+    kept = False
+    if not state.store.has_blob(ticket.oid, ticket.size):
+        state.store.adopt_blob(tmp_path, ticket.oid)
+        kept = True
+    state.store.mark_lfs(ticket.repo_id, ticket.oid)
+    return kept
 
 
 async def lfs_upload(request: Request) -> Response:
@@ -183,12 +210,8 @@ async def lfs_upload(request: Request) -> Response:
             raise bad_request(f"Size mismatch: expected {ticket.size} bytes, got {total}")
         if digest.hexdigest() != ticket.oid:
             raise bad_request(f"sha256 mismatch: the content is not {ticket.oid}")
-        if state.store.get_repo(ticket.repo_id) is None:
-            raise repo_not_found(ticket.repo_id)
-        if not state.store.has_blob(ticket.oid, ticket.size):
-            state.store.adopt_blob(tmp_path, ticket.oid)
-            kept = True
-        state.store.mark_lfs(ticket.repo_id, ticket.oid)
+        # fsyncing up to max_lfs_bytes must not stall the event loop: a worker thread does it
+        kept = await run_in_threadpool(_store_upload, state, ticket, tmp_path)
         state.tickets.redeem(secret)
     finally:
         if not kept:
@@ -197,10 +220,10 @@ async def lfs_upload(request: Request) -> Response:
     return Response(status_code=200)
 
 
-async def lfs_verify(request: Request) -> Response:
+def lfs_verify(request: Request) -> Response:
     """``POST /{ns}/{name}.git/info/lfs/objects/verify`` with ``{oid, size}``."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
-    payload = json_object(await read_json(request, hub(request).limits.max_json_bytes))
+    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
     oid, size = payload.get("oid"), payload.get("size")
     if not is_hex(oid, 64) or not isinstance(size, int):
         raise bad_request("Invalid oid or size")
@@ -209,16 +232,24 @@ async def lfs_verify(request: Request) -> Response:
     return HubJSONResponse({"oid": oid, "size": size}, media_type=LFS_CONTENT_TYPE)
 
 
-def parse_ndjson(body: bytes) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """Split a commit payload into its header value and its ``(key, value)`` operations."""
+def parse_ndjson(
+    body: bytes, *, max_lines: int | None = None
+) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """Split a commit payload into its header value and its ``(key, value)`` operations.
+
+    Args:
+        body: the NDJSON payload.
+        max_lines: most operations accepted (400 beyond), None for no limit.
+    """
     lines = []
     for number, raw in enumerate(body.splitlines(), start=1):
         if not raw.strip():
             continue
-        try:
-            item = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise bad_request(f"Malformed NDJSON on line {number}: {exc}") from exc
+        if max_lines is not None and len(lines) > max_lines:
+            raise bad_request(
+                f"Too many operations in one commit: the limit is {max_lines}; split the commit"
+            )
+        item = parse_json(raw, what=f"NDJSON on line {number}")
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
             raise bad_request(f"Malformed NDJSON on line {number}: expected {{key, value}}")
         if not isinstance(item.get("value"), dict):
@@ -279,7 +310,40 @@ def build_operations(
     return operations
 
 
-async def commit(request: Request) -> Response:
+def _commit_header(header: dict[str, Any]) -> tuple[str, str, str | None]:
+    """``(summary, description, parentCommit)`` of a commit header, or a 400 saying which is wrong."""
+    summary = header.get("summary")
+    description = header.get("description")
+    parent = header.get("parentCommit")
+    if not isinstance(summary, str) or not summary.strip():
+        raise bad_request("The commit 'summary' must be a non-empty string")
+    if description is not None and not isinstance(description, str):
+        raise bad_request("The commit 'description' must be a string")
+    if parent is not None and not (
+        isinstance(parent, str) and 5 <= len(parent) <= 40 and is_hex(parent.lower())
+    ):
+        shown = parent if isinstance(parent, str) else json.dumps(parent)[:80]
+        raise bad_request(
+            f"Invalid parentCommit {shown!r}: it must be a string of 5 to 40 hex digits (a commit id)"
+        )
+    return summary.strip(), description or "", parent
+
+
+def _check_card(request: Request, operations: list[Operation]) -> None:
+    """400 when the commit adds a README.md whose metadata :mod:`hubpg.cardsafe` refuses."""
+    added = [op for op in operations if isinstance(op, AddFile) and op.path == CARD_NAME]
+    if not added:
+        return
+    try:
+        text = read_card_head(hub(request).store.blob_path(added[-1].entry.sha256))
+    except OSError as exc:
+        raise bad_request(f"Cannot read the README.md of this commit: {exc}") from exc
+    problem = card_problem(text)
+    if problem is not None:
+        raise bad_request(f"Invalid metadata in README.md: {problem}")
+
+
+def commit(request: Request) -> Response:
     """``POST /api/models/{ns}/{name}/commit/{rev}`` (NDJSON) -> ``{commitUrl, commitOid, ...}``."""
     meta, user = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     state = hub(request)
@@ -292,27 +356,22 @@ async def commit(request: Request) -> Response:
         except RevisionMissingError as exc:
             raise revision_not_found(branch) from exc
         raise bad_request(f"Commits can only be made to a branch, not to '{branch}'")
-    body = await read_body(request, state.limits.max_commit_bytes)
-    header, raw_operations = parse_ndjson(body)
-    summary = header.get("summary")
-    description = header.get("description") or ""
-    parent = header.get("parentCommit")
-    if not isinstance(summary, str) or not summary.strip():
-        raise bad_request("The commit 'summary' must be a non-empty string")
-    if not isinstance(description, str):
-        raise bad_request("The commit 'description' must be a string")
-    if parent is not None and not (is_hex(str(parent).lower()) and 5 <= len(parent) <= 40):
-        raise bad_request(f"Invalid parentCommit '{parent}'")
+    body = body_in_thread(request, state.limits.max_commit_bytes)
+    header, raw_operations = parse_ndjson(body, max_lines=state.limits.max_repo_files)
+    summary, description, parent = _commit_header(header)
     operations = build_operations(request, meta.id, raw_operations)
+    _check_card(request, operations)
     try:
         new = state.store.commit(
             meta.id,
             branch,
             operations,
-            title=summary.strip(),
+            title=summary,
             message=description,
             author=user,
             parent_commit=parent,
+            max_files=state.limits.max_repo_files,
+            max_folders=state.limits.max_repo_folders,
         )
     except ParentMismatchError as exc:
         raise ApiError(412, "A commit has happened since. Please refresh and try again.") from exc
@@ -335,7 +394,7 @@ async def commit(request: Request) -> Response:
     )
 
 
-async def xet_token(request: Request) -> Response:
+def xet_token(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}/xet-*-token/...``: Xet is not offered; say how to turn it off."""
     readable_repo(request, request.path_params["ns"], request.path_params["name"])
     raise ApiError(

@@ -15,6 +15,7 @@ import uvicorn
 
 from hubpg.errors import ConfigError
 from hubpg.localhub.app import create_app
+from hubpg.localhub.defaults import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
 from hubpg.localhub.web import Limits
 from hubpg.runfolder import atomic_write_text
 
@@ -106,9 +107,9 @@ def _absorb_stop_signals() -> Iterator[None]:
 
 
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 0,
-    data_dir: Path | str = Path("localhub-data"),
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    data_dir: Path | str = DEFAULT_DATA_DIR,
     users: dict[str, str] | None = None,
     ready_file: Path | str | None = None,
     *,

@@ -8,19 +8,27 @@ Layout under the data folder::
     repos/<ns>/<name>/lfs/<sha256>   marks an LFS object as uploaded to this repo
     tmp/                             partial uploads and files being written
 
-Every file is written to ``tmp/`` (or next to its target) and moved into place
-with :func:`os.replace`, so a reader sees a whole file or none. A commit is
+Every file is written to ``tmp/`` (or next to its target), fsynced and moved into
+place with :func:`os.replace`, and its folder fsynced, so a reader sees a whole
+file or none and what was answered survives power loss. A commit is
 visible only once ``repo.json`` names it: a crash before that leaves the repo
 as it was (an orphan commit file or blob is harmless). Writers hold a thread
 lock and an ``fcntl`` lock on ``.lock``, so one server process, or several
 sharing a folder, never interleave two commits.
+
+A repo whose ``repo.json`` is empty or unreadable (what a power loss on a disk
+that lies about fsync can leave) is moved, whole, to ``damaged/`` with a warning
+in the log: it is missing from then on, and creating it again starts afresh
+without touching the old history.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -33,11 +41,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hubpg.runfolder import atomic_write_bytes, fsync_dir
+
 try:  # POSIX only; elsewhere the thread lock alone guards one process
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
+LOG = logging.getLogger("hubpg.localhub")
 DEFAULT_BRANCH = "main"
 LFS_POINTER_TEMPLATE = "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n"
 DEFAULT_GITATTRIBUTES = "".join(
@@ -77,6 +88,10 @@ class EntryMissingError(StorageError):
 
 class ParentMismatchError(StorageError):
     """The branch moved since the commit the client based its change on."""
+
+
+class DamagedDataError(StorageError):
+    """A stored file the repo needs (a commit) is empty or unreadable."""
 
 
 class InvalidOperationError(StorageError):
@@ -232,49 +247,100 @@ class DeleteFolder:
 Operation = AddFile | DeleteFile | DeleteFolder
 
 
+def _folder_count(paths: list[str]) -> int:
+    """How many distinct folders hold the (sorted) ``paths``, in one pass."""
+    count = 0
+    previous: list[str] = []
+    for path in paths:
+        folders = path.split("/")[:-1]
+        common = 0
+        for mine, theirs in zip(folders, previous, strict=False):
+            if mine != theirs:
+                break
+            common += 1
+        count += len(folders) - common
+        previous = folders
+    return count
+
+
+def _file_folder_clash(paths: list[str]) -> str | None:
+    """A path of the (sorted) ``paths`` that is also a folder of another one, if any."""
+    for path in paths:
+        below = bisect.bisect_left(paths, path + "/")
+        if below < len(paths) and paths[below].startswith(path + "/"):
+            return path
+    return None
+
+
+def _delete_folder(result: dict[str, FileEntry], keys: list[str], folder: str) -> None:
+    """Remove every file under ``folder`` from ``result`` and from its sorted ``keys``."""
+    prefix = folder.rstrip("/") + "/"
+    start = bisect.bisect_left(keys, prefix)
+    end = bisect.bisect_left(keys, prefix[:-1] + "0")  # '0' sorts right after '/'
+    if start == end:
+        raise EntryMissingError(f"A folder with this name doesn't exist: {folder}")
+    for path in keys[start:end]:
+        del result[path]
+    del keys[start:end]
+
+
 def apply_operations(
-    files: dict[str, FileEntry], operations: list[Operation]
+    files: dict[str, FileEntry],
+    operations: list[Operation],
+    *,
+    max_files: int | None = None,
+    max_folders: int | None = None,
 ) -> dict[str, FileEntry]:
     """Return a new path -> entry map with ``operations`` applied in order.
 
     Raises :class:`EntryMissingError` when a deleted file or folder does not
     exist and :class:`InvalidOperationError` when a file would sit where a
-    folder is (or the reverse).
+    folder is (or the reverse), or the result has more than ``max_files`` files
+    or ``max_folders`` folders. The cost is O(n log n) in the files and operations.
+
+    Args:
+        files: the parent commit's files.
+        operations: what to apply.
+        max_files: most files the result may hold (None: no limit).
+        max_folders: most distinct folders the result may hold (None: no limit).
     """
     result = dict(files)
+    keys: list[str] | None = None  # sorted paths, built on the first folder delete
     for op in operations:
         if isinstance(op, AddFile):
+            if keys is not None and op.path not in result:
+                bisect.insort(keys, op.path)
             result[op.path] = op.entry
         elif isinstance(op, DeleteFile):
             if op.path not in result:
                 raise EntryMissingError(f"A file with this name doesn't exist: {op.path}")
             del result[op.path]
+            if keys is not None:
+                del keys[bisect.bisect_left(keys, op.path)]
         else:
-            prefix = op.path.rstrip("/") + "/"
-            doomed = [p for p in result if p.startswith(prefix)]
-            if not doomed:
-                raise EntryMissingError(f"A folder with this name doesn't exist: {op.path}")
-            for p in doomed:
-                del result[p]
-    folders = {"/".join(p.split("/")[:i]) for p in result for i in range(1, p.count("/") + 1)}
-    clashes = sorted(folders & result.keys())
-    if clashes:
-        raise InvalidOperationError(f"'{clashes[0]}' would be both a file and a folder")
+            if keys is None:
+                keys = sorted(result)
+            _delete_folder(result, keys, op.path)
+    if max_files is not None and len(result) > max_files:
+        raise InvalidOperationError(
+            f"the commit would leave {len(result)} files in the repo; the limit is {max_files}"
+        )
+    paths = sorted(result)
+    if max_folders is not None and _folder_count(paths) > max_folders:
+        raise InvalidOperationError(
+            f"the commit would leave more than {max_folders} folders in the repo"
+        )
+    clash = _file_folder_clash(paths)
+    if clash is not None:
+        raise InvalidOperationError(f"'{clash}' would be both a file and a folder")
     return result
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+    """Write ``data`` to ``path`` durably: a temp file beside it, fsynced, renamed, and the
+    folder fsynced (:func:`hubpg.runfolder.atomic_write_bytes`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data, sync_dir=True)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -293,21 +359,29 @@ class Store:
         self.tmp = self.root / "tmp"
         for folder in (self.objects, self.repos, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
+        self.damaged = self.root / "damaged"
         self._lock = threading.RLock()
+        self._held = False  # this process holds the file lock (re-entered calls skip it)
         self._clean_stale_tmp()
 
     # -- locking -----------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the store's write lock (threads of this process and other processes)."""
-        with self._lock, open(self.root / ".lock", "a+b") as handle:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
+        with self._lock:
+            if self._held:  # re-entered by the thread that holds it
                 yield
-            finally:
+                return
+            with open(self.root / ".lock", "a+b") as handle:
                 if fcntl is not None:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                self._held = True
+                try:
+                    yield
+                finally:
+                    self._held = False
+                    if fcntl is not None:
+                        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def _clean_stale_tmp(self) -> None:
         cutoff = time.time() - self.STALE_TMP_SECONDS
@@ -343,10 +417,7 @@ class Store:
         """Store ``data`` content-addressed and return its sha256."""
         sha256 = hashlib.sha256(data).hexdigest()
         if not self.has_blob(sha256, len(data)):
-            fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="blob-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            self.adopt_blob(Path(tmp), sha256)
+            _write_atomic(self.blob_path(sha256), data)
         return sha256
 
     def new_upload_file(self) -> tuple[int, Path]:
@@ -355,23 +426,67 @@ class Store:
         return fd, Path(tmp)
 
     def adopt_blob(self, tmp_path: Path, sha256: str) -> None:
-        """Move a fully written and verified temp file into the object store."""
+        """Move a fully written and verified temp file into the object store, durably
+        (the file and its new folder entry are fsynced)."""
         target = self.blob_path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp_path, "rb") as handle:
+            os.fsync(handle.fileno())
         os.replace(tmp_path, target)
+        fsync_dir(target.parent)
 
     # -- repos -------------------------------------------------------------------
     def _repo_dir(self, repo_id: str) -> Path:
         namespace, name = repo_id.split("/", 1)
         return self.repos / namespace / name
 
-    def get_repo(self, repo_id: str) -> RepoMeta | None:
-        """The repo's metadata, or None when it does not exist."""
+    def _read_meta(self, repo_dir: Path) -> tuple[RepoMeta | None, str | None]:
+        """``(meta, None)``, ``(None, None)`` when there is no ``repo.json``, or
+        ``(None, why)`` when it is there but empty or unreadable."""
         try:
-            data = json.loads((self._repo_dir(repo_id) / "repo.json").read_bytes())
-        except (OSError, ValueError):
-            return None
-        return RepoMeta.from_json(data)
+            raw = (repo_dir / "repo.json").read_bytes()
+        except FileNotFoundError:
+            return None, None
+        except OSError as exc:
+            return None, f"cannot be read ({exc.strerror or exc})"
+        if not raw.strip():
+            return None, "is empty"
+        try:
+            return RepoMeta.from_json(json.loads(raw)), None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return None, f"is not valid ({type(exc).__name__}: {exc})"
+
+    def _set_aside(self, repo_dir: Path, why: str) -> None:
+        """Move a damaged repo folder, whole, to ``damaged/`` and say so in the log."""
+        repo_id = f"{repo_dir.parent.name}/{repo_dir.name}"
+        stamp = utc_now().replace(":", "").replace(".", "")
+        target = self.damaged / f"{repo_dir.parent.name}+{repo_dir.name}-{stamp}"
+        self.damaged.mkdir(parents=True, exist_ok=True)
+        os.replace(repo_dir, target)
+        fsync_dir(repo_dir.parent)
+        fsync_dir(self.damaged)
+        LOG.warning(
+            "local Hub: repo %s: its repo.json %s; moved the repo folder, commits and all, to "
+            "%s (nothing deleted); the repo is missing until restored or created again",
+            repo_id,
+            why,
+            target,
+        )
+
+    def _load_repo(self, repo_dir: Path) -> RepoMeta | None:
+        meta, why = self._read_meta(repo_dir)
+        if why is None:
+            return meta
+        with self.locked():  # check again: another thread may have set it aside already
+            meta, why = self._read_meta(repo_dir)
+            if why is not None:
+                self._set_aside(repo_dir, why)
+        return meta
+
+    def get_repo(self, repo_id: str) -> RepoMeta | None:
+        """The repo's metadata, or None when it does not exist (a damaged one is set
+        aside, see the module docstring)."""
+        return self._load_repo(self._repo_dir(repo_id))
 
     def require_repo(self, repo_id: str) -> RepoMeta:
         """The repo's metadata; raises :class:`RepoMissingError` when it does not exist."""
@@ -384,8 +499,9 @@ class Store:
         """Every repo, sorted by id."""
         metas = []
         for repo_json in sorted(self.repos.glob("*/*/repo.json")):
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                metas.append(RepoMeta.from_json(json.loads(repo_json.read_bytes())))
+            meta = self._load_repo(repo_json.parent)
+            if meta is not None:
+                metas.append(meta)
         return metas
 
     def create_repo(self, repo_id: str, owner: str, private: bool) -> RepoMeta:
@@ -394,8 +510,10 @@ class Store:
             if self.get_repo(repo_id) is not None:
                 raise RepoExistsError(repo_id)
             repo_dir = self._repo_dir(repo_id)
-            if repo_dir.exists():  # leftovers of a crash mid-create or mid-delete
-                shutil.rmtree(repo_dir, ignore_errors=True)
+            if repo_dir.is_dir() and not any(repo_dir.iterdir()):
+                repo_dir.rmdir()
+            elif repo_dir.exists():  # leftovers of a crash mid-create: keep them, aside
+                self._set_aside(repo_dir, "is missing but the folder has content")
             now = utc_now()
             data = DEFAULT_GITATTRIBUTES.encode()
             self.put_blob(data)
@@ -410,6 +528,8 @@ class Store:
             _write_json(repo_dir / "commits" / f"{commit.id}.json", commit.to_json())
             meta = RepoMeta(repo_id, owner, private, now, {DEFAULT_BRANCH: commit.id}, [commit.id])
             _write_json(repo_dir / "repo.json", meta.to_json())
+            fsync_dir(repo_dir.parent)
+            fsync_dir(self.repos)
             return meta
 
     def delete_repo(self, repo_id: str) -> None:
@@ -458,6 +578,11 @@ class Store:
             return Commit.from_json(json.loads(path.read_bytes()))
         except OSError as exc:
             raise RevisionMissingError(commit_id) from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            LOG.warning("local Hub: repo %s: commit file %s is unreadable (%s)", repo_id, path, exc)
+            raise DamagedDataError(
+                f"the stored data of {repo_id} is damaged: commit {commit_id} cannot be read"
+            ) from exc
 
     def history(self, meta: RepoMeta, commit_id: str) -> list[Commit]:
         """The commit and its ancestors, newest first."""
@@ -511,12 +636,15 @@ class Store:
         message: str,
         author: str,
         parent_commit: str | None = None,
+        max_files: int | None = None,
+        max_folders: int | None = None,
     ) -> Commit:
         """Apply ``operations`` on top of ``branch`` as one new commit, atomically.
 
         ``parent_commit`` (a full id or a prefix) must be the branch's head, or
         :class:`ParentMismatchError` is raised. The blobs the operations refer to
-        must already be stored.
+        must already be stored. ``max_files`` and ``max_folders`` bound the result
+        (see :func:`apply_operations`).
         """
         with self.locked():
             meta = self.require_repo(repo_id)
@@ -525,7 +653,12 @@ class Store:
             head = meta.branches[branch]
             if parent_commit is not None and not head.startswith(parent_commit.lower()):
                 raise ParentMismatchError(parent_commit)
-            files = apply_operations(self.get_commit(repo_id, head).files, operations)
+            files = apply_operations(
+                self.get_commit(repo_id, head).files,
+                operations,
+                max_files=max_files,
+                max_folders=max_folders,
+            )
             for path, entry in files.items():
                 if not self.has_blob(entry.sha256, entry.size):
                     raise InvalidOperationError(f"the content of '{path}' is not stored")

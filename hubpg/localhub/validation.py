@@ -13,6 +13,8 @@ from hubpg.errors import ConfigError
 
 MAX_NAME_LENGTH = 96
 MAX_PATH_LENGTH = 1000
+#: Most segments (folders + the file name) in a repo path.
+MAX_PATH_DEPTH = 64
 
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 _HEX_RE = re.compile(r"[0-9a-f]+")
@@ -41,7 +43,8 @@ def path_problem(path: str) -> str | None:
     """Return why ``path`` is not a safe file path inside a repo, or None when it is.
 
     Refuses absolute paths, backslashes, empty, ``.`` and ``..`` segments,
-    control characters and anything under ``.git/``.
+    control characters (NUL included), more than :data:`MAX_PATH_DEPTH` segments
+    and anything under ``.git/``.
     """
     if not isinstance(path, str) or not path:
         return "the path is empty"
@@ -54,6 +57,8 @@ def path_problem(path: str) -> str | None:
     if path.startswith("/"):
         return "absolute paths are not allowed"
     segments = path.split("/")
+    if len(segments) > MAX_PATH_DEPTH:
+        return f"the path is nested deeper than {MAX_PATH_DEPTH} levels"
     if any(seg == "" for seg in segments):
         return "empty path segments are not allowed"
     if any(seg in (".", "..") for seg in segments):

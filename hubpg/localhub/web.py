@@ -6,9 +6,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.from_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from hubpg.localhub.cards import CardCache
 from hubpg.localhub.lfs import TicketBook
 from hubpg.localhub.storage import RepoMeta, Store
 from hubpg.localhub.validation import name_problem
@@ -18,11 +20,27 @@ MB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Limits:
-    """Largest request bodies the server accepts (bytes); larger ones get a 413."""
+    """What one request may ask of the server.
+
+    Bodies over their limit (bytes) get a 413; the counts bound the work and the
+    answer of one request (400 beyond, or a next page for listings).
+    """
 
     max_lfs_bytes: int = 100 * MB
     max_commit_bytes: int = 64 * MB
     max_json_bytes: int = 10 * MB
+    #: Files one commit may leave in the repo, and operations one commit payload may hold.
+    max_repo_files: int = 10_000
+    #: Distinct folders one commit may leave in the repo.
+    max_repo_folders: int = 10_000
+    #: Objects in one LFS batch request (huggingface_hub sends at most 256).
+    max_batch_objects: int = 1_000
+    #: Paths in one paths-info or preupload request.
+    max_paths: int = 10_000
+    #: Items in one page of a listing (tree, models); the rest follow a ``Link: rel="next"``.
+    page_items: int = 1_000
+    #: Models in one page of a listing that carries card data (each card up to 64 KiB).
+    card_page_items: int = 100
 
 
 @dataclass
@@ -33,6 +51,7 @@ class HubState:
     users: dict[str, str]
     limits: Limits = field(default_factory=Limits)
     tickets: TicketBook = field(default_factory=TicketBook)
+    cards: CardCache = field(default_factory=CardCache)
 
 
 class ApiError(Exception):
@@ -59,10 +78,47 @@ class HubJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
+def paginated(
+    request: Request,
+    items: list[Any],
+    *,
+    headers: dict[str, str] | None = None,
+    page_items: int | None = None,
+) -> HubJSONResponse:
+    """One page of ``items`` (at most ``limits.page_items``, from the ``cursor`` query
+    parameter on) with a ``Link: <...>; rel="next"`` header when more follow, as the Hub
+    paginates and ``huggingface_hub`` follows. A bad cursor is a 400.
+
+    Args:
+        request: the request (its URL is the base of the next page's).
+        items: every item of the listing, in order.
+        headers: more response headers.
+        page_items: the page size, when not ``limits.page_items``.
+    """
+    size = page_items or hub(request).limits.page_items
+    raw = request.query_params.get("cursor", "0")
+    if not raw.isdigit() or len(raw) > 12:
+        raise bad_request(f"Invalid cursor '{raw[:40]}': it must be a non-negative integer")
+    start = int(raw)
+    page = items[start : start + size]
+    extra = dict(headers or {})
+    if start + size < len(items):
+        extra["Link"] = f'<{request.url.include_query_params(cursor=start + size)}>; rel="next"'
+    return HubJSONResponse(page, headers=extra)
+
+
 def header_safe(text: str, limit: int = 500) -> str:
-    """``text`` squeezed into one printable ASCII header value."""
+    """``text`` squeezed into one printable ASCII header value: whitespace runs become one
+    space, other control characters (a NUL in a path, say) ``\\xNN``, non-ASCII ``?``
+    (a control byte in a header would make the HTTP layer drop the connection).
+
+    Args:
+        text: the message.
+        limit: most characters kept.
+    """
     flat = " ".join(str(text).split())
-    return flat.encode("ascii", "replace").decode("ascii")[:limit]
+    printable = "".join(ch if 32 <= ord(ch) != 127 else f"\\x{ord(ch):02x}" for ch in flat)
+    return printable.encode("ascii", "replace").decode("ascii")[:limit]
 
 
 def error_response(exc: ApiError) -> HubJSONResponse:
@@ -118,6 +174,47 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def body_in_thread(request: Request, limit: int) -> bytes:
+    """:func:`read_body` for a sync route (one that starlette runs in a worker thread, so
+    slow work never blocks the event loop): the body is read on the loop.
+
+    Args:
+        request: the request.
+        limit: the largest body accepted (413 beyond).
+    """
+    return anyio.from_thread.run(read_body, request, limit)
+
+
+def json_in_thread(request: Request, limit: int, *, allow_empty: bool = False) -> Any:
+    """:func:`read_json` for a sync route (see :func:`body_in_thread`).
+
+    Args:
+        request: the request.
+        limit: the largest body accepted (413 beyond).
+        allow_empty: a blank body reads as ``{}``.
+    """
+    return parse_json(body_in_thread(request, limit), allow_empty=allow_empty)
+
+
+def parse_json(body: bytes | str, *, allow_empty: bool = False, what: str = "JSON body") -> Any:
+    """``body`` parsed as JSON; a 400 with the true reason when it is not JSON or is nested
+    too deep to parse.
+
+    Args:
+        body: the bytes or text.
+        allow_empty: a blank body reads as ``{}``.
+        what: how the message names the body.
+    """
+    if allow_empty and not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except RecursionError as exc:
+        raise bad_request(f"Malformed {what}: nested too deeply") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"Malformed {what}: {exc}") from exc
+
+
 def too_large(limit: int) -> ApiError:
     return ApiError(413, f"Request body too large: the limit is {limit} bytes")
 
@@ -125,13 +222,7 @@ def too_large(limit: int) -> ApiError:
 async def read_json(request: Request, limit: int, allow_empty: bool = False) -> Any:
     """The request body parsed as JSON (400 when it is not JSON, 413 when too large);
     ``{}`` for a blank body if ``allow_empty``."""
-    body = await read_body(request, limit)
-    if allow_empty and not body.strip():
-        return {}
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"Malformed JSON body: {exc}") from exc
+    return parse_json(await read_body(request, limit), allow_empty=allow_empty)
 
 
 def json_object(data: Any, what: str = "body") -> dict[str, Any]:

@@ -146,7 +146,7 @@ def test_crash_while_committing_leaves_repo_unchanged(tmp_path: Path, monkeypatc
     monkeypatch.undo()
     meta = Store(tmp_path).require_repo("alice/r")
     assert meta.branches["main"] == head and meta.commits == [head]
-    assert list((tmp_path / "repos" / "alice" / "r").glob("*.part")) == []
+    assert list((tmp_path / "repos" / "alice" / "r").glob(".*.tmp*")) == []
 
 
 def test_delete_repo_frees_the_name(tmp_path: Path) -> None:

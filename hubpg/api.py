@@ -1,0 +1,551 @@
+"""The Python API: what the ``hubpg`` command does, as functions a notebook calls.
+
+``train`` -> ``evaluate`` -> ``package`` -> ``push`` -> ``load_and_eval`` ->
+``leaderboard``, each with keyword-only options named as in the CLI, each
+returning a small result (:mod:`hubpg.results`) with a one-line ``repr`` and,
+in Jupyter, a rich view (score, learning curve, replay video). The CLI is a thin
+skin over these functions.
+
+Example:
+    >>> import hubpg
+    >>> run = hubpg.train("CartPole-v1", seed=1)            # doctest: +SKIP
+    >>> run                                                  # doctest: +SKIP
+    Trained(CartPole-v1 500.00 +/- 0.00 over 100 episodes, ... runs/CartPole-v1-reinforce-s1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hubpg.config import TrainConfig, evaluation_max_t, load_hyperparameter_file
+from hubpg.errors import ConfigError, HubpgError
+from hubpg.results import Evaluated, Leaderboard, Packaged, Pushed, Trained, Verified
+from hubpg.runfolder import HYPERPARAMETERS_NAME, latest_run, read_json
+
+#: TrainConfig fields that ``train`` takes as keywords (``env_id`` is its first argument).
+TRAIN_OPTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name != "env_id")
+#: Names from the Deep RL course's notebook (and other libraries) -> the TrainConfig field.
+SYNONYMS = {
+    "learning_rate": "lr",
+    "h_size": "hidden",
+    "n_training_episodes": "total_episodes",
+    "episodes": "total_episodes",
+    "max_steps": "max_t",
+    "n_envs": "num_envs",
+}
+
+
+# --------------------------------------------------------------------------- train
+
+
+def train_config(
+    env_id_or_config: str | TrainConfig,
+    *,
+    config: str | Path | None = None,
+    **overrides: Any,
+) -> TrainConfig:
+    """The :class:`~hubpg.config.TrainConfig` a run uses: the env's tuned defaults, then
+    the ``config`` file's values, then ``overrides`` (the precedence the CLI uses).
+
+    Args:
+        env_id_or_config: a Gymnasium env id, or a ``TrainConfig`` (taken as it is; no
+            ``config`` or overrides allowed with it).
+        config: a JSON or YAML file of hyperparameters (course keys accepted).
+        **overrides: any ``TrainConfig`` field; ``None`` means "not given".
+
+    Example:
+        >>> hubpg.api.train_config("CartPole-v1", lr=0.01).lr
+        0.01
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    check_train_options(given)
+    if isinstance(env_id_or_config, TrainConfig):
+        if given or config is not None:
+            raise ConfigError(
+                "train() takes a TrainConfig as it is; pass options with an env id instead, "
+                "or change the config with dataclasses.replace(config, ...)"
+            )
+        return env_id_or_config
+    if not isinstance(env_id_or_config, str) or not env_id_or_config:
+        raise ConfigError(
+            f"train() needs an env id (e.g. 'CartPole-v1') or a TrainConfig, "
+            f"got {type(env_id_or_config).__name__}"
+        )
+    from hubpg.envs import check_env_id
+
+    env_id = env_id_or_config
+    check_env_id(env_id)
+    from_file = load_hyperparameter_file(Path(config)) if config is not None else {}
+    from_file.pop("env_id", None)
+    if "hidden" in given:
+        given["hidden"] = parse_sizes(given["hidden"])
+    return TrainConfig.for_env(env_id, **{**from_file, **given})
+
+
+def check_train_options(options: dict[str, Any]) -> None:
+    """Refuse keywords that are not :class:`~hubpg.config.TrainConfig` fields, naming the
+    close matches.
+
+    Args:
+        options: the keywords given to :func:`train`.
+    """
+    for name in options:
+        if name in TRAIN_OPTIONS:
+            continue
+        close = difflib.get_close_matches(name, TRAIN_OPTIONS, n=3, cutoff=0.6)
+        if name in SYNONYMS and SYNONYMS[name] not in close:
+            close.insert(0, SYNONYMS[name])
+        hint = f"did you mean {' or '.join(close)}?" if close else "no option is close."
+        raise ConfigError(
+            f"train() got an unknown option {name!r}; {hint} The options are TrainConfig's "
+            "fields: see help(hubpg.TrainConfig)"
+        )
+
+
+def parse_sizes(value: Any) -> list[int]:
+    """Hidden layer sizes from ``16``, ``"64,128"`` (or ``"64x128"``) or ``[64, 128]``.
+
+    Args:
+        value: the sizes in one of those forms.
+    """
+    if isinstance(value, str):
+        parts = [p for p in value.replace("x", ",").split(",") if p.strip()]
+        try:
+            sizes = [int(p) for p in parts]
+        except ValueError:
+            raise ConfigError(f"{value!r} is not a comma-separated list of layer sizes") from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        sizes = [value]
+    elif isinstance(value, Sequence):
+        sizes = [int(v) for v in value]
+    else:
+        raise ConfigError(f"hidden: expected sizes like [64, 64], got {value!r}")
+    if not sizes or any(s < 1 for s in sizes):
+        raise ConfigError(f"{value!r}: layer sizes must be positive integers")
+    return sizes
+
+
+def train(
+    env_id_or_config: str | TrainConfig,
+    *,
+    seed: int | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    config: str | Path | None = None,
+    **overrides: Any,
+) -> Trained:
+    """Train a REINFORCE policy, write the run folder, and evaluate the result (as
+    ``hubpg train`` does).
+
+    Args:
+        env_id_or_config: a Gymnasium env id (its tuned defaults apply, see
+            ``hubpg.config.ENV_DEFAULTS``) or a ``TrainConfig`` (taken as it is).
+        seed: training seed (default 1).
+        out: the run folder (default ``runs/<env>-reinforce-s<seed>``).
+        overwrite: replace an existing run folder.
+        resume: continue the run in ``out`` from its last checkpoint.
+        progress: show a progress bar (a widget in Jupyter); ``False`` silences it.
+        config: a JSON/YAML file of hyperparameters; keywords given here win over it.
+        **overrides: any ``TrainConfig`` field (``lr=0.01``, ``hidden=[64, 64]``,
+            ``total_steps=200_000``, ``baseline="value"``, ...); an unknown name is a
+            :class:`~hubpg.errors.ConfigError` naming the close matches.
+
+    Returns:
+        :class:`~hubpg.results.Trained`: the run folder, the training summary and the
+        final evaluation (``eval_episodes`` episodes, seeds 0, 1, ...; None with
+        ``eval_episodes=0``).
+
+    Example:
+        >>> run = hubpg.train("CartPole-v1", seed=1)
+        >>> run.evaluation.summary()
+        '500.00 +/- 0.00'
+    """
+    if overwrite and resume:
+        raise ConfigError("overwrite and resume exclude each other")
+    cfg = train_config(env_id_or_config, config=config, seed=seed, **overrides)
+    from hubpg.reinforce import config_from_record, default_run_dir
+    from hubpg.reinforce import train as run_training
+
+    run_dir = Path(out) if out is not None else default_run_dir(cfg.env_id, cfg.seed)
+    if resume and not isinstance(env_id_or_config, TrainConfig):
+        # the run's own hyperparameters and budget, unless a budget keyword is given
+        from hubpg.reinforce import BUDGET_FIELDS, resume_config
+
+        cfg = resume_config(run_dir, **{k: overrides.get(k) for k in BUDGET_FIELDS})
+    summary = run_training(cfg, run_dir, overwrite=overwrite, resume=resume, progress=progress)
+    final = config_from_record(read_json(run_dir / HYPERPARAMETERS_NAME))
+    evaluation = None
+    if final.eval_episodes:
+        evaluation = evaluate(
+            run_dir, episodes=final.eval_episodes, seed=0, max_t=run_eval_max_t(run_dir)
+        )
+    return Trained(
+        run_dir=summary.run_dir,
+        env_id=final.env_id,
+        steps=summary.steps,
+        episodes=summary.episodes,
+        updates=summary.updates,
+        train_seconds=summary.wall_time,
+        solved=summary.solved,
+        evaluation=evaluation,
+        config=final,
+    )
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def run_eval_max_t(folder: str | Path) -> int | None:
+    """The evaluation cap of a run or package folder (:func:`hubpg.config.evaluation_max_t`
+    with the run's own ``eval_max_t``); None when the folder has no readable
+    ``hyperparameters.json`` (the evaluation then uses the env's cap).
+
+    Args:
+        folder: a run folder or package folder.
+    """
+    path = Path(folder) / HYPERPARAMETERS_NAME
+    if not path.is_file():
+        return None
+    try:
+        record = read_json(path)
+    except HubpgError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("env_id"), str):
+        return None
+    cap = record.get("eval_max_t")
+    return evaluation_max_t(record["env_id"], cap if isinstance(cap, int) and cap > 0 else None)
+
+
+def _result_folder(target: Any) -> Path | None:
+    """The folder a path or a hubpg result names (a package before its run); else None."""
+    if isinstance(target, str | Path):
+        return Path(target)
+    for attribute in ("package_dir", "run_dir"):
+        folder = getattr(target, attribute, None)
+        if isinstance(folder, Path):
+            return folder
+    return None
+
+
+def _policy_source(target: Any) -> Any:
+    """A folder path or a Policy from what :func:`evaluate` was given."""
+    folder = _result_folder(target)
+    if folder is not None:
+        return folder
+    if hasattr(target, "act") and hasattr(target, "config"):
+        return target
+    raise ConfigError(
+        f"evaluate() needs a run or package folder, a Policy or a hubpg result, "
+        f"got {type(target).__name__}"
+    )
+
+
+def evaluate(
+    run_dir_or_policy_or_result: Any,
+    *,
+    episodes: int = 100,
+    seed: int = 0,
+    deterministic: bool = False,
+    max_t: int | None = None,
+) -> Evaluated:
+    """Evaluate a policy over ``episodes`` seeded episodes (as ``hubpg evaluate``).
+
+    Args:
+        run_dir_or_policy_or_result: a run or package folder, a
+            :class:`~hubpg.policy.Policy` (e.g. from :func:`hubpg.load`), or the result
+            of :func:`train` / :func:`package`.
+        episodes: number of episodes; episode k is reset with seed ``seed + k``.
+        seed: seed of episode 0.
+        deterministic: take the most probable action instead of sampling.
+        max_t: cap on one episode's steps (default: the run's evaluation cap).
+
+    Returns:
+        :class:`~hubpg.results.Evaluated` (``mean_reward``, ``std_reward``,
+        ``summary()``, per-episode returns, lengths and seeds).
+
+    Example:
+        >>> hubpg.evaluate("runs/CartPole-v1-reinforce-s1", episodes=10)
+        Evaluated(CartPole-v1 500.00 +/- 0.00 over 10 episodes, seeds 0..9, sampled, max_t 500)
+    """
+    from hubpg.evaluation import evaluate as run_evaluation
+
+    source = _policy_source(run_dir_or_policy_or_result)
+    if max_t is None and isinstance(source, Path):
+        max_t = run_eval_max_t(source)
+    result = run_evaluation(
+        source, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
+    )
+    return Evaluated.of(result)
+
+
+# --------------------------------------------------------------------------- package / push
+
+
+def _folder_of(target: Any, *, what: str) -> Path:
+    """The run or package folder :func:`package` / :func:`push` work on (default: the
+    latest run under ``runs/``)."""
+    folder = latest_run() if target is None else _result_folder(target)
+    if folder is None:
+        raise ConfigError(
+            f"{what}() needs a run folder or a hubpg result, got {type(target).__name__}"
+        )
+    return folder
+
+
+def package(
+    run_dir_or_result: Any = None,
+    *,
+    out: str | Path | None = None,
+    episodes: int = 100,
+    seed: int = 0,
+    deterministic: bool = False,
+    max_t: int | None = None,
+    video: bool = True,
+    video_fps: float | None = None,
+    video_max_t: int | None = None,
+    repo_name: str | None = None,
+    overwrite: bool = False,
+) -> Packaged:
+    """Build the Hub-ready folder of a run (as ``hubpg package``): weights, config,
+    results, replay video, learning curve and model card.
+
+    Args:
+        run_dir_or_result: a run folder or the result of :func:`train` (default: the
+            latest run under ``runs/``).
+        out: the package folder (default ``RUN_DIR/hub``).
+        episodes: evaluation episodes behind the card's score.
+        seed: seed of evaluation episode 0.
+        deterministic: evaluate with the most probable action.
+        max_t: cap on one evaluation episode's steps (default: the run's cap).
+        video: record ``replay.mp4`` (``False`` is the CLI's ``--no-video``).
+        video_fps: replay frame rate (default: the env's).
+        video_max_t: longest replay, in steps (default 3000).
+        repo_name: ``NAMESPACE/NAME`` shown in the card.
+        overwrite: rebuild an existing package folder.
+
+    Returns:
+        :class:`~hubpg.results.Packaged`: the folder, its evaluation, the card's claim
+        checked against it, and the replay (shown inline in Jupyter).
+
+    Example:
+        >>> pkg = hubpg.package(run, repo_name="alice/Reinforce-CartPole-v1")
+        >>> pkg.video
+        PosixPath('runs/CartPole-v1-reinforce-s1/hub/replay.mp4')
+    """
+    from hubpg.packaging import VIDEO_MAX_T
+    from hubpg.packaging import package as build_package
+
+    run_dir = _folder_of(run_dir_or_result, what="package")
+    if max_t is None:
+        max_t = run_eval_max_t(run_dir)
+    result = build_package(
+        run_dir,
+        out,
+        episodes=episodes,
+        seed=seed,
+        deterministic=deterministic,
+        max_t=max_t,
+        video=video,
+        video_fps=video_fps,
+        video_max_t=video_max_t or VIDEO_MAX_T,
+        repo_id=repo_name,
+        overwrite=overwrite,
+    )
+    return Packaged.of(result)
+
+
+def push(
+    run_dir_or_result: Any = None,
+    *,
+    repo: str,
+    private: bool = False,
+    commit_message: str | None = None,
+    revision: str | None = None,
+    episodes: int = 100,
+    seed: int = 0,
+    endpoint: str | None = None,
+    token: str | None = None,
+) -> Pushed:
+    """Upload a run's package (built if needed) to the Hub in one commit (as ``hubpg push``).
+
+    The token is ``token``, else ``HF_TOKEN``, else the stored login
+    (``huggingface_hub.notebook_login()`` in a notebook, ``hf auth login`` in a shell).
+
+    Args:
+        run_dir_or_result: a run or package folder, or the result of :func:`train` or
+            :func:`package` (default: the latest run under ``runs/``).
+        repo: the target repo, ``NAMESPACE/NAME``.
+        private: create the repo as private.
+        commit_message: the commit message.
+        revision: the branch to commit to (default ``main``).
+        episodes: evaluation episodes, when the run still has to be packaged.
+        seed: first evaluation seed, when the run still has to be packaged.
+        endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
+        token: Hub token; never printed or stored.
+
+    Returns:
+        :class:`~hubpg.results.Pushed`: the repo URL and commit sha.
+
+    Example:
+        >>> hubpg.push(pkg, repo="alice/Reinforce-CartPole-v1")
+        Pushed(alice/Reinforce-CartPole-v1 @ 3f1c2a9b8d7e on main: https://huggingface.co/...)
+    """
+    from hubpg.hub import push as run_push
+
+    folder = _folder_of(run_dir_or_result, what="push")
+    result = run_push(
+        repo,
+        folder,
+        private=private,
+        endpoint=endpoint,
+        token=token,
+        commit_message=commit_message,
+        revision=revision,
+        episodes=episodes,
+        seed=seed,
+    )
+    return Pushed.of(result)
+
+
+# --------------------------------------------------------------------------- load and eval
+
+
+def load_and_eval(
+    repo: str,
+    *,
+    revision: str | None = None,
+    episodes: int = 100,
+    seed: int = 0,
+    deterministic: bool = False,
+    max_t: int | None = None,
+    video: str | Path | None = None,
+    endpoint: str | None = None,
+    token: str | None = None,
+    legacy: bool = False,
+) -> Verified:
+    """Download a shared model (safetensors + JSON only), re-evaluate it, and check its
+    card's claim (as ``hubpg load-and-eval``).
+
+    Args:
+        repo: the model repo, ``NAMESPACE/NAME``.
+        revision: branch, tag or commit sha (default ``main``).
+        episodes: evaluation episodes.
+        seed: seed of episode 0.
+        deterministic: take the most probable action instead of sampling.
+        max_t: cap on one episode's steps (default: the env's evaluation cap).
+        video: also record a replay of the downloaded policy to this mp4.
+        endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
+        token: Hub token, for private repos.
+        legacy: read a course checkpoint (``model.pt``) weights-only, without running
+            it, when the repo has no safetensors.
+
+    Returns:
+        :class:`~hubpg.results.Verified`: the measurement, the claim and whether the
+        measurement supports it (``to_dict()`` is what ``--json`` prints).
+
+    Example:
+        >>> hubpg.load_and_eval("alice/Reinforce-CartPole-v1", episodes=20)
+        Verified(alice/Reinforce-CartPole-v1 @ 3f1c2a9b8d7e: 500.00 +/- 0.00, claim supported)
+    """
+    from hubpg.hub import load_and_eval as run_load_and_eval
+
+    report = run_load_and_eval(
+        repo,
+        revision,
+        episodes=episodes,
+        seed=seed,
+        deterministic=deterministic,
+        max_t=max_t,
+        video=video,
+        endpoint=endpoint,
+        token=token,
+        legacy=legacy,
+    )
+    return Verified.of(report)
+
+
+# --------------------------------------------------------------------------- leaderboard
+
+
+def leaderboard(
+    env_id: str,
+    *,
+    author: str | None = None,
+    top: int | None = None,
+    verify: bool = False,
+    episodes: int = 100,
+    seed: int = 0,
+    workers: int | None = None,
+    ray: str | None = None,
+    endpoint: str | None = None,
+    token: str | None = None,
+    progress: bool = True,
+    legacy: bool = False,
+) -> Leaderboard:
+    """Rank the models tagged ``env_id`` and ``reinforce`` by claimed (or, with
+    ``verify``, measured) mean - std (as ``hubpg leaderboard``).
+
+    Args:
+        env_id: the environment id, e.g. ``"CartPole-v1"``.
+        author: only models of this user or organisation.
+        top: keep the ``top`` best ranked models.
+        verify: download and re-evaluate every model; rank by the measurement.
+        episodes: evaluation episodes per model (with ``verify``).
+        seed: seed of episode 0 (with ``verify``).
+        workers: verification processes (default: the core count; 1: this process).
+        ray: verify as tasks on this Ray cluster (``"local"`` starts one here).
+        endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
+        token: Hub token (private repos of its owner are listed).
+        progress: a progress bar of models verified.
+        legacy: also verify course checkpoints (``model.pt``), read weights-only.
+
+    Returns:
+        :class:`~hubpg.results.Leaderboard`: ``rows`` (ranked first, then the ones set
+        apart with the reason), shown as a table in Jupyter.
+
+    Example:
+        >>> hubpg.leaderboard("CartPole-v1", top=10)
+        Leaderboard(CartPole-v1: 3 ranked by claimed mean - std, 1 set apart; ...)
+    """
+    from hubpg.hub import resolve_endpoint
+    from hubpg.ranking import leaderboard as run_leaderboard
+
+    rows = run_leaderboard(
+        env_id,
+        endpoint=endpoint,
+        author=author,
+        top=top,
+        verify=verify,
+        episodes=episodes,
+        seed=seed,
+        workers=workers,
+        ray_address=ray if verify else None,
+        token=token,
+        progress=progress,
+        legacy=legacy,
+    )
+    return Leaderboard(
+        env_id=env_id, rows=rows, verified=verify, endpoint=resolve_endpoint(endpoint)
+    )
+
+
+__all__ = [
+    "SYNONYMS",
+    "TRAIN_OPTIONS",
+    "check_train_options",
+    "evaluate",
+    "leaderboard",
+    "load_and_eval",
+    "package",
+    "parse_sizes",
+    "push",
+    "run_eval_max_t",
+    "train",
+    "train_config",
+]
