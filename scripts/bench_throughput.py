@@ -29,7 +29,7 @@ import numpy as np
 from hubpg.config import TrainConfig
 from hubpg.envs.pixelcopter import PixelcopterVectorEnv
 from hubpg.reinforce import resume_config, train
-from hubpg.runfolder import read_json
+from hubpg.runfolder import HYPERPARAMETERS_NAME, read_json, write_json
 
 
 def raw_rate(num_envs: int, seconds: float) -> float:
@@ -55,6 +55,9 @@ def train_rate(steps: int, source: Path | None, tmp: Path, index: int) -> float:
         resume = False
     else:
         shutil.copytree(source, out)
+        record = read_json(out / HYPERPARAMETERS_NAME)  # a resumed run keeps its settings:
+        record["select_every_steps"] = None  # no model selection in the copy
+        write_json(out / HYPERPARAMETERS_NAME, record)
         done = int(read_json(out / "trainer_state.json")["steps"])
         config = resume_config(out, total_steps=done + steps)
         resume = True
