@@ -371,6 +371,7 @@ def push(
     seed: int = 0,
     endpoint: str | None = None,
     token: str | None = None,
+    timeout: float | None = None,
 ) -> Pushed:
     """Upload a run's package (built if needed) to the Hub in one commit (as ``hubpg push``).
 
@@ -388,6 +389,8 @@ def push(
         seed: first evaluation seed, when the run still has to be packaged.
         endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
         token: Hub token; never printed or stored.
+        timeout: seconds a Hub request may wait (default: huggingface_hub's
+            ``HF_HUB_DOWNLOAD_TIMEOUT``, else 30); a stalled server ends it.
 
     Returns:
         :class:`~hubpg.results.Pushed`: the repo URL and commit sha.
@@ -405,6 +408,7 @@ def push(
         private=private,
         endpoint=endpoint,
         token=token,
+        timeout=timeout,
         commit_message=commit_message,
         revision=revision,
         episodes=episodes,
@@ -427,6 +431,7 @@ def load_and_eval(
     video: str | Path | None = None,
     endpoint: str | None = None,
     token: str | None = None,
+    timeout: float | None = None,
     legacy: bool = False,
 ) -> Verified:
     """Download a shared model (safetensors + JSON only), re-evaluate it, and check its
@@ -442,6 +447,8 @@ def load_and_eval(
         video: also record a replay of the downloaded policy to this mp4.
         endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
         token: Hub token, for private repos.
+        timeout: seconds a Hub request may wait (default: huggingface_hub's
+            ``HF_HUB_DOWNLOAD_TIMEOUT``, else 30); a stalled server ends it.
         legacy: read a course checkpoint (``model.pt``) weights-only, without running
             it, when the repo has no safetensors.
 
@@ -465,6 +472,7 @@ def load_and_eval(
         video=video,
         endpoint=endpoint,
         token=token,
+        timeout=timeout,
         legacy=legacy,
     )
     return Verified.of(report)
@@ -485,6 +493,7 @@ def leaderboard(
     ray: str | None = None,
     endpoint: str | None = None,
     token: str | None = None,
+    timeout: float | None = None,
     progress: bool = True,
     legacy: bool = False,
 ) -> Leaderboard:
@@ -502,6 +511,8 @@ def leaderboard(
         ray: verify as tasks on this Ray cluster (``"local"`` starts one here).
         endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
         token: Hub token (private repos of its owner are listed).
+        timeout: seconds a Hub request may wait (default: huggingface_hub's
+            ``HF_HUB_DOWNLOAD_TIMEOUT``, else 30); a stalled server ends it.
         progress: a progress bar of models verified.
         legacy: also verify course checkpoints (``model.pt``), read weights-only.
 
@@ -527,6 +538,7 @@ def leaderboard(
         workers=workers,
         ray_address=ray if verify else None,
         token=token,
+        timeout=timeout,
         progress=progress,
         legacy=legacy,
     )

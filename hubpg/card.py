@@ -19,9 +19,9 @@ The body is the Jinja2 template ``hubpg/model_cards/reinforce_card.md``
 (a copy lives in the repository's top-level ``model_cards/``), rendered through
 :meth:`huggingface_hub.ModelCard.from_template`.
 
-:func:`parse_claim`, :func:`card_env_ids` and :func:`card_tags` read a card back
+:func:`card_data`, :func:`card_env_ids` and :func:`card_tags` read a card back
 (one from hubpg or any other library's course card), for verification and for
-leaderboards. ``huggingface_hub`` is imported only when a function needs it.
+leaderboards; the claim itself is parsed by :mod:`hubpg.claims`. ``huggingface_hub`` is imported only when a function needs it.
 """
 
 from __future__ import annotations
@@ -29,12 +29,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubpg.errors import HubpgError, RepoIdError
+from hubpg.errors import HubpgError
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData
@@ -47,10 +46,6 @@ TASK = "reinforcement-learning"
 BASE_TAGS = ("reinforce", "reinforcement-learning", "custom-implementation", "deep-rl-class")
 #: The Deep RL course's pass marks (leaderboard score, mean - std) for Unit 4's envs.
 COURSE_THRESHOLDS = {"CartPole-v1": 350.0, "Pixelcopter-PLE-v0": 5.0}
-
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_CLAIM = re.compile(rf"^\s*({_NUMBER})\s*(?:\+\s*/\s*-|±|\+\s*-)\s*({_NUMBER})\s*$")
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
 
 class CardError(HubpgError, ValueError):
@@ -254,11 +249,10 @@ def render_card(
 
     data = card_metadata(env_id, mean_reward, std_reward, repo_name=repo_id)
     mean, std = _check_score(mean_reward, std_reward)
-    if repo_id is not None and not _REPO_ID.match(str(repo_id)):
-        raise RepoIdError(
-            f"repo id {repo_id!r} is not of the form NAMESPACE/NAME; use e.g. "
-            f"your-name/Reinforce-{env_id}"
-        )
+    if repo_id is not None:
+        from hubpg.repoid import validate_repo_id
+
+        validate_repo_id(repo_id)
     n_episodes, seed = int(n_episodes), int(seed)
     if n_episodes < 1:
         raise CardError(f"n_episodes must be at least 1 (got {n_episodes})")
@@ -275,6 +269,8 @@ def render_card(
     else:
         policy_text = "sampling each action from the policy's distribution, as the course evaluates"
     claim = format_claim(mean, std)
+    from hubpg.claims import parse_claim_value
+
     shown_mean, shown_std = parse_claim_value(claim)
     score = shown_mean - shown_std  # what the leaderboard computes from the card's value
     threshold_text = None
@@ -324,44 +320,59 @@ def render_card(
 # ---------------------------------------------------------------- reading back
 
 
-def _card_data(card: Any) -> ModelCardData:
-    """ModelCardData from a ModelCard, its text, a README path, a ModelCardData or a metadata dict."""
-    from huggingface_hub import ModelCard, ModelCardData
-    from huggingface_hub.repocard import REGEX_YAML_BLOCK, RepoCard
+def card_data(card: Any) -> ModelCardData:
+    """ModelCardData from a ModelCard, its text, a README path, a ModelCardData or a
+    metadata dict, read through the one card-data rule (:mod:`hubpg.cardsafe`: no YAML
+    aliases, string keys, bounded depth and size).
+
+    Args:
+        card: the card, in any of those forms.
+
+    Raises:
+        CardError: the card cannot be read, or its metadata breaks the rule.
+    """
+    from huggingface_hub import ModelCardData
+    from huggingface_hub.repocard import RepoCard
+
+    from hubpg.cardsafe import card_data_from_readme, check_card_data
+    from hubpg.errors import CardDataError
 
     try:
-        if isinstance(card, ModelCardData):
+        if isinstance(card, ModelCardData):  # e.g. a listing's ModelInfo.card_data
+            check_card_data(card.to_dict())
             return card
         if isinstance(card, RepoCard):
-            if isinstance(card.data, ModelCardData):
-                return card.data
-            return ModelCardData(**card.data.to_dict())
-        if isinstance(card, Mapping):
-            return ModelCardData(**dict(card))
+            card = card.content
         if isinstance(card, os.PathLike):
             card = Path(card).read_text(encoding="utf-8-sig")
         if isinstance(card, bytes):
             card = card.decode("utf-8-sig")
-        if isinstance(card, str):
-            if not REGEX_YAML_BLOCK.search(card):
+        if isinstance(card, Mapping):
+            data = check_card_data(dict(card))
+        elif isinstance(card, str):
+            data = card_data_from_readme(card)
+            if data is None:
                 raise CardError(
                     "the model card has no YAML metadata block (--- ... --- at the top), so it "
                     "claims no score; the card must carry a model-index with mean_reward"
                 )
-            return ModelCard(card).data
+        else:
+            raise CardError(f"cannot read a model card from a {type(card).__name__}")
+        return ModelCardData(**data)
     except CardError:
         raise
+    except CardDataError as exc:
+        raise CardError(f"the model card's metadata cannot be parsed ({exc})") from exc
     except OSError as exc:
         raise CardError(f"cannot read the model card {card} ({exc})") from exc
-    except Exception as exc:  # YAML errors, invalid model-index
+    except Exception as exc:  # invalid model-index, keys ModelCardData refuses
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CardError(f"the model card's metadata cannot be parsed ({first})") from exc
-    raise CardError(f"cannot read a model card from a {type(card).__name__}")
 
 
 def card_tags(card: Any) -> list[str]:
     """The tags a card declares (strings only, in order)."""
-    tags = _card_data(card).tags or []
+    tags = card_data(card).tags or []
     if isinstance(tags, str):
         tags = [tags]
     return [t for t in tags if isinstance(t, str)]
@@ -370,44 +381,8 @@ def card_tags(card: Any) -> list[str]:
 def card_env_ids(card: Any) -> set[str]:
     """The env ids a card's model-index claims results on (dataset names and types)."""
     ids: set[str] = set()
-    for result in _card_data(card).eval_results or []:
+    for result in card_data(card).eval_results or []:
         for value in (result.dataset_type, result.dataset_name):
             if isinstance(value, str) and value:
                 ids.add(value)
     return ids
-
-
-def parse_claim_value(value: Any) -> tuple[float, float]:
-    """``"500.00 +/- 0.00"`` (or ``"500 ± 0"``, spaces optional) -> ``(500.0, 0.0)``."""
-    match = _CLAIM.match(str(value)) if isinstance(value, str) else None
-    if not match:
-        raise CardError(
-            f"the model card's mean_reward value {value!r} is not of the form 'MEAN +/- STD'"
-        )
-    mean, std = float(match.group(1)), float(match.group(2))
-    if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
-        raise CardError(f"the model card's mean_reward value {value!r} is not a finite score")
-    return mean, std
-
-
-def parse_claim(card_or_text: Any, env_id: str | None = None) -> tuple[float, float]:
-    """The ``(mean, std)`` a card claims, read through ``huggingface_hub``'s model-index parser.
-
-    ``card_or_text`` is a :class:`~huggingface_hub.ModelCard`, a card's text, a
-    path to a README.md, a :class:`~huggingface_hub.ModelCardData` or a raw
-    metadata dict (``cardData`` from the Hub's API). The first ``mean_reward``
-    result is used (the first on ``env_id`` when given). Raises
-    :class:`CardError` (a ``ValueError``) when there is none or its value does
-    not parse.
-    """
-    results = _card_data(card_or_text).eval_results or []
-    chosen = [r for r in results if str(r.metric_type).strip().lower() == METRIC]
-    if env_id is not None:
-        chosen = [r for r in chosen if env_id in (r.dataset_type, r.dataset_name)]
-    if not chosen:
-        where = f" on {env_id}" if env_id is not None else ""
-        raise CardError(
-            f"the model card has no {METRIC} result{where} in its model-index; "
-            "re-package the model so its card carries the score"
-        )
-    return parse_claim_value(chosen[0].metric_value)

@@ -33,8 +33,10 @@ def say(message: str, quiet: bool = False) -> None:
 
 
 def emit_json(value: Any) -> None:
-    """Exactly one JSON value on stdout."""
-    click.echo(json.dumps(value, indent=2))
+    """Exactly one JSON value on stdout (strict JSON: a non-finite number is null)."""
+    from hubpg.claims import finite_or_none
+
+    click.echo(json.dumps(finite_or_none(value), indent=2, allow_nan=False))
 
 
 def one_line(message: str) -> str:
@@ -324,7 +326,14 @@ def package(
 
 
 def hub_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--endpoint`` and ``--token``, as in huggingface_hub."""
+    """``--endpoint``, ``--token`` and ``--timeout``, as in huggingface_hub."""
+    func = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Seconds each Hub request may wait for an answer.  "
+        "[default: HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_ETAG_TIMEOUT or 30]",
+    )(func)
     func = click.option(
         "--token", default=None, help="Hub token.  [default: HF_TOKEN or the stored login]"
     )(func)
@@ -367,6 +376,7 @@ def push(
     seed: int,
     endpoint: str | None,
     token: str | None,
+    timeout: float | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -387,7 +397,10 @@ def push(
         revision=revision,
         episodes=episodes,
         seed=seed,
+        timeout=timeout,
     )
+    if result.made_private:
+        say(f"note: {result.repo_id} was public; it is now private (--private)", quiet)
     if as_json:
         emit_json(
             {
@@ -397,6 +410,7 @@ def push(
                 "commit_url": result.commit_url,
                 "revision": result.revision,
                 "package_dir": str(result.package_dir),
+                "made_private": result.made_private,
             }
         )
         return
@@ -436,6 +450,7 @@ def load_and_eval(
     legacy: bool,
     endpoint: str | None,
     token: str | None,
+    timeout: float | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -455,6 +470,7 @@ def load_and_eval(
         endpoint=endpoint,
         token=token,
         legacy=legacy,
+        timeout=timeout,
     )
     if as_json:
         emit_json(report)
@@ -474,7 +490,11 @@ def load_and_eval(
     if claimed is None:
         click.echo(f"measured {measured}   claimed: none (no parsable model-index in the card)")
         return
-    verdict = "supported" if report["claim_supported"] else "NOT SUPPORTED by the measurement"
+    verdict = (
+        "supported"
+        if report["claim_supported"]
+        else f"NOT SUPPORTED ({report['claim_problem'] or 'by the measurement'})"
+    )
     click.echo(
         f"measured {measured}   claimed "
         f"{format_score(claimed['mean_reward'], claimed['std_reward'])}   claim {verdict}"
@@ -543,6 +563,7 @@ def leaderboard(
     legacy: bool,
     endpoint: str | None,
     token: str | None,
+    timeout: float | None,
     as_json: bool,
     as_csv: bool,
     quiet: bool,
@@ -569,6 +590,7 @@ def leaderboard(
         workers=workers,
         ray_address=ray_address if verify else None,
         token=token,
+        timeout=timeout,
         progress=not (quiet or as_json or as_csv),
         legacy=legacy,
     )
@@ -644,6 +666,7 @@ def convert(
     overwrite: bool,
     endpoint: str | None,
     token: str | None,
+    timeout: float | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -670,6 +693,7 @@ def convert(
         max_bytes=max_mib * 2**20,
         endpoint=endpoint,
         token=token,
+        timeout=timeout,
     )
     report = result.model.report()
     if as_json:

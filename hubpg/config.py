@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,15 +88,19 @@ class PolicyConfig:
     library: str = "hubpg"
 
     def __post_init__(self) -> None:
-        self.hidden = [int(h) for h in self.hidden]
+        self.hidden = _int_list("hidden", self.hidden)
         if not isinstance(self.env_id, str) or not self.env_id:
             raise ConfigError("config: env_id must be a non-empty string")
+        self.obs_dim = _whole_number("obs_dim", self.obs_dim)
+        self.n_actions = _whole_number("n_actions", self.n_actions)
         if self.obs_dim < 1 or self.n_actions < 2:
             raise ConfigError(
                 f"config: obs_dim must be >= 1 and n_actions >= 2 (got {self.obs_dim}, {self.n_actions})"
             )
         if any(h < 1 for h in self.hidden):
             raise ConfigError(f"config: hidden sizes must be positive (got {self.hidden})")
+        if self.obs_clip is not None:
+            _number("obs_clip", self.obs_clip)
         if self.activation not in ACTIVATIONS:
             raise ConfigError(
                 f"config: unknown activation {self.activation!r}; use one of {', '.join(ACTIVATIONS)}"
@@ -104,7 +109,9 @@ class PolicyConfig:
             values = getattr(self, name)
             if values is None:
                 continue
-            values = [float(x) for x in values]
+            if not isinstance(values, (list, tuple)):
+                raise ConfigError(f"config: {name} must be a list of numbers (got {values!r:.60})")
+            values = [_number(name, x) for x in values]
             setattr(self, name, values)
             if len(values) != self.obs_dim:
                 raise ConfigError(
@@ -115,6 +122,11 @@ class PolicyConfig:
         if self.obs_clip is not None and not self.obs_clip > 0:
             raise ConfigError(f"config: obs_clip must be positive (got {self.obs_clip})")
         _check_frames(self.frame_stack, self.frame_stride, "config: ")
+        if self.input_dim > MAX_POLICY_WIDTH:
+            raise ConfigError(
+                f"config: obs_dim x frame_stack must be at most {MAX_POLICY_WIDTH} "
+                f"(got {self.input_dim})"
+            )
 
     @property
     def input_dim(self) -> int:
@@ -334,9 +346,48 @@ class TrainConfig:
 
 
 def _check_frames(frames: int, stride: int, prefix: str) -> None:
+    """Positive whole numbers whose frame history stays small (hostile configs too)."""
     for name, value in (("frame_stack", frames), ("frame_stride", stride)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{prefix}{name} must be a positive integer (got {value!r})")
+            raise ConfigError(f"{prefix}{name} must be a positive integer (got {value!r:.60})")
+    if (frames - 1) * stride + 1 > MAX_FRAME_HISTORY:
+        raise ConfigError(
+            f"{prefix}frame_stack and frame_stride keep {(frames - 1) * stride + 1} frames; "
+            f"at most {MAX_FRAME_HISTORY}"
+        )
+
+
+#: The most observations a frame history keeps, (frame_stack - 1) * frame_stride + 1.
+MAX_FRAME_HISTORY = 1024
+
+
+#: The widest layer, and the most observations or actions, a policy config may ask for.
+MAX_POLICY_WIDTH = 1 << 16
+
+
+def _whole_number(name: str, value: Any) -> int:
+    """``value`` when it is an int (not a bool, not a float, not a string) in
+    ``0 .. MAX_POLICY_WIDTH``, else :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"config: {name} must be a whole number (got {value!r:.60})")
+    value = int(value)
+    if not 0 <= value <= MAX_POLICY_WIDTH:
+        raise ConfigError(
+            f"config: {name} must be between 0 and {MAX_POLICY_WIDTH} (got {value!r:.60})"
+        )
+    return value
+
+
+def _int_list(name: str, values: Any) -> list[int]:
+    if not isinstance(values, (list, tuple)):  # a string "1234" is not [1, 2, 3, 4]
+        raise ConfigError(f"config: {name} must be a list of whole numbers (got {values!r:.60})")
+    return [_whole_number(name, v) for v in values]
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ConfigError(f"config: {name} must be finite numbers (got {value!r:.60})")
+    return float(value)
 
 
 def _from_dict(cls: type, data: Any, source: str) -> Any:

@@ -92,3 +92,13 @@ class InterruptedByUser(HubpgError, InterruptedError):
 class CardDataError(HubpgError, ValueError):
     """A model card's YAML metadata breaks hubpg's rule (aliases, non-string keys, too deep
     or too large, or a shape huggingface_hub cannot read); see :mod:`hubpg.cardsafe`."""
+
+
+class HubTimeoutError(HubpgError, TimeoutError):
+    """The Hub did not answer within the timeout (``--timeout``)."""
+
+    exit_code = 1
+
+
+class UploadRefusedError(HubpgError, PermissionError):
+    """A package folder holds something push never uploads (a symlink, a pickle)."""

@@ -944,6 +944,7 @@ def convert(
     max_bytes: int = DEFAULT_MAX_BYTES,
     endpoint: str | None = None,
     token: str | None = None,
+    timeout: float | None = None,
 ) -> ConvertResult:
     """Convert a course checkpoint into a hubpg folder (safetensors + JSON, no pickle).
 
@@ -959,6 +960,7 @@ def convert(
         max_bytes: the checkpoint size cap (default 64 MiB).
         endpoint: the Hub (default ``HF_ENDPOINT`` or huggingface.co).
         token: a Hub token for private repos.
+        timeout: seconds a Hub request may wait (see :func:`hubpg.hub.resolve_timeout`).
 
     Example:
         >>> hubpg.convert("model.pt", out="converted", env_id="CartPole-v1")  # doctest: +SKIP
@@ -973,7 +975,15 @@ def convert(
             files["__source__"], env_id=env_id_of(files, env_id), max_bytes=max_bytes
         )
     else:
-        files, model = _repo_files(repo_id, revision, endpoint, token, env_id, max_bytes)  # type: ignore[arg-type]
+        files, model = _repo_files(
+            repo_id,  # type: ignore[arg-type]
+            revision,
+            endpoint,
+            token,
+            env_id,
+            max_bytes,
+            timeout,
+        )  # type: ignore[arg-type]
     written = _write_folder(out, model, files)
     return ConvertResult(out, model, written)
 
@@ -1005,6 +1015,7 @@ def _repo_files(
     token: str | None,
     env_id: str | None,
     max_bytes: int,
+    timeout: float | None,
 ) -> tuple[dict[str, Path], LegacyModel]:
     from hubpg.hub import LEGACY_LOAD_FILES, download
 
@@ -1016,6 +1027,7 @@ def _repo_files(
         files=LEGACY_LOAD_FILES,
         legacy=True,
         max_bytes=max_bytes,
+        timeout=timeout,
     )
     if WEIGHTS_NAME in got.files and CONFIG_NAME in got.files:
         raise LegacyCheckpointError(

@@ -167,7 +167,18 @@ class Policy(nn.Module):
 
     @classmethod
     def from_files(cls, config: PolicyConfig, weights_path: Path, device: str = "cpu") -> Policy:
-        """Build from ``config`` and load the safetensors file at ``weights_path`` strictly."""
+        """Build from ``config`` and load the safetensors file at ``weights_path`` strictly.
+
+        The file's header (names, shapes) is checked against ``config`` before the
+        network is built, so a config asking for a huge network beside a small
+        weights file is refused without allocating it.
+
+        Args:
+            config: the architecture.
+            weights_path: the ``model.safetensors`` file.
+            device: the torch device.
+        """
+        check_weights_header(config, weights_path)
         policy = cls(config)
         load_weights_strict(policy, read_weights(weights_path), str(weights_path))
         return policy.to(device).eval()
@@ -200,6 +211,58 @@ def _canonical_header(data: bytes) -> bytes:
         return data
     text += b" " * (length - len(text))
     return data[:8] + text + data[8 + length :]
+
+
+def expected_shapes(config: PolicyConfig) -> dict[str, tuple[int, ...]]:
+    """The tensor names and shapes of :class:`Policy` for ``config`` (without building it).
+
+    Args:
+        config: the architecture.
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    width = config.input_dim  # obs_dim times frame_stack
+    sizes = [*config.hidden, config.n_actions]
+    for i, size in enumerate(sizes):
+        shapes[f"net.{2 * i}.weight"] = (size, width)
+        shapes[f"net.{2 * i}.bias"] = (size,)
+        width = size
+    return shapes
+
+
+def check_weights_header(config: PolicyConfig, path: Path) -> None:
+    """Raise :class:`WeightsError` unless the safetensors header at ``path`` names exactly
+    the tensors ``config`` needs, with their shapes (only the header is read).
+
+    Args:
+        config: the architecture.
+        path: the ``model.safetensors`` file.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path} not found")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            found = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise WeightsError(
+            f"{path} is not a valid safetensors file ({exc}); re-train or re-download it"
+        ) from exc
+    want = expected_shapes(config)
+    if set(found) != set(want):
+        missing, extra = sorted(set(want) - set(found)), sorted(set(found) - set(want))
+        raise WeightsError(
+            f"{path} does not match its config.json (missing {', '.join(missing) or 'none'}; "
+            f"unexpected {', '.join(extra[:10]) or 'none'}); the weights and config come from "
+            "different models"
+        )
+    for key, shape in want.items():
+        if found[key] != shape:
+            raise WeightsError(
+                f"{path} does not match its config.json: {key} has shape {found[key]}, "
+                f"the config needs {shape}; nothing was built"
+            )
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:

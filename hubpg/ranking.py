@@ -53,6 +53,7 @@ ROW_KEYS = (
     "measured_score",
     "measured_n_episodes",
     "claim_supported",
+    "claim_problem",
     "date",
     "revision",
     "problem",
@@ -90,6 +91,7 @@ def leaderboard(
     progress: bool = False,
     *,
     legacy: bool = False,
+    timeout: float | None = None,
 ) -> list[dict[str, Any]]:
     """Rank the models on ``endpoint`` tagged ``env_id`` and ``reinforce``.
 
@@ -109,7 +111,13 @@ def leaderboard(
     reading it weights-only (:mod:`hubpg.legacy`); a refused one is set apart with
     the reason. ``progress``: a bar of models verified on stderr. ``endpoint`` and
     ``token`` default as in ``huggingface_hub`` (``HF_ENDPOINT``, ``HF_TOKEN``
-    or the stored login).
+    or the stored login). ``timeout``: seconds each Hub request may wait
+    (:func:`hubpg.hub.resolve_timeout`), in the listing and in every verification.
+
+    A claim that cannot be true (above the env's maximum return) has
+    ``claim_supported`` False and ``claim_problem`` saying why, even without
+    ``verify``, and ranks after every other claim. One listing item or row that
+    cannot be read or scored is set apart; it never stops the others.
     """
     from hubpg.envs import check_env_id
 
@@ -122,19 +130,24 @@ def leaderboard(
     def list_rows() -> list[dict[str, Any]]:
         # Imports torch (through hubpg.hub): with a pool, this runs in a thread
         # while the workers start.
-        from hubpg.hub import _configure_client, hub_errors, resolve_endpoint, resolve_token
+        from hubpg.hub import (
+            hub_client,
+            hub_errors,
+            list_models,
+            resolve_endpoint,
+            resolve_timeout,
+            resolve_token,
+        )
 
         url = where["endpoint"] = resolve_endpoint(endpoint)
         key = where["token"] = resolve_token(token)
-        _configure_client(url)
-        from huggingface_hub import HfApi
-
-        api = HfApi(endpoint=url, token=key or False)
-        with hub_errors("listing models", f"models tagged {env_id}", url, token_given=bool(key)):
-            models = api.list_models(
-                filter=[env_id, ALGO_TAG], author=author or None, cardData=True
-            )
-            return [_row_from_listing(model, env_id) for model in models]
+        resolve_timeout(timeout)
+        with (
+            hub_client(url, timeout=timeout),
+            hub_errors("listing models", f"models tagged {env_id}", url, token_given=bool(key)),
+        ):
+            items = list_models(url, key, tags=[env_id, ALGO_TAG], author=author)
+            return [row_from_listing(item, env_id) for item in items]
 
     if not verify:
         return rank_rows(list_rows(), by="claimed_score", top=top)
@@ -150,6 +163,7 @@ def leaderboard(
                 "episodes": episodes,
                 "seed": seed,
                 "legacy": legacy,
+                "timeout": timeout,
             }
             for row in rows
             if row["problem"] is None
@@ -176,7 +190,7 @@ def leaderboard(
             measured = []
     by_repo = {row["repo_id"]: row for row in rows}
     for outcome in measured:
-        _apply_measurement(by_repo[outcome["repo_id"]], outcome)
+        apply_measurement(by_repo[outcome["repo_id"]], outcome, env_id)
     return rank_rows(rows, by="measured_score", top=top)
 
 
@@ -189,40 +203,85 @@ def _empty_row(repo_id: str) -> dict[str, Any]:
     return dict.fromkeys(ROW_KEYS) | {"repo_id": repo_id}
 
 
-def _row_from_listing(model: Any, env_id: str) -> dict[str, Any]:
-    """A row from one ``list_models`` item: the claim read from its ``cardData``."""
-    from hubpg.card import CardError, card_env_ids, parse_claim
+def row_from_listing(model: Any, env_id: str) -> dict[str, Any]:
+    """A row from one listing item (a ``ModelInfo`` or an
+    :class:`~hubpg.hub.UnreadableListing`): the claim read from its ``cardData``.
 
-    row = _empty_row(model.id)
-    row["revision"] = getattr(model, "sha", None)
+    Never raises: an item that cannot be read is a set-apart row with the reason.
+
+    Args:
+        model: the listing item.
+        env_id: the env the leaderboard ranks.
+    """
+    repo_id = getattr(model, "id", None)
+    row = _empty_row(repo_id if isinstance(repo_id, str) else repr(repo_id)[:80])
+    try:
+        _fill_from_listing(row, model, env_id)
+    except Exception as exc:  # noqa: BLE001 - one hostile item must not stop the ranking
+        row["problem"] = f"unreadable listing item ({_one_line(exc)})"
+    return row
+
+
+def _fill_from_listing(row: dict[str, Any], model: Any, env_id: str) -> None:
+    from hubpg.card import CardError, card_env_ids
+    from hubpg.claims import impossible_reason, parse_claim
+
+    if getattr(model, "problem", None):  # an UnreadableListing
+        row["problem"] = model.problem
+        return
+    sha = getattr(model, "sha", None)
+    row["revision"] = sha if isinstance(sha, str) else None
     modified = getattr(model, "last_modified", None)
-    row["date"] = modified.isoformat() if modified is not None else None
+    row["date"] = modified.isoformat() if hasattr(modified, "isoformat") else None
     card = getattr(model, "card_data", None)
     if card is None:
         row["problem"] = NO_CLAIM
-        return row
+        return
     try:
         envs = card_env_ids(card)
         if envs and env_id not in envs:
             row["problem"] = f"card claims {', '.join(sorted(envs))}"
-            return row
+            return
         mean, std = parse_claim(card, env_id=env_id)
-    except (CardError, ValueError, TypeError):
+    except (CardError, ValueError, TypeError, RecursionError):
         row["problem"] = NO_CLAIM
-        return row
+        return
     row.update(claimed_mean=mean, claimed_std=std, claimed_score=mean - std)
-    return row
+    impossible = impossible_reason(mean, env_id)
+    if impossible is not None:
+        row.update(claim_supported=False, claim_problem=impossible)
 
 
-def _apply_measurement(row: dict[str, Any], outcome: dict[str, Any]) -> None:
-    from hubpg.hub import claim_supported
+def apply_measurement(row: dict[str, Any], outcome: dict[str, Any], env_id: str) -> None:
+    """Put one verification outcome into its row and judge the row's claim
+    (:func:`hubpg.claims.judge_claim`). Never raises: a row whose numbers cannot be
+    scored is set apart with the reason.
+
+    Args:
+        row: the row (from :func:`row_from_listing`).
+        outcome: what :func:`verify_one` returned for it.
+        env_id: the env that was measured.
+    """
+    try:
+        _apply(row, outcome, env_id)
+    except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
+        row["problem"] = f"cannot score the measurement ({_one_line(exc)})"
+
+
+def _apply(row: dict[str, Any], outcome: dict[str, Any], env_id: str) -> None:
+    import math
+
+    from hubpg.claims import Claim, episode_count, judge_claim
 
     if outcome.get("problem"):
         row["problem"] = outcome["problem"]
         return
-    if outcome.get("claimed_n_episodes") is not None:
-        row["claimed_n_episodes"] = outcome["claimed_n_episodes"]
-    mean, std, n = outcome["mean"], outcome["std"], outcome["n_episodes"]
+    claimed_n = episode_count(outcome.get("claimed_n_episodes"))
+    if claimed_n is not None:
+        row["claimed_n_episodes"] = claimed_n
+    mean, std, n = float(outcome["mean"]), float(outcome["std"]), int(outcome["n_episodes"])
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        raise ValueError(f"measured {mean} +/- {std} is not finite")
     row.update(
         measured_mean=mean,
         measured_std=std,
@@ -230,12 +289,27 @@ def _apply_measurement(row: dict[str, Any], outcome: dict[str, Any]) -> None:
         measured_n_episodes=n,
         revision=outcome.get("revision") or row["revision"],
     )
-    claimed = {
-        "mean_reward": row["claimed_mean"],
-        "std_reward": row["claimed_std"],
-        "n_episodes": row["claimed_n_episodes"],
-    }
-    row["claim_supported"] = bool(claim_supported(claimed, mean, std, n))
+    claim = Claim(row["claimed_mean"], row["claimed_std"], row["claimed_n_episodes"])
+    verdict = judge_claim(claim, env_id=env_id, mean=mean, std=std, n=n)
+    row.update(claim_supported=verdict.supported, claim_problem=verdict.reason)
+
+
+def _sort_key(row: dict[str, Any], by: str) -> tuple[Any, ...]:
+    """Best first; without a measurement, an impossible claim after every other."""
+    impossible = by == "claimed_score" and row["claim_supported"] is False
+    return (impossible, -row[by], -(row["claimed_score"] or 0.0), row["repo_id"])
+
+
+def _rankable(row: dict[str, Any], by: str) -> bool:
+    import math
+
+    value = row.get(by)
+    return (
+        row["problem"] is None
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and math.isfinite(row.get("claimed_score") or 0.0)
+    )
 
 
 def rank_rows(
@@ -243,10 +317,10 @@ def rank_rows(
 ) -> list[dict[str, Any]]:
     """Ranked rows (score ``by`` descending, then claimed score, then repo id), the
     ``top`` best of them when given, then every set-apart row (``rank`` None)."""
-    ranked = [r for r in rows if r["problem"] is None and r.get(by) is not None]
+    ranked = [r for r in rows if _rankable(r, by)]
     ranked_ids = {id(r) for r in ranked}
     apart = [r for r in rows if id(r) not in ranked_ids]
-    ranked.sort(key=lambda r: (-r[by], -(r["claimed_score"] or 0.0), r["repo_id"]))
+    ranked.sort(key=lambda r: _sort_key(r, by))
     if top is not None:
         ranked = ranked[:top]
     for i, row in enumerate(ranked, 1):
@@ -279,9 +353,10 @@ def verify_one(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _measure(task: dict[str, Any]) -> dict[str, Any]:
+    from hubpg.claims import read_episode_count
     from hubpg.evaluation import evaluate
     from hubpg.hub import LEGACY_LOAD_FILES, download, policy_from_download
-    from hubpg.runfolder import CONFIG_NAME, RESULTS_NAME, WEIGHTS_NAME, read_json
+    from hubpg.runfolder import CONFIG_NAME, RESULTS_NAME, WEIGHTS_NAME
 
     env_id = task["env_id"]
     legacy = bool(task.get("legacy"))
@@ -292,16 +367,14 @@ def _measure(task: dict[str, Any]) -> dict[str, Any]:
         task["token"],
         files=LEGACY_LOAD_FILES if legacy else (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME),
         legacy=legacy,
+        timeout=task.get("timeout"),
     )
     policy = policy_from_download(got, legacy=legacy)[0]
     if policy.config.env_id != env_id:
         raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")
     result = evaluate(policy, env_id=env_id, episodes=task["episodes"], seed=task["seed"])
-    claimed_n = None
-    if RESULTS_NAME in got.files:
-        with contextlib.suppress(HubpgError, TypeError, ValueError, AttributeError):
-            n = int(read_json(got.files[RESULTS_NAME]).get("n_evaluation_episodes"))
-            claimed_n = n if n > 0 else None
+    results = got.files.get(RESULTS_NAME)
+    claimed_n = read_episode_count(results) if results is not None else None
     return {
         "mean": result.mean_reward,
         "std": result.std_reward,

@@ -201,17 +201,24 @@ class Packaged:
     @classmethod
     def of(cls, result: Any) -> Packaged:
         """From :class:`hubpg.packaging.PackageResult`, re-reading the written card's claim."""
-        from hubpg.hub import claim_of, claim_supported
+        from hubpg.claims import judge_claim
+        from hubpg.hub import claim_of
 
         folder = Path(result.package_dir)
         files = {name: folder / name for name in (CARD_NAME, RESULTS_NAME)}
-        claimed = claim_of({k: v for k, v in files.items() if v.is_file()})
+        claim = claim_of({k: v for k, v in files.items() if v.is_file()})
         evaluation = Evaluated.of(result.evaluation)
-        supported = None
-        if claimed is not None:
-            supported = claim_supported(
-                claimed, evaluation.mean_reward, evaluation.std_reward, evaluation.n_episodes
-            )
+        if claim is None:
+            claimed, supported = None, None
+        else:
+            claimed = claim.to_dict()
+            supported = judge_claim(
+                claim,
+                env_id=evaluation.env_id,
+                mean=evaluation.mean_reward,
+                std=evaluation.std_reward,
+                n=evaluation.n_episodes,
+            ).supported
         return cls(folder, evaluation, list(result.files), dict(result.timings), claimed, supported)
 
     @property

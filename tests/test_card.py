@@ -13,11 +13,10 @@ from hubpg.card import (
     card_env_ids,
     card_metadata,
     card_tags,
-    parse_claim,
-    parse_claim_value,
     render_card,
     template_path,
 )
+from hubpg.claims import parse_claim, parse_claim_value
 from hubpg.errors import RepoIdError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,8 +17,9 @@ import pytest
 from cli_runner import run_cli
 from huggingface_hub import HfApi
 
+from hubpg.claims import claim_supported
 from hubpg.errors import PickleRefusedError, RepoIdError, TokenError
-from hubpg.hub import claim_supported, load, push, validate_repo_id
+from hubpg.hub import load, push, validate_repo_id
 from hubpg.localhub.testing import running_hub
 
 ALICE, BOB = "hf_local_alice", "hf_local_bob"
@@ -470,3 +472,301 @@ def test_pixelcopter_round_trip_with_replay(hub, tmp_path) -> None:
     results = json.loads((run / "hub" / "results.json").read_text())
     assert report["episode_returns"] == results["episode_returns"]  # same seeds, same play
     assert video.stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- issue 16: hardening
+
+
+def _copy_run(cartpole_run: Path, dest: Path) -> Path:
+    shutil.copytree(cartpole_run, dest, ignore=shutil.ignore_patterns("hub"))
+    return dest
+
+
+@pytest.mark.slow
+def test_a_stalled_server_ends_every_command_with_timed_out(cartpole_run, tmp_path) -> None:
+    """A SIGSTOP'd server: before, push, load-and-eval and leaderboard hung forever."""
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    with running_hub(tmp_path / "data", subprocess=True) as server:
+        push("alice/stalled", run, endpoint=server.url, token=ALICE, episodes=5)
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            for args in (
+                ["push", str(run), "--repo", "alice/stalled", "--token", ALICE],
+                ["load-and-eval", "--repo", "alice/stalled", "--episodes", "2"],
+                ["leaderboard", "CartPole-v1"],
+            ):
+                # run_cli's own timeout (a hang) would fail the test with TimeoutExpired
+                proc = run_cli(*args, "--endpoint", server.url, "--timeout", "0.5", timeout=120)
+                assert proc.returncode == 1, (args, proc.stderr)
+                last = proc.stderr.strip().splitlines()[-1]
+                assert last.startswith("error: ") and "timed out" in last, (args, proc.stderr)
+                assert "Traceback" not in proc.stderr and "unexpected" not in proc.stderr
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+
+
+@pytest.mark.slow
+def test_verification_of_a_stalled_server_is_set_apart(cartpole_run, tmp_path) -> None:
+    from hubpg.ranking import verify_one
+
+    with running_hub(tmp_path / "data", subprocess=True) as server:
+        push("alice/slow", cartpole_run, endpoint=server.url, token=ALICE)
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            task = {
+                "repo_id": "alice/slow",
+                "revision": None,
+                "endpoint": server.url,
+                "token": None,
+                "env_id": "CartPole-v1",
+                "episodes": 2,
+                "seed": 0,
+                "timeout": 0.5,
+            }
+            outcome = verify_one(task)
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+    assert "timed out" in outcome["problem"]
+
+
+def test_timeout_is_validated_and_honours_huggingface_hub(monkeypatch) -> None:
+    from hubpg.errors import ConfigError
+    from hubpg.hub import DEFAULT_TIMEOUT_S, resolve_timeout
+
+    monkeypatch.delenv("HF_HUB_DOWNLOAD_TIMEOUT", raising=False)
+    monkeypatch.delenv("HF_HUB_ETAG_TIMEOUT", raising=False)
+    assert resolve_timeout() == DEFAULT_TIMEOUT_S
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "7")
+    monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "45")
+    assert resolve_timeout() == 45.0
+    assert resolve_timeout(2) == 2.0
+    for bad in (0, -1, float("nan"), float("inf"), "3", True):
+        with pytest.raises(ConfigError):
+            resolve_timeout(bad)
+
+
+def test_load_leaves_huggingface_hub_global_state_as_it_was(hub, pushed, monkeypatch) -> None:
+    """Before, one hubpg.load() switched progress bars (and Xet) off for good."""
+    import importlib
+
+    from huggingface_hub.utils import _http as hf_http
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+
+    # the test suite may disable bars by the environment, which has priority
+    monkeypatch.setattr(
+        importlib.import_module("huggingface_hub.utils.tqdm"), "HF_HUB_DISABLE_PROGRESS_BARS", None
+    )
+    factory = hf_http._GLOBAL_CLIENT_FACTORY
+    xet = huggingface_hub.constants.HF_HUB_DISABLE_XET
+    huggingface_hub.constants.HF_HUB_DISABLE_XET = False
+    enable_progress_bars()
+    try:
+        load("alice/Reinforce-CartPole-v1", endpoint=hub.url)
+        assert not are_progress_bars_disabled()
+        assert huggingface_hub.constants.HF_HUB_DISABLE_XET is False
+        assert hf_http._GLOBAL_CLIENT_FACTORY is factory
+        disable_progress_bars()
+        load("alice/Reinforce-CartPole-v1", endpoint=hub.url)
+        assert are_progress_bars_disabled()
+    finally:
+        huggingface_hub.constants.HF_HUB_DISABLE_XET = xet
+        disable_progress_bars()
+
+
+def test_push_refuses_symlinks_and_pickles_in_the_package(hub, cartpole_run, tmp_path) -> None:
+    from hubpg.errors import UploadRefusedError
+
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    package = push("alice/links", run, endpoint=hub.url, token=ALICE, episodes=5).package_dir
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not upload")
+    (package / "notes.txt").symlink_to(secret)
+    proc = run_cli(
+        "push", str(package), "--repo", "alice/links", "--endpoint", hub.url, "--token", ALICE
+    )
+    assert proc.returncode == 2 and "symbolic link" in proc.stderr, proc.stderr
+    (package / "notes.txt").unlink()
+    (package / "extra.pkl").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(UploadRefusedError, match="pickle"):
+        push("alice/links", package, endpoint=hub.url, token=ALICE)
+    (package / "extra.pkl").unlink()
+    files = {f.rfilename for f in api(hub).model_info("alice/links").siblings}
+    assert "notes.txt" not in files and "extra.pkl" not in files and "model.safetensors" in files
+
+
+def test_push_private_onto_a_public_repo_makes_it_private(hub, cartpole_run, tmp_path) -> None:
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    push("alice/goes-private", run, endpoint=hub.url, token=ALICE, episodes=5)
+    assert api(hub, token=BOB).model_info("alice/goes-private").private is False
+    proc = run_cli(
+        "push",
+        str(run),
+        "--repo",
+        "alice/goes-private",
+        "--private",
+        "--endpoint",
+        hub.url,
+        "--token",
+        ALICE,
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["made_private"] is True
+    assert "now private" in proc.stderr
+    assert api(hub).model_info("alice/goes-private").private is True
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    with pytest.raises(RepositoryNotFoundError):
+        api(hub, token=BOB).model_info("alice/goes-private")
+
+
+def test_a_400_shows_the_servers_message(hub, cartpole_run, tmp_path) -> None:
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    package = push("alice/bad-path", run, endpoint=hub.url, token=ALICE, episodes=5).package_dir
+    (package / "a\tb.txt").write_text("a tab is a control character")
+    proc = run_cli(
+        "push", str(package), "--repo", "alice/bad-path", "--endpoint", hub.url, "--token", ALICE
+    )
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "control characters" in last and "retry later" not in last, last
+    assert "unexpected" not in last
+
+
+def test_a_file_too_large_for_the_server_gets_its_message(cartpole_run, tmp_path) -> None:
+    from hubpg.localhub.web import Limits
+
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    with running_hub(tmp_path / "data", limits=Limits(max_lfs_bytes=64 * 1024)) as small:
+        package = push("alice/big", run, endpoint=small.url, token=ALICE, episodes=5).package_dir
+        (package / "big.dat").write_bytes(os.urandom(256 * 1024))
+        proc = run_cli(
+            "push", str(package), "--repo", "alice/big", "--endpoint", small.url, "--token", ALICE
+        )
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: push failed") and "unexpected" not in last, last
+    assert not list(package.glob("*.tmp*")) and not list(package.glob(".*tmp*"))
+
+
+def test_a_full_disk_is_reported_as_a_full_disk() -> None:
+    import errno
+
+    from hubpg.errors import HubError
+    from hubpg.hub import hub_errors
+
+    with pytest.raises(HubError, match="no space left"), hub_errors("download", "a/b", "x", False):
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device", "/cache/blob")
+        except OSError as exc:
+            raise RuntimeError("Error while downloading") from exc
+
+
+def test_server_killed_before_push_gives_a_one_line_error(cartpole_run, tmp_path) -> None:
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    with running_hub(tmp_path / "data", subprocess=True) as server:
+        url = server.url
+    proc = run_cli("push", str(run), "--repo", "alice/x", "--endpoint", url, "--token", ALICE)
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: push failed") and "unexpected" not in last, last
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"hidden": [20000, 20000]}, "does not match its config.json"),
+        ({"hidden": "1234"}, "list of whole numbers"),
+        ({"hidden": ["abc"]}, "whole number"),
+        ({"hidden": [4.5]}, "whole number"),
+        ({"obs_dim": "4"}, "whole number"),
+        ({"obs_clip": float("nan")}, "finite"),
+        ({"obs_scale": [float("inf")] * 4}, "finite"),
+        ({"obs_dim": 5}, "observations"),
+    ],
+)
+def test_hostile_config_json_is_refused_before_building(
+    hub, cartpole_run, tmp_path, config, match
+) -> None:
+    from hubpg.errors import ConfigError, WeightsError
+
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    package = push("alice/hostile-config", run, endpoint=hub.url, token=ALICE, episodes=5)
+    data = json.loads((package.package_dir / "config.json").read_text())
+    data.update(config)
+    api(hub).upload_file(
+        path_or_fileobj=json.dumps(data).encode(),
+        path_in_repo="config.json",
+        repo_id="alice/hostile-config",
+    )
+    with pytest.raises((ConfigError, WeightsError), match=match):
+        load("alice/hostile-config", endpoint=hub.url)
+
+
+def test_garbage_claims_get_the_right_verdict(hub, cartpole_run, tmp_path) -> None:
+    """Before: 800 +/- 100 on CartPole-v1 with n = 1 was "claim supported", a card
+    claiming Acrobot-v1 was checked against the CartPole run, and counts of -10,
+    Infinity, a list or deep nesting crashed."""
+    from hubpg.hub import load_and_eval
+
+    repo = "alice/garbage-claims"
+    run = _copy_run(cartpole_run, tmp_path / "run")
+    card = push(repo, run, endpoint=hub.url, token=ALICE, episodes=5).package_dir / "README.md"
+    text = card.read_text()
+
+    def upload(name: str, content: str) -> None:
+        api(hub).upload_file(path_or_fileobj=content.encode(), path_in_repo=name, repo_id=repo)
+
+    claim = re.search(r"value: (\S+ \+/- \S+)", text).group(1)
+    upload("README.md", text.replace(claim, "800.00 +/- 100.00"))
+    upload("results.json", json.dumps({"n_evaluation_episodes": 1}))
+    report = load_and_eval(repo, endpoint=hub.url, episodes=5)
+    assert report["claim_supported"] is False and "maximum return 500" in report["claim_problem"]
+    upload("README.md", text.replace(claim, "500.00 +/- 0.00").replace("CartPole-v1", "Acrobot-v1"))
+    report = load_and_eval(repo, endpoint=hub.url, episodes=5)
+    assert report["claim_supported"] is False and "Acrobot-v1" in report["claim_problem"]
+    upload("README.md", text)
+    for count in ("-10", "Infinity", "[1, 2]", "[" * 3000 + "]" * 3000, "9" * 401):
+        upload("results.json", '{"n_evaluation_episodes": ' + count + "}")
+        report = load_and_eval(repo, endpoint=hub.url, episodes=5)
+        assert report["claimed"]["n_episodes"] is None, count[:20]
+        assert report["claim_supported"] is True
+    proc = run_cli(
+        "load-and-eval", "--repo", repo, "--endpoint", hub.url, "--json", "--episodes", "5"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Infinity" not in proc.stdout and "NaN" not in proc.stdout
+    assert json.loads(proc.stdout)["claimed"]["n_episodes"] is None
+
+
+def test_a_cache_that_cannot_be_written_is_not_an_unreachable_endpoint(
+    hub, pushed, tmp_path
+) -> None:
+    """Before: a full HF cache was reported as "could not reach the endpoint". The CLI
+    runs with a 1 KiB file-size limit (SIGXFSZ ignored, so writes fail with EFBIG)."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "hubpg.cli", "load-and-eval", "--repo"]
+        + ["alice/Reinforce-CartPole-v1", "--endpoint", hub.url, "--episodes", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit,
+    )
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: download failed") and "HF_HUB_CACHE" in last, last
+    assert "could not reach" not in last and "unexpected" not in last

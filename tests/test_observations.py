@@ -151,3 +151,10 @@ def test_the_replay_plays_the_same_game_as_evaluate_with_a_frame_stack() -> None
         env.close()
         result = evaluate(policy, episodes=1, seed=seed, deterministic=True, max_t=300)
         assert (result.episode_returns[0], result.episode_lengths[0]) == (total, length)
+
+
+def test_a_hostile_frame_history_is_refused_before_anything_is_allocated() -> None:
+    with pytest.raises(ConfigError, match="keep"):
+        PolicyConfig("CartPole-v1", 4, 2, frame_stack=10**6, frame_stride=10**6)
+    with pytest.raises(ConfigError, match="frame_stack"):
+        PolicyConfig("CartPole-v1", 4, 2, frame_stack=True)

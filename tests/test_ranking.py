@@ -358,3 +358,139 @@ def test_cli_refuses_json_with_csv_and_an_unknown_env(hub) -> None:
     proc = run_cli("leaderboard", "CartPoel-v1", "--endpoint", hub.url)
     assert proc.returncode == 2 and "unknown env id" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- issue 16: hostile listings
+
+
+class HostileListing:
+    """A loopback HTTP server answering ``GET /api/models`` with fixed items, as a
+    hostile or broken Hub could (hubpg's own server refuses such cards at commit, so
+    only a server like this can still send them); the real huggingface_hub client
+    and hubpg's own listing code read it."""
+
+    def __init__(self, items: list) -> None:
+        import http.server
+        import threading
+
+        body = json.dumps(items).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _item(repo_id: str, card: object) -> dict:
+    return {
+        "id": repo_id,
+        "_id": repo_id,
+        "modelId": repo_id,
+        "sha": "0" * 40,
+        "tags": [ENV, "reinforce"],
+        "private": False,
+        "cardData": card,
+    }
+
+
+def _claim_card(value: str, env_id: str = ENV) -> dict:
+    return {
+        "tags": [env_id, "reinforce"],
+        "model-index": [
+            {
+                "name": "x",
+                "results": [
+                    {
+                        "task": {"type": "reinforcement-learning"},
+                        "dataset": {"name": env_id, "type": env_id},
+                        "metrics": [{"type": "mean_reward", "value": value}],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def hostile_listing():
+    deep: object = "x"
+    for _ in range(200):
+        deep = {"k": deep}
+    items = [
+        _item("alice/honest", _claim_card("450.00 +/- 10.00")),
+        _item("alice/modest", _claim_card("300.00 +/- 10.00")),
+        _item("mallory/impossible", _claim_card("800.00 +/- 100.00")),
+        _item("mallory/huge-std", _claim_card("100 +/- 1e200")),
+        _item("mallory/self-key", {"self": 1, **_claim_card("500.00 +/- 0.00")}),
+        _item("mallory/deep", {"extra": deep, **_claim_card("500.00 +/- 0.00")}),
+        "not an object",
+    ]
+    server = HostileListing(items)
+    yield server
+    server.close()
+
+
+def test_a_hostile_listing_never_stops_the_leaderboard(hostile_listing) -> None:
+    # before: the `self` key made huggingface_hub's ModelInfo raise inside list_models
+    rows = leaderboard(ENV, endpoint=hostile_listing.url, timeout=10)
+    by_id = {row["repo_id"]: row for row in rows}
+    ranked = [row["repo_id"] for row in rows if row["rank"] is not None]
+    # an impossible claim ranks after every other one, however high it is
+    assert ranked == ["alice/honest", "alice/modest", "mallory/impossible"]
+    impossible = by_id["mallory/impossible"]
+    assert impossible["claim_supported"] is False
+    assert "maximum return 500" in impossible["claim_problem"]
+    assert by_id["alice/honest"]["claim_supported"] is None  # not measured, not impossible
+    for repo in ("mallory/huge-std", "mallory/self-key", "mallory/deep"):
+        assert by_id[repo]["rank"] is None and by_id[repo]["problem"], by_id[repo]
+    assert any(row["rank"] is None and "str" in row["problem"] for row in rows)
+
+
+def test_leaderboard_json_of_a_hostile_listing_is_strict_json(hostile_listing) -> None:
+    proc = run_cli("leaderboard", ENV, "--endpoint", hostile_listing.url, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "Infinity" not in proc.stdout and "NaN" not in proc.stdout
+    rows = json.loads(proc.stdout)
+    assert {row["repo_id"] for row in rows} >= {"alice/honest", "mallory/self-key"}
+
+
+def test_one_bad_row_is_set_apart_and_never_stops_the_others() -> None:
+    from hubpg.ranking import apply_measurement, rank_rows
+
+    def row(repo_id: str, mean: float, std: float) -> dict:
+        return dict.fromkeys(ROW_KEYS) | {
+            "repo_id": repo_id,
+            "claimed_mean": mean,
+            "claimed_std": std,
+            "claimed_score": mean - std,
+        }
+
+    good, bad, huge = row("a/good", 500.0, 0.0), row("a/bad", 500.0, 0.0), row("a/huge", 1.0, 0.0)
+    huge["claimed_n_episodes"] = 10**400  # before: OverflowError in claim_supported
+    apply_measurement(good, {"mean": 500.0, "std": 0.0, "n_episodes": 100}, ENV)
+    apply_measurement(bad, {"mean": "oops", "std": 0.0, "n_episodes": 100}, ENV)
+    apply_measurement(
+        huge,
+        {"mean": 1.0, "std": 0.0, "n_episodes": 100, "claimed_n_episodes": 10**400},
+        ENV,
+    )
+    assert good["claim_supported"] is True and good["problem"] is None
+    assert bad["problem"].startswith("cannot score the measurement")
+    assert huge["claim_supported"] is True and huge["problem"] is None
+    ranked = rank_rows([good, bad, huge], by="measured_score")
+    assert [r["repo_id"] for r in ranked] == ["a/good", "a/huge", "a/bad"]
+    assert ranked[-1]["rank"] is None

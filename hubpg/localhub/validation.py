@@ -10,33 +10,13 @@ from __future__ import annotations
 import re
 
 from hubpg.errors import ConfigError
+from hubpg.repoid import name_problem  # the one repo-name rule
 
-MAX_NAME_LENGTH = 96
 MAX_PATH_LENGTH = 1000
 #: Most segments (folders + the file name) in a repo path.
 MAX_PATH_DEPTH = 64
 
-_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 _HEX_RE = re.compile(r"[0-9a-f]+")
-
-
-def name_problem(name: str) -> str | None:
-    """Return why ``name`` is not a valid namespace or repo name, or None when it is.
-
-    Like the Hub: ``[A-Za-z0-9._-]``, no ``--`` or ``..``, no leading or trailing
-    ``-`` or ``.``, at most 96 characters.
-    """
-    if not isinstance(name, str) or not name:
-        return "the name is empty"
-    if len(name) > MAX_NAME_LENGTH:
-        return f"the name is longer than {MAX_NAME_LENGTH} characters"
-    if not _NAME_RE.fullmatch(name):
-        return "only letters, digits, '-', '_' and '.' are allowed"
-    if "--" in name or ".." in name:
-        return "'--' and '..' are forbidden"
-    if name[0] in "-." or name[-1] in "-.":
-        return "'-' and '.' cannot start or end the name"
-    return None
 
 
 def path_problem(path: str) -> str | None:

@@ -1,0 +1,169 @@
+"""The one claim parser (hubpg.claims): hostile values never overflow, crash or fool it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from hubpg.card import CardError
+from hubpg.claims import (
+    Claim,
+    claim_supported,
+    episode_count,
+    finite_or_none,
+    impossible_reason,
+    judge_claim,
+    parse_claim_value,
+    read_claim,
+    read_episode_count,
+)
+
+
+def _card(value: str, env_id: str = "CartPole-v1") -> str:
+    return (
+        "---\ntags: [reinforce]\nmodel-index:\n- name: x\n  results:\n"
+        "  - task: {type: reinforcement-learning}\n"
+        f"    dataset: {{name: {env_id}, type: {env_id}}}\n"
+        f"    metrics:\n    - {{type: mean_reward, value: '{value}'}}\n---\n# x\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["100 +/- 1e200", "1e200 +/- 1", "-1e300 +/- 1e300", "1e999 +/- 1", "1 +/- " + "9" * 400],
+)
+def test_huge_claims_are_refused_not_overflowed(value) -> None:
+    with pytest.raises(CardError):
+        parse_claim_value(value)
+
+
+def test_claim_supported_never_overflows() -> None:
+    # before: math.sqrt(std**2 / n ...) raised OverflowError for std 1e200
+    claimed = {"mean_reward": 100.0, "std_reward": 1e200, "n_episodes": None}
+    assert claim_supported(claimed, 100.0, 1e200, 10) is True
+    assert claim_supported({"mean_reward": 1e308, "std_reward": 1e308}, -1e308, 1e308, 1) in (
+        True,
+        False,
+    )
+    assert claim_supported({"mean_reward": math.nan, "std_reward": 0.0}, 1.0, 0.0, 10) is False
+    assert claim_supported({"mean_reward": 1.0, "std_reward": math.inf}, 1.0, 0.0, 10) is False
+    assert claim_supported({"mean_reward": 1.0, "std_reward": 0.0}, 1.0, 0.0, 0) is False
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (100, 100),
+        (-10, None),
+        (0, None),
+        (True, None),
+        (4.5, None),
+        (math.inf, None),
+        ([100], None),
+        ({"n": 1}, None),
+        ("100", None),
+        (10**400, None),
+        (None, None),
+    ],
+)
+def test_episode_count_is_an_int_in_range_or_unknown(value, expected) -> None:
+    assert episode_count(value) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"n_evaluation_episodes": -10}',
+        '{"n_evaluation_episodes": Infinity}',
+        '{"n_evaluation_episodes": [1, 2]}',
+        '{"n_evaluation_episodes": ' + "[" * 5000 + "]" * 5000 + "}",
+        '{"n_evaluation_episodes": ' + "9" * 401 + "}",
+        '{"n_evaluation_episodes": ' + "9" * 5000 + "}",
+        "[1, 2, 3]",
+        "not json",
+    ],
+)
+def test_hostile_results_json_gives_an_unknown_count(tmp_path, text) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(text)
+    assert read_episode_count(path) is None
+
+
+def test_a_good_results_json_gives_its_count(tmp_path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"n_evaluation_episodes": 100}))
+    assert read_episode_count(path) == 100
+    card = tmp_path / "README.md"
+    card.write_text(_card("500.00 +/- 0.00"))
+    claim = read_claim(card, results=path)
+    assert claim == Claim(500.0, 0.0, 100, frozenset({"CartPole-v1"}))
+    assert claim.to_dict() == {
+        "mean_reward": 500.0,
+        "std_reward": 0.0,
+        "score": 500.0,
+        "n_episodes": 100,
+    }
+
+
+def test_an_impossible_claim_is_flagged_even_with_one_episode() -> None:
+    # before: 800 +/- 100 on CartPole-v1 (maximum 500) with n = 1 was "claim supported"
+    claim = Claim(800.0, 100.0, 1, frozenset({"CartPole-v1"}))
+    verdict = judge_claim(claim, env_id="CartPole-v1", mean=500.0, std=0.0, n=100)
+    assert verdict.supported is False and "maximum return 500" in verdict.reason
+    assert impossible_reason(500.0, "CartPole-v1") is None
+    assert impossible_reason(10_000.0, "Pixelcopter-PLE-v0") is None  # no known bound
+
+
+def test_a_card_claiming_another_env_is_flagged() -> None:
+    claim = Claim(-80.0, 10.0, 100, frozenset({"Acrobot-v1"}))
+    verdict = judge_claim(claim, env_id="CartPole-v1", mean=-80.0, std=10.0, n=100)
+    assert verdict.supported is False and "Acrobot-v1" in verdict.reason
+
+
+def test_an_honest_claim_holds_and_an_inflated_one_does_not() -> None:
+    claim = Claim(500.0, 0.0, 100, frozenset({"CartPole-v1"}))
+    assert judge_claim(claim, env_id="CartPole-v1", mean=499.5, std=5.0, n=100).supported
+    verdict = judge_claim(claim, env_id="CartPole-v1", mean=300.0, std=50.0, n=100)
+    assert not verdict.supported and "standard errors" in verdict.reason
+
+
+def test_read_claim_of_a_card_without_a_claim_is_none(tmp_path) -> None:
+    card = tmp_path / "README.md"
+    card.write_text("---\ntags: [x]\n---\n")
+    assert read_claim(card) is None
+    card.write_text(_card("excellent"))
+    assert read_claim(card) is None
+
+
+def test_alias_bombs_in_a_card_are_refused_before_expansion(tmp_path) -> None:
+    lines = ["---", 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 9):
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [{','.join(['*' + chr(96 + i)] * 9)}]")
+    card = tmp_path / "README.md"
+    card.write_text("\n".join(lines) + "\n---\n")
+    assert read_claim(card) is None
+    with pytest.raises(CardError, match="anchor or alias"):
+        from hubpg.claims import parse_claim
+
+        parse_claim(card)
+
+
+@pytest.mark.parametrize(
+    "front", ["2024-01-01: x\n", "!!binary aGk=: x\n", "self: 1\n", "a: " + "[" * 3000 + "]" * 3000]
+)
+def test_cards_huggingface_hub_cannot_read_are_refused(tmp_path, front) -> None:
+    from hubpg.claims import parse_claim
+
+    card = tmp_path / "README.md"
+    card.write_text(f"---\n{front}\n---\n")
+    with pytest.raises(CardError):
+        parse_claim(card)
+
+
+def test_finite_or_none_leaves_no_nan_or_infinity_for_json() -> None:
+    value = {"a": -math.inf, "b": [math.nan, 1.0, {"c": math.inf}], "d": "x", "e": 2}
+    cleaned = finite_or_none(value)
+    assert cleaned == {"a": None, "b": [None, 1.0, {"c": None}], "d": "x", "e": 2}
+    assert "Infinity" not in json.dumps(cleaned, allow_nan=False)
