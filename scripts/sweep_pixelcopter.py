@@ -27,6 +27,8 @@ machine speed as the CartPole course-loop steps/s of ``scripts/bench_train.py``)
   was not reached then; seed 2 resumed to 120.5M steps (the last 60M at ~250k
   steps/s once the machine was quiet): selected at 105.1M (validation 107.5),
   575.31 +/- 442.91, score 132.4; its last update at 60.5M: 426.68 +/- 348.31 (78.4).
+  Seed 1 resumed from 38.5M to 120.2M: final update selected (validation 89.1),
+  630.21 +/- 539.96, score 90.2; its last update at 38.5M: 164.63 +/- 160.09 (4.5).
 """
 
 from __future__ import annotations
