@@ -38,6 +38,7 @@ _LAZY = {
     "load_and_eval": ("hubpg.api", "load_and_eval"),
     "leaderboard": ("hubpg.api", "leaderboard"),
     "load": ("hubpg.hub", "load"),
+    "leaderboard_page": ("hubpg.page", "leaderboard_page"),
     "convert": ("hubpg.legacy", "convert"),
     "Policy": ("hubpg.policy", "Policy"),
     "PolicyConfig": ("hubpg.config", "PolicyConfig"),

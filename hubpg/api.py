@@ -496,6 +496,10 @@ def leaderboard(
     timeout: float | None = None,
     progress: bool = True,
     legacy: bool = False,
+    max_t: int | None = None,
+    deterministic: bool = False,
+    db: str | Path | None = None,
+    reverify: bool = False,
 ) -> Leaderboard:
     """Rank the models tagged ``env_id`` and ``reinforce`` by claimed (or, with
     ``verify``, measured) mean - std (as ``hubpg leaderboard``).
@@ -515,6 +519,12 @@ def leaderboard(
             ``HF_HUB_DOWNLOAD_TIMEOUT``, else 30); a stalled server ends it.
         progress: a progress bar of models verified.
         legacy: also verify course checkpoints (``model.pt``), read weights-only.
+        max_t: episode cap (with ``verify``; default: the env's evaluation cap).
+        deterministic: argmax actions instead of sampled ones (with ``verify``).
+        db: a SQLite verification store (:mod:`hubpg.store`, e.g.
+            :func:`hubpg.store.default_db_path`): models whose listed commit already
+            has a result are not evaluated again. None: every model is evaluated.
+        reverify: evaluate every model even when ``db`` has a result.
 
     Returns:
         :class:`~hubpg.results.Leaderboard`: ``rows`` (ranked first, then the ones set
@@ -541,6 +551,10 @@ def leaderboard(
         timeout=timeout,
         progress=progress,
         legacy=legacy,
+        max_t=max_t,
+        deterministic=deterministic,
+        db=db,
+        reverify=reverify,
     )
     return Leaderboard(
         env_id=env_id, rows=rows, verified=verify, endpoint=resolve_endpoint(endpoint)

@@ -15,8 +15,9 @@ reads::
         metrics:
         - {type: mean_reward, value: MEAN +/- STD, name: mean_reward, verified: false}
 
-The body is the Jinja2 template ``hubpg/model_cards/reinforce_card.md``
-(a copy lives in the repository's top-level ``model_cards/``), rendered through
+The body is the Jinja2 template ``model_cards/reinforce_card.md`` (one copy, in the
+repository's top-level ``model_cards/``; ``hubpg/model_cards`` links to it and the
+wheel ships it as package data), rendered through
 :meth:`huggingface_hub.ModelCard.from_template`.
 
 :func:`card_data`, :func:`card_env_ids` and :func:`card_tags` read a card back
@@ -33,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubpg.errors import HubpgError
+from hubpg.errors import CardBuildError, CardMetadataError, CardTemplateError
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData
@@ -48,16 +49,14 @@ BASE_TAGS = ("reinforce", "reinforcement-learning", "custom-implementation", "de
 COURSE_THRESHOLDS = {"CartPole-v1": 350.0, "Pixelcopter-PLE-v0": 5.0}
 
 
-class CardError(HubpgError, ValueError):
-    """A model card cannot be built, or has no score that can be read back."""
-
-
 # ---------------------------------------------------------------- metadata
 
 
 def _check_env_id(env_id: Any) -> str:
     if not isinstance(env_id, str) or not env_id.strip() or any(c.isspace() for c in env_id):
-        raise CardError(f"the env id must be a non-empty string without spaces (got {env_id!r})")
+        raise CardBuildError(
+            f"the env id must be a non-empty string without spaces (got {env_id!r})"
+        )
     return env_id
 
 
@@ -65,11 +64,11 @@ def _check_score(mean_reward: Any, std_reward: Any) -> tuple[float, float]:
     try:
         mean, std = float(mean_reward), float(std_reward)
     except (TypeError, ValueError) as exc:
-        raise CardError(
+        raise CardBuildError(
             f"mean and std reward must be numbers (got {mean_reward!r}, {std_reward!r})"
         ) from exc
     if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
-        raise CardError(
+        raise CardBuildError(
             f"cannot write a model card for mean_reward={mean} std_reward={std}: both must be "
             "finite and std non-negative; re-run the evaluation"
         )
@@ -124,15 +123,19 @@ def card_metadata(
 
 
 def template_path() -> Path:
-    """The card template: the package's copy, else the repository's ``model_cards/``."""
-    candidates = [
-        Path(__file__).resolve().parent / "model_cards" / TEMPLATE_NAME,
-        Path(__file__).resolve().parent.parent / "model_cards" / TEMPLATE_NAME,
-    ]
+    """The card template, ``reinforce_card.md``, from the one copy in the repository's
+    top-level ``model_cards/``.
+
+    In a source checkout ``hubpg/model_cards`` is a symlink to ``../model_cards``; a
+    built wheel holds the resolved file in ``hubpg/model_cards/``. The top-level folder
+    is also looked in directly, for a checkout whose file system dropped the symlink.
+    """
+    here = Path(__file__).resolve().parent
+    candidates = [here / "model_cards" / TEMPLATE_NAME, here.parent / "model_cards" / TEMPLATE_NAME]
     for path in candidates:
         if path.is_file():
             return path
-    raise CardError(
+    raise CardTemplateError(
         f"the model card template {TEMPLATE_NAME} is missing from hubpg's installation "
         f"(looked in {', '.join(str(p.parent) for p in candidates)}); reinstall hubpg"
     )
@@ -255,7 +258,7 @@ def render_card(
         validate_repo_id(repo_id)
     n_episodes, seed = int(n_episodes), int(seed)
     if n_episodes < 1:
-        raise CardError(f"n_episodes must be at least 1 (got {n_episodes})")
+        raise CardBuildError(f"n_episodes must be at least 1 (got {n_episodes})")
     shown_repo = repo_id or f"NAMESPACE/Reinforce-{env_id}"
 
     if n_episodes == 1:
@@ -309,7 +312,7 @@ def render_card(
             cli_command=cli,
         )
     except OSError as exc:
-        raise CardError(
+        raise CardTemplateError(
             f"cannot read the model card template {path} ({exc}); reinstall hubpg"
         ) from exc
     if not card.text.endswith("\n"):
@@ -329,7 +332,7 @@ def card_data(card: Any) -> ModelCardData:
         card: the card, in any of those forms.
 
     Raises:
-        CardError: the card cannot be read, or its metadata breaks the rule.
+        CardMetadataError: the card cannot be read, or its metadata breaks the rule.
     """
     from huggingface_hub import ModelCardData
     from huggingface_hub.repocard import RepoCard
@@ -352,22 +355,22 @@ def card_data(card: Any) -> ModelCardData:
         elif isinstance(card, str):
             data = card_data_from_readme(card)
             if data is None:
-                raise CardError(
+                raise CardMetadataError(
                     "the model card has no YAML metadata block (--- ... --- at the top), so it "
                     "claims no score; the card must carry a model-index with mean_reward"
                 )
         else:
-            raise CardError(f"cannot read a model card from a {type(card).__name__}")
+            raise CardMetadataError(f"cannot read a model card from a {type(card).__name__}")
         return ModelCardData(**data)
-    except CardError:
+    except CardMetadataError:
         raise
     except CardDataError as exc:
-        raise CardError(f"the model card's metadata cannot be parsed ({exc})") from exc
+        raise CardMetadataError(f"the model card's metadata cannot be parsed ({exc})") from exc
     except OSError as exc:
-        raise CardError(f"cannot read the model card {card} ({exc})") from exc
+        raise CardMetadataError(f"cannot read the model card {card} ({exc})") from exc
     except Exception as exc:  # invalid model-index, keys ModelCardData refuses
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CardError(f"the model card's metadata cannot be parsed ({first})") from exc
+        raise CardMetadataError(f"the model card's metadata cannot be parsed ({first})") from exc
 
 
 def card_tags(card: Any) -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubpg.card import CardError
+from hubpg.errors import CardMetadataError
 
 #: A claim is unsupported when it exceeds the measurement by more than this many
 #: standard errors (of the difference of the two means), plus the card's rounding.
@@ -89,21 +89,23 @@ def parse_claim_value(value: Any) -> tuple[float, float]:
         value: the model-index metric value.
 
     Raises:
-        CardError: not of the form, not finite, std negative, or beyond
+        CardMetadataError: not of the form, not finite, std negative, or beyond
             :data:`MAX_CLAIM_MAGNITUDE`.
     """
     text = value if isinstance(value, str) and len(value) <= MAX_CLAIM_TEXT else None
     match = _CLAIM.match(text) if text is not None else None
     if not match:
         shown = repr(value)[:60]
-        raise CardError(
+        raise CardMetadataError(
             f"the model card's mean_reward value {shown} is not of the form 'MEAN +/- STD'"
         )
     mean, std = float(match.group(1)), float(match.group(2))
     if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
-        raise CardError(f"the model card's mean_reward value {value!r} is not a finite score")
+        raise CardMetadataError(
+            f"the model card's mean_reward value {value!r} is not a finite score"
+        )
     if abs(mean) > MAX_CLAIM_MAGNITUDE or std > MAX_CLAIM_MAGNITUDE:
-        raise CardError(
+        raise CardMetadataError(
             f"the model card's mean_reward value {value!r} is beyond "
             f"{MAX_CLAIM_MAGNITUDE:g}, not a score"
         )
@@ -122,7 +124,7 @@ def parse_claim(card_or_text: Any, env_id: str | None = None) -> tuple[float, fl
         env_id: only results on this env count.
 
     Raises:
-        CardError: (a ``ValueError``) no such result, or its value does not parse.
+        CardMetadataError: (a ``ValueError``) no such result, or its value does not parse.
     """
     from hubpg.card import card_data
 
@@ -132,7 +134,7 @@ def parse_claim(card_or_text: Any, env_id: str | None = None) -> tuple[float, fl
         chosen = [r for r in chosen if env_id in (r.dataset_type, r.dataset_name)]
     if not chosen:
         where = f" on {env_id}" if env_id is not None else ""
-        raise CardError(
+        raise CardMetadataError(
             f"the model card has no {METRIC} result{where} in its model-index; "
             "re-package the model so its card carries the score"
         )
@@ -184,7 +186,7 @@ def read_claim(card: Any, *, results: Path | str | None = None) -> Claim | None:
     try:
         mean, std = parse_claim(card)
         envs = frozenset(card_env_ids(card))
-    except (CardError, ValueError, TypeError, RecursionError):
+    except (CardMetadataError, ValueError, TypeError, RecursionError):
         return None
     n = read_episode_count(results) if results is not None else None
     return Claim(mean, std, n, envs)

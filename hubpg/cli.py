@@ -1,5 +1,5 @@
 """The ``hubpg`` command: thin wrappers that parse options, call the library,
-and turn hubpg's errors into one-line messages and exit codes (``cli.md``).
+and turn hubpg's errors into one-line messages and exit codes (``docs/cli.md``).
 
 Exit status: 0 success; 1 the work failed; 2 bad usage or input; 130 interrupted.
 """
@@ -33,10 +33,12 @@ def say(message: str, quiet: bool = False) -> None:
 
 
 def emit_json(value: Any) -> None:
-    """Exactly one JSON value on stdout (strict JSON: a non-finite number is null)."""
+    """Exactly one JSON value on stdout (strict JSON: a non-finite number is null; floats
+    without rounding noise)."""
     from hubpg.claims import finite_or_none
+    from hubpg.runfolder import clean_numbers
 
-    click.echo(json.dumps(finite_or_none(value), indent=2, allow_nan=False))
+    click.echo(json.dumps(clean_numbers(finite_or_none(value)), indent=2, allow_nan=False))
 
 
 def one_line(message: str) -> str:
@@ -260,7 +262,12 @@ def evaluate(
     help="Longest replay, in steps.  [default: 3000]",
 )
 @click.option("--no-video", is_flag=True, help="Package without a replay video.")
-@click.option("--repo-name", default=None, help="NAMESPACE/NAME (or NAME) shown in the card.")
+@click.option(
+    "--repo-name",
+    default=None,
+    metavar="NAMESPACE/NAME",
+    help="The repo id shown in the card (a bare NAME is refused).",
+)
 @click.option("--overwrite", is_flag=True, help="Rebuild an existing package folder.")
 @json_option
 @quiet_option
@@ -282,9 +289,11 @@ def package(
 ) -> None:
     """Build the Hub-ready folder for RUN_DIR: weights, config, results, video, card."""
     from hubpg.api import run_eval_max_t
-    from hubpg.packaging import VIDEO_MAX_T
+    from hubpg.packaging import VIDEO_MAX_T, check_repo_name
     from hubpg.packaging import package as build_package
 
+    if repo_name is not None:
+        check_repo_name(repo_name)
     max_t = run_eval_max_t(run_dir) if max_t is None else max_t
 
     say(
@@ -411,10 +420,18 @@ def push(
                 "revision": result.revision,
                 "package_dir": str(result.package_dir),
                 "made_private": result.made_private,
+                "changed": result.changed,
             }
         )
         return
-    say(f"pushed {result.package_dir} to {result.repo_id} ({result.revision})", quiet)
+    if not result.changed:
+        say(
+            f"nothing changed: {result.repo_id} ({result.revision}) already holds "
+            f"{result.package_dir}; no commit made",
+            quiet,
+        )
+    else:
+        say(f"pushed {result.package_dir} to {result.repo_id} ({result.revision})", quiet)
     click.echo(result.url)
     click.echo(f"commit {result.commit_sha}")
 
@@ -435,6 +452,11 @@ def push(
     help="Read a repo that holds only a course checkpoint (model.pt) with torch's "
     "weights-only loader (no code runs) instead of refusing it.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when the measurement does not support the card's claim (or there is none).",
+)
 @hub_options
 @json_option
 @quiet_option
@@ -448,13 +470,17 @@ def load_and_eval(
     max_t: int | None,
     video: Path | None,
     legacy: bool,
+    strict: bool,
     endpoint: str | None,
     token: str | None,
     timeout: float | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Download a model (safetensors + JSON only), re-evaluate it, and check its card's claim."""
+    """Download a model (safetensors + JSON only), re-evaluate it, and check its card's claim.
+
+    Exit status 0 whatever the verdict, unless --strict: then 1 when the claim is not
+    supported by the measurement or the card claims no score."""
     from hubpg.hub import load_and_eval as run_load_and_eval
     from hubpg.hub import validate_repo_id
 
@@ -474,6 +500,7 @@ def load_and_eval(
     )
     if as_json:
         emit_json(report)
+        _check_strict(report, strict)
         return
     if report.get("legacy"):
         say(_legacy_note(report["legacy"]), quiet)
@@ -489,6 +516,7 @@ def load_and_eval(
     claimed = report["claimed"]
     if claimed is None:
         click.echo(f"measured {measured}   claimed: none (no parsable model-index in the card)")
+        _check_strict(report, strict)
         return
     verdict = (
         "supported"
@@ -501,6 +529,25 @@ def load_and_eval(
     )
     if video is not None:
         say(f"replay written to {video}", quiet)
+    _check_strict(report, strict)
+
+
+def _check_strict(report: dict[str, Any], strict: bool) -> None:
+    """``--strict``: raise :class:`~hubpg.errors.ClaimNotSupportedError` (exit 1) when
+    the report's claim is missing or not supported by the measurement."""
+    from hubpg.errors import ClaimNotSupportedError
+
+    if not strict or report.get("claim_supported"):
+        return
+    if report.get("claimed") is None:
+        raise ClaimNotSupportedError(
+            f"{report.get('repo_id', 'the model')}'s card claims no score, so --strict cannot "
+            "pass; package the model with hubpg so its card carries one"
+        )
+    raise ClaimNotSupportedError(
+        f"the measurement does not support {report.get('repo_id', 'the model')}'s claim "
+        "(--strict); re-evaluate with more --episodes or correct the card"
+    )
 
 
 # --------------------------------------------------------------------------- leaderboard
@@ -539,6 +586,32 @@ def load_and_eval(
     help='Verify as tasks on this Ray cluster ("local" starts one here; pip install "hubpg[ray]").',
 )
 @click.option(
+    "--max-t",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Episode cap (with --verify).  [default: the env's evaluation cap]",
+)
+@click.option(
+    "--deterministic", is_flag=True, help="Argmax actions instead of sampled (with --verify)."
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite store of verifications; models already verified at their listed commit are "
+    "not evaluated again.  [default: $XDG_CACHE_HOME/hubpg/verifications.sqlite]",
+)
+@click.option(
+    "--reverify", is_flag=True, help="Evaluate every model again, ignoring stored verifications."
+)
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write a static leaderboard site here (index.html, leaderboard.json, a Space README).",
+)
+@click.option(
     "--legacy",
     is_flag=True,
     help="With --verify: read repos that hold only a course checkpoint (model.pt) "
@@ -560,6 +633,11 @@ def leaderboard(
     seed: int,
     workers: int | None,
     ray_address: str | None,
+    max_t: int | None,
+    deterministic: bool,
+    db: Path | None,
+    reverify: bool,
+    html_dir: Path | None,
     legacy: bool,
     endpoint: str | None,
     token: str | None,
@@ -569,13 +647,18 @@ def leaderboard(
     quiet: bool,
 ) -> None:
     """Rank the models tagged ENV_ID and reinforce by claimed (or, with --verify,
-    measured) mean - std; cards that cannot be ranked are listed apart with the reason."""
+    measured) mean - std; cards that cannot be ranked are listed apart with the reason.
+    Verifications are kept in a SQLite store (--db), so unchanged models are not
+    evaluated again; --html DIR writes a static site of the leaderboard."""
     from hubpg.envs import check_env_id
     from hubpg.ranking import format_table, write_csv
     from hubpg.ranking import leaderboard as run_leaderboard
+    from hubpg.store import default_db_path
 
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
+    if html_dir is not None and not verify:
+        raise click.UsageError("--html needs --verify (the page shows measured scores)")
     check_env_id(env_id)
     if not verify and (workers is not None or ray_address is not None or legacy):
         say("note: --workers, --ray and --legacy only matter with --verify", quiet)
@@ -592,8 +675,26 @@ def leaderboard(
         token=token,
         timeout=timeout,
         progress=not (quiet or as_json or as_csv),
+        max_t=max_t,
+        deterministic=deterministic,
+        db=(db or default_db_path()) if verify else None,
+        reverify=reverify,
         legacy=legacy,
     )
+    if html_dir is not None:
+        from hubpg.page import leaderboard_page
+
+        site = leaderboard_page(
+            rows,
+            html_dir,
+            env_id=env_id,
+            endpoint=endpoint,
+            episodes=episodes,
+            seed=seed,
+            deterministic=deterministic,
+            max_t=max_t,
+        )
+        say(f"leaderboard site written to {site}/ (index.html, leaderboard.json)", quiet)
     if as_json:
         emit_json(rows)
         return
@@ -611,6 +712,10 @@ def leaderboard(
         f"{len(rows) - ranked} set apart",
         quiet,
     )
+    if verify:
+        now = sum(r["verified"] == "now" for r in rows)
+        stored = sum(r["verified"] == "stored" for r in rows)
+        say(f"evaluated now: {now}, from the verification store: {stored}", quiet)
     if rows:
         click.echo(format_table(rows, verified=verify))
 
@@ -765,6 +870,14 @@ def hub_serve(
 # --------------------------------------------------------------------------- entry point
 
 
+def _print_traceback(debug: bool) -> None:
+    """``--debug``: the traceback on stderr, before the usual one-line error and exit status."""
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to one line on stderr and an exit status."""
     debug = _debug_enabled() if argv is None else ("--debug" in argv or _debug_enabled())
@@ -776,28 +889,24 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("error: aborted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        if debug:
-            raise
+        _print_traceback(debug)
         command = " ".join(sys.argv[1:2]) if argv is None else " ".join(argv[:1])
         hint = f" See 'hubpg {command} --help'." if command and not command.startswith("-") else ""
         click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except HubpgError as exc:
-        if debug:
-            raise
+        _print_traceback(debug)
         click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
-        if debug:
-            raise
+        _print_traceback(debug)
         detail = str(exc)
         click.echo(f"error: {one_line(detail) if detail else 'interrupted.'}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(EXIT_FAILED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if debug:
-            raise
+        _print_traceback(debug)
         click.echo(
             f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} "
             "Re-run with --debug for the traceback, and please report it.",

@@ -106,21 +106,8 @@ class PolicyConfig:
                 f"config: unknown activation {self.activation!r}; use one of {', '.join(ACTIVATIONS)}"
             )
         for name in ("obs_scale", "obs_shift"):
-            values = getattr(self, name)
-            if values is None:
-                continue
-            if not isinstance(values, (list, tuple)):
-                raise ConfigError(f"config: {name} must be a list of numbers (got {values!r:.60})")
-            values = [_number(name, x) for x in values]
-            setattr(self, name, values)
-            if len(values) != self.obs_dim:
-                raise ConfigError(
-                    f"config: {name} has {len(values)} entries for {self.obs_dim} observations"
-                )
-            if not all(math.isfinite(x) for x in values):
-                raise ConfigError(f"config: {name} must be finite numbers")
-        if self.obs_clip is not None and not self.obs_clip > 0:
-            raise ConfigError(f"config: obs_clip must be positive (got {self.obs_clip})")
+            setattr(self, name, obs_vector(name, getattr(self, name), self.obs_dim))
+        check_obs_clip(self.obs_clip, "config: ")
         _check_frames(self.frame_stack, self.frame_stride, "config: ")
         if self.input_dim > MAX_POLICY_WIDTH:
             raise ConfigError(
@@ -293,6 +280,7 @@ class TrainConfig:
             )
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ConfigError(f"hidden sizes must be positive (got {self.hidden})")
+        check_obs_fields(self.obs_scale, self.obs_shift, self.obs_clip)
 
     def policy_config(self, obs_dim: int, n_actions: int) -> PolicyConfig:
         """The architecture this run trains."""
@@ -345,20 +333,64 @@ class TrainConfig:
         }
 
 
-def _check_frames(frames: int, stride: int, prefix: str) -> None:
-    """Positive whole numbers whose frame history stays small (hostile configs too)."""
-    for name, value in (("frame_stack", frames), ("frame_stride", stride)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{prefix}{name} must be a positive integer (got {value!r:.60})")
-    if (frames - 1) * stride + 1 > MAX_FRAME_HISTORY:
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def obs_vector(name: str, value: Any, obs_dim: int | None) -> list[float] | float | None:
+    """``obs_scale``/``obs_shift`` checked: None, one number (broadcast to ``obs_dim``
+    entries when it is known) or a list of ``obs_dim`` finite numbers.
+
+    Args:
+        name: the field, for the message.
+        value: the value given (from ``--config`` or ``config.json``).
+        obs_dim: the env's observation size; None checks the types only.
+    """
+    if value is None:
+        return None
+    if _is_number(value):
+        values = [float(value)] * (obs_dim or 1)
+    elif isinstance(value, (list, tuple)) and all(_is_number(x) for x in value):
+        values = [float(x) for x in value]
+    else:
         raise ConfigError(
-            f"{prefix}frame_stack and frame_stride keep {(frames - 1) * stride + 1} frames; "
-            f"at most {MAX_FRAME_HISTORY}"
+            f"{name} must be a number or a list of numbers, one per observation (got {value!r})"
         )
+    if not all(math.isfinite(x) for x in values):
+        raise ConfigError(f"{name} must be finite numbers (got {value!r})")
+    if obs_dim is None:
+        return float(value) if _is_number(value) else values
+    if len(values) != obs_dim:
+        raise ConfigError(
+            f"config: {name} has {len(values)} entries for {obs_dim} observations; give one "
+            "number (used for every observation) or one per observation"
+        )
+    return values
 
 
-#: The most observations a frame history keeps, (frame_stack - 1) * frame_stride + 1.
-MAX_FRAME_HISTORY = 1024
+def check_obs_fields(obs_scale: Any, obs_shift: Any, obs_clip: Any) -> None:
+    """The observation scaling of a :class:`TrainConfig`, checked before the env's size
+    is known (:class:`PolicyConfig` broadcasts a single number to it).
+
+    Args:
+        obs_scale: None, a number or a list of numbers.
+        obs_shift: None, a number or a list of numbers.
+        obs_clip: None or a positive number.
+    """
+    obs_vector("obs_scale", obs_scale, None)
+    obs_vector("obs_shift", obs_shift, None)
+    check_obs_clip(obs_clip)
+
+
+def check_obs_clip(value: Any, prefix: str = "") -> None:
+    """``obs_clip``: None or a positive number, else :class:`ConfigError`.
+
+    Args:
+        value: the value given.
+        prefix: the start of the message (``"config: "`` for ``config.json``).
+    """
+    if value is not None and not (_is_number(value) and value > 0):
+        raise ConfigError(f"{prefix}obs_clip must be a positive number (got {value!r})")
 
 
 #: The widest layer, and the most observations or actions, a policy config may ask for.
@@ -388,6 +420,22 @@ def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ConfigError(f"config: {name} must be finite numbers (got {value!r:.60})")
     return float(value)
+
+
+def _check_frames(frames: int, stride: int, prefix: str) -> None:
+    """Positive whole numbers whose frame history stays small (hostile configs too)."""
+    for name, value in (("frame_stack", frames), ("frame_stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{prefix}{name} must be a positive integer (got {value!r:.60})")
+    if (frames - 1) * stride + 1 > MAX_FRAME_HISTORY:
+        raise ConfigError(
+            f"{prefix}frame_stack and frame_stride keep {(frames - 1) * stride + 1} frames; "
+            f"at most {MAX_FRAME_HISTORY}"
+        )
+
+
+#: The most observations a frame history keeps, (frame_stack - 1) * frame_stride + 1.
+MAX_FRAME_HISTORY = 1024
 
 
 def _from_dict(cls: type, data: Any, source: str) -> Any:

@@ -102,3 +102,141 @@ class HubTimeoutError(HubpgError, TimeoutError):
 
 class UploadRefusedError(HubpgError, PermissionError):
     """A package folder holds something push never uploads (a symlink, a pickle)."""
+
+
+# --------------------------------------------------------------------------- model cards
+
+
+class CardBuildError(HubpgError, ValueError):
+    """A model card cannot be built from the values given (env id, score, episode count)."""
+
+
+class CardTemplateError(HubpgError, FileNotFoundError):
+    """The model card template is missing or unreadable (a broken installation)."""
+
+    exit_code = 1
+
+
+class CardMetadataError(HubpgError, ValueError):
+    """A model card's metadata cannot be read, or claims no score that can be read back."""
+
+
+# --------------------------------------------------------------------------- plots, video
+
+
+class UnplottableLogError(HubpgError, ValueError):
+    """The training log cannot be plotted (empty, or rows without the needed keys)."""
+
+
+class PlotWriteError(HubpgError, OSError):
+    """The learning-curve image cannot be written."""
+
+    exit_code = 1
+
+
+class FrameError(VideoError, ValueError):
+    """A frame is not an image that can be encoded (wrong shape, dtype or size)."""
+
+
+# --------------------------------------------------------------------------- the Hub, Ray
+
+
+class RepoNotFoundError(HubpgError, FileNotFoundError):
+    """The repo or revision does not exist (or is private to someone else)."""
+
+
+class RayMissingError(HubpgError, ImportError):
+    """``--ray`` was asked for but Ray is not installed."""
+
+
+class MissingEnvDependencyError(HubpgError, ImportError):
+    """The environment needs an optional package that is not installed (e.g. Box2D)."""
+
+
+class ClaimNotSupportedError(HubpgError, RuntimeError):
+    """``--strict``: the measurement does not support the model card's claim."""
+
+    exit_code = 1
+
+
+# --------------------------------------------------------------------------- the local Hub server
+
+
+class ApiError(HubpgError, RuntimeError):
+    """A local-Hub request refused the Hub's way: status, ``X-Error-Message``, maybe
+    ``X-Error-Code`` (turned into a response by :mod:`hubpg.localhub.app`)."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = dict(headers or {})
+
+
+class StorageError(HubpgError, RuntimeError):
+    """Base class of the local Hub storage's refusals (mapped to HTTP errors by the app)."""
+
+    exit_code = 1
+
+
+class RepoExistsError(StorageError):
+    """The repo already exists."""
+
+
+class RepoMissingError(StorageError):
+    """The repo does not exist."""
+
+
+class RevisionMissingError(StorageError):
+    """The revision names no branch or commit of the repo."""
+
+
+class BranchExistsError(StorageError):
+    """The branch already exists."""
+
+
+class EntryMissingError(StorageError):
+    """A file or folder named by an operation does not exist."""
+
+
+class ParentMismatchError(StorageError):
+    """The branch moved since the commit the client based its change on."""
+
+
+class DamagedDataError(StorageError):
+    """A stored file the repo needs (a commit) is empty or unreadable."""
+
+
+class InvalidOperationError(StorageError):
+    """A commit operation is inconsistent (e.g. a file where a folder is)."""
+
+
+# --------------------------------------------------------------------------- the verification store, the site
+
+
+class CorruptStoreError(HubpgError, OSError):
+    """The verification store (SQLite) is not a readable hubpg store; never replaced silently."""
+
+    exit_code = 1
+
+    def __str__(self) -> str:  # OSError would prefix an errno when given two args
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreBusyError(HubpgError, TimeoutError):
+    """Another run held the verification store locked for longer than the busy timeout."""
+
+    exit_code = 1
+
+
+class LeaderboardSiteError(HubpgError, FileExistsError):
+    """The leaderboard site's folder exists and is not a hubpg leaderboard site."""

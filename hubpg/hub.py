@@ -31,6 +31,7 @@ from hubpg.errors import (
     HubTimeoutError,
     MissingFileError,
     PickleRefusedError,
+    RepoNotFoundError,
     TokenError,
     UploadRefusedError,
 )
@@ -45,6 +46,7 @@ from hubpg.runfolder import (
     latest_run,
     read_json,
 )
+from hubpg.sniff import is_pickle
 
 if TYPE_CHECKING:  # torch is imported only when a policy is built
     from hubpg.policy import Policy
@@ -59,10 +61,6 @@ LEGACY_LOAD_FILES = (*LOAD_FILES, HYPERPARAMETERS_NAME)
 DEFAULT_TIMEOUT_S = 30.0
 
 
-class RepoNotFound(HubpgError, FileNotFoundError):
-    """The repo or revision does not exist (or is private to someone else)."""
-
-
 @dataclass
 class PushResult:
     """Where a push went."""
@@ -74,6 +72,8 @@ class PushResult:
     package_dir: Path
     revision: str
     made_private: bool = False
+    #: False when the Hub already held exactly these files (no commit was made).
+    changed: bool = True
 
 
 # --------------------------------------------------------------------------- arguments
@@ -263,13 +263,13 @@ def _translate(
     if isinstance(exc, HubpgError):
         return exc
     if isinstance(exc, RevisionNotFoundError):
-        return RepoNotFound(
+        return RepoNotFoundError(
             f"{repo_id} has no revision like that on {endpoint}; list its commits on the Hub "
             "or omit --revision"
         )
     if isinstance(exc, RepositoryNotFoundError):
         hint = "check the name" + ("" if token_given else ", or pass --token for a private repo")
-        return RepoNotFound(f"repo {repo_id} not found on {endpoint}; {hint}")
+        return RepoNotFoundError(f"repo {repo_id} not found on {endpoint}; {hint}")
     if isinstance(exc, EntryNotFoundError):
         return MissingFileError(f"{repo_id} has no file {_missing_name(exc)}")
     if isinstance(exc, HfHubHTTPError):
@@ -450,15 +450,16 @@ def push(
         made_private = ensure_repo(api, repo_id, private=private)
         if revision and revision != "main":
             api.create_branch(repo_id, branch=revision, exist_ok=True)
-        info = api.create_commit(
-            repo_id,
-            operations=[
-                CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path))
-                for name, path in files.items()
-            ],
-            commit_message=commit_message or f"Upload REINFORCE agent for {env_id} (hubpg)",
-            revision=revision,
-        )
+        with _no_empty_commit_warning() as skipped:
+            info = api.create_commit(
+                repo_id,
+                operations=[
+                    CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path))
+                    for name, path in files.items()
+                ],
+                commit_message=commit_message or f"Upload REINFORCE agent for {env_id} (hubpg)",
+                revision=revision,
+            )
     return PushResult(
         repo_id=repo_id,
         url=f"{endpoint}/{repo_id}",
@@ -467,7 +468,30 @@ def push(
         package_dir=package_dir,
         revision=revision or "main",
         made_private=made_private,
+        changed=not skipped,
     )
+
+
+@contextmanager
+def _no_empty_commit_warning():
+    """Silence huggingface_hub's "No files have been modified" warning on an unchanged
+    re-push; yields a list that holds one item when the commit was skipped."""
+    import logging
+
+    skipped: list[str] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("No files have been modified"):
+            skipped.append(record.getMessage())
+            return False
+        return True
+
+    logger = logging.getLogger("huggingface_hub.hf_api")
+    logger.addFilter(keep)
+    try:
+        yield skipped
+    finally:
+        logger.removeFilter(keep)
 
 
 def upload_files(package_dir: Path) -> dict[str, Path]:
@@ -500,7 +524,7 @@ def upload_files(package_dir: Path) -> dict[str, Path]:
                 raise UploadRefusedError(
                     f"{path} is not a regular file; remove it from {package_dir} and push again"
                 )
-            if name.lower().endswith(PICKLE_SUFFIXES):
+            if is_pickle(path):  # by suffix or by content (hubpg.sniff)
                 raise UploadRefusedError(
                     f"{rel} in {package_dir} is a pickle, which hubpg never uploads (loading one "
                     "can run arbitrary code); remove it and push again"

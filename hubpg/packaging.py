@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from hubpg import __version__
-from hubpg.errors import MissingFileError, RunDirError
+from hubpg.errors import MissingFileError, RepoIdError, RunDirError
 from hubpg.evaluation import EvalResult, evaluate, utc_now_iso
 from hubpg.policy import Policy
 from hubpg.runfolder import (
@@ -30,7 +30,6 @@ from hubpg.runfolder import (
     HYPERPARAMETERS_NAME,
     LOG_NAME,
     PACKAGE_SUBDIR,
-    PICKLE_SUFFIXES,
     RESULTS_NAME,
     VIDEO_NAME,
     WEIGHTS_NAME,
@@ -80,10 +79,13 @@ def package(
 ) -> PackageResult:
     """Evaluate the run's policy, record a replay, and write the Hub folder.
 
-    ``repo_id`` (``NAMESPACE/NAME``, or just ``NAME``) names the model in the
-    card; :func:`~hubpg.hub.push` rewrites the card with the real repo id.
+    ``repo_id`` (``NAMESPACE/NAME``; a bare ``NAME`` is a :class:`~hubpg.errors.RepoIdError`)
+    names the model in the card; :func:`~hubpg.hub.push` rewrites the card with the
+    real repo id.
     """
     run_dir = Path(run_dir)
+    if repo_id is not None:
+        check_repo_name(repo_id)
     out = Path(out) if out is not None else default_package_dir(run_dir)
     _check_target(out, overwrite)
     policy = Policy.load(run_dir)  # strict: refuses missing, corrupt or mismatched weights
@@ -134,6 +136,23 @@ def package(
         raise
     timings["total"] = sum(timings.values())
     return PackageResult(out, result, timings, sorted(p.name for p in out.iterdir()))
+
+
+def check_repo_name(repo_id: str) -> str:
+    """The repo id a card names: ``NAMESPACE/NAME`` by the Hub's rule, else
+    :class:`~hubpg.errors.RepoIdError` saying how to fix it.
+
+    Args:
+        repo_id: the ``--repo-name`` given.
+    """
+    from hubpg.hub import validate_repo_id
+
+    if isinstance(repo_id, str) and "/" not in repo_id:
+        raise RepoIdError(
+            f"--repo-name {repo_id!r} has no namespace; give NAMESPACE/NAME, e.g. "
+            f"your-name/{repo_id or 'Reinforce-CartPole-v1'}"
+        )
+    return validate_repo_id(repo_id)
 
 
 def results_record(result: EvalResult, seed: int) -> dict[str, Any]:
@@ -203,7 +222,7 @@ def write_card(
         deterministic=results["deterministic"],
         seed=results["seed"],
         hyperparameters=hyper,
-        repo_id=repo_id if repo_id and "/" in repo_id else None,
+        repo_id=repo_id,
         video_file=VIDEO_NAME if video else None,
         curve_file=CURVE_NAME if curve else None,
         results=results,
@@ -216,17 +235,17 @@ def write_card(
 
 
 def assert_no_pickle(folder: Path) -> None:
-    """Raise if any file in ``folder`` is a pickle or has a pickle's suffix."""
-    from hubpg.errors import PickleRefusedError
+    """Raise :class:`~hubpg.errors.PickleRefusedError` if any file in ``folder`` is a
+    pickle (judged by :func:`hubpg.sniff.is_pickle`: by parsing, not by two bytes).
 
-    for path in Path(folder).rglob("*"):
-        if not path.is_file():
-            continue
-        with path.open("rb") as handle:
-            head = handle.read(2)
-        if path.suffix.lower() in PICKLE_SUFFIXES or (
-            len(head) == 2 and head[0] == 0x80 and head[1] <= 5
-        ):
+    Args:
+        folder: the folder to check, recursively.
+    """
+    from hubpg.errors import PickleRefusedError
+    from hubpg.sniff import is_pickle
+
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and is_pickle(path):
             raise PickleRefusedError(f"{path} looks like a pickle; hubpg never ships pickles")
 
 

@@ -18,26 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from hubpg.errors import HubpgError
+from hubpg.errors import PlotWriteError, UnplottableLogError
 
 #: Figure size in inches and resolution: 640 x 400 pixels.
 FIGSIZE = (6.4, 4.0)
 DPI = 100
 
 
-class PlotError(HubpgError, ValueError):
-    """The training log cannot be plotted (empty, or rows without the needed keys)."""
-
-
-class PlotWriteError(HubpgError, OSError):
-    """The learning-curve image cannot be written."""
-
-    exit_code = 1
-
-
 def _points(log_rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     if not log_rows:
-        raise PlotError(
+        raise UnplottableLogError(
             "the training log has no rows, so there is no learning curve to plot; "
             "train for at least one update first"
         )
@@ -45,7 +35,7 @@ def _points(log_rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarr
     for i, row in enumerate(log_rows):
         if not isinstance(row, Mapping) or "steps" not in row or "mean_return" not in row:
             have = sorted(row) if isinstance(row, Mapping) else type(row).__name__
-            raise PlotError(
+            raise UnplottableLogError(
                 f"training log row {i} lacks 'steps' or 'mean_return' (it has {have}); "
                 "pass the rows of the run's training log"
             )
@@ -57,7 +47,7 @@ def _points(log_rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarr
             xs.append(x)
             ys.append(y)
     if not xs:
-        raise PlotError(
+        raise UnplottableLogError(
             "no row of the training log has a finite 'mean_return', so there is no "
             "learning curve to plot; train until at least one episode finishes"
         )
@@ -93,7 +83,7 @@ def plot_learning_curve(
     written to a temporary file beside ``path`` and renamed over it, so
     ``path`` is never a partial image. Returns ``path`` as a :class:`Path`.
 
-    Raises :class:`PlotError` (a ``ValueError``) when ``log_rows`` is empty or
+    Raises :class:`UnplottableLogError` (a ``ValueError``) when ``log_rows`` is empty or
     a row lacks ``steps``/``mean_return``, and :class:`PlotWriteError` when the
     file cannot be written.
     """

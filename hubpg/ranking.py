@@ -14,7 +14,8 @@ the measured score. Verification runs in a process pool (``workers``, default
 the number of usable cores; ``workers=1`` runs in this process), or as Ray
 tasks on an existing cluster (``ray_address``; ``"local"`` starts a local Ray).
 A model whose verification fails is set apart with the reason; it never stops
-the others.
+the others. With ``db`` (a :mod:`hubpg.store` SQLite file) a model whose listed
+commit was already measured with the same protocol is not evaluated again.
 
 Every row is a flat dict of scalars (:data:`ROW_KEYS`), ready for
 ``pandas.DataFrame(rows)``.
@@ -29,16 +30,20 @@ import signal
 import sys
 import types
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hubpg.errors import (
+    CardMetadataError,
     ConfigError,
-    HubpgError,
     InterruptedByUser,
     LegacyCheckpointError,
     PickleRefusedError,
+    RayMissingError,
 )
 from hubpg.runfolder import format_score
+from hubpg.store import VerificationKey, VerificationStore, open_store
 
 #: The keys of every row, in display order.
 ROW_KEYS = (
@@ -57,6 +62,8 @@ ROW_KEYS = (
     "date",
     "revision",
     "problem",
+    "verified",
+    "verified_at",
 )
 #: Tag every listed model must carry besides the env id.
 ALGO_TAG = "reinforce"
@@ -70,11 +77,113 @@ _WORKER_READY = False
 _SNAPSHOT_PATH = re.compile(r"\S*/snapshots/[0-9a-f]{40}/")
 
 
-class RayMissingError(HubpgError, ImportError):
-    """``--ray`` was asked for but Ray is not installed."""
-
-
 # --------------------------------------------------------------------------- the library form
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How every model is measured: ``episodes`` episodes seeded ``seed``, ``seed + 1``,
+    ..., each cut at ``max_t`` steps, actions sampled (or argmax when ``deterministic``);
+    with ``legacy``, course checkpoints are read weights-only too."""
+
+    env_id: str
+    episodes: int = 100
+    seed: int = 0
+    max_t: int = 1000
+    deterministic: bool = False
+    legacy: bool = False
+
+    @property
+    def actions(self) -> str:
+        """``"argmax"`` or ``"sampled"``."""
+        return "argmax" if self.deterministic else "sampled"
+
+    def key(self, endpoint: str, row: dict[str, Any]) -> VerificationKey:
+        """The store key of ``row``'s listed commit measured with this protocol.
+
+        Args:
+            endpoint: the Hub endpoint the row was listed on.
+            row: a leaderboard row with ``repo_id`` and ``revision``.
+        """
+        return VerificationKey(
+            endpoint=endpoint,
+            repo_id=row["repo_id"],
+            revision=row["revision"],
+            env_id=self.env_id,
+            episodes=self.episodes,
+            seed=self.seed,
+            max_t=self.max_t,
+            actions=self.actions,
+            legacy=self.legacy,
+        )
+
+
+class _Listing:
+    """Lists the models tagged ``env_id`` and ``reinforce`` on an endpoint; after
+    :meth:`rows`, ``url`` and ``token`` are what it resolved (``HF_ENDPOINT``, ...)."""
+
+    def __init__(
+        self,
+        env_id: str,
+        *,
+        endpoint: str | None,
+        token: str | None,
+        author: str | None,
+        timeout: float | None = None,
+    ) -> None:
+        self.env_id = env_id
+        self.timeout = timeout
+        self.endpoint = endpoint
+        self.author = author
+        self.given_token = token
+        self.url = ""
+        self.token: str | None = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per listed model, claims read from the listing's card data."""
+        # Imports torch (through hubpg.hub): with a pool, this runs in a thread
+        # while the workers start.
+        from hubpg.hub import (
+            hub_client,
+            hub_errors,
+            list_models,
+            resolve_endpoint,
+            resolve_timeout,
+            resolve_token,
+        )
+
+        self.url = resolve_endpoint(self.endpoint)
+        self.token = resolve_token(self.given_token)
+        resolve_timeout(self.timeout)
+        with (
+            hub_client(self.url, timeout=self.timeout),
+            hub_errors(
+                "listing models",
+                f"models tagged {self.env_id}",
+                self.url,
+                token_given=bool(self.token),
+            ),
+        ):
+            items = list_models(
+                self.url, self.token, tags=[self.env_id, ALGO_TAG], author=self.author
+            )
+            return [row_from_listing(item, self.env_id) for item in items]
+
+    def task(self, row: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
+        """The verification task of one row (picklable: it goes to a worker)."""
+        return {
+            "repo_id": row["repo_id"],
+            "revision": row["revision"],
+            "endpoint": self.url,
+            "token": self.token,
+            "env_id": protocol.env_id,
+            "episodes": protocol.episodes,
+            "seed": protocol.seed,
+            "max_t": protocol.max_t,
+            "deterministic": protocol.deterministic,
+            "legacy": protocol.legacy,
+            "timeout": self.timeout,
+        }
 
 
 def leaderboard(
@@ -90,6 +199,10 @@ def leaderboard(
     token: str | None = None,
     progress: bool = False,
     *,
+    max_t: int | None = None,
+    deterministic: bool = False,
+    db: str | Path | None = None,
+    reverify: bool = False,
     legacy: bool = False,
     timeout: float | None = None,
 ) -> list[dict[str, Any]]:
@@ -104,15 +217,34 @@ def leaderboard(
     the commit that was verified). Private repos are listed only for a token of
     their owner (the server decides).
 
-    ``workers``: verification processes (default: the usable cores; 1 runs in
-    this process). ``ray_address``: verify as Ray tasks on that cluster instead
-    (``"local"`` starts one here, with ``workers`` CPUs when given).
-    ``legacy``: verify repos that hold only a course checkpoint (``model.pt``) by
-    reading it weights-only (:mod:`hubpg.legacy`); a refused one is set apart with
-    the reason. ``progress``: a bar of models verified on stderr. ``endpoint`` and
-    ``token`` default as in ``huggingface_hub`` (``HF_ENDPOINT``, ``HF_TOKEN``
-    or the stored login). ``timeout``: seconds each Hub request may wait
-    (:func:`hubpg.hub.resolve_timeout`), in the listing and in every verification.
+    Args:
+        env_id: the env the models must be tagged with and are evaluated on.
+        endpoint: the Hub (default as in ``huggingface_hub``: ``HF_ENDPOINT``).
+        author: only this user's or organisation's models.
+        top: keep the ``top`` best ranked rows (set-apart rows are always kept).
+        verify: download and re-evaluate every model with a claim.
+        episodes: evaluation episodes per model.
+        seed: seed of episode 0 (episode k is seeded ``seed + k``).
+        workers: verification processes (default: the usable cores; 1 runs in
+            this process).
+        ray_address: verify as Ray tasks on that cluster instead (``"local"``
+            starts one here, with ``workers`` CPUs when given).
+        token: default as in ``huggingface_hub`` (``HF_TOKEN`` or the stored login).
+        progress: a bar of models verified on stderr.
+        max_t: episode cap (default: the env's evaluation cap).
+        deterministic: argmax actions instead of sampled ones.
+        db: a SQLite verification store (:mod:`hubpg.store`): models whose listed
+            commit already has a result for this protocol are not evaluated again
+            (their rows say ``"verified": "stored"``, the others ``"now"``), and
+            every new result is kept. None: no store, every model is evaluated.
+        reverify: evaluate every model even when the store has a result (the new
+            results replace the stored ones).
+        legacy: verify repos that hold only a course checkpoint (``model.pt``) by
+            reading it weights-only (:mod:`hubpg.legacy`); a refused one is set apart
+            with the reason. Part of the store key, so a run without it never reports
+            a measurement only ``legacy`` could make.
+        timeout: seconds each Hub request may wait (:func:`hubpg.hub.resolve_timeout`),
+            in the listing and in every verification.
 
     A claim that cannot be true (above the env's maximum return) has
     ``claim_supported`` False and ``claim_problem`` saying why, even without
@@ -120,78 +252,117 @@ def leaderboard(
     cannot be read or scored is set apart; it never stops the others.
     """
     from hubpg.envs import check_env_id
+    from hubpg.evaluation import default_max_t
 
     check_env_id(env_id)
-    _check_positive("top", top)
-    _check_positive("episodes", episodes)
-    _check_positive("workers", workers)
-    where: dict[str, Any] = {}
-
-    def list_rows() -> list[dict[str, Any]]:
-        # Imports torch (through hubpg.hub): with a pool, this runs in a thread
-        # while the workers start.
-        from hubpg.hub import (
-            hub_client,
-            hub_errors,
-            list_models,
-            resolve_endpoint,
-            resolve_timeout,
-            resolve_token,
-        )
-
-        url = where["endpoint"] = resolve_endpoint(endpoint)
-        key = where["token"] = resolve_token(token)
-        resolve_timeout(timeout)
-        with (
-            hub_client(url, timeout=timeout),
-            hub_errors("listing models", f"models tagged {env_id}", url, token_given=bool(key)),
-        ):
-            items = list_models(url, key, tags=[env_id, ALGO_TAG], author=author)
-            return [row_from_listing(item, env_id) for item in items]
-
+    for name, value in (("top", top), ("episodes", episodes), ("workers", workers)):
+        _check_positive(name, value)
+    _check_positive("max_t", max_t)
+    listing = _Listing(env_id, endpoint=endpoint, token=token, author=author, timeout=timeout)
     if not verify:
-        return rank_rows(list_rows(), by="claimed_score", top=top)
-
-    def tasks_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {
-                "repo_id": row["repo_id"],
-                "revision": row["revision"],
-                "endpoint": where["endpoint"],
-                "token": where["token"],
-                "env_id": env_id,
-                "episodes": episodes,
-                "seed": seed,
-                "legacy": legacy,
-                "timeout": timeout,
-            }
-            for row in rows
-            if row["problem"] is None
-        ]
-
+        return rank_rows(listing.rows(), by="claimed_score", top=top)
+    protocol = Protocol(
+        env_id,
+        episodes=episodes,
+        seed=seed,
+        max_t=max_t or default_max_t(env_id),
+        deterministic=deterministic,
+        legacy=legacy,
+    )
     verifier = make_verifier(workers, ray_address)
-    if isinstance(verifier, PoolVerifier):
+    if db is None:
+        rows = _verified_rows(listing, verifier, protocol, None, reverify=True, progress=progress)
+    else:
+        with open_store(db) as store:
+            rows = _verified_rows(
+                listing, verifier, protocol, store, reverify=reverify, progress=progress
+            )
+    return rank_rows(rows, by="measured_score", top=top)
+
+
+def _verified_rows(
+    listing: _Listing,
+    verifier: Verifier,
+    protocol: Protocol,
+    store: VerificationStore | None,
+    *,
+    reverify: bool,
+    progress: bool,
+) -> list[dict[str, Any]]:
+    """The listed rows, each verifiable one measured now or taken from the store."""
+    if isinstance(verifier, PoolVerifier) and reverify:
         # Start the workers (about a second) while a thread lists the models. Not
         # for Ray: it starts its processes with a fork that other threads can hang.
+        # Not with a store to consult either: the workers may not be needed at all.
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1) as lister:
-            listed = lister.submit(list_rows)
+            listed = lister.submit(listing.rows)
             with verifier:
                 rows = listed.result()
-                measured = list(verifier.run(tasks_of(rows), progress))
-    else:
-        rows = list_rows()
-        tasks = tasks_of(rows)
-        if tasks:
-            with verifier:
-                measured = list(verifier.run(tasks, progress))
-        else:
-            measured = []
+                _measure_rows(_verifiable(rows), listing, verifier, protocol, store, progress)
+        return rows
+    rows = listing.rows()
+    todo = _verifiable(rows)
+    if store is not None and not reverify:
+        todo = _take_stored(todo, store, protocol, listing.url)
+    if todo:
+        with verifier:
+            _measure_rows(todo, listing, verifier, protocol, store, progress)
+    return rows
+
+
+def _verifiable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for row in rows if row["problem"] is None]
+
+
+def _take_stored(
+    rows: list[dict[str, Any]], store: VerificationStore, protocol: Protocol, endpoint: str
+) -> list[dict[str, Any]]:
+    """Fill in the rows whose listed commit has a stored result; return the others."""
+    left = []
+    for row in rows:
+        stored = store.get(protocol.key(endpoint, row)) if row["revision"] else None
+        if stored is None:
+            left.append(row)
+            continue
+        apply_measurement(row, {**stored, "revision": row["revision"]}, protocol.env_id)
+        if row["problem"] is None:
+            row.update(verified="stored", verified_at=stored["verified_at"])
+    return left
+
+
+def _measure_rows(
+    rows: list[dict[str, Any]],
+    listing: _Listing,
+    verifier: Verifier,
+    protocol: Protocol,
+    store: VerificationStore | None,
+    progress: bool,
+) -> None:
+    """Verify ``rows`` (in place), storing each measurement as soon as it arrives."""
+    from hubpg.evaluation import utc_now_iso
+
     by_repo = {row["repo_id"]: row for row in rows}
-    for outcome in measured:
-        apply_measurement(by_repo[outcome["repo_id"]], outcome, env_id)
-    return rank_rows(rows, by="measured_score", top=top)
+    tasks = [listing.task(row, protocol) for row in rows]
+    kept = 0
+    try:
+        for outcome in verifier.run(tasks, progress):
+            row = by_repo[outcome["repo_id"]]
+            key = protocol.key(listing.url, row) if row["revision"] else None
+            apply_measurement(row, outcome, protocol.env_id)
+            if outcome.get("problem") or row["problem"]:
+                continue
+            row.update(verified="now", verified_at=utc_now_iso())
+            if store is not None and key is not None:
+                store.put(key, {**outcome, "verified_at": row["verified_at"]})
+                kept += 1
+    except InterruptedByUser as exc:
+        if store is None:
+            raise
+        raise InterruptedByUser(
+            f"{str(exc).split(';')[0]}; the {kept} results measured are kept in {store.path}"
+        ) from None
 
 
 def _check_positive(name: str, value: int | None) -> None:
@@ -223,7 +394,7 @@ def row_from_listing(model: Any, env_id: str) -> dict[str, Any]:
 
 
 def _fill_from_listing(row: dict[str, Any], model: Any, env_id: str) -> None:
-    from hubpg.card import CardError, card_env_ids
+    from hubpg.card import card_env_ids
     from hubpg.claims import impossible_reason, parse_claim
 
     if getattr(model, "problem", None):  # an UnreadableListing
@@ -243,7 +414,7 @@ def _fill_from_listing(row: dict[str, Any], model: Any, env_id: str) -> None:
             row["problem"] = f"card claims {', '.join(sorted(envs))}"
             return
         mean, std = parse_claim(card, env_id=env_id)
-    except (CardError, ValueError, TypeError, RecursionError):
+    except (CardMetadataError, ValueError, TypeError, RecursionError):
         row["problem"] = NO_CLAIM
         return
     row.update(claimed_mean=mean, claimed_std=std, claimed_score=mean - std)
@@ -372,7 +543,14 @@ def _measure(task: dict[str, Any]) -> dict[str, Any]:
     policy = policy_from_download(got, legacy=legacy)[0]
     if policy.config.env_id != env_id:
         raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")
-    result = evaluate(policy, env_id=env_id, episodes=task["episodes"], seed=task["seed"])
+    result = evaluate(
+        policy,
+        env_id=env_id,
+        episodes=task["episodes"],
+        seed=task["seed"],
+        deterministic=task.get("deterministic", False),
+        max_t=task.get("max_t"),
+    )
     results = got.files.get(RESULTS_NAME)
     claimed_n = read_episode_count(results) if results is not None else None
     return {
@@ -713,17 +891,20 @@ def format_table(rows: list[dict[str, Any]], verified: bool = False) -> str:
 
 
 def write_csv(rows: list[dict[str, Any]], stream: Any) -> None:
-    """Header + one line per row (empty cells for None)."""
+    """Header + one line per row (empty cells for None, floats without rounding noise)."""
     import csv
+
+    from hubpg.runfolder import clean_numbers
 
     writer = csv.DictWriter(stream, fieldnames=list(ROW_KEYS), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: ("" if v is None else clean_numbers(v)) for k, v in row.items()})
 
 
 __all__ = [
     "ROW_KEYS",
+    "Protocol",
     "PoolVerifier",
     "RayMissingError",
     "RayVerifier",

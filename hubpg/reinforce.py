@@ -566,6 +566,8 @@ def _train(
     progress: bool,
 ) -> TrainResult:
     run_dir = Path(out) if out is not None else default_run_dir(config.env_id, config.seed)
+    if not resume:  # a config or env error stops here, before any run folder exists
+        config.policy_config(*env_dims(config.env_id))
     prepare_run_dir(run_dir, overwrite, resume)
     if resume:
         saved = config_from_record(read_json(run_dir / HYPERPARAMETERS_NAME))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,13 +120,42 @@ def atomic_write_text(path: Path | str, text: str) -> None:
 
 
 def write_json(path: Path | str, data: Any) -> None:
-    """Write ``data`` as indented JSON atomically; non-finite floats are refused.
+    """Write ``data`` as indented JSON atomically; floats lose their rounding noise
+    (:func:`clean_numbers`), non-finite ones are refused.
 
     Args:
         path: the file to write.
         data: a JSON-ready value.
     """
-    atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(clean_numbers(data), indent=2, allow_nan=False) + "\n")
+
+
+@contextmanager
+def atomic_dir(path: Path | str, *, mode: int = 0o755) -> Iterator[Path]:
+    """Yield a fresh, uniquely named folder beside ``path``; on success it is given
+    ``mode`` and renamed onto ``path`` (an existing ``path`` is first renamed aside,
+    then removed); on failure it is removed and ``path`` is left as it was.
+
+    Args:
+        path: the folder to write.
+        mode: permission bits of the final folder (default ``0o755``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        os.chmod(tmp, mode)
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+            os.replace(path, old)  # onto the empty placeholder folder
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- reading
@@ -195,6 +226,39 @@ def latest_run(runs_dir: Path | str = Path("runs")) -> Path:
             f"no finished run in {runs_dir}/; train one (hubpg train ENV_ID) or pass RUN_DIR"
         )
     return max(complete, key=lambda p: (p / WEIGHTS_NAME).stat().st_mtime)
+
+
+#: Significant digits a float keeps in hubpg's JSON and CSV output: enough for any
+#: score or hyperparameter, few enough to drop float noise (``0.9499999999999886``).
+FLOAT_DIGITS = 12
+
+
+def clean_float(value: float) -> float:
+    """``value`` rounded to :data:`FLOAT_DIGITS` significant digits (``0.9499999999999886``
+    -> ``0.95``); non-finite values unchanged.
+
+    Args:
+        value: a float.
+    """
+    if not math.isfinite(value):
+        return value
+    return float(f"{value:.{FLOAT_DIGITS}g}")
+
+
+def clean_numbers(data: Any) -> Any:
+    """``data`` with every float in it (in dicts, lists and tuples) passed through
+    :func:`clean_float`; ints, bools and everything else unchanged.
+
+    Args:
+        data: a JSON-ready value.
+    """
+    if isinstance(data, float):
+        return clean_float(data)
+    if isinstance(data, dict):
+        return {k: clean_numbers(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [clean_numbers(v) for v in data]
+    return data
 
 
 def format_score(mean: float | None, std: float | None) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hubpg.errors import VideoError
+from hubpg.errors import FrameError, VideoError
 
 #: Frame sides are padded to a multiple of this (H.264 macroblocks; imageio's default).
 MACRO_BLOCK = 16
@@ -38,10 +38,6 @@ PRESET = "veryfast"
 CRF = 23
 
 _NO_VIDEO_HINT = "pass --no-video to package without a video"
-
-
-class FrameError(VideoError, ValueError):
-    """A frame is not an image that can be encoded (wrong shape, dtype or size)."""
 
 
 def _quiet_headless_pygame() -> None:

@@ -2,7 +2,7 @@
 run against the local Hub, each timed as a whole command (imports included), median of
 ``--repeats`` runs, plus the split that ``package`` reports (evaluation, video, curve, card).
 
-Usage: python scripts/bench_hub.py [--repeats 3]
+Usage: python scripts/bench_hub.py [--repeats 3] [--episodes 100]  (tiny: --repeats 1 --episodes 2)
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def timed(*args: str, env: dict[str, str]) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=100, help="Evaluation episodes.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -50,7 +51,10 @@ def main() -> None:
         with running_hub(tmp / "hubdata", subprocess=True) as hub:
             for i in range(args.repeats):
                 out = tmp / f"pkg{i}"
-                s, stdout = timed("package", str(run), "--out", str(out), "--json", env=env)
+                s, stdout = timed(
+                    "package", str(run), "--out", str(out), "--episodes", str(args.episodes),
+                    "--json", env=env,
+                )  # fmt: skip
                 package_s.append(s)
                 split.append(json.loads(stdout)["timings"])
                 s, _ = timed(
@@ -73,7 +77,7 @@ def main() -> None:
                     "--endpoint",
                     hub.url,
                     "--episodes",
-                    "100",
+                    str(args.episodes),
                     "--quiet",
                     env=env,
                 )
@@ -81,11 +85,11 @@ def main() -> None:
     med = statistics.median
     parts = {k: med(t[k] for t in split) for k in split[0]}
     print(
-        f"hubpg package (100 episodes + video + card): median {med(package_s):.2f} s "
+        f"hubpg package ({args.episodes} episodes + video + card): median {med(package_s):.2f} s "
         f"(target 10 s); inside it: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items())
     )
     print(f"hubpg push of a packaged run: median {med(push_s):.2f} s (target 3 s)")
-    print(f"hubpg load-and-eval, 100 episodes: median {med(load_s):.2f} s (target 5 s)")
+    print(f"hubpg load-and-eval, {args.episodes} episodes: median {med(load_s):.2f} s (target 5 s)")
 
 
 if __name__ == "__main__":

@@ -34,15 +34,18 @@ def hubpg(*args: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def one_seed(seed: int, root: Path) -> dict:
+def one_seed(seed: int, root: Path, total_steps: int | None = None, episodes: int = 100) -> dict:
     run = root / f"Pixelcopter-s{seed}"
+    budget = ["--total-steps", str(total_steps)] if total_steps else []  # tiny mode
     start = time.perf_counter()
     trained = hubpg(
         "train", "Pixelcopter-PLE-v0", "--seed", str(seed), "--out", str(run), "--overwrite",
-        "--eval-episodes", "0", "--quiet",
+        "--eval-episodes", "0", "--quiet", *budget,
     )  # fmt: skip
     wall = time.perf_counter() - start
-    evaluation = hubpg("evaluate", str(run), "--episodes", "100", "--max-t", "10000", "--quiet")
+    evaluation = hubpg(
+        "evaluate", str(run), "--episodes", str(episodes), "--max-t", "10000", "--quiet"
+    )
     state = json.loads((run / "trainer_state.json").read_text())
     return {
         "seed": seed,
@@ -62,12 +65,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="Keep the runs here.")
+    parser.add_argument(
+        "--total-steps", type=int, default=None, help="Training budget (default: the recipe's)."
+    )
+    parser.add_argument("--episodes", type=int, default=100, help="Evaluation episodes.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.out or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         with ThreadPoolExecutor(args.jobs) as pool:
-            rows = list(pool.map(lambda s: one_seed(s, root), args.seeds))
+            rows = list(
+                pool.map(lambda s: one_seed(s, root, args.total_steps, args.episodes), args.seeds)
+            )
     for row in rows:
         print(
             f"seed {row['seed']}: trained {row['train_seconds']:.0f} s ({row['steps']:,} steps), "

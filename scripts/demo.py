@@ -1,9 +1,9 @@
 """The whole hubpg mission, offline, as a user runs it: start a local Hub, train
 CartPole-v1, package and push it, load it back, re-evaluate it, stop the Hub.
 
-Everything goes under ``demo/`` (recreated on each run). It ends by printing the URL of
-the pushed model's page; with ``--keep-serving`` the local Hub stays up (until Ctrl-C)
-so a person can open that page in a browser.
+Everything goes under ``demo/`` (recreated on each run; ``HUBPG_DEMO_DIR`` moves it). It
+ends by printing the URL of the pushed model's page; with ``--keep-serving`` the local Hub
+stays up (until Ctrl-C) so a person can open that page in a browser.
 
 Usage: python scripts/demo.py [--keep-serving]
 """
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "demo"
+DEMO = Path(os.environ.get("HUBPG_DEMO_DIR") or ROOT / "demo")  # the tests use a temp folder
 USER = "demo"
 REPO = f"{USER}/Reinforce-CartPole-v1"
 

@@ -10,6 +10,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="hubpg-test-hfhome-"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The default verification store lives under XDG_CACHE_HOME: never the user's own.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="hubpg-test-cache-")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.pop("HF_TOKEN", None)
 

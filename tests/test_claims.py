@@ -7,7 +7,6 @@ import math
 
 import pytest
 
-from hubpg.card import CardError
 from hubpg.claims import (
     Claim,
     claim_supported,
@@ -19,6 +18,7 @@ from hubpg.claims import (
     read_claim,
     read_episode_count,
 )
+from hubpg.errors import CardMetadataError
 
 
 def _card(value: str, env_id: str = "CartPole-v1") -> str:
@@ -35,7 +35,7 @@ def _card(value: str, env_id: str = "CartPole-v1") -> str:
     ["100 +/- 1e200", "1e200 +/- 1", "-1e300 +/- 1e300", "1e999 +/- 1", "1 +/- " + "9" * 400],
 )
 def test_huge_claims_are_refused_not_overflowed(value) -> None:
-    with pytest.raises(CardError):
+    with pytest.raises(CardMetadataError):
         parse_claim_value(value)
 
 
@@ -144,7 +144,7 @@ def test_alias_bombs_in_a_card_are_refused_before_expansion(tmp_path) -> None:
     card = tmp_path / "README.md"
     card.write_text("\n".join(lines) + "\n---\n")
     assert read_claim(card) is None
-    with pytest.raises(CardError, match="anchor or alias"):
+    with pytest.raises(CardMetadataError, match="anchor or alias"):
         from hubpg.claims import parse_claim
 
         parse_claim(card)
@@ -158,7 +158,7 @@ def test_cards_huggingface_hub_cannot_read_are_refused(tmp_path, front) -> None:
 
     card = tmp_path / "README.md"
     card.write_text(f"---\n{front}\n---\n")
-    with pytest.raises(CardError):
+    with pytest.raises(CardMetadataError):
         parse_claim(card)
 
 

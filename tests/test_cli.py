@@ -123,7 +123,9 @@ def test_existing_run_folder_needs_overwrite_or_resume(tmp_path) -> None:
 
 def test_debug_shows_the_traceback(tmp_path) -> None:
     proc = run_cli("--debug", "evaluate", "/nonexistent/run", cwd=tmp_path)
-    assert proc.returncode != 0 and "Traceback" in proc.stderr
+    assert proc.returncode == 2  # bad input, as without --debug
+    assert "Traceback" in proc.stderr and "MissingFileError" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
 def test_train_episodes_is_a_deprecated_alias_of_total_episodes(tmp_path) -> None:

@@ -594,6 +594,10 @@ def test_push_refuses_symlinks_and_pickles_in_the_package(hub, cartpole_run, tmp
     with pytest.raises(UploadRefusedError, match="pickle"):
         push("alice/links", package, endpoint=hub.url, token=ALICE)
     (package / "extra.pkl").unlink()
+    (package / "notes.dat").write_bytes(b"\x80\x04K\x01.")  # a pickle by content (hubpg.sniff)
+    with pytest.raises(UploadRefusedError, match="pickle"):
+        push("alice/links", package, endpoint=hub.url, token=ALICE)
+    (package / "notes.dat").unlink()
     files = {f.rfilename for f in api(hub).model_info("alice/links").siblings}
     assert "notes.txt" not in files and "extra.pkl" not in files and "model.safetensors" in files
 

@@ -8,6 +8,7 @@ import pytest
 from cli_runner import run_cli
 from huggingface_hub import ModelCard
 
+from hubpg.errors import PickleRefusedError, RepoIdError
 from hubpg.packaging import assert_no_pickle, package
 
 
@@ -71,10 +72,17 @@ def test_video_decodes_with_the_expected_frames_and_size(packaged) -> None:
 
 
 def test_package_contains_no_pickle(packaged) -> None:
+    from hubpg.sniff import is_pickle, is_safetensors
+
     assert_no_pickle(packaged.package_dir)
-    for path in packaged.package_dir.iterdir():
-        assert path.suffix not in (".pt", ".pth", ".pkl", ".bin")
-        assert path.read_bytes()[:2] not in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+    assert is_safetensors(packaged.package_dir / "model.safetensors")
+    assert not [p.name for p in packaged.package_dir.iterdir() if is_pickle(p)]
+    (packaged.package_dir / "model.pt").write_bytes(b"x")
+    try:
+        with pytest.raises(PickleRefusedError):
+            assert_no_pickle(packaged.package_dir)
+    finally:
+        (packaged.package_dir / "model.pt").unlink()
 
 
 def _broken_run(cartpole_run, tmp_path, kind: str):
@@ -173,8 +181,29 @@ def test_cli_package_without_video_and_existing_folder(cartpole_run, tmp_path) -
 
 
 def test_library_functions_stay_callable_after_their_modules_load() -> None:
-    import hubpg
-    import hubpg.packaging  # noqa: F401
+    import inspect
 
-    assert callable(hubpg.package) and callable(hubpg.package)
-    assert callable(hubpg.train) and callable(hubpg.load) and callable(hubpg.push)
+    import hubpg
+    import hubpg.packaging  # noqa: F401  (binds the submodule on the package)
+
+    for name in ("package", "train", "evaluate", "load", "push", "leaderboard"):
+        value = getattr(hubpg, name)
+        assert inspect.isfunction(value) and value.__name__ == name, (name, value)
+
+
+@pytest.mark.parametrize("name", ["Reinforce-CartPole-v1", "", "a/b/c"])
+def test_a_repo_name_without_namespace_is_a_clear_error(cartpole_run, tmp_path, name) -> None:
+    out = tmp_path / "hub"
+    with pytest.raises(RepoIdError, match="NAMESPACE/NAME"):
+        package(cartpole_run, out, episodes=2, video=False, repo_id=name)
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_cli_package_refuses_a_bare_repo_name(cartpole_run, tmp_path) -> None:
+    out = tmp_path / "hub"
+    args = ["package", str(cartpole_run), "--out", str(out), "--no-video", "--episodes", "2"]
+    proc = run_cli(*args, "--repo-name", "Reinforce-CartPole-v1")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --repo-name 'Reinforce-CartPole-v1' has no namespace")
+    assert "your-name/Reinforce-CartPole-v1" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()

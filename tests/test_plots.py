@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from hubpg.plots import PlotError, PlotWriteError, plot_learning_curve, rolling_mean
+from hubpg.errors import PlotWriteError, UnplottableLogError
+from hubpg.plots import plot_learning_curve, rolling_mean
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -37,7 +38,7 @@ def test_one_row_and_missing_returns_still_plot(tmp_path):
 
 
 def test_empty_rows_are_an_error(tmp_path):
-    with pytest.raises(PlotError, match="no rows") as info:
+    with pytest.raises(UnplottableLogError, match="no rows") as info:
         plot_learning_curve([], tmp_path / "x.png", "CartPole-v1")
     assert isinstance(info.value, ValueError)
     assert list(tmp_path.iterdir()) == []
@@ -48,12 +49,12 @@ def test_empty_rows_are_an_error(tmp_path):
     [[{"steps": 1}], [{"mean_return": 1.0}], [{"steps": 1, "mean_return": 2.0}, "oops"]],
 )
 def test_rows_without_the_keys_are_an_error(tmp_path, rows):
-    with pytest.raises(PlotError, match="'steps' or 'mean_return'"):
+    with pytest.raises(UnplottableLogError, match="'steps' or 'mean_return'"):
         plot_learning_curve(rows, tmp_path / "x.png", "CartPole-v1")
 
 
 def test_rows_without_any_finite_return_are_an_error(tmp_path):
-    with pytest.raises(PlotError, match="finite"):
+    with pytest.raises(UnplottableLogError, match="finite"):
         plot_learning_curve([{"steps": 1, "mean_return": None}], tmp_path / "x.png", "CartPole-v1")
 
 

@@ -104,8 +104,11 @@ def test_load_refuses_non_finite_weights(policy: Policy, tmp_path) -> None:
 
 def test_saved_files_contain_no_pickle(policy: Policy, tmp_path) -> None:
     policy.save(tmp_path)
+    from hubpg.sniff import is_pickle, is_safetensors
+
+    assert is_safetensors(tmp_path / "model.safetensors")
     for path in tmp_path.iterdir():
-        assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
+        assert not is_pickle(path), f"{path} looks like a pickle"
 
 
 def test_env_mismatch_is_reported() -> None:

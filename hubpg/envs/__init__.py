@@ -8,12 +8,14 @@ only imported when an env is made.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from hubpg.errors import UnknownEnvError, UnsupportedEnvError
+from hubpg.errors import MissingEnvDependencyError, UnknownEnvError, UnsupportedEnvError
 
 PIXELCOPTER_ID = "Pixelcopter-PLE-v0"
 
@@ -59,7 +61,8 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
     check_env_id(env_id)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
-    env = gym.make(env_id, **kwargs)
+    with missing_dependency_hint(env_id):
+        env = gym.make(env_id, **kwargs)
     require_discrete(env.action_space, env_id)
     return env
 
@@ -80,9 +83,28 @@ def make_vec_env(
         limit = spec.max_episode_steps
         kwargs["max_episode_steps"] = max_t if limit is None else min(max_t, limit)
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+    with missing_dependency_hint(env_id):
+        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     require_discrete(envs.single_action_space, env_id)
     return envs
+
+
+@contextmanager
+def missing_dependency_hint(env_id: str) -> Iterator[None]:
+    """Turn Gymnasium's ``DependencyNotInstalled`` (e.g. LunarLander without Box2D) into
+    :class:`~hubpg.errors.MissingEnvDependencyError`, keeping Gymnasium's install hint.
+
+    Args:
+        env_id: the env being made, for the message.
+    """
+    try:
+        yield
+    except gym.error.DependencyNotInstalled as exc:
+        detail = " ".join(str(exc).split()).rstrip(".")
+        raise MissingEnvDependencyError(
+            f"{env_id} needs a package that is not installed ({detail}); install it and "
+            "run the command again"
+        ) from None
 
 
 def require_discrete(space: gym.Space, env_id: str) -> None:

@@ -4,7 +4,7 @@ A faithful re-implementation of PLE's ``Pixelcopter`` as played through
 ``gym_pygame``'s ``Pixelcopter-PLE-v0`` (30 frames per second, no frame skip,
 raw game-state observations): the same seed and the same actions give the same
 observations, rewards and terminations as the original, step for step. The
-game's rules are those of the design note ``pixelcopter.md``.
+game's rules are written out in ``docs/pixelcopter.md``.
 
 Two classes: :class:`PixelcopterEnv` (one game, plain Python floats, no pygame)
 and :class:`PixelcopterVectorEnv` (many games stepped together with numpy

@@ -1,7 +1,7 @@
 """A Hugging Face Hub-compatible server on loopback, for offline use and tests.
 
 The real ``huggingface_hub`` client talks to it over HTTP (with Xet disabled):
-see ``/work/shared/design/hub-api.md`` for the endpoints and their pitfalls.
+see ``docs/hub-api.md`` for the endpoints and their pitfalls.
 
 - :func:`create_app` builds the ASGI app (starlette),
 - :func:`serve` runs it with uvicorn until Ctrl-C / SIGTERM,

@@ -1,4 +1,4 @@
-"""The local Hub's ASGI app: routes, error handling and shared state (see ``hub-api.md``)."""
+"""The local Hub's ASGI app: routes, error handling and shared state (see ``docs/hub-api.md``)."""
 
 from __future__ import annotations
 

@@ -190,7 +190,7 @@ def claimed_score(card: dict[str, Any] | None) -> str | None:
 
     try:
         return format_score(*parse_claim(card))
-    except (ValueError, TypeError):  # hubpg's CardError is a ValueError
+    except (ValueError, TypeError):  # hubpg's CardMetadataError is a ValueError
         return None
 
 

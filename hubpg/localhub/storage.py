@@ -41,6 +41,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hubpg.errors import (  # the storage layer's refusals (defined with every other error)
+    BranchExistsError,
+    DamagedDataError,
+    EntryMissingError,
+    InvalidOperationError,
+    ParentMismatchError,
+    RepoExistsError,
+    RepoMissingError,
+    RevisionMissingError,
+)
 from hubpg.runfolder import atomic_write_bytes, fsync_dir
 
 try:  # POSIX only; elsewhere the thread lock alone guards one process
@@ -60,42 +70,6 @@ DEFAULT_GITATTRIBUTES = "".join(
         "*tfevents* *.mp4 *.png"
     ).split()
 )
-
-
-class StorageError(Exception):
-    """Base class of the storage layer's refusals (mapped to HTTP errors by the app)."""
-
-
-class RepoExistsError(StorageError):
-    """The repo already exists."""
-
-
-class RepoMissingError(StorageError):
-    """The repo does not exist."""
-
-
-class RevisionMissingError(StorageError):
-    """The revision names no branch or commit of the repo."""
-
-
-class BranchExistsError(StorageError):
-    """The branch already exists."""
-
-
-class EntryMissingError(StorageError):
-    """A file or folder named by an operation does not exist."""
-
-
-class ParentMismatchError(StorageError):
-    """The branch moved since the commit the client based its change on."""
-
-
-class DamagedDataError(StorageError):
-    """A stored file the repo needs (a commit) is empty or unreadable."""
-
-
-class InvalidOperationError(StorageError):
-    """A commit operation is inconsistent (e.g. a file where a folder is)."""
 
 
 def utc_now() -> str:

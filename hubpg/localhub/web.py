@@ -10,6 +10,7 @@ import anyio.from_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from hubpg.errors import ApiError
 from hubpg.localhub.cards import CardCache
 from hubpg.localhub.lfs import TicketBook
 from hubpg.localhub.storage import RepoMeta, Store
@@ -52,23 +53,6 @@ class HubState:
     limits: Limits = field(default_factory=Limits)
     tickets: TicketBook = field(default_factory=TicketBook)
     cards: CardCache = field(default_factory=CardCache)
-
-
-class ApiError(Exception):
-    """An error answered the Hub's way: status, ``X-Error-Message``, maybe ``X-Error-Code``."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.headers = dict(headers or {})
 
 
 class HubJSONResponse(JSONResponse):

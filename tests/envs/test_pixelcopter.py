@@ -2,7 +2,7 @@
 
 Three kinds of evidence that the game is PLE's Pixelcopter:
 
-* hand computations of the first frames from the rules in shared/design/pixelcopter.md
+* hand computations of the first frames from the rules in docs/pixelcopter.md
   (copter physics, the RandomState draws of a level, the first +1 at frame 10, a
   floor death when never thrusting);
 * replays recorded on the original game (PLE master with pygame 2.6, driven like
@@ -689,10 +689,19 @@ def test_bad_construction_arguments(kwargs, match):
 
 def test_smallest_sizes_work():
     env = PixelcopterEnv(width=MIN_WIDTH, height=MIN_HEIGHT)
-    env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    ends = 0
     for _ in range(50):
-        if env.step(1)[2]:
-            env.reset()
+        obs, reward, terminated, truncated, _ = env.step(1)
+        assert obs.shape == (7,) and np.isfinite(obs).all()
+        assert env.observation_space.contains(obs) and np.isfinite(reward)
+        if terminated:
+            ends += 1
+            assert reward < 0  # the crash penalty
+            obs, _ = env.reset()
+            assert env.observation_space.contains(obs)
+    assert ends >= 1  # never climbing, the copter falls out of a 20-pixel screen
 
 
 @pytest.mark.parametrize("action", [2, -1, 0.5, "0", None])

@@ -1,0 +1,95 @@
+"""What a file is, judged by parsing it: the one place hubpg decides "is this a pickle?".
+
+A safetensors file starts with an 8-byte little-endian header length, and some
+lengths (128, 384, 640, 896, ...) begin with the bytes ``0x80 0x02``, the very
+bytes a protocol-2 pickle starts with. So a file is never judged by its first
+two bytes: :func:`is_safetensors` parses the header (length, JSON, every tensor
+entry inside the file), and only a file that is not safetensors is checked for a
+pickle's opening (``PROTO`` 2-5) or a ``torch.save`` zip archive of pickles.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+from hubpg.runfolder import PICKLE_SUFFIXES
+
+#: Largest safetensors JSON header hubpg reads (the format itself caps it at 100 MB).
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def is_safetensors(path: Path | str) -> bool:
+    """True when ``path`` parses as a safetensors file: a header length that fits the
+    file, a JSON object header, and tensor entries whose data lies inside the file.
+
+    Args:
+        path: the file to inspect.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(8)
+            if len(head) < 8:
+                return False
+            (length,) = struct.unpack("<Q", head)
+            if length < 2 or length > min(size - 8, MAX_HEADER_BYTES):
+                return False
+            header = json.loads(handle.read(length).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(header, dict):
+        return False
+    data_size = size - 8 - length
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict):
+            return False
+        offsets = entry.get("data_offsets")
+        if (
+            not isinstance(entry.get("dtype"), str)
+            or not isinstance(entry.get("shape"), list)
+            or not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1] <= data_size
+        ):
+            return False
+    return True
+
+
+def _zip_holds_pickle(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith((".pkl", ".pickle")) for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def is_pickle(path: Path | str) -> bool:
+    """True when ``path`` is, or may hold, a pickle: a pickle suffix
+    (:data:`~hubpg.runfolder.PICKLE_SUFFIXES`), a binary pickle stream (``PROTO``
+    2-5) that is not a valid safetensors file, or a zip archive holding ``.pkl``
+    members (what ``torch.save`` writes).
+
+    Args:
+        path: the file to inspect.
+    """
+    path = Path(path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return False
+    if head.startswith(_ZIP_MAGIC):
+        return _zip_holds_pickle(path)
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return not is_safetensors(path)
+    return False

@@ -1,0 +1,93 @@
+"""Every script under scripts/ runs, on a tiny budget (the table below is kept in sync
+with the folder by a test), and the repository names no package registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "scripts"
+
+#: script -> its tiny-budget arguments (what each prints is the script's own business;
+#: the test checks it finishes with status 0 and prints something).
+TINY_ARGS: dict[str, list[str]] = {
+    "bench_envs.py": ["--seconds", "0.05", "--envs", "2"],
+    "bench_hub.py": ["--repeats", "1", "--episodes", "2"],
+    "bench_leaderboard.py": ["--models", "2", "--episodes", "2", "--workers", "1"],
+    "bench_legacy.py": ["--episodes", "2", "--repeats", "1"],
+    "bench_pixelcopter.py": ["--seeds", "1", "--jobs", "1", "--total-steps", "2000",
+                             "--episodes", "2"],
+    "bench_train.py": ["--seeds", "1", "--skip-course"],
+    "demo.py": [],
+    "experiment_frame_stack.py": ["--seconds", "1"],
+    "sweep_pixelcopter.py": ["--seconds", "1", "--only", "default"],
+}  # fmt: skip
+#: Shell scripts are parsed (bash -n), not run: setup_env.sh installs into a venv,
+#: test.sh runs this suite, demo.sh is setup_env.sh + demo.py (run above).
+SHELL_SCRIPTS = ("demo.sh", "setup_env.sh", "test.sh")
+#: Scripts that cannot run in this branch yet, with the reason.
+NOT_YET: dict[str, str] = {}
+SLOW = set(TINY_ARGS) - {"bench_envs.py"}  # each takes 10-70 s here
+
+
+def test_every_script_has_a_tiny_mode_here() -> None:
+    present = sorted(p.name for p in SCRIPTS.iterdir() if p.suffix in (".py", ".sh"))
+    assert present == sorted([*TINY_ARGS, *SHELL_SCRIPTS])
+
+
+def _params():
+    for name, args in TINY_ARGS.items():
+        marks = [pytest.mark.slow] if name in SLOW else []
+        if name in NOT_YET:
+            marks.append(pytest.mark.xfail(reason=NOT_YET[name], strict=False))
+        yield pytest.param(name, args, marks=marks, id=name)
+
+
+@pytest.mark.parametrize(("name", "args"), list(_params()))
+def test_script_runs_on_a_tiny_budget(name, args, tmp_path) -> None:
+    env = {
+        **os.environ,
+        "HF_HOME": str(tmp_path / "hf-home"),
+        "HUBPG_DEMO_DIR": str(tmp_path / "demo"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    env.pop("HF_TOKEN", None)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / name), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("name", SHELL_SCRIPTS)
+def test_shell_scripts_parse(name) -> None:
+    proc = subprocess.run(["bash", "-n", str(SCRIPTS / name)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_no_package_registry_is_named_in_the_repository() -> None:
+    hosts = ["pypi" + ".org", "download." + "pytorch.org", "files." + "pythonhosted.org"]
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    found = []
+    for rel in filter(None, tracked):
+        path = ROOT / rel.decode()
+        if not path.is_file() or path.is_symlink():
+            continue
+        text = path.read_bytes().decode("utf-8", errors="ignore").lower()
+        found += [f"{rel.decode()}: {host}" for host in hosts if host in text]
+    assert found == []
+    setup = (SCRIPTS / "setup_env.sh").read_text()
+    assert "--index-url" not in setup and "torch==2.13.0" in setup
