@@ -173,6 +173,11 @@ def train(
     from hubpg.reinforce import train as run_training
 
     run_dir = Path(out) if out is not None else default_run_dir(cfg.env_id, cfg.seed)
+    if resume and not isinstance(env_id_or_config, TrainConfig):
+        # the run's own hyperparameters and budget, unless a budget keyword is given
+        from hubpg.reinforce import BUDGET_FIELDS, resume_config
+
+        cfg = resume_config(run_dir, **{k: overrides.get(k) for k in BUDGET_FIELDS})
     summary = run_training(cfg, run_dir, overwrite=overwrite, resume=resume, progress=progress)
     final = config_from_record(read_json(run_dir / HYPERPARAMETERS_NAME))
     evaluation = None

@@ -189,6 +189,9 @@ def _network(hp: Mapping[str, Any], arch: Mapping[str, Any] | None) -> str | Non
     except (TypeError, ValueError):
         return None
     layers = [str(int(obs)) if isinstance(obs, int) else "obs"]
+    frames = src.get("frame_stack")
+    if isinstance(obs, int) and isinstance(frames, int) and frames > 1:  # stacked frames
+        layers = [f"{obs * frames} ({frames} frames of {obs})"]
     layers += [str(h) for h in sizes]
     layers.append(str(int(n_act)) if isinstance(n_act, int) else "actions")
     act = src.get("activation") or "relu"

@@ -40,15 +40,19 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "hidden": [64, 64],
         "lr": 3e-3,
         "gamma": 0.99,
-        "num_envs": 128,
         "episodes_per_update": 512,
         "max_t": 2000,
         "eval_max_t": 10_000,
         "baseline": "time",
         "entropy_coef": 0.0,
-        "total_steps": 200_000_000,
-        "time_limit": 840.0,
-        "select_every": 60.0,
+        "num_envs": 512,
+        "grad_step_fraction": 0.25,
+        "total_steps": 120_000_000,
+        "select_every_steps": 15_000_000,
+        # frames t, t-2, t-4, t-6: the block just passed still overlaps the copter for
+        # about 5 frames after the observation shows the next gate
+        "frame_stack": 4,
+        "frame_stride": 2,
         # pixels centred on the 48 x 48 screen and scaled by 1/8: the block's edges sit a
         # few pixels from the copter, which raw pixels / 48 made hard to learn
         "obs_shift": [24.0, 0.0, 12.0, 12.0, 0.0, 24.0, 24.0],
@@ -62,7 +66,8 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 class PolicyConfig:
     """Everything needed to rebuild a policy network, and nothing executable.
 
-    Observations are transformed as ``clip((obs - obs_shift) * obs_scale, -obs_clip, obs_clip)``
+    The network sees the last ``frame_stack`` observations, ``frame_stride`` steps
+    apart (:mod:`hubpg.observations`). Each is transformed as ``clip((obs - obs_shift) * obs_scale, -obs_clip, obs_clip)``
     before the MLP (identity by default), so a shared model carries its own
     input scaling.
     """
@@ -75,6 +80,10 @@ class PolicyConfig:
     obs_scale: list[float] | None = None
     obs_shift: list[float] | None = None
     obs_clip: float | None = None
+    #: Frames the policy sees side by side (1: the observation alone); see hubpg.observations.
+    frame_stack: int = 1
+    #: Steps between two of those frames (frames t, t - stride, ...).
+    frame_stride: int = 1
     algorithm: str = "reinforce"
     library: str = "hubpg"
 
@@ -99,6 +108,17 @@ class PolicyConfig:
         for name in ("obs_scale", "obs_shift"):
             setattr(self, name, obs_vector(name, getattr(self, name), self.obs_dim))
         check_obs_clip(self.obs_clip, "config: ")
+        _check_frames(self.frame_stack, self.frame_stride, "config: ")
+        if self.input_dim > MAX_POLICY_WIDTH:
+            raise ConfigError(
+                f"config: obs_dim x frame_stack must be at most {MAX_POLICY_WIDTH} "
+                f"(got {self.input_dim})"
+            )
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the network's input: ``obs_dim`` times ``frame_stack``."""
+        return self.obs_dim * self.frame_stack
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -163,6 +183,11 @@ class TrainConfig:
     #: Baseline subtracted from the returns-to-go: none, time (the batch's mean return-to-go
     #: at the same time step) or value (a learned state-value network) (hubpg option).
     baseline: str = "none"
+    #: Share of each batch's steps, drawn at random, that the gradient step uses (1: all);
+    #: returns, baseline and normalisation still use every step and the kept steps'
+    #: weights are divided by the share, so the gradient stays unbiased. Consecutive
+    #: frames are nearly alike: a quarter of them loses little and costs a quarter.
+    grad_step_fraction: float = 1.0
     #: Clip the gradient norm to this value.
     grad_clip: float | None = None
     #: Entropy bonus coefficient (hubpg option).
@@ -173,6 +198,10 @@ class TrainConfig:
     obs_shift: list[float] | None = None
     #: Clip of the transformed observations to [-clip, clip].
     obs_clip: float | None = None
+    #: Frames the policy sees side by side (1: the current observation only).
+    frame_stack: int = 1
+    #: Steps between two stacked frames (frames t, t - stride, t - 2 stride, ...).
+    frame_stride: int = 1
     #: Adam learning rate of the value network (--baseline value).
     value_lr: float = 1e-3
     #: Value-network epochs per update (--baseline value).
@@ -185,13 +214,14 @@ class TrainConfig:
     eval_episodes: int = 100
     #: Cap on one evaluation episode's steps (default: the env's evaluation cap).
     eval_max_t: int | None = None
-    #: Validate the policy every this many seconds and keep the best (model selection).
-    select_every: float | None = None
+    #: Validate the policy every this many env steps (and after the last update) on
+    #: held-out seeds and keep the best (model selection; None: keep the last update).
+    select_every_steps: int | None = None
     #: Validation episodes per model-selection check.
     select_episodes: int = 100
     #: Seed of the first validation episode (disjoint from the evaluation's seeds).
     select_seed: int = 1_000_000
-    #: Save a checkpoint at least every this many seconds.
+    #: Save a checkpoint at least every this many seconds (does not change the model).
     checkpoint_every_s: float = 30.0
     #: torch device.
     device: str = "cpu"
@@ -204,6 +234,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for any value that cannot work."""
+        self._validate_budget()
+        self._validate_learning()
+
+    def _validate_budget(self) -> None:
         if self.total_steps is None and self.total_episodes is None:
             raise ConfigError("set a training budget: --total-steps or --total-episodes")
         for name in ("total_steps", "total_episodes", "time_limit"):
@@ -216,12 +250,22 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be positive (got {getattr(self, name)})")
         if self.eval_episodes < 0:
             raise ConfigError(f"eval_episodes must be >= 0 (got {self.eval_episodes})")
+        if self.select_every_steps is not None and not self.select_every_steps > 0:
+            raise ConfigError(
+                f"select_every_steps must be a positive number of env steps "
+                f"(got {self.select_every_steps})"
+            )
+
+    def _validate_learning(self) -> None:
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"lr must be positive (got {self.lr})")
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"gamma must be in (0, 1] (got {self.gamma})")
-        if self.select_every is not None and not self.select_every > 0:
-            raise ConfigError(f"select_every must be positive seconds (got {self.select_every})")
+        _check_frames(self.frame_stack, self.frame_stride, "")
+        if not 0 < self.grad_step_fraction <= 1:
+            raise ConfigError(
+                f"grad_step_fraction must be in (0, 1] (got {self.grad_step_fraction})"
+            )
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"grad_clip must be positive (got {self.grad_clip})")
         if self.entropy_coef < 0:
@@ -249,6 +293,8 @@ class TrainConfig:
             obs_scale=self.obs_scale,
             obs_shift=self.obs_shift,
             obs_clip=self.obs_clip,
+            frame_stack=self.frame_stack,
+            frame_stride=self.frame_stride,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -374,6 +420,22 @@ def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ConfigError(f"config: {name} must be finite numbers (got {value!r:.60})")
     return float(value)
+
+
+def _check_frames(frames: int, stride: int, prefix: str) -> None:
+    """Positive whole numbers whose frame history stays small (hostile configs too)."""
+    for name, value in (("frame_stack", frames), ("frame_stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{prefix}{name} must be a positive integer (got {value!r:.60})")
+    if (frames - 1) * stride + 1 > MAX_FRAME_HISTORY:
+        raise ConfigError(
+            f"{prefix}frame_stack and frame_stride keep {(frames - 1) * stride + 1} frames; "
+            f"at most {MAX_FRAME_HISTORY}"
+        )
+
+
+#: The most observations a frame history keeps, (frame_stack - 1) * frame_stride + 1.
+MAX_FRAME_HISTORY = 1024
 
 
 def _from_dict(cls: type, data: Any, source: str) -> Any:

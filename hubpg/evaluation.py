@@ -110,17 +110,25 @@ def _play(
     max_t: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Play one episode per seed side by side; returns (returns, lengths)."""
+    """Play one episode per seed side by side; returns (returns, lengths). Sub-envs
+    that ended keep stepping (their auto-reset games are not counted)."""
+    from hubpg.policy import sample_categorical
+
     envs = make_vec_env(env_id, len(seeds))
     try:
         obs = reset_with_seeds(envs, seeds)
         n = len(seeds)
+        history = policy.new_history(n)  # the policy's observation pipeline
+        forward = policy.numpy_forward()
+        stacked = history.reset(obs)
         returns = np.zeros(n, dtype=np.float64)
         lengths = np.zeros(n, dtype=np.int64)
         running = np.ones(n, dtype=bool)
         for _ in range(max_t):
-            actions = policy.act(obs, rng=rng, deterministic=deterministic)
+            probs = forward(stacked)
+            actions = probs.argmax(axis=-1) if deterministic else sample_categorical(probs, rng)
             obs, reward, terminated, truncated, _ = envs.step(actions)
+            stacked = history.push(obs)
             returns += np.where(running, reward, 0.0)
             lengths += running
             running &= ~(terminated | truncated)

@@ -192,6 +192,7 @@ def record_replay(
     env = make_env(env_id, render_mode="rgb_array")
     try:
         rng = np.random.default_rng(seed)
+        policy.reset()  # a new episode for the policy's frame history
         frames, _, _ = record_episode(
             env, lambda obs: policy.act(obs, rng=rng, deterministic=deterministic), seed, max_t
         )

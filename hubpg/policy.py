@@ -17,6 +17,7 @@ from torch import nn
 
 from hubpg.config import PolicyConfig
 from hubpg.errors import ConfigError, MissingFileError, WeightsError
+from hubpg.observations import ObservationHistory
 from hubpg.runfolder import CONFIG_NAME, WEIGHTS_NAME, atomic_path
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "Policy", "sample_categorical", "small_model_threads"]
@@ -31,47 +32,78 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 
 class Policy(nn.Module):
-    """A softmax policy over discrete actions: ``obs -> MLP -> logits``."""
+    """A softmax policy over discrete actions: ``stacked obs -> MLP -> logits``.
+
+    The network's input is the observation history of :mod:`hubpg.observations`
+    (``config.frame_stack`` raw observations side by side); :meth:`act` keeps that
+    history itself for callers that pass one observation (or one batch) per step."""
 
     def __init__(self, config: PolicyConfig) -> None:
         super().__init__()
         self.config = config
         layers: list[nn.Module] = []
-        width = config.obs_dim
+        width = config.input_dim
         for size in config.hidden:
             layers += [nn.Linear(width, size), _ACTIVATIONS[config.activation]()]
             width = size
         layers.append(nn.Linear(width, config.n_actions))
         self.net = nn.Sequential(*layers)
-        scale = config.obs_scale or [1.0] * config.obs_dim
-        shift = config.obs_shift or [0.0] * config.obs_dim
+        frames = config.frame_stack
+        scale = (config.obs_scale or [1.0] * config.obs_dim) * frames
+        shift = (config.obs_shift or [0.0] * config.obs_dim) * frames
         self.register_buffer(
             "obs_scale", torch.tensor(scale, dtype=torch.float32), persistent=False
         )
         self.register_buffer(
             "obs_shift", torch.tensor(shift, dtype=torch.float32), persistent=False
         )
+        self._history: ObservationHistory | None = None
+        self._numpy: NumpyForward | None = None
 
     def preprocess(self, obs: torch.Tensor) -> torch.Tensor:
-        """Scale (and clip) raw observations as the config says."""
+        """Scale (and clip) stacked raw observations as the config says."""
         obs = (obs - self.obs_shift) * self.obs_scale
         if self.config.obs_clip is not None:
             obs = obs.clamp(-self.config.obs_clip, self.config.obs_clip)
         return obs
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Action logits for a batch of raw observations (``[..., obs_dim]``)."""
+        """Action logits for a batch of stacked raw observations (``[..., input_dim]``)."""
         return self.net(self.preprocess(obs))
 
     def log_probs(self, obs: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of every action."""
         return torch.log_softmax(self.forward(obs), dim=-1)
 
-    @torch.inference_mode()
-    def probs_numpy(self, obs: np.ndarray) -> np.ndarray:
-        """Action probabilities for numpy observations (``[obs_dim]`` or ``[N, obs_dim]``)."""
-        x = torch.as_tensor(np.asarray(obs, dtype=np.float32))
-        return torch.softmax(self.forward(x), dim=-1).numpy()
+    def new_history(self, num_envs: int) -> ObservationHistory:
+        """An empty observation history for ``num_envs`` episodes, as this policy sees them.
+
+        Args:
+            num_envs: episodes played side by side.
+        """
+        c = self.config
+        return ObservationHistory(c.frame_stack, c.frame_stride, num_envs, c.obs_dim)
+
+    def reset(self) -> None:
+        """Forget the history :meth:`act` keeps: its next call starts new episodes."""
+        self._history = None
+
+    def probs_numpy(self, stacked: np.ndarray) -> np.ndarray:
+        """Action probabilities for stacked numpy inputs (``[N, input_dim]``), computed
+        in numpy with the current weights (no torch call, no copy of the weights).
+
+        Args:
+            stacked: policy inputs from an :class:`ObservationHistory`.
+        """
+        stacked = np.asarray(stacked, dtype=np.float32)
+        return self.numpy_forward()(stacked[None] if stacked.ndim == 1 else stacked).copy()
+
+    def numpy_forward(self) -> NumpyForward:
+        """The numpy forward pass of this policy (its result buffer is reused by the next
+        call: copy it to keep it)."""
+        if self._numpy is None:
+            self._numpy = NumpyForward(self)
+        return self._numpy
 
     def act(
         self,
@@ -79,26 +111,48 @@ class Policy(nn.Module):
         rng: np.random.Generator | None = None,
         deterministic: bool = False,
     ) -> np.ndarray | int:
-        """Choose actions for one observation (returns an ``int``) or a batch
-        (returns an int array). Samples from the policy unless ``deterministic``."""
+        """Choose actions for the next step of one episode (``obs`` of shape ``[obs_dim]``,
+        returns an ``int``) or of a batch of episodes (``[N, obs_dim]``, returns an int
+        array). Samples from the policy unless ``deterministic``.
+
+        With ``frame_stack > 1`` the policy remembers the previous observations: call
+        :meth:`reset` before each new episode (a first call, or a new batch size,
+        starts fresh).
+
+        Args:
+            obs: the raw observation(s) of this step.
+            rng: generator for sampling (a fresh one if ``None``).
+            deterministic: take the most likely action instead of sampling.
+        """
         obs = np.asarray(obs, dtype=np.float32)
         single = obs.ndim == 1
-        probs = self.probs_numpy(obs[None] if single else obs)
+        batch = obs[None] if single else obs
+        history = self._history
+        if history is None or history.num_envs != batch.shape[0]:
+            history = self._history = self.new_history(batch.shape[0])
+            stacked = history.reset(batch)
+        else:
+            stacked = history.push(batch)
+        probs = self.numpy_forward()(stacked)
         if deterministic:
             actions = probs.argmax(axis=-1)
         else:
             actions = sample_categorical(probs, rng or np.random.default_rng())
         return int(actions[0]) if single else actions
 
+    def _apply(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._numpy = None  # .to(), .double(), ... replace the parameters
+        return super()._apply(fn, *args, **kwargs)
+
+    def load_state_dict(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._numpy = None
+        return super().load_state_dict(*args, **kwargs)
+
     def save(self, directory: Path) -> None:
         """Write ``model.safetensors`` and ``config.json`` into ``directory`` (atomically each)."""
-        from safetensors.torch import save_file
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_path(directory / WEIGHTS_NAME) as tmp:
-            save_file(tensors, str(tmp), metadata={"format": "pt", "library": "hubpg"})
+        save_weights(self.state_dict(), directory / WEIGHTS_NAME)
         self.config.save(directory / CONFIG_NAME)
 
     @classmethod
@@ -130,6 +184,35 @@ class Policy(nn.Module):
         return policy.to(device).eval()
 
 
+def save_weights(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Write ``tensors`` as a safetensors file at ``path`` (atomically).
+
+    Args:
+        tensors: name -> tensor (copied to CPU, contiguous).
+        path: the file to write.
+    """
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    data = _canonical_header(save(tensors, metadata={"format": "pt", "library": "hubpg"}))
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """``data`` with its JSON header's keys sorted: safetensors writes the metadata map
+    in a random order per call, which would make equal weights give unequal files."""
+    import json
+
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    if len(text) > length:  # never: the same keys and values, compact as safetensors writes
+        return data
+    text += b" " * (length - len(text))
+    return data[:8] + text + data[8 + length :]
+
+
 def expected_shapes(config: PolicyConfig) -> dict[str, tuple[int, ...]]:
     """The tensor names and shapes of :class:`Policy` for ``config`` (without building it).
 
@@ -137,7 +220,7 @@ def expected_shapes(config: PolicyConfig) -> dict[str, tuple[int, ...]]:
         config: the architecture.
     """
     shapes: dict[str, tuple[int, ...]] = {}
-    width = config.obs_dim
+    width = config.input_dim  # obs_dim times frame_stack
     sizes = [*config.hidden, config.n_actions]
     for i, size in enumerate(sizes):
         shapes[f"net.{2 * i}.weight"] = (size, width)
@@ -245,12 +328,74 @@ def small_model_threads() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One sample per row of ``probs`` (``[N, A]``), by inverse CDF."""
-    if probs.shape[-1] == 2:  # the common case, in three array operations
-        return (rng.random(probs.shape[0]) * (probs[:, 0] + probs[:, 1]) >= probs[:, 0]).astype(
-            np.int64
+class NumpyForward:
+    """The policy's forward pass in numpy, on views of its torch parameters (so every
+    optimizer step is seen without copying), with buffers reused from call to call.
+
+    ReLU and tanh networks run in numpy; other activations fall back to torch."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        c = policy.config
+        linears = [m for m in policy.net if isinstance(m, nn.Linear)]
+        self.native = c.activation in ("relu", "tanh") and all(
+            p.device.type == "cpu" and p.dtype == torch.float32 for p in policy.parameters()
         )
+        if not self.native:
+            return
+        self.layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in linears]
+        self.shift = policy.obs_shift.numpy()
+        self.scale = policy.obs_scale.numpy()
+        self.clip = c.obs_clip
+        self.tanh = c.activation == "tanh"
+        self._buffers: dict[int, list[np.ndarray]] = {}
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if not self.native:
+            with torch.inference_mode():
+                device = next(self.policy.parameters()).device
+                logits = self.policy(torch.from_numpy(x).to(device))
+                return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        bufs = self._buffers.get(x.shape[0])
+        if bufs is None:
+            widths = [x.shape[1]] + [b.shape[0] for _, b in self.layers]
+            bufs = [np.empty((x.shape[0], w), dtype=np.float32) for w in widths]
+            self._buffers = {x.shape[0]: bufs}
+        h = bufs[0]
+        np.subtract(x, self.shift, out=h)
+        h *= self.scale
+        if self.clip is not None:
+            np.clip(h, -self.clip, self.clip, out=h)
+        last = len(self.layers) - 1
+        for i, (w, b) in enumerate(self.layers):
+            out = bufs[i + 1]
+            np.matmul(h, w, out=out)
+            out += b
+            if i < last:
+                if self.tanh:
+                    np.tanh(out, out=out)
+                else:
+                    np.maximum(out, 0.0, out=out)
+            h = out
+        h -= h.max(axis=1, keepdims=True)
+        np.exp(h, out=h)
+        h /= h.sum(axis=1, keepdims=True)
+        return h
+
+
+def sample_categorical(
+    probs: np.ndarray, rng: np.random.Generator, out: np.ndarray | None = None
+) -> np.ndarray:
+    """One sample per row of ``probs`` (``[N, A]``), by inverse CDF.
+
+    Args:
+        probs: probabilities (rows need not sum to exactly 1).
+        rng: the generator.
+        out: optional float64 buffer of ``N`` uniforms to reuse.
+    """
+    if probs.shape[-1] == 2:  # the common case, in three array operations
+        u = rng.random(probs.shape[0], out=out)
+        return (u * (probs[:, 0] + probs[:, 1]) >= probs[:, 0]).astype(np.int64)
     cdf = np.cumsum(probs, axis=-1)
     u = rng.random(probs.shape[0])[:, None] * cdf[:, -1:]
     return np.minimum((u >= cdf).sum(axis=-1), probs.shape[-1] - 1)

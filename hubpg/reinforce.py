@@ -11,16 +11,28 @@ float32 epsilon), and takes one Adam step on
 With ``num_envs=1, episodes_per_update=1`` (and ``entropy_coef=0``) that is the
 course's loss for one episode, term for term. The policy acts with the weights
 of the current update (on-policy), so log-probabilities are recomputed in one
-batched forward pass instead of being kept per step.
+batched forward pass instead of being kept per step (the rollout is
+:mod:`hubpg.rollout`). With ``grad_step_fraction < 1`` the sum runs over a random
+share of the steps, each weight divided by that share (an unbiased estimate).
+
+Budgets and model selection are counted in env steps, episodes and updates, so the
+same config and seed give the same weights on any machine; ``time_limit`` is an
+option, and a run records what stopped it (``stopped_on``).
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import math
 import shutil
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,16 +54,31 @@ from hubpg.policy import (
     Policy,
     load_weights_strict,
     read_weights,
-    sample_categorical,
+    save_weights,
     small_model_threads,
 )
+from hubpg.rollout import (
+    Batch,
+    RolloutBuffers,
+    Round,
+    collect_batch,
+    discounted_returns,
+    normalize_returns,
+    play_round,
+    step_weights,
+    time_baseline,
+)
 from hubpg.runfolder import (
+    CONFIG_NAME,
     HYPERPARAMETERS_NAME,
+    LAST_WEIGHTS_NAME,
+    LOG_NAME,
     OPTIMIZER_NAME,
     STATE_NAME,
     VALUE_NAME,
     WEIGHTS_NAME,
     atomic_path,
+    atomic_write_text,
     open_log,
     read_json,
     read_log,
@@ -72,7 +99,6 @@ LOG_FIELDS = [
     "wall_time",
     "val_score",
 ]
-_EPS = float(np.finfo(np.float32).eps)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -95,6 +121,8 @@ class TrainResult:
     wall_time: float
     solved: bool
     last_mean_return: float
+    #: what ended the run: total_steps, total_episodes, time_limit or target_return
+    stopped_on: str | None = None
 
     @property
     def steps_per_second(self) -> float:
@@ -103,42 +131,6 @@ class TrainResult:
 
 
 # --------------------------------------------------------------------------- math
-
-
-def discounted_returns(
-    rewards: np.ndarray, gamma: float, ends: np.ndarray | None = None
-) -> np.ndarray:
-    """Returns-to-go ``G_t = r_t + gamma * G_{t+1}`` along axis 0 (time), restarting
-    after every step marked in ``ends`` (the last step of an episode).
-
-    ``rewards`` is ``[T, N]`` (zeros where no episode of the batch is played)."""
-    returns = np.empty_like(rewards, dtype=np.float64)
-    running = np.zeros(rewards.shape[1:], dtype=np.float64)
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        if ends is not None:
-            running = np.where(ends[t], 0.0, running)
-        running = rewards[t] + gamma * running
-        returns[t] = running
-    return returns
-
-
-def normalize_returns(returns: np.ndarray) -> np.ndarray:
-    """``(G - mean) / (std + eps)`` with the unbiased std and float32 epsilon, as the course
-    does; a single return normalises to 0 (the course's formula would give NaN)."""
-    values = returns.astype(np.float32)
-    if values.size < 2:
-        return np.zeros_like(values)
-    return (values - values.mean()) / (values.std(ddof=1) + _EPS)
-
-
-def time_baseline(returns: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """For each step, the mean return-to-go of the batch's episodes at the same time step.
-
-    Subtracting it keeps the gradient unbiased (it does not depend on the action)
-    and removes the bias of returns-to-go that fall with t in truncated episodes."""
-    sums = np.bincount(times, weights=returns)
-    counts = np.bincount(times)
-    return (sums / np.maximum(counts, 1))[times]
 
 
 def reinforce_loss(
@@ -155,99 +147,6 @@ def reinforce_loss(
     return loss
 
 
-# --------------------------------------------------------------------------- rollout
-
-
-@dataclass
-class Batch:
-    """The steps of a batch of whole episodes, flattened in (time, env) order."""
-
-    obs: np.ndarray
-    actions: np.ndarray
-    weights: np.ndarray
-    episode_returns: np.ndarray
-    episode_lengths: np.ndarray
-    returns: np.ndarray | None = None
-    times: np.ndarray | None = None
-
-
-def play_round(
-    policy: Policy,
-    envs: Any,
-    obs: np.ndarray,
-    n_episodes: int,
-    max_t: int,
-    gamma: float,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Play ``n_episodes`` whole episodes with the current policy over the sub-envs.
-
-    Every sub-env starts an episode from ``obs``; a sub-env whose episode ends
-    starts another (after the vector env's next-step auto-reset) until
-    ``n_episodes`` have been started, and the round ends when all started
-    episodes have ended (or reached ``max_t`` steps). Every started episode is
-    played to its end, so the batch is an unbiased on-policy sample while the
-    sub-envs stay busy until the last few episodes.
-
-    Returns (observations, actions, returns-to-go, time-in-episode, per-episode
-    returns, lengths), steps flattened in (time, env) order."""
-    n_envs = obs.shape[0]
-    active = np.arange(n_envs) < n_episodes  # playing an episode of this batch
-    started = int(active.sum())
-    resetting = np.zeros(n_envs, dtype=bool)  # the next step is the env's auto-reset
-    ep_step = np.zeros(n_envs, dtype=np.int64)
-    ep_return = np.zeros(n_envs, dtype=np.float64)
-    steps: list[tuple[np.ndarray, ...]] = []  # per step: obs, actions, rewards, recorded, ends, t
-    returns: list[float] = []
-    lengths: list[int] = []
-    while active.any() or (resetting.any() and started < n_episodes):
-        actions = sample_categorical(policy.probs_numpy(obs), rng)
-        next_obs, reward, terminated, truncated, _ = envs.step(actions)
-        recorded = active.copy()
-        reward = np.where(recorded, reward, 0.0)
-        ep_return += reward
-        ep_step += recorded
-        natural = recorded & (terminated | truncated)
-        ends = recorded & (natural | (ep_step >= max_t))
-        steps.append((obs, actions, reward, recorded, ends, ep_step - 1))
-        for i in np.flatnonzero(ends):
-            returns.append(float(ep_return[i]))
-            lengths.append(int(ep_step[i]))
-        # a sub-env cut at max_t restarts if the vector env truncates there too
-        # (make_vec_env(..., max_t=...)); otherwise it idles until the next round
-        new = resetting & (started < n_episodes)
-        if new.any():
-            new &= np.cumsum(new) <= n_episodes - started
-            started += int(new.sum())
-            ep_step[new] = 0
-            ep_return[new] = 0.0
-        active = (active & ~ends) | new
-        resetting = natural
-        obs = next_obs
-    obs_t, act_t, rew_t, rec_t, end_t, time_t = (np.stack(x) for x in zip(*steps, strict=True))
-    returns_to_go = discounted_returns(rew_t, gamma, end_t)
-    return (
-        obs_t[rec_t],
-        act_t[rec_t],
-        returns_to_go[rec_t],
-        time_t[rec_t],
-        np.asarray(returns),
-        np.asarray(lengths),
-    )
-
-
-def collect_batch(
-    policy: Policy, envs: Any, config: TrainConfig, rng: np.random.Generator, first_seed: int | None
-) -> Batch:
-    """Play ``episodes_per_update`` episodes over the ``num_envs`` sub-envs."""
-    obs, _ = envs.reset(seed=first_seed)
-    obs, actions, returns, times, ep_returns, ep_lengths = play_round(
-        policy, envs, obs, config.episodes_per_update, config.max_t, config.gamma, rng
-    )
-    weights = step_weights(returns, times, config) if config.baseline != "value" else None
-    return Batch(obs, actions, weights, ep_returns, ep_lengths, returns, times)
-
-
 class ValueBaseline:
     """A state-value estimate V(s, t/max_t) fitted by regression to the batch's
     Monte-Carlo returns-to-go (REINFORCE with baseline; no bootstrapping, no TD).
@@ -259,7 +158,7 @@ class ValueBaseline:
         from torch import nn
 
         layers: list[nn.Module] = []
-        width = policy.config.obs_dim + 1
+        width = policy.config.input_dim + 1
         for size in config.hidden:
             layers += [nn.Linear(width, size), nn.Tanh()]
             width = size
@@ -292,25 +191,6 @@ class ValueBaseline:
             loss.backward()
             self.optimizer.step()
         return float(loss.item())
-
-
-def step_weights(
-    returns: np.ndarray,
-    times: np.ndarray,
-    config: TrainConfig,
-    values: np.ndarray | None = None,
-) -> np.ndarray:
-    """The per-step weights of the policy gradient: returns-to-go, minus the baseline
-    (``time``: if the batch has more than one episode; ``value``: ``values``, the
-    value estimate of each step), normalised if asked."""
-    n_episodes = int(np.count_nonzero(times == 0))
-    if config.baseline == "time" and n_episodes > 1:
-        returns = returns - time_baseline(returns, times)
-    elif config.baseline == "value" and values is not None:
-        returns = returns - values
-    if config.normalize_returns:
-        return normalize_returns(returns)
-    return returns.astype(np.float32)
 
 
 def batch_loss(
@@ -413,6 +293,72 @@ def load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
 # --------------------------------------------------------------------------- training
 
 
+class _Selector:
+    """Model selection on held-out seeds: every ``select_every_steps`` env steps, and
+    after the last update, evaluate the policy on ``select_episodes`` validation
+    episodes (seeds from ``select_seed``, disjoint from the evaluation's) and keep the
+    weights with the best mean - std. Decided in steps, so the same seed selects the
+    same update on any machine."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.every = config.select_every_steps
+        self.next_at = self.every or 0
+        self.best_score = -math.inf
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.best_update = self.best_steps = 0
+        self.validated_update = -1
+
+    def restore(self, record: dict[str, Any] | None, weights: dict[str, torch.Tensor], steps: int):
+        """Continue a resumed run's selection: ``record`` is its ``selected_checkpoint``,
+        ``weights`` the selected weights (its ``model.safetensors``)."""
+        if self.every is not None:
+            self.next_at = (steps // self.every + 1) * self.every
+        if record:
+            self.best_score = float(record["validation_score"])
+            self.best_update = int(record["update"])
+            self.best_steps = int(record.get("steps", 0))
+            self.best_weights = {k: v.clone() for k, v in weights.items()}
+
+    def maybe_validate(self, run: _Run, *, last: bool) -> float | None:
+        """Validate if due (``last``: this is the run's last update), else ``None``."""
+        if self.every is None or self.validated_update == run.updates:
+            return None
+        if not (last or run.steps >= self.next_at):
+            return None
+        from hubpg.evaluation import evaluate
+
+        c = self.config
+        result = evaluate(
+            run.policy,
+            episodes=c.select_episodes,
+            seed=c.select_seed,
+            max_t=c.eval_max_t or c.max_t,
+        )
+        if result.score > self.best_score:
+            self.best_score = result.score
+            self.best_weights = {k: v.clone() for k, v in run.policy.state_dict().items()}
+            self.best_update, self.best_steps = run.updates, run.steps
+        self.validated_update = run.updates
+        while self.next_at <= run.steps:
+            self.next_at += self.every
+        return result.score
+
+    def summary(self) -> dict[str, Any] | None:
+        """The ``selected_checkpoint`` record of ``trainer_state.json``."""
+        if self.best_weights is None:
+            return None
+        return {
+            "update": self.best_update,
+            "steps": self.best_steps,
+            "validation_score": round(self.best_score, 4),
+            "validation_seeds": [
+                self.config.select_seed,
+                self.config.select_seed + self.config.select_episodes - 1,
+            ],
+        }
+
+
 class _Run:
     """The mutable state of one training run: policy, optimizer, counters, files."""
 
@@ -425,15 +371,21 @@ class _Run:
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
         self.steps = self.episodes = self.updates = 0
         self.wall_time = 0.0
+        self.stopped_on: str | None = None
         self.rng = np.random.default_rng(config.seed)
+        self.grad_rng = np.random.default_rng([config.seed, 1])
         self.value = ValueBaseline(self.policy, config) if config.baseline == "value" else None
+        self.selector = _Selector(config)
         if resume:
             self._restore()
         self.good_weights = {k: v.clone() for k, v in self.policy.state_dict().items()}
 
     def _restore(self) -> None:
         state = read_json(self.run_dir / STATE_NAME)
-        load_weights_strict(self.policy, read_weights(self.run_dir / WEIGHTS_NAME), WEIGHTS_NAME)
+        model = read_weights(self.run_dir / WEIGHTS_NAME)
+        last_path = self.run_dir / LAST_WEIGHTS_NAME
+        last = read_weights(last_path) if last_path.is_file() else model
+        load_weights_strict(self.policy, last, LAST_WEIGHTS_NAME)
         if (self.run_dir / OPTIMIZER_NAME).is_file():
             load_optimizer(self.optimizer, self.run_dir / OPTIMIZER_NAME)
         if self.value is not None and (self.run_dir / VALUE_NAME).is_file():
@@ -441,6 +393,9 @@ class _Run:
         self.steps, self.episodes = int(state["steps"]), int(state["episodes"])
         self.updates, self.wall_time = int(state["updates"]), float(state["wall_time"])
         self.rng = np.random.default_rng([self.config.seed, self.updates])
+        self.grad_rng = np.random.default_rng([self.config.seed, 1, self.updates])
+        self.selector.restore(state.get("selected_checkpoint"), model, self.steps)
+        truncate_log(self.run_dir, self.updates)
 
     def env_seed(self) -> int:
         """Seed of the first reset of this session (a resumed run continues elsewhere)."""
@@ -459,33 +414,33 @@ class _Run:
             spent.append(self.wall_time / c.time_limit)
         return min(max(spent), 1.0)
 
-    def budget_left(self) -> bool:
+    def budget_spent(self) -> str | None:
+        """The budget that is used up (``total_steps``, ``total_episodes``, ``time_limit``)."""
         c = self.config
         if c.total_steps is not None and self.steps >= c.total_steps:
-            return False
+            return "total_steps"
+        if c.total_episodes is not None and self.episodes >= c.total_episodes:
+            return "total_episodes"
         if c.time_limit is not None and self.wall_time >= c.time_limit:
-            return False
-        return not (c.total_episodes is not None and self.episodes >= c.total_episodes)
+            return "time_limit"
+        return None
 
-    def checkpoint(
-        self,
-        status: str,
-        weights: dict[str, torch.Tensor] | None = None,
-        selected: dict[str, Any] | None = None,
-    ) -> None:
-        """Save weights, optimizer, hyperparameters and counters; state file last."""
-        if weights is not None:
-            self.policy.load_state_dict(weights)
-        self.policy.save(self.run_dir)
+    def checkpoint(self, status: str) -> None:
+        """Save the model (the selected weights if there are, else the last complete
+        update's), the last update's weights for --resume, the optimizer,
+        hyperparameters and counters; the state file last."""
+        selected = self.selector.best_weights
+        save_weights(selected or self.good_weights, self.run_dir / WEIGHTS_NAME)
+        self.policy.config.save(self.run_dir / CONFIG_NAME)
+        if selected is not None:
+            save_weights(self.good_weights, self.run_dir / LAST_WEIGHTS_NAME)
         save_optimizer(self.optimizer, self.run_dir / OPTIMIZER_NAME)
         if self.value is not None:
-            from safetensors.torch import save_file
-
             tensors = {k: v.contiguous() for k, v in self.value.net.state_dict().items()}
-            with atomic_path(self.run_dir / VALUE_NAME) as tmp:
-                save_file(tensors, str(tmp))
+            save_weights(tensors, self.run_dir / VALUE_NAME)
         record = hyperparameters_record(self.config, self.obs_dim, self.n_actions, self.episodes)
         write_json(self.run_dir / HYPERPARAMETERS_NAME, record)
+        summary = self.selector.summary()
         write_json(
             self.run_dir / STATE_NAME,
             {
@@ -495,9 +450,69 @@ class _Run:
                 "updates": self.updates,
                 "wall_time": round(self.wall_time, 3),
                 "hubpg_version": __version__,
-                **({"selected_checkpoint": selected} if selected else {}),
+                **({"stopped_on": self.stopped_on} if self.stopped_on else {}),
+                **({"selected_checkpoint": summary} if summary else {}),
             },
         )
+
+
+def truncate_log(run_dir: Path, updates: int) -> None:
+    """Drop the rows of ``log.csv`` after update ``updates`` (written after the last
+    checkpoint by a run that was killed), so a resumed run does not repeat them.
+
+    Args:
+        run_dir: the run folder.
+        updates: the update count of its last checkpoint.
+    """
+    path = run_dir / LOG_NAME
+    if not path.is_file():
+        return
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    column = header.index("update") if "update" in header else None
+    kept = [r for r in body if column is None or (len(r) > column and _int(r[column]) <= updates)]
+    if len(kept) == len(body):
+        return
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\r\n").writerows([header, *kept])
+    atomic_write_text(path, text.getvalue())
+
+
+def _int(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return math.inf
+
+
+def resume_config(run_dir: Path | str, **budget: Any) -> TrainConfig:
+    """The hyperparameters of the run in ``run_dir``, for ``train(..., resume=True)``: its
+    own budget, except the budget options given here (``total_steps``, ``total_episodes``,
+    ``time_limit``; ``None`` means keep the run's).
+
+    Args:
+        run_dir: the run folder to continue.
+        budget: new budget values.
+    """
+    unknown = sorted(set(budget) - set(BUDGET_FIELDS))
+    if unknown:
+        raise ConfigError(f"only the budget can change on --resume, not {', '.join(unknown)}")
+    path = Path(run_dir) / HYPERPARAMETERS_NAME
+    if not path.is_file():
+        raise MissingFileError(
+            f"nothing to resume in {run_dir} (no {HYPERPARAMETERS_NAME}); "
+            "start a new run without --resume"
+        )
+    saved = config_from_record(read_json(path))
+    given = {k: v for k, v in budget.items() if v is not None}
+    return dataclasses.replace(saved, **given)
+
+
+#: The fields of :class:`TrainConfig` that a resumed run may change.
+BUDGET_FIELDS = ("total_steps", "total_episodes", "time_limit")
 
 
 def train(
@@ -509,12 +524,38 @@ def train(
 ) -> TrainResult:
     """Train a REINFORCE policy as ``config`` says; write the run folder ``out``.
 
-    Ctrl-C saves the last complete update and raises :class:`TrainingInterrupted`;
-    a non-finite loss saves the last good weights and raises
-    :class:`~hubpg.errors.TrainingDivergedError`.
+    With ``resume``, the run in ``out`` continues with its own hyperparameters and the
+    budget of ``config`` (:func:`resume_config` gives the run's own budget). Ctrl-C
+    or SIGTERM saves the selected model (else the last complete update) and raises
+    :class:`TrainingInterrupted`; a non-finite loss saves the last good weights and
+    raises :class:`~hubpg.errors.TrainingDivergedError`.
+
+    Args:
+        config: the hyperparameters.
+        out: the run folder (default ``runs/<env>-reinforce-s<seed>``).
+        overwrite: replace an existing run folder.
+        resume: continue the run in ``out``.
+        progress: show a progress bar on stderr.
     """
-    with small_model_threads():
+    with small_model_threads(), _sigterm_as_interrupt():
         return _train(config, out, overwrite, resume, progress)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C for the duration (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _train(
@@ -530,28 +571,81 @@ def _train(
     prepare_run_dir(run_dir, overwrite, resume)
     if resume:
         saved = config_from_record(read_json(run_dir / HYPERPARAMETERS_NAME))
-        budget = {"total_steps": config.total_steps, "total_episodes": config.total_episodes}
-        config = dataclasses.replace(saved, **budget)
-    if (
-        config.device != "cpu"
-        and not torch.cuda.is_available()
-        and config.device.startswith("cuda")
-    ):
+        config = dataclasses.replace(saved, **{k: getattr(config, k) for k in BUDGET_FIELDS})
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {config.device!r} is not available here; use --device cpu")
     run = _Run(config, run_dir, resume)
     run.checkpoint("running")
-    envs = make_vec_env(config.env_id, config.num_envs, max_t=config.max_t)
-    bar = _progress_bar(config, run, progress)
-    log_file, log = open_log(run_dir, LOG_FIELDS)  # a resumed run keeps its log's columns
-    solved_streak = 0
-    selector = _Selector(config)
-    last_mean = float("nan")
-    last_save = time.perf_counter()
-    session_start = time.perf_counter() - run.wall_time
-    seed: int | None = run.env_seed()
     try:
-        while run.budget_left():
-            batch = collect_batch(run.policy, envs, config, run.rng, seed)
+        with _Session(run, progress) as session:
+            solved = session.loop()
+    except (KeyboardInterrupt, Exception) as exc:
+        raise _stopped_by(run, exc) from (None if isinstance(exc, KeyboardInterrupt) else exc)
+    run.checkpoint("completed")
+    return TrainResult(
+        run_dir=run_dir,
+        steps=run.steps,
+        episodes=run.episodes,
+        updates=run.updates,
+        wall_time=run.wall_time,
+        solved=solved,
+        last_mean_return=session.last_mean,
+        stopped_on=run.stopped_on,
+    )
+
+
+def _stopped_by(run: _Run, exc: BaseException) -> BaseException:
+    """Checkpoint a run that ``exc`` stopped and return the error to raise."""
+    if isinstance(exc, KeyboardInterrupt):
+        run.stopped_on = "interrupted"
+        run.checkpoint("interrupted")
+        return TrainingInterrupted(run.run_dir, run.updates)
+    if isinstance(exc, TrainingDivergedError):
+        run.stopped_on = "diverged"
+        run.checkpoint("diverged")
+        return exc
+    run.stopped_on = "failed"
+    run.checkpoint("failed")
+    return TrainingFailedError(
+        f"training stopped at update {run.updates + 1} ({type(exc).__name__}: {exc}); the "
+        f"last complete update is saved in {run.run_dir}. Fix the cause and continue with --resume"
+    )
+
+
+class _Session:
+    """One sitting of a run: its env, log file and progress bar (all closed on exit),
+    and the update loop."""
+
+    def __init__(self, run: _Run, progress: bool) -> None:
+        self.run = run
+        self.progress = progress
+        self.last_mean = float("nan")
+
+    def __enter__(self) -> _Session:
+        run, config = self.run, self.run.config
+        self.envs = make_vec_env(config.env_id, config.num_envs, max_t=config.max_t)
+        self.buffers = RolloutBuffers(config.num_envs, run.obs_dim)
+        self.log_file, self.log = open_log(run.run_dir, LOG_FIELDS)  # keeps its columns
+        self.bar = _progress_bar(config, run, self.progress)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.log_file.close()
+        if self.bar is not None:
+            self.bar.close()
+        self.envs.close()
+
+    def loop(self) -> bool:
+        """Update until the budget is spent or the target is met; returns whether it was."""
+        run, config = self.run, self.run.config
+        solved_streak = 0
+        last_save = time.perf_counter()
+        session_start = time.perf_counter() - run.wall_time
+        seed: int | None = run.env_seed()
+        while (spent := run.budget_spent()) is None:
+            batch = collect_batch(
+                run.policy, self.envs, config, run.rng, seed, self.buffers, run.grad_rng
+            )
             seed = None
             on_target = (
                 config.target_return is not None
@@ -566,95 +660,32 @@ def _train(
             run.updates += 1
             run.steps += int(batch.episode_lengths.sum())
             run.episodes += len(batch.episode_returns)
-            last_mean = float(batch.episode_returns.mean())
-            val_score = selector.maybe_validate(run)
+            self.last_mean = float(batch.episode_returns.mean())
             run.wall_time = time.perf_counter() - session_start
-            log.writerow(_log_row(run, batch, loss, entropy, val_score))
-            if bar is not None:
-                bar.update(_bar_position(config, run) - bar.n)
-                bar.set_postfix_str(
-                    f"return {last_mean:.1f}  {run.steps / max(run.wall_time, 1e-9):,.0f} steps/s"
-                )
-            if solved_streak >= config.target_updates:
-                break
+            solved = solved_streak >= config.target_updates
+            val_score = run.selector.maybe_validate(
+                run, last=solved or run.budget_spent() is not None
+            )
+            run.wall_time = time.perf_counter() - session_start
+            self.log.writerow(_log_row(run, batch, loss, entropy, val_score))
+            self._show(run)
+            if solved:
+                run.stopped_on = "target_return"
+                return True
             if time.perf_counter() - last_save > config.checkpoint_every_s:
-                log_file.flush()
+                self.log_file.flush()
                 run.checkpoint("running")
                 last_save = time.perf_counter()
-    except KeyboardInterrupt:
-        log_file.close()
-        run.checkpoint("interrupted", run.good_weights)
-        raise TrainingInterrupted(run_dir, run.updates) from None
-    except TrainingDivergedError:
-        log_file.close()
-        run.checkpoint("diverged", run.good_weights)
-        raise
-    except Exception as exc:
-        log_file.close()
-        run.checkpoint("failed", run.good_weights)
-        raise TrainingFailedError(
-            f"training stopped at update {run.updates + 1} ({type(exc).__name__}: {exc}); the "
-            f"last complete update is saved in {run_dir}. Fix the cause and continue with --resume"
-        ) from exc
-    finally:
-        if bar is not None:
-            bar.close()
-        envs.close()
-    log_file.close()
-    run.checkpoint("completed", selector.best_weights, selected=selector.summary())
-    return TrainResult(
-        run_dir=run_dir,
-        steps=run.steps,
-        episodes=run.episodes,
-        updates=run.updates,
-        wall_time=run.wall_time,
-        solved=solved_streak >= config.target_updates,
-        last_mean_return=last_mean,
-    )
+        run.stopped_on = spent
+        return False
 
-
-class _Selector:
-    """Model selection on held-out seeds: every ``select_every`` seconds, evaluate the
-    policy on ``select_episodes`` validation episodes (seeds from ``select_seed``,
-    disjoint from the evaluation's) and keep the weights with the best mean - std."""
-
-    def __init__(self, config: TrainConfig) -> None:
-        self.config = config
-        self.last = time.perf_counter()
-        self.best_score = -math.inf
-        self.best_weights: dict[str, torch.Tensor] | None = None
-        self.best_update = 0
-
-    def maybe_validate(self, run: _Run) -> float | None:
-        c = self.config
-        if c.select_every is None or time.perf_counter() - self.last < c.select_every:
-            return None
-        from hubpg.evaluation import evaluate
-
-        result = evaluate(
-            run.policy,
-            episodes=c.select_episodes,
-            seed=c.select_seed,
-            max_t=c.eval_max_t or c.max_t,
+    def _show(self, run: _Run) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(_bar_position(self.bar.total, run) - self.bar.n)
+        self.bar.set_postfix_str(
+            f"return {self.last_mean:.1f}  {run.steps / max(run.wall_time, 1e-9):,.0f} steps/s"
         )
-        if result.score > self.best_score:
-            self.best_score = result.score
-            self.best_weights = {k: v.clone() for k, v in run.policy.state_dict().items()}
-            self.best_update = run.updates
-        self.last = time.perf_counter()
-        return result.score
-
-    def summary(self) -> dict[str, Any] | None:
-        if self.best_weights is None:
-            return None
-        return {
-            "update": self.best_update,
-            "validation_score": round(self.best_score, 4),
-            "validation_seeds": [
-                self.config.select_seed,
-                self.config.select_seed + self.config.select_episodes - 1,
-            ],
-        }
 
 
 def _update(run: _Run, batch: Batch) -> tuple[float, float]:
@@ -695,14 +726,16 @@ def _log_row(
         "mean_length": round(float(batch.episode_lengths.mean()), 2),
         "loss": round(loss, 6),
         "entropy": round(entropy, 6),
-        "lr": run.optimizer.param_groups[0]["lr"],
+        "lr": float(f"{run.optimizer.param_groups[0]['lr']:.8g}"),  # no float noise
         "wall_time": round(run.wall_time, 4),
         "val_score": "" if val_score is None else round(val_score, 4),
     }
 
 
-def _bar_position(config: TrainConfig, run: _Run) -> int:
-    return run.steps if config.total_steps is not None else run.episodes
+def _bar_position(total: int, run: _Run) -> int:
+    """Where the bar stands: the spent share of whichever budget is nearest its end
+    (steps, episodes or --time-limit), in the bar's units, so its ETA is right."""
+    return round(run.progress() * total)
 
 
 def _progress_bar(config: TrainConfig, run: _Run, enabled: bool) -> Any:
@@ -711,9 +744,10 @@ def _progress_bar(config: TrainConfig, run: _Run, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     by_steps = config.total_steps is not None
+    total = config.total_steps if by_steps else config.total_episodes
     return tqdm(
-        total=config.total_steps if by_steps else config.total_episodes,
-        initial=_bar_position(config, run),
+        total=total,
+        initial=_bar_position(total, run),
         unit=" steps" if by_steps else " episodes",
         unit_scale=True,
         desc=f"train {config.env_id}",
@@ -725,11 +759,19 @@ def _progress_bar(config: TrainConfig, run: _Run, enabled: bool) -> Any:
 
 
 __all__ = [
+    "Batch",
+    "Round",
+    "RolloutBuffers",
     "TrainResult",
+    "collect_batch",
+    "play_round",
+    "step_weights",
+    "time_baseline",
     "TrainingInterrupted",
     "discounted_returns",
     "normalize_returns",
     "reinforce_loss",
+    "resume_config",
     "train",
     "read_log",
 ]

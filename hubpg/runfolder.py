@@ -32,6 +32,8 @@ LOG_NAME = "log.csv"
 STATE_NAME = "trainer_state.json"
 OPTIMIZER_NAME = "optimizer.safetensors"
 VALUE_NAME = "value.safetensors"
+#: The last update's weights, for --resume, when ``model.safetensors`` holds the selected ones.
+LAST_WEIGHTS_NAME = "last.safetensors"
 RESULTS_NAME = "results.json"
 VIDEO_NAME = "replay.mp4"
 CURVE_NAME = "learning_curve.png"

@@ -1,12 +1,36 @@
 """How the Pixelcopter-PLE-v0 defaults were chosen: train a few recipes for a fixed
-wall-clock budget each and evaluate every result as the issue measures it
-(100 episodes, sampled actions, max_t 10000).
+budget of env steps each (the same result on any machine) and evaluate every result
+as the issue measures it (100 episodes, sampled actions, max_t 10000).
 
 Each variant is a set of overrides on ``hubpg.config.ENV_DEFAULTS["Pixelcopter-PLE-v0"]``.
 Usage:
-    python scripts/sweep_pixelcopter.py                      # the built-in variants, 240 s each
-    python scripts/sweep_pixelcopter.py --seconds 60 --only raw-1/48 default
-    python scripts/sweep_pixelcopter.py --seeds 1 2 3 --only default --seconds 840   # the target check
+    python scripts/sweep_pixelcopter.py                      # the built-in variants, 30M steps each
+    python scripts/sweep_pixelcopter.py --steps 5000000 --only no-frame-stack default
+    python scripts/sweep_pixelcopter.py --seeds 1 2 3 --only default --steps 120000000
+
+Rows measured so far (mean - std over 100 episodes, seeds 0-99, sampled, max_t 10000;
+machine speed as the CartPole course-loop steps/s of ``scripts/bench_train.py``):
+
+* earlier sessions, 14 min of wall time each, on a machine at ~2,070 CartPole steps/s
+  and 260k Pixelcopter training steps/s (about 200M steps): the old default (128 envs,
+  no frame stack) scored 77.7 / 84.4 / 73.8 / 87.0 (seeds 1-4) and, in a second
+  run, 120.2 / 84.4 / 128.7; frames t, t-2, t-4, t-6 stacked (then
+  ``scripts/experiment_frame_stack.py``, now the ``frame_stack``/``frame_stride``
+  default) scored 218 / 178 on seeds 1 / 2 against 174 / 99 for the default in the
+  same harness;
+* lr 5e-3 vs 3e-3: seed 2 scored 64.6 after 8 min vs 33.9 after 14 min (one seed);
+* the new default (frame stack 4/2, 512 envs, grad_step_fraction 0.25), on a machine
+  loaded to 9-12 runnable threads per 2 cores (CartPole hubpg median 36,767 steps/s),
+  stopped at 53 min: seed 1 selected at 30.2M steps 88.25 +/- 85.30 (score 2.95),
+  validations 3.65 (15M), 8.53 (30M); seed 2 selected at 45.3M 251.08 +/- 242.02
+  (score 9.06), validations 3.47 (15M), -12.24 (30M), 7.45 (45M); the 120M budget
+  was not reached then; seed 2 resumed to 120.5M steps (the last 60M at ~250k
+  steps/s once the machine was quiet): selected at 105.1M (validation 107.5),
+  575.31 +/- 442.91, score 132.4; its last update at 60.5M: 426.68 +/- 348.31 (78.4).
+  Seed 1 resumed from 38.5M to 120.2M: final update selected (validation 89.1),
+  630.21 +/- 539.96, score 90.2; its last update at 38.5M: 164.63 +/- 160.09 (4.5).
+  Seed 3 uninterrupted, 120.2M steps in 908 s: selected at 90.6M (validation 100.2),
+  590.75 +/- 475.36, score 115.4.
 """
 
 from __future__ import annotations
@@ -62,14 +86,16 @@ VARIANTS: dict[str, dict] = {
     "lr-3e-3": {"lr": 3e-3},
     "gamma-0.98": {"gamma": 0.98},
     "anneal-lr": {"anneal_lr": True},
+    "no-frame-stack": {"frame_stack": 1, "frame_stride": 1},
+    "frames-3-stride-3": {"frame_stack": 3, "frame_stride": 3},
+    "128-envs": {"num_envs": 128},
+    "gradient-on-all-steps": {"grad_step_fraction": 1.0},
     "default": {},
 }
 
 
-def run(name: str, overrides: dict, seed: int, seconds: float, out: Path) -> dict:
-    config = TrainConfig.for_env(
-        "Pixelcopter-PLE-v0", seed=seed, time_limit=seconds, total_steps=10**12, **overrides
-    )
+def run(name: str, overrides: dict, seed: int, steps: int, out: Path) -> dict:
+    config = TrainConfig.for_env("Pixelcopter-PLE-v0", seed=seed, total_steps=steps, **overrides)
     for key, value in overrides.items():  # None means "unset" in for_env; apply it here
         if value is None:
             setattr(config, key, None)
@@ -97,7 +123,7 @@ def run(name: str, overrides: dict, seed: int, seconds: float, out: Path) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=240)
+    parser.add_argument("--steps", type=int, default=30_000_000, help="env steps per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), default=None)
     parser.add_argument("--json", type=Path, default=None, help="Also write the rows here.")
@@ -111,7 +137,7 @@ def main() -> None:
         root = args.keep or Path(tmp)
         for name in args.only or list(VARIANTS):
             for seed in args.seeds:
-                row = run(name, VARIANTS[name], seed, args.seconds, root / f"{name}-{seed}")
+                row = run(name, VARIANTS[name], seed, args.steps, root / f"{name}-{seed}")
                 rows.append(row)
                 print(
                     f"{name:22s} seed {seed}: {row['train_s']:6.1f} s, {row['steps']:>11,} steps, "

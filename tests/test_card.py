@@ -263,3 +263,11 @@ def test_card_data_is_a_huggingface_hub_object():
         "custom-implementation",
         "deep-rl-class",
     ]
+
+
+def test_the_network_shape_counts_stacked_frames():
+    from hubpg.card import _network
+
+    arch = {"obs_dim": 7, "n_actions": 2, "hidden": [64, 64], "frame_stack": 4}
+    assert _network({}, arch).startswith("28 (4 frames of 7) → 64 → 64 → 2")
+    assert _network({}, {**arch, "frame_stack": 1}).startswith("7 → 64 → 64 → 2")

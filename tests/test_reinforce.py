@@ -97,13 +97,22 @@ def test_a_round_plays_exactly_the_episodes_asked_with_refills() -> None:
     envs = make_vec_env("CartPole-v1", 4)
     obs, _ = envs.reset(seed=0)
     rng = np.random.default_rng(0)
-    o, a, g, t, returns, lengths = play_round(policy, envs, obs, 10, 500, 1.0, rng)
+    r = play_round(policy, envs, obs, 10, 500, 1.0, rng)
+    o, a, g, t, returns, lengths = (
+        r.obs,
+        r.actions,
+        r.returns,
+        r.times,
+        r.episode_returns,
+        r.episode_lengths,
+    )
     assert len(returns) == len(lengths) == 10
     assert len(o) == len(a) == len(g) == len(t) == lengths.sum()
     assert np.count_nonzero(t == 0) == 10  # ten episode starts
     # with gamma 1 and reward 1 per step, the return-to-go at time 0 is the episode's return
     assert sorted(g[t == 0].tolist()) == sorted(returns.tolist())
-    o, a, g, t, returns, lengths = play_round(policy, envs, envs.reset(seed=1)[0], 3, 7, 1.0, rng)
+    r = play_round(policy, envs, envs.reset(seed=1)[0], 3, 7, 1.0, rng)
+    returns, lengths = r.episode_returns, r.episode_lengths
     assert len(returns) == 3 and lengths.max() <= 7
 
 
@@ -115,7 +124,8 @@ def test_a_sub_env_cut_at_max_t_starts_the_next_episode() -> None:
     policy = Policy(PolicyConfig("CartPole-v1", 4, 2, hidden=[8]))
     envs = make_vec_env("CartPole-v1", 4, max_t=7)  # random CartPole play lasts > 7 steps
     obs, _ = envs.reset(seed=0)
-    *_, returns, lengths = play_round(policy, envs, obs, 12, 7, 1.0, np.random.default_rng(0))
+    r = play_round(policy, envs, obs, 12, 7, 1.0, np.random.default_rng(0))
+    returns, lengths = r.episode_returns, r.episode_lengths
     assert len(returns) == 12 and lengths.max() == 7
     assert np.count_nonzero(lengths == 7) > 4  # sub-envs cut at max_t played again
 
@@ -286,8 +296,9 @@ def test_a_time_limit_ends_training(tmp_path) -> None:
         "CartPole-v1", total_steps=10**9, target_return=1e9, time_limit=1.0, num_envs=8
     )
     result = train(config, tmp_path / "run", progress=False)
-    assert result.wall_time >= 1.0  # it ran until the limit ...
-    assert 0 < result.steps < config.total_steps and not result.solved  # ... which ended it
+    assert result.stopped_on == "time_limit" and result.steps < 10**9
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert state["stopped_on"] == "time_limit" and state["status"] == "completed"
 
 
 def test_anneal_lr_lowers_the_rate_linearly_over_the_budget(tmp_path) -> None:
@@ -307,8 +318,10 @@ def test_anneal_lr_lowers_the_rate_linearly_over_the_budget(tmp_path) -> None:
 def test_pixelcopter_defaults_centre_and_scale_the_pixels() -> None:
     config = TrainConfig.for_env("Pixelcopter-PLE-v0")
     policy = Policy(config.policy_config(7, 2))
-    obs = torch.tensor([[24.0, 0.5, 12.0, 12.0, 8.0, 32.0, 41.0]])
-    assert torch.allclose(policy.preprocess(obs), torch.tensor([[0, 0.5, 0, 0, 1, 1, 2.125]]))
+    assert (config.frame_stack, config.frame_stride) == (4, 2)
+    obs = torch.tensor([[24.0, 0.5, 12.0, 12.0, 8.0, 32.0, 41.0]] * 4).reshape(1, 28)
+    want = torch.tensor([[0, 0.5, 0, 0, 1, 1, 2.125]] * 4).reshape(1, 28)
+    assert torch.allclose(policy.preprocess(obs), want)  # each stacked frame the same way
     assert config.eval_max_t == 10_000 and config.max_t == 2000
 
 
@@ -318,7 +331,7 @@ def test_selection_keeps_the_best_validated_checkpoint(tmp_path) -> None:
         total_steps=60_000,
         target_return=1e9,
         num_envs=16,
-        select_every=1e-9,
+        select_every_steps=1,
         select_episodes=10,
     )
     train(config, tmp_path / "run", progress=False)
@@ -354,3 +367,163 @@ def test_an_unexpected_error_keeps_the_last_update_and_says_where(tmp_path) -> N
     state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
     assert state["status"] == "failed" and state["updates"] >= 1
     Policy.load(tmp_path / "run")
+
+
+def tiny_pixelcopter(**overrides) -> TrainConfig:
+    """The Pixelcopter defaults (frame stack, step-based selection, gradient on a share
+    of the steps) on a budget of a few seconds."""
+    values = dict(
+        total_steps=12_000,
+        num_envs=16,
+        episodes_per_update=16,
+        max_t=200,
+        select_every_steps=5_000,
+        select_episodes=4,
+        eval_max_t=200,
+    )
+    values.update(overrides)
+    return TrainConfig.for_env("Pixelcopter-PLE-v0", **values)
+
+
+def test_the_same_seed_gives_the_same_model_bytes(tmp_path) -> None:
+    config = tiny_pixelcopter()
+    assert config.time_limit is None and config.frame_stack == 4
+    assert config.grad_step_fraction < 1
+    train(config, tmp_path / "a", progress=False)
+    train(config, tmp_path / "b", progress=False)
+    a = (tmp_path / "a" / "model.safetensors").read_bytes()
+    assert a == (tmp_path / "b" / "model.safetensors").read_bytes()
+    state = json.loads((tmp_path / "a" / "trainer_state.json").read_text())
+    assert state["stopped_on"] == "total_steps"
+    assert state == json.loads((tmp_path / "b" / "trainer_state.json").read_text()) | {
+        "wall_time": state["wall_time"]
+    }
+
+
+def test_selection_also_validates_the_final_policy(tmp_path) -> None:
+    config = tiny_pixelcopter(select_every_steps=10**9)  # never due before the end
+    train(config, tmp_path / "run", progress=False)
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert state["selected_checkpoint"]["update"] == state["updates"]
+    rows = read_log(tmp_path / "run")
+    assert [r["update"] for r in rows if "val_score" in r] == [state["updates"]]
+
+
+def test_resume_keeps_the_runs_own_budget(tmp_path) -> None:
+    from hubpg.reinforce import resume_config
+
+    config = TrainConfig.for_env("CartPole-v1", total_steps=3000, target_return=1e9, num_envs=4)
+    train(config, tmp_path / "run", progress=False)
+    assert resume_config(tmp_path / "run").total_steps == 3000
+    course = TrainConfig.for_env("CartPole-v1", total_episodes=12, target_return=1e9, num_envs=4)
+    train(course, tmp_path / "course", progress=False)
+    resumed = resume_config(tmp_path / "course")
+    assert (resumed.total_steps, resumed.total_episodes) == (None, 12)
+    assert resume_config(tmp_path / "course", total_episodes=20).total_episodes == 20
+
+
+def test_cli_resume_without_options_continues_the_same_budget(tmp_path) -> None:
+    from cli_runner import run_cli
+
+    out = str(tmp_path / "run")
+    args = ("train", "CartPole-v1", "--out", out, "--target-return", "1e9", "--num-envs", "4")
+    first = run_cli(*args, "--total-steps", "3000", "--eval-episodes", "0", "--quiet")
+    assert first.returncode == 0, first.stderr
+    again = run_cli("train", "CartPole-v1", "--out", out, "--resume", "--quiet")
+    assert again.returncode == 0, again.stderr
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    hyper = json.loads((tmp_path / "run" / "hyperparameters.json").read_text())
+    assert hyper["total_steps"] == 3000 and hyper["num_envs"] == 4
+    assert 3000 <= state["steps"] < 3000 + 4 * 500  # no new budget: at most one more update
+
+
+def test_resume_with_a_time_limit_keeps_the_selected_checkpoint(tmp_path) -> None:
+    from hubpg.reinforce import resume_config
+
+    train(tiny_pixelcopter(), tmp_path / "run", progress=False)
+    before = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    model = (tmp_path / "run" / "model.safetensors").read_bytes()
+    config = resume_config(tmp_path / "run", total_steps=10**9, time_limit=1e-6)
+    result = train(config, tmp_path / "run", resume=True, progress=False)
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert result.stopped_on == state["stopped_on"] == "time_limit"
+    assert state["selected_checkpoint"] == before["selected_checkpoint"]
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == model
+
+
+def test_truncate_log_drops_rows_after_the_checkpoint(tmp_path) -> None:
+    from hubpg.reinforce import truncate_log
+
+    config = TrainConfig.for_env("CartPole-v1", total_steps=4000, target_return=1e9, num_envs=4)
+    result = train(config, tmp_path / "run", progress=False)
+    assert result.updates > 3
+    truncate_log(tmp_path / "run", 3)
+    assert [r["update"] for r in read_log(tmp_path / "run")] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_sigterm_saves_the_selected_model_and_a_resume_repeats_no_log_row(tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    script = (
+        "from hubpg.config import TrainConfig; from hubpg.reinforce import train; "
+        "train(TrainConfig.for_env('CartPole-v1', total_steps=10**9, target_return=1e9, "
+        "num_envs=8, select_every_steps=2000, select_episodes=5, checkpoint_every_s=0.0), "
+        f"{str(run_dir)!r}, progress=False)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    state_path = run_dir / "trainer_state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if state_path.is_file() and "selected_checkpoint" in state_path.read_text():
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert "TrainingInterrupted" in err
+    state = json.loads(state_path.read_text())
+    assert state["status"] == "interrupted" and state["stopped_on"] == "interrupted"
+    chosen = state["selected_checkpoint"]
+    again = evaluate(run_dir, episodes=5, seed=1_000_000, max_t=500)  # model = the selected one
+    assert round(again.score, 4) == chosen["validation_score"]
+    assert (run_dir / "last.safetensors").is_file()
+    config = TrainConfig.for_env(
+        "CartPole-v1", total_steps=state["steps"] + 2000, target_return=1e9, num_envs=8,
+        select_every_steps=2000, select_episodes=5,
+    )  # fmt: skip
+    result = train(config, run_dir, resume=True, progress=False)
+    updates = [int(r["update"]) for r in read_log(run_dir)]
+    assert updates == list(range(1, result.updates + 1))
+
+
+def test_the_progress_bar_follows_the_time_limit_when_it_comes_first(tmp_path) -> None:
+    from hubpg.reinforce import _bar_position, _Run
+
+    config = TrainConfig.for_env("CartPole-v1", total_steps=1000, time_limit=10.0)
+    run = _Run(config, tmp_path, resume=False)
+    run.steps, run.wall_time = 100, 5.0
+    assert _bar_position(1000, run) == 500  # half the time spent, a tenth of the steps
+    run.wall_time = 0.5
+    assert _bar_position(1000, run) == 100
+
+
+def test_the_log_has_no_float_noise_in_the_learning_rate(tmp_path) -> None:
+    config = TrainConfig.for_env(
+        "CartPole-v1", total_steps=6000, target_return=1e9, num_envs=8, lr=0.01, anneal_lr=True
+    )
+    train(config, tmp_path / "run", progress=False)
+    import csv
+
+    with (tmp_path / "run" / "log.csv").open() as handle:
+        rates = [row["lr"] for row in csv.DictReader(handle)]
+    assert len(rates) > 3 and all(len(r) <= 14 for r in rates)  # 8 significant digits at most
+
+
+def test_equal_weights_always_give_equal_safetensors_bytes(tmp_path) -> None:
+    from hubpg.policy import save_weights
+
+    tensors = Policy(PolicyConfig("CartPole-v1", 4, 2, hidden=[8])).state_dict()
+    files = set()
+    for i in range(8):  # safetensors orders its metadata map at random on each call
+        save_weights(tensors, tmp_path / f"m{i}.safetensors")
+        files.add((tmp_path / f"m{i}.safetensors").read_bytes())
+    assert len(files) == 1

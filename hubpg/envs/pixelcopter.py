@@ -385,62 +385,23 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
         if self._terminated:
             return self._obs.copy(), 0.0, True, False, {}
         g = self._g
-        d = g.d
         # 2. move the copter, the blocks, the terrain
         mom = (self._mom + (g.climb_dt if climb else g.fall_dt)) * 0.99
         y = self._y + mom
         self._mom, self._y = mom, y
         ctop = _rnd(y) - g.ch_half
         cbot = ctop + g.ch
-        cl, cr = g.cl, g.cr
-        dead = False
-        blocks = self._blocks
-        for b in blocks:
-            b[0] = x = b[0] - d
-            # 3. block collisions
-            left = _rnd(x) - g.bw_half
-            if left < cr and left + g.bw > cl:
-                top = b[1] - g.bh_half
-                if top < cbot and top + g.bh > ctop:
-                    dead = True
-        tx = [x - d for x in self._tx]
-        ty = self._ty
-        # 4. terrain collisions (and the observation's column: the first one hit)
-        yc = None
-        lo, hi, a, b_ = g.cand_lo, g.cand_hi, g.ovl_a, g.ovl_b
-        for i, x in enumerate(tx):
-            if lo < x < hi:
-                r = _rnd(x)
-                if a <= r <= b_:
-                    yt = ty[i]
-                    top = yt - g.th_half
-                    if top < cbot and top + g.th > ctop:
-                        if yc is None:
-                            yc = yt
-                        if y - g.phf <= yt - g.quarter or y >= yt + g.quarter:
-                            dead = True
-        # 5. passing the block spawns the next one
-        reward = 0.0
-        px = g.px
-        for b in list(blocks):
-            if b[0] <= px and len(blocks) == 1:
-                reward += 1.0
-                blocks.append(self._new_block())
-            if b[0] <= -g.bw:
-                blocks[:] = [c for c in blocks if c is not b]
-        # 6. columns leaving the screen
-        lim = -g.tw
-        if min(tx) <= lim:
-            keep = [i for i, x in enumerate(tx) if x > lim]
-            reward += len(tx) - len(keep)
-            tx = [tx[i] for i in keep]
-            self._ty = ty = [ty[i] for i in keep]
-        self._tx = tx
+        dead = self._move_blocks(ctop, cbot)  # 3. block collisions
+        tx = [x - g.d for x in self._tx]
+        yc, hit = self._terrain_hit(tx, y, ctop, cbot)  # 4. terrain collisions
+        dead |= hit
+        reward = self._pass_blocks()  # 5. passing the block spawns the next one
+        reward += self._drop_columns(tx)  # 6. columns leaving the screen
         # 7. out of the screen band
         if y < g.ceil_lim or y > g.floor_lim:
             dead = True
         # 8. refill the cave
-        if len(tx) <= _REFILL_AT:
+        if len(self._tx) <= _REFILL_AT:
             self._add_terrain(g.refill_steps)
         # 9. crash
         if dead:
@@ -450,6 +411,70 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
         if self.render_mode == "human":
             self.render()
         return self._obs.copy(), reward, dead, False, {}
+
+    def _move_blocks(self, ctop: int, cbot: int) -> bool:
+        """Scroll the blocks; whether one overlaps the copter's rect."""
+        g = self._g
+        dead = False
+        for b in self._blocks:
+            b[0] = x = b[0] - g.d
+            left = _rnd(x) - g.bw_half
+            if left < g.cr and left + g.bw > g.cl:
+                top = b[1] - g.bh_half
+                if top < cbot and top + g.bh > ctop:
+                    dead = True
+        return dead
+
+    def _terrain_hit(
+        self, tx: list[float], y: float, ctop: int, cbot: int
+    ) -> tuple[float | None, bool]:
+        """The centre y of the first column over the copter (the observation's), and
+        whether the copter touches the ceiling or floor of a column over it."""
+        g = self._g
+        ty = self._ty
+        yc = None
+        dead = False
+        lo, hi, a, b_ = g.cand_lo, g.cand_hi, g.ovl_a, g.ovl_b
+        for i, x in enumerate(tx):
+            if not lo < x < hi:
+                continue
+            r = _rnd(x)
+            if not a <= r <= b_:
+                continue
+            yt = ty[i]
+            top = yt - g.th_half
+            if top < cbot and top + g.th > ctop:
+                if yc is None:
+                    yc = yt
+                if y - g.phf <= yt - g.quarter or y >= yt + g.quarter:
+                    dead = True
+        return yc, dead
+
+    def _pass_blocks(self) -> float:
+        """Passing the block spawns the next (reward 1); blocks off screen go."""
+        g = self._g
+        blocks = self._blocks
+        reward = 0.0
+        for b in list(blocks):
+            if b[0] <= g.px and len(blocks) == 1:
+                reward += 1.0
+                blocks.append(self._new_block())
+            if b[0] <= -g.bw:
+                blocks[:] = [c for c in blocks if c is not b]
+        return reward
+
+    def _drop_columns(self, tx: list[float]) -> float:
+        """Store the scrolled columns ``tx``, without those that left the screen
+        (reward 1 each)."""
+        lim = -self._g.tw
+        reward = 0.0
+        if min(tx) <= lim:
+            keep = [i for i, x in enumerate(tx) if x > lim]
+            reward += len(tx) - len(keep)
+            tx = [tx[i] for i in keep]
+            self._ty = [self._ty[i] for i in keep]
+        self._tx = tx
+        return reward
 
     def _frame(self) -> np.ndarray:
         return _draw(

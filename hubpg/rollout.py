@@ -1,0 +1,323 @@
+"""The rollout of REINFORCE: playing whole episodes over a vector env with the current
+policy, and the per-step returns and weights of the policy gradient.
+
+Each round plays ``episodes_per_update`` whole episodes, ``num_envs`` at a time
+side by side; every episode's discounted returns-to-go are computed exactly as the
+Deep RL course does and normalised over the batch (mean, unbiased std, float32
+epsilon). The policy sees each episode through its observation history
+(:mod:`hubpg.observations`) and acts with a numpy forward pass of its current
+weights; steps are stored in buffers reused from round to round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hubpg.config import TrainConfig
+from hubpg.policy import Policy, sample_categorical
+
+_EPS = float(np.finfo(np.float32).eps)
+
+# --------------------------------------------------------------------------- math
+
+
+def discounted_returns(
+    rewards: np.ndarray, gamma: float, ends: np.ndarray | None = None
+) -> np.ndarray:
+    """Returns-to-go ``G_t = r_t + gamma * G_{t+1}`` along axis 0 (time), restarting
+    after every step marked in ``ends`` (the last step of an episode).
+
+    ``rewards`` is ``[T, N]`` (zeros where no episode of the batch is played)."""
+    returns = np.empty_like(rewards, dtype=np.float64)
+    running = np.zeros(rewards.shape[1:], dtype=np.float64)
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        if ends is not None:
+            running = np.where(ends[t], 0.0, running)
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
+
+
+def normalize_returns(returns: np.ndarray) -> np.ndarray:
+    """``(G - mean) / (std + eps)`` with the unbiased std and float32 epsilon, as the course
+    does; a single return normalises to 0 (the course's formula would give NaN)."""
+    values = returns.astype(np.float32)
+    if values.size < 2:
+        return np.zeros_like(values)
+    return (values - values.mean()) / (values.std(ddof=1) + _EPS)
+
+
+def time_baseline(returns: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """For each step, the mean return-to-go of the batch's episodes at the same time step.
+
+    Subtracting it keeps the gradient unbiased (it does not depend on the action)
+    and removes the bias of returns-to-go that fall with t in truncated episodes."""
+    sums = np.bincount(times, weights=returns)
+    counts = np.bincount(times)
+    return (sums / np.maximum(counts, 1))[times]
+
+
+def step_weights(
+    returns: np.ndarray,
+    times: np.ndarray,
+    config: TrainConfig,
+    values: np.ndarray | None = None,
+) -> np.ndarray:
+    """The per-step weights of the policy gradient: returns-to-go, minus the baseline
+    (``time``: if the batch has more than one episode; ``value``: ``values``, the
+    value estimate of each step), normalised if asked."""
+    n_episodes = int(np.count_nonzero(times == 0))
+    if config.baseline == "time" and n_episodes > 1:
+        returns = returns - time_baseline(returns, times)
+    elif config.baseline == "value" and values is not None:
+        returns = returns - values
+    if config.normalize_returns:
+        return normalize_returns(returns)
+    return returns.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- rollout
+
+
+@dataclass
+class Batch:
+    """The steps of a batch of whole episodes, flattened in (time, env) order.
+
+    ``obs`` holds the policy's inputs (stacked frames, :mod:`hubpg.observations`)."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    weights: np.ndarray
+    episode_returns: np.ndarray
+    episode_lengths: np.ndarray
+    returns: np.ndarray | None = None
+    times: np.ndarray | None = None
+
+
+@dataclass
+class Round:
+    """What :func:`play_round` returns: every recorded step, flattened in (time, env)
+    order, and the per-episode totals."""
+
+    #: action taken at each step
+    actions: np.ndarray
+    #: discounted return-to-go of each step
+    returns: np.ndarray
+    #: steps since its episode's start, for each step
+    times: np.ndarray
+    #: return of each episode, in the order they ended
+    episode_returns: np.ndarray
+    #: length of each episode, in the same order
+    episode_lengths: np.ndarray
+    #: builds the policy inputs (stacked frames) of the given rows (all if None)
+    inputs: Any = None
+
+    @property
+    def obs(self) -> np.ndarray:
+        """The policy inputs of every step."""
+        return self.inputs(None)
+
+
+class RolloutBuffers:
+    """Per-step storage of a round, ``[T, num_envs]`` arrays reused from round to round
+    (grown by doubling), so a step allocates nothing of its own.
+
+    Args:
+        num_envs: sub-envs stepped together.
+        obs_dim: size of one raw observation.
+    """
+
+    def __init__(self, num_envs: int, obs_dim: int) -> None:
+        self.num_envs, self.obs_dim = num_envs, obs_dim
+        self.capacity = 0
+        self._grow(256)
+
+    def _grow(self, capacity: int) -> None:
+        n, old = self.num_envs, self.capacity
+        shapes = {
+            "raw": ((capacity, n, self.obs_dim), np.float32),
+            "actions": ((capacity, n), np.int64),
+            "rewards": ((capacity, n), np.float64),
+            "recorded": ((capacity, n), bool),
+            "ends": ((capacity, n), bool),
+            "times": ((capacity, n), np.int64),
+        }
+        for name, (shape, dtype) in shapes.items():
+            fresh = np.zeros(shape, dtype=dtype)
+            if old:
+                fresh[:old] = getattr(self, name)
+            setattr(self, name, fresh)
+        self.capacity = capacity
+
+    def ensure(self, t: int) -> None:
+        """Make room for step index ``t``."""
+        if t >= self.capacity:
+            self._grow(2 * self.capacity)
+
+
+def play_round(
+    policy: Policy,
+    envs: Any,
+    obs: np.ndarray,
+    n_episodes: int,
+    max_t: int,
+    gamma: float,
+    rng: np.random.Generator,
+    *,
+    buffers: RolloutBuffers | None = None,
+) -> Round:
+    """Play ``n_episodes`` whole episodes with the current policy over the sub-envs.
+
+    Every sub-env starts an episode from ``obs`` (the observations of a reset); a
+    sub-env whose episode ends starts another (after the vector env's next-step
+    auto-reset) until ``n_episodes`` have been started, and the round ends when all
+    started episodes have ended (or reached ``max_t`` steps). Every started episode
+    is played to its end, so the batch is an unbiased on-policy sample while the
+    sub-envs stay busy until the last few episodes. The policy sees each episode
+    through its observation history (:meth:`Policy.new_history`).
+
+    Args:
+        policy: acts with its current weights (numpy forward pass).
+        envs: a vector env in next-step auto-reset mode.
+        obs: the observations of its last reset.
+        n_episodes: episodes to play.
+        max_t: cap on an episode's steps.
+        gamma: discount factor of the returns-to-go.
+        rng: generator of the action samples.
+        buffers: storage to reuse (one is made if ``None``).
+    """
+    n_envs = obs.shape[0]
+    buf = buffers or RolloutBuffers(n_envs, obs.shape[1])
+    history = policy.new_history(n_envs)
+    forward = policy.numpy_forward()
+    stacked = history.reset(obs)
+    uniforms = np.empty(n_envs)
+    active = np.arange(n_envs) < n_episodes  # playing an episode of this batch
+    started = int(active.sum())
+    resetting = np.zeros(n_envs, dtype=bool)  # the next step is the env's auto-reset
+    ep_step = np.zeros(n_envs, dtype=np.int64)
+    ep_return = np.zeros(n_envs, dtype=np.float64)
+    returns: list[float] = []
+    lengths: list[int] = []
+    t = 0
+    while active.any() or (resetting.any() and started < n_episodes):
+        buf.ensure(t)
+        actions = sample_categorical(forward(stacked), rng, out=uniforms)
+        buf.raw[t] = obs
+        buf.actions[t] = actions
+        obs, reward, terminated, truncated, _ = envs.step(actions)
+        recorded = buf.recorded[t]
+        recorded[:] = active
+        np.multiply(reward, recorded, out=buf.rewards[t])
+        ep_return += buf.rewards[t]
+        ep_step += recorded
+        natural = recorded & (terminated | truncated)
+        ends = buf.ends[t]
+        np.logical_and(recorded, natural | (ep_step >= max_t), out=ends)
+        np.subtract(ep_step, 1, out=buf.times[t])
+        for i in np.flatnonzero(ends):
+            returns.append(float(ep_return[i]))
+            lengths.append(int(ep_step[i]))
+        # a sub-env cut at max_t restarts if the vector env truncates there too
+        # (make_vec_env(..., max_t=...)); otherwise it idles until the next round
+        new = resetting & (started < n_episodes)
+        if new.any():
+            new &= np.cumsum(new) <= n_episodes - started
+            started += int(new.sum())
+            ep_step[new] = 0
+            ep_return[new] = 0.0
+        active = (active & ~ends) | new
+        stacked = history.push(obs, new_episode=resetting)  # their obs starts a new game
+        resetting = natural
+        t += 1
+    return _round_from(buf, t, history, gamma, returns, lengths)
+
+
+def _round_from(
+    buf: RolloutBuffers,
+    t: int,
+    history: Any,
+    gamma: float,
+    returns: list[float],
+    lengths: list[int],
+) -> Round:
+    """Flatten the recorded steps of the first ``t`` steps of ``buf`` into a :class:`Round`."""
+    recorded = buf.recorded[:t]
+    returns_to_go = discounted_returns(buf.rewards[:t], gamma, buf.ends[:t])
+    step_idx, env_idx = np.nonzero(recorded)
+    times = buf.times[:t][recorded]
+    raw = buf.raw[:t]
+
+    def inputs(rows: np.ndarray | None) -> np.ndarray:
+        if rows is None:
+            return history.stack_recorded(raw, step_idx, env_idx, times)
+        return history.stack_recorded(raw, step_idx[rows], env_idx[rows], times[rows])
+
+    return Round(
+        actions=buf.actions[:t][recorded],
+        returns=returns_to_go[recorded],
+        times=times,
+        episode_returns=np.asarray(returns),
+        episode_lengths=np.asarray(lengths),
+        inputs=inputs,
+    )
+
+
+def collect_batch(
+    policy: Policy,
+    envs: Any,
+    config: TrainConfig,
+    rng: np.random.Generator,
+    first_seed: int | None,
+    buffers: RolloutBuffers | None = None,
+    grad_rng: np.random.Generator | None = None,
+) -> Batch:
+    """Play ``episodes_per_update`` episodes over the ``num_envs`` sub-envs.
+
+    With ``grad_step_fraction < 1`` the batch keeps that share of the steps, drawn
+    with ``grad_rng`` after the returns, baseline and normalisation were computed on
+    all of them, and their weights are divided by the share: the gradient stays an
+    unbiased estimate of the full batch's, at a fraction of the cost.
+
+    Args:
+        policy: the current policy.
+        envs: the training vector env (reset here, with ``first_seed``).
+        config: the run's hyperparameters.
+        rng: generator of the action samples.
+        first_seed: seed of the reset (``None``: continue the envs' streams).
+        buffers: rollout storage to reuse.
+        grad_rng: generator of the kept steps (needed with ``grad_step_fraction < 1``).
+    """
+    obs, _ = envs.reset(seed=first_seed)
+    played = play_round(
+        policy,
+        envs,
+        obs,
+        config.episodes_per_update,
+        config.max_t,
+        config.gamma,
+        rng,
+        buffers=buffers,
+    )
+    weights = (
+        step_weights(played.returns, played.times, config) if config.baseline != "value" else None
+    )
+    rows = None
+    fraction = config.grad_step_fraction
+    if fraction < 1.0 and grad_rng is not None and played.actions.size > 1:
+        rows = np.flatnonzero(grad_rng.random(played.actions.size) < fraction)
+        if weights is not None:
+            weights = weights[rows] / np.float32(fraction)
+    pick = (lambda x: x) if rows is None else (lambda x: x[rows])
+    return Batch(
+        played.inputs(rows),
+        pick(played.actions),
+        weights,
+        played.episode_returns,
+        played.episode_lengths,
+        pick(played.returns),
+        pick(played.times),
+    )
