@@ -650,9 +650,9 @@ def leaderboard(
     measured) mean - std; cards that cannot be ranked are listed apart with the reason.
     Verifications are kept in a SQLite store (--db), so unchanged models are not
     evaluated again; --html DIR writes a static site of the leaderboard."""
+    from hubpg.api import leaderboard as run_leaderboard
     from hubpg.envs import check_env_id
     from hubpg.ranking import format_table, write_csv
-    from hubpg.ranking import leaderboard as run_leaderboard
     from hubpg.store import default_db_path
 
     if as_json and as_csv:
@@ -671,7 +671,7 @@ def leaderboard(
         episodes=episodes,
         seed=seed,
         workers=workers,
-        ray_address=ray_address if verify else None,
+        ray=ray_address,
         token=token,
         timeout=timeout,
         progress=not (quiet or as_json or as_csv),
@@ -680,7 +680,7 @@ def leaderboard(
         db=(db or default_db_path()) if verify else None,
         reverify=reverify,
         legacy=legacy,
-    )
+    ).rows
     if html_dir is not None:
         from hubpg.page import leaderboard_page
 

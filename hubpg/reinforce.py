@@ -663,11 +663,14 @@ class _Session:
             self.last_mean = float(batch.episode_returns.mean())
             run.wall_time = time.perf_counter() - session_start
             solved = solved_streak >= config.target_updates
-            val_score = run.selector.maybe_validate(
-                run, last=solved or run.budget_spent() is not None
-            )
-            run.wall_time = time.perf_counter() - session_start
-            self.log.writerow(_log_row(run, batch, loss, entropy, val_score))
+            val_score = None
+            try:  # the update is counted: its log row is written even if Ctrl-C/SIGTERM
+                val_score = run.selector.maybe_validate(  # lands during the validation
+                    run, last=solved or run.budget_spent() is not None
+                )
+            finally:
+                run.wall_time = time.perf_counter() - session_start
+                self.log.writerow(_log_row(run, batch, loss, entropy, val_score))
             self._show(run)
             if solved:
                 run.stopped_on = "target_return"

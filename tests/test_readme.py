@@ -51,15 +51,18 @@ COMMANDS: dict[str, list[str] | str] = {
     "hubpg convert --repo bob/Reinforce-CartPole-v1 --out converted-bob --revision main": [],
     "hubpg load-and-eval --repo bob/Reinforce-CartPole-v1 --legacy --json": ["--episodes", "5"],
     "hubpg leaderboard CartPole-v1 --verify --legacy": ["--episodes", "5"],
+    "hubpg leaderboard CartPole-v1 --verify --html site/": ["--episodes", "5"],
+    "hubpg leaderboard CartPole-v1 --verify --reverify --db lb.sqlite --html site/": [
+        "--episodes", "5"],
     "python scripts/bench_legacy.py": "tests/test_scripts.py (tiny budget)",
     "HF_ENDPOINT=http://127.0.0.1:8080 hubpg push --repo alice/test --token hf_local_alice": [],
     "python scripts/bench_train.py": "tests/test_scripts.py (tiny budget)",
     "python scripts/bench_envs.py": "tests/test_scripts.py (tiny budget)",
     "python scripts/bench_hub.py": "tests/test_scripts.py (tiny budget)",
-    "python scripts/bench_leaderboard.py": "tests/test_scripts.py (tiny budget)",
+    "python scripts/bench_leaderboard.py": "tests/test_board_scripts.py (tiny budget)",
     "python scripts/sweep_pixelcopter.py": "tests/test_scripts.py (tiny budget)",
     "python scripts/bench_pixelcopter.py": "tests/test_scripts.py (tiny budget)",
-    "python scripts/experiment_frame_stack.py --seed 1": "tests/test_scripts.py (tiny budget)",
+    "python scripts/bench_throughput.py": "tests/test_scripts.py (tiny budget)",
 }  # fmt: skip
 
 

@@ -23,8 +23,9 @@ TINY_ARGS: dict[str, list[str]] = {
                              "--episodes", "2"],
     "bench_train.py": ["--seeds", "1", "--skip-course"],
     "demo.py": [],
-    "experiment_frame_stack.py": ["--seconds", "1"],
-    "sweep_pixelcopter.py": ["--seconds", "1", "--only", "default"],
+    "bench_throughput.py": ["--steps", "20000", "--raw-envs", "64", "--raw-seconds", "0.2",
+                            "--rounds", "1"],
+    "sweep_pixelcopter.py": ["--steps", "20000", "--seeds", "1", "--only", "default"],
 }  # fmt: skip
 #: Shell scripts are parsed (bash -n), not run: setup_env.sh installs into a venv,
 #: test.sh runs this suite, demo.sh is setup_env.sh + demo.py (run above).
