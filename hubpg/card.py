@@ -199,6 +199,22 @@ def _network(hp: Mapping[str, Any], arch: Mapping[str, Any] | None) -> str | Non
     return f"{' → '.join(layers)} ({pretty.get(str(act), str(act))} hidden layers, softmax output)"
 
 
+def _training_lines(training: Any) -> list[str]:
+    """How training ended, from ``results.json``'s ``training``; a run cut by a time limit
+    says so, since a time budget gives another model on another machine."""
+    if not isinstance(training, Mapping) or not isinstance(training.get("steps"), int):
+        return []
+    steps, stopped_on = training["steps"], training.get("stopped_on")
+    if stopped_on == "time_limit":
+        return [
+            f"Training stopped on its time limit (--time-limit) after {steps:,} env steps: a "
+            "time budget depends on the machine, so the same seed gives another model elsewhere"
+        ]
+    return [
+        f"Trained for {steps:,} env steps" + (f" (stopped on {stopped_on})" if stopped_on else "")
+    ]
+
+
 def _results_lines(results: Mapping[str, Any] | None) -> list[str]:
     if not results:
         return []
@@ -211,6 +227,7 @@ def _results_lines(results: Mapping[str, Any] | None) -> list[str]:
     if isinstance(lengths, (list, tuple)) and lengths:
         mean_len = sum(float(n) for n in lengths) / len(lengths)
         lines.append(f"Episodes lasted {mean_len:.1f} steps on average")
+    lines += _training_lines(results.get("training"))
     when, version = results.get("eval_datetime"), results.get("hubpg_version")
     if when and version:
         lines.append(f"Evaluated on {when} with hubpg {version}")

@@ -31,6 +31,7 @@ from hubpg.runfolder import (
     LOG_NAME,
     PACKAGE_SUBDIR,
     RESULTS_NAME,
+    STATE_NAME,
     VIDEO_NAME,
     WEIGHTS_NAME,
     atomic_path,
@@ -105,7 +106,7 @@ def package(
         shutil.copyfile(run_dir / CONFIG_NAME, tmp / CONFIG_NAME)
         hyper["n_evaluation_episodes"] = episodes
         write_json(tmp / HYPERPARAMETERS_NAME, hyper)
-        write_json(tmp / RESULTS_NAME, results_record(result, seed))
+        write_json(tmp / RESULTS_NAME, results_record(result, seed, training_record(run_dir)))
 
         start = time.perf_counter()
         if video:
@@ -155,8 +156,33 @@ def check_repo_name(repo_id: str) -> str:
     return validate_repo_id(repo_id)
 
 
-def results_record(result: EvalResult, seed: int) -> dict[str, Any]:
-    """``results.json``: the score, how it was measured, and the software versions."""
+def training_record(run_dir: Path) -> dict[str, Any] | None:
+    """How the run's training ended, from its ``trainer_state.json`` (None without one):
+    env steps, episodes, updates, what stopped it (``stopped_on``: ``total_steps``,
+    ``total_episodes``, ``target_return``, ``time_limit``, ...) and the kept checkpoint.
+
+    Args:
+        run_dir: the run folder.
+    """
+    path = Path(run_dir) / STATE_NAME
+    if not path.is_file():
+        return None
+    state = read_json(path)
+    keys = ("steps", "episodes", "updates", "stopped_on", "selected_checkpoint")
+    return {k: state[k] for k in keys if k in state}
+
+
+def results_record(
+    result: EvalResult, seed: int, training: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``results.json``: the score, how it was measured, how training ended, and the
+    software versions.
+
+    Args:
+        result: the evaluation.
+        seed: the seed of its first episode.
+        training: :func:`training_record` of the run, if known.
+    """
     return {
         "env_id": result.env_id,
         "mean_reward": result.mean_reward,
@@ -173,6 +199,7 @@ def results_record(result: EvalResult, seed: int) -> dict[str, Any]:
         "hubpg_version": __version__,
         "torch_version": _version("torch"),
         "gymnasium_version": _version("gymnasium"),
+        **({"training": training} if training else {}),
     }
 
 

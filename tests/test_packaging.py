@@ -207,3 +207,25 @@ def test_cli_package_refuses_a_bare_repo_name(cartpole_run, tmp_path) -> None:
     assert proc.stderr.startswith("error: --repo-name 'Reinforce-CartPole-v1' has no namespace")
     assert "your-name/Reinforce-CartPole-v1" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_results_and_card_say_how_training_ended(packaged) -> None:
+    results = json.loads((packaged.package_dir / "results.json").read_text())
+    training = results["training"]
+    assert training["stopped_on"] == "target_return" and training["steps"] > 0
+    card = (packaged.package_dir / "README.md").read_text()
+    assert f"Trained for {training['steps']:,} env steps (stopped on target_return)" in card
+
+
+def test_a_run_cut_by_its_time_limit_says_so_on_the_card(tmp_path) -> None:
+    from hubpg.config import TrainConfig
+    from hubpg.reinforce import train
+
+    run = tmp_path / "run"
+    config = TrainConfig.for_env(
+        "CartPole-v1", total_steps=10**9, time_limit=0.5, target_return=1e9, eval_episodes=0
+    )
+    train(config, run, progress=False)
+    assert json.loads((run / "trainer_state.json").read_text())["stopped_on"] == "time_limit"
+    card = package(run, tmp_path / "hub", episodes=2, video=False).package_dir / "README.md"
+    assert "Training stopped on its time limit (--time-limit)" in card.read_text()
