@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import re
 import threading
@@ -681,7 +682,7 @@ def _alternating(layers: list[Layer], source: str) -> tuple[list[Layer], list[st
 
 
 def _check_chain(linears: list[Layer], source: str) -> None:
-    for prev, nxt in zip(linears, linears[1:], strict=False):
+    for prev, nxt in itertools.pairwise(linears):
         if prev.weight.shape[0] != nxt.weight.shape[1]:  # type: ignore[union-attr]
             raise LegacyCheckpointError(
                 f"{source}: {prev.name} gives {prev.weight.shape[0]} features but "  # type: ignore[union-attr]

@@ -228,7 +228,7 @@ def _folder_count(paths: list[str]) -> int:
     for path in paths:
         folders = path.split("/")[:-1]
         common = 0
-        for mine, theirs in zip(folders, previous, strict=False):
+        for mine, theirs in zip(folders[: len(previous)], previous[: len(folders)], strict=True):
             if mine != theirs:
                 break
             common += 1
