@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.metadata
 import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from hubpg.runfolder import (
     STATE_NAME,
     VIDEO_NAME,
     WEIGHTS_NAME,
+    atomic_dir,
     atomic_path,
     read_json,
     read_log,
@@ -99,9 +99,7 @@ def package(
     )
     timings["evaluation"] = time.perf_counter() - start
 
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        tmp.mkdir(parents=True)
+    with atomic_dir(out) as tmp:  # nothing half-written is ever left looking complete
         shutil.copyfile(run_dir / WEIGHTS_NAME, tmp / WEIGHTS_NAME)
         shutil.copyfile(run_dir / CONFIG_NAME, tmp / CONFIG_NAME)
         hyper["n_evaluation_episodes"] = episodes
@@ -131,10 +129,6 @@ def package(
 
         Policy.load(tmp)  # what we ship must load
         assert_no_pickle(tmp)
-        _move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     timings["total"] = sum(timings.values())
     return PackageResult(out, result, timings, sorted(p.name for p in out.iterdir()))
 
@@ -304,17 +298,6 @@ def _write_curve(run_dir: Path, path: Path, env_id: str) -> bool:
         return False
     plot_learning_curve(rows, path, env_id)
     return True
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``; an existing ``out`` (``--overwrite``) is swapped out first."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _version(dist: str) -> str | None:
