@@ -77,7 +77,6 @@ from hubpg.runfolder import (
     STATE_NAME,
     VALUE_NAME,
     WEIGHTS_NAME,
-    atomic_path,
     atomic_write_text,
     open_log,
     read_json,
@@ -263,9 +262,7 @@ def config_from_record(record: dict[str, Any]) -> TrainConfig:
 
 
 def save_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
-    """Adam's state as safetensors (tensors only; no pickle)."""
-    from safetensors.torch import save_file
-
+    """Adam's state as safetensors (tensors only; no pickle), through :func:`save_weights`."""
     tensors: dict[str, torch.Tensor] = {}
     for index, state in optimizer.state_dict()["state"].items():
         for key, value in state.items():
@@ -274,8 +271,7 @@ def save_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
                 if (key == "step")
                 else value.detach().clone()
             )
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
+    save_weights(tensors, path)
 
 
 def load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
