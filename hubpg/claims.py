@@ -205,9 +205,21 @@ def impossible_reason(mean: float, env_id: str) -> str | None:
     from hubpg.envs import max_return
 
     best = max_return(env_id)
-    if best is not None and mean > best + ROUNDING:
+    if above_max_return(mean, best):
         return f"claims a mean of {mean:.2f}, above {env_id}'s maximum return {best:g}"
     return None
+
+
+def above_max_return(mean: float, best: float | None) -> bool:
+    """Whether a claimed mean is above the highest return ``best`` an episode can reach;
+    never where ``best`` is None (unbounded). No rounding allowance is needed: a true mean
+    at most ``best`` never rounds to two decimals above it.
+
+    Args:
+        mean: the claimed mean return.
+        best: :func:`hubpg.envs.max_return` of the env.
+    """
+    return best is not None and mean > best + 1e-9
 
 
 def _finite(*values: Any) -> bool:

@@ -156,7 +156,9 @@ def claim_impossible(row: dict[str, Any], cap: float | None) -> bool:
         return False
     if not math.isfinite(mean):
         return True
-    return cap is not None and mean > cap + 1e-9
+    from hubpg.claims import above_max_return
+
+    return above_max_return(mean, cap)
 
 
 def space_readme(env_id: str, endpoint: str) -> str:
