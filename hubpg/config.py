@@ -39,16 +39,20 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     "Pixelcopter-PLE-v0": {
         "hidden": [64, 64],
         "lr": 3e-3,
+        # linearly to 0 over the budget: the late policies are the steadier ones
+        "anneal_lr": True,
         "gamma": 0.99,
-        "episodes_per_update": 512,
         "max_t": 2000,
         "eval_max_t": 10_000,
         "baseline": "time",
         "entropy_coef": 0.0,
-        "num_envs": 512,
+        # 1,024 games side by side, 128 steps of each per update (episodes carry on
+        # across updates, so no game waits for the longest episode)
+        "num_envs": 1024,
+        "segment_steps": 128,
         "grad_step_fraction": 0.25,
-        "total_steps": 120_000_000,
-        "select_every_steps": 15_000_000,
+        "total_steps": 350_000_000,
+        "select_every_steps": 35_000_000,
         # frames t, t-2, t-4, t-6: the block just passed still overlaps the copter for
         # about 5 frames after the observation shows the next gate
         "frame_stack": 4,
@@ -150,6 +154,9 @@ class TrainConfig:
     are played per gradient step, a sub-env starting a new episode when its
     last one ends. With ``num_envs=1,
     episodes_per_update=1`` this is the Deep RL course's algorithm exactly.
+    With ``segment_steps`` set, each gradient step plays that many steps on every
+    sub-env instead, episodes carrying on from one update to the next
+    (:class:`hubpg.rollout.SegmentRollout`).
     """
 
     #: Gymnasium id of the environment to train on (Discrete actions).
@@ -174,8 +181,12 @@ class TrainConfig:
     activation: str = "relu"
     #: Episodes played side by side (sub-envs of the vector env).
     num_envs: int = 64
-    #: Whole episodes per gradient step (default num_envs).
+    #: Whole episodes per gradient step (default num_envs; unused with --segment-steps).
     episodes_per_update: int | None = None
+    #: Instead of whole episodes, play this many steps on every sub-env per gradient
+    #: step, episodes carrying on across updates so no sub-env idles (returns-to-go stop
+    #: at the segment's end; the time baseline is per segment step). None: whole episodes.
+    segment_steps: int | None = None
     #: Cap on one training episode's steps.
     max_t: int = 1000
     #: Normalise the returns-to-go over the batch (mean, unbiased std) as the course does.
@@ -250,6 +261,10 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be positive (got {getattr(self, name)})")
         if self.eval_episodes < 0:
             raise ConfigError(f"eval_episodes must be >= 0 (got {self.eval_episodes})")
+        if self.segment_steps is not None and not self.segment_steps > 0:
+            raise ConfigError(
+                f"segment_steps must be a positive number of steps (got {self.segment_steps})"
+            )
         if self.select_every_steps is not None and not self.select_every_steps > 0:
             raise ConfigError(
                 f"select_every_steps must be a positive number of env steps "

@@ -90,7 +90,7 @@ class Policy(nn.Module):
 
     def probs_numpy(self, stacked: np.ndarray) -> np.ndarray:
         """Action probabilities for stacked numpy inputs (``[N, input_dim]``), computed
-        in numpy with the current weights (no torch call, no copy of the weights).
+        by :class:`NumpyForward` with the current weights (no copy of the weights).
 
         Args:
             stacked: policy inputs from an :class:`ObservationHistory`.
@@ -329,10 +329,14 @@ def small_model_threads() -> Iterator[None]:
 
 
 class NumpyForward:
-    """The policy's forward pass in numpy, on views of its torch parameters (so every
-    optimizer step is seen without copying), with buffers reused from call to call.
+    """The policy's acting forward pass on numpy arrays: views of its torch parameters
+    (so every optimizer step is seen without copying) and buffers reused from call to
+    call. The element-wise steps run in numpy; the matrix products run through torch
+    into those same buffers, so they use torch's thread setting (one thread while
+    training, :func:`small_model_threads`): numpy's BLAS would start threads of its
+    own, and two trainings side by side on two cores then run five times slower.
 
-    ReLU and tanh networks run in numpy; other activations fall back to torch."""
+    ReLU and tanh networks run this way; other activations fall back to the module."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
@@ -343,12 +347,14 @@ class NumpyForward:
         )
         if not self.native:
             return
-        self.layers = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in linears]
+        self.layers = [(m.weight.detach().T, m.bias.detach()) for m in linears]
         self.shift = policy.obs_shift.numpy()
         self.scale = policy.obs_scale.numpy()
         self.clip = c.obs_clip
         self.tanh = c.activation == "tanh"
-        self._buffers: dict[int, list[np.ndarray]] = {}
+        self._rows = -1
+        self._buffers: list[np.ndarray] = []
+        self._tensors: list[torch.Tensor] = []
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if not self.native:
@@ -356,27 +362,37 @@ class NumpyForward:
                 device = next(self.policy.parameters()).device
                 logits = self.policy(torch.from_numpy(x).to(device))
                 return torch.softmax(logits.float(), dim=-1).cpu().numpy()
-        bufs = self._buffers.get(x.shape[0])
-        if bufs is None:
+        if x.shape[0] != self._rows:
             widths = [x.shape[1]] + [b.shape[0] for _, b in self.layers]
-            bufs = [np.empty((x.shape[0], w), dtype=np.float32) for w in widths]
-            self._buffers = {x.shape[0]: bufs}
+            self._buffers = [np.empty((x.shape[0], w), dtype=np.float32) for w in widths]
+            self._tensors = [torch.from_numpy(b) for b in self._buffers]
+            self._rows = x.shape[0]
+        bufs, tensors = self._buffers, self._tensors
         h = bufs[0]
         np.subtract(x, self.shift, out=h)
         h *= self.scale
         if self.clip is not None:
             np.clip(h, -self.clip, self.clip, out=h)
         last = len(self.layers) - 1
-        for i, (w, b) in enumerate(self.layers):
-            out = bufs[i + 1]
-            np.matmul(h, w, out=out)
-            out += b
-            if i < last:
-                if self.tanh:
-                    np.tanh(out, out=out)
-                else:
-                    np.maximum(out, 0.0, out=out)
-            h = out
+        with torch.no_grad():
+            for i, (w, b) in enumerate(self.layers):
+                torch.addmm(b, tensors[i], w, out=tensors[i + 1])
+                if i < last:
+                    out = bufs[i + 1]
+                    if self.tanh:
+                        np.tanh(out, out=out)
+                    else:
+                        np.maximum(out, 0.0, out=out)
+        h = bufs[-1]
+        if h.shape[1] == 2:  # softmax of two logits: p0 = 1 / (1 + exp(l1 - l0)), p1 = 1 - p0
+            p0, p1 = h[:, 0], h[:, 1]
+            np.subtract(p1, p0, out=p0)
+            np.clip(p0, -80.0, 80.0, out=p0)  # exp stays finite in float32
+            np.exp(p0, out=p0)
+            p0 += 1.0
+            np.reciprocal(p0, out=p0)
+            np.subtract(1.0, p0, out=p1)
+            return h
         h -= h.max(axis=1, keepdims=True)
         np.exp(h, out=h)
         h /= h.sum(axis=1, keepdims=True)

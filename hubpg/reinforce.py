@@ -14,6 +14,11 @@ of the current update (on-policy), so log-probabilities are recomputed in one
 batched forward pass instead of being kept per step (the rollout is
 :mod:`hubpg.rollout`). With ``grad_step_fraction < 1`` the sum runs over a random
 share of the steps, each weight divided by that share (an unbiased estimate).
+With ``segment_steps`` each update plays that many steps on every sub-env instead,
+episodes carrying on into the next update (returns-to-go stop at the segment's end,
+the time baseline is per segment step and the loss is averaged over the sub-envs;
+see :class:`hubpg.rollout.SegmentRollout`), so no sub-env waits for the longest
+episode.
 
 Budgets and model selection are counted in env steps, episodes and updates, so the
 same config and seed give the same weights on any machine; ``time_limit`` is an
@@ -61,7 +66,9 @@ from hubpg.rollout import (
     Batch,
     RolloutBuffers,
     Round,
+    SegmentRollout,
     collect_batch,
+    collect_segment,
     discounted_returns,
     normalize_returns,
     play_round,
@@ -201,7 +208,7 @@ def batch_loss(
     log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
     entropy = -(log_probs_all.exp() * log_probs_all).sum(dim=1)
     weights = torch.from_numpy(batch.weights)
-    loss = reinforce_loss(log_probs, weights, len(batch.episode_returns), entropy, entropy_coef)
+    loss = reinforce_loss(log_probs, weights, batch.n_rollouts, entropy, entropy_coef)
     return loss, entropy
 
 
@@ -621,6 +628,7 @@ class _Session:
         run, config = self.run, self.run.config
         self.envs = make_vec_env(config.env_id, config.num_envs, max_t=config.max_t)
         self.buffers = RolloutBuffers(config.num_envs, run.obs_dim)
+        self.segments: SegmentRollout | None = None
         self.log_file, self.log = open_log(run.run_dir, LOG_FIELDS)  # keeps its columns
         self.bar = _progress_bar(config, run, self.progress)
         return self
@@ -639,12 +647,11 @@ class _Session:
         session_start = time.perf_counter() - run.wall_time
         seed: int | None = run.env_seed()
         while (spent := run.budget_spent()) is None:
-            batch = collect_batch(
-                run.policy, self.envs, config, run.rng, seed, self.buffers, run.grad_rng
-            )
+            batch = self._collect(seed)
             seed = None
             on_target = (
                 config.target_return is not None
+                and batch.episode_returns.size > 0
                 and batch.episode_returns.min() >= config.target_return
             )
             solved_streak = solved_streak + 1 if on_target else 0
@@ -654,9 +661,10 @@ class _Session:
                 loss, entropy = _update(run, batch)
                 run.good_weights = {k: v.clone() for k, v in run.policy.state_dict().items()}
             run.updates += 1
-            run.steps += int(batch.episode_lengths.sum())
+            run.steps += batch.steps
             run.episodes += len(batch.episode_returns)
-            self.last_mean = float(batch.episode_returns.mean())
+            if batch.episode_returns.size:
+                self.last_mean = float(batch.episode_returns.mean())
             run.wall_time = time.perf_counter() - session_start
             solved = solved_streak >= config.target_updates
             val_score = None
@@ -677,6 +685,19 @@ class _Session:
                 last_save = time.perf_counter()
         run.stopped_on = spent
         return False
+
+    def _collect(self, seed: int | None) -> Batch:
+        """The next batch: whole episodes (reset with ``seed``), or the next segment."""
+        run, config = self.run, self.run.config
+        if config.segment_steps is None:
+            return collect_batch(
+                run.policy, self.envs, config, run.rng, seed, self.buffers, run.grad_rng
+            )
+        if self.segments is None:
+            self.segments = SegmentRollout(
+                run.policy, self.envs, segment_steps=config.segment_steps, seed=seed
+            )
+        return collect_segment(run.policy, self.segments, config, run.rng, run.grad_rng)
 
     def _show(self, run: _Run) -> None:
         if self.bar is None:
@@ -714,15 +735,16 @@ def _update(run: _Run, batch: Batch) -> tuple[float, float]:
 def _log_row(
     run: _Run, batch: Batch, loss: float, entropy: float, val_score: float | None = None
 ) -> dict[str, Any]:
-    returns = batch.episode_returns
+    returns, lengths = batch.episode_returns, batch.episode_lengths
+    ended = returns.size > 0  # a segment may end no episode: those columns stay empty
     return {
         "update": run.updates,
         "steps": run.steps,
         "episodes": run.episodes,
-        "mean_return": round(float(returns.mean()), 4),
-        "min_return": round(float(returns.min()), 4),
-        "max_return": round(float(returns.max()), 4),
-        "mean_length": round(float(batch.episode_lengths.mean()), 2),
+        "mean_return": round(float(returns.mean()), 4) if ended else "",
+        "min_return": round(float(returns.min()), 4) if ended else "",
+        "max_return": round(float(returns.max()), 4) if ended else "",
+        "mean_length": round(float(lengths.mean()), 2) if ended else "",
         "loss": round(loss, 6),
         "entropy": round(entropy, 6),
         "lr": float(f"{run.optimizer.param_groups[0]['lr']:.8g}"),  # no float noise
@@ -763,6 +785,8 @@ __all__ = [
     "RolloutBuffers",
     "TrainResult",
     "collect_batch",
+    "collect_segment",
+    "SegmentRollout",
     "play_round",
     "step_weights",
     "time_baseline",

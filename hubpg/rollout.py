@@ -1,12 +1,21 @@
-"""The rollout of REINFORCE: playing whole episodes over a vector env with the current
+"""The rollout of REINFORCE: playing episodes over a vector env with the current
 policy, and the per-step returns and weights of the policy gradient.
 
-Each round plays ``episodes_per_update`` whole episodes, ``num_envs`` at a time
-side by side; every episode's discounted returns-to-go are computed exactly as the
-Deep RL course does and normalised over the batch (mean, unbiased std, float32
-epsilon). The policy sees each episode through its observation history
-(:mod:`hubpg.observations`) and acts with a numpy forward pass of its current
-weights; steps are stored in buffers reused from round to round.
+Two ways to fill a batch:
+
+* whole episodes (:func:`play_round`, the default): each round plays
+  ``episodes_per_update`` whole episodes, ``num_envs`` at a time side by side, and
+  a sub-env whose episode ends idles once enough episodes have started;
+* segments (:class:`SegmentRollout`, ``segment_steps``): each round plays
+  ``segment_steps`` steps on every sub-env, episodes carrying on from one round to
+  the next, so no sub-env ever idles. Returns-to-go stop at the segment's end (a
+  truncation, as ``max_t`` is) and the time baseline is taken per segment step.
+
+Every episode's discounted returns-to-go are computed exactly as the Deep RL course
+does and normalised over the batch (mean, unbiased std, float32 epsilon). The policy
+sees each episode through its observation history (:mod:`hubpg.observations`) and
+acts with a numpy forward pass of its current weights; steps are stored in buffers
+reused from round to round.
 """
 
 from __future__ import annotations
@@ -95,6 +104,10 @@ class Batch:
     episode_lengths: np.ndarray
     returns: np.ndarray | None = None
     times: np.ndarray | None = None
+    #: env steps the batch played (recorded steps, before ``grad_step_fraction``)
+    steps: int = 0
+    #: what the loss is averaged over: the whole episodes, or the sub-envs' segments
+    n_rollouts: int = 1
 
 
 @dataclass
@@ -114,6 +127,10 @@ class Round:
     episode_lengths: np.ndarray
     #: builds the policy inputs (stacked frames) of the given rows (all if None)
     inputs: Any = None
+    #: the time index of the time baseline, for each step (None: ``times``)
+    baseline_times: np.ndarray | None = None
+    #: what the loss is averaged over (None: the number of episodes)
+    n_rollouts: int | None = None
 
     @property
     def obs(self) -> np.ndarray:
@@ -155,7 +172,7 @@ class RolloutBuffers:
     def ensure(self, t: int) -> None:
         """Make room for step index ``t``."""
         if t >= self.capacity:
-            self._grow(2 * self.capacity)
+            self._grow(max(2 * self.capacity, t + 1))
 
 
 def play_round(
@@ -243,12 +260,15 @@ def _round_from(
     gamma: float,
     returns: list[float],
     lengths: list[int],
+    start: int = 0,
 ) -> Round:
-    """Flatten the recorded steps of the first ``t`` steps of ``buf`` into a :class:`Round`."""
-    recorded = buf.recorded[:t]
-    returns_to_go = discounted_returns(buf.rewards[:t], gamma, buf.ends[:t])
+    """Flatten the recorded steps of rows ``start`` to ``t`` of ``buf`` into a
+    :class:`Round` (rows before ``start`` only lend earlier frames to the history)."""
+    recorded = buf.recorded[start:t]
+    returns_to_go = discounted_returns(buf.rewards[start:t], gamma, buf.ends[start:t])
     step_idx, env_idx = np.nonzero(recorded)
-    times = buf.times[:t][recorded]
+    times = buf.times[start:t][recorded]
+    step_idx += start
     raw = buf.raw[:t]
 
     def inputs(rows: np.ndarray | None) -> np.ndarray:
@@ -257,13 +277,111 @@ def _round_from(
         return history.stack_recorded(raw, step_idx[rows], env_idx[rows], times[rows])
 
     return Round(
-        actions=buf.actions[:t][recorded],
+        actions=buf.actions[start:t][recorded],
         returns=returns_to_go[recorded],
         times=times,
         episode_returns=np.asarray(returns),
         episode_lengths=np.asarray(lengths),
         inputs=inputs,
     )
+
+
+class SegmentRollout:
+    """Plays ``segment_steps`` steps on every sub-env per round, episodes carrying on
+    from one round to the next (no sub-env idles while others finish).
+
+    A round's returns-to-go stop at its last step (a truncation, like ``max_t``), and
+    the ``time`` baseline compares steps at the same step of the segment, which are
+    truncated alike. Episodes that end during a round are reported with their whole
+    return. The envs are reset once, with ``seed``, when this is made.
+
+    Args:
+        policy: the policy being trained (its observation history is kept here).
+        envs: a vector env in next-step auto-reset mode that truncates at ``max_t``.
+        segment_steps: steps per sub-env per round.
+        seed: seed of the envs' reset (``None``: continue their streams).
+    """
+
+    def __init__(self, policy: Policy, envs: Any, *, segment_steps: int, seed: int | None):
+        self.envs = envs
+        self.segment_steps = int(segment_steps)
+        self.obs, _ = envs.reset(seed=seed)
+        n, d = self.obs.shape
+        self.history = policy.new_history(n)
+        self.stacked = self.history.reset(self.obs)
+        self.carry = self.history.length - 1  # earlier frames a segment's first steps see
+        self.buffers = RolloutBuffers(n, d)
+        self.buffers.ensure(self.carry + self.segment_steps - 1)
+        self.uniforms = np.empty(n)
+        self.ep_step = np.zeros(n, dtype=np.int64)
+        self.ep_return = np.zeros(n, dtype=np.float64)
+        self.resetting = np.zeros(n, dtype=bool)  # the next step is the env's auto-reset
+        self.rounds = 0
+
+    def play(self, policy: Policy, gamma: float, rng: np.random.Generator) -> Round:
+        """Play one segment with the current policy and return its steps.
+
+        Args:
+            policy: acts with its current weights (numpy forward pass).
+            gamma: discount factor of the returns-to-go.
+            rng: generator of the action samples.
+        """
+        buf, p, n_steps = self.buffers, self.carry, self.segment_steps
+        if p and self.rounds:  # the previous segment's last frames, for the history
+            buf.raw[:p] = buf.raw[n_steps : n_steps + p].copy()
+        forward = policy.numpy_forward()
+        envs, obs, stacked = self.envs, self.obs, self.stacked
+        ep_step, ep_return, resetting = self.ep_step, self.ep_return, self.resetting
+        returns: list[float] = []
+        lengths: list[int] = []
+        for t in range(p, p + n_steps):
+            actions = sample_categorical(forward(stacked), rng, out=self.uniforms)
+            buf.raw[t] = obs
+            buf.actions[t] = actions
+            obs, reward, terminated, truncated, _ = envs.step(actions)
+            recorded = buf.recorded[t]
+            np.logical_not(resetting, out=recorded)  # an auto-reset step plays nothing
+            np.multiply(reward, recorded, out=buf.rewards[t])
+            ep_return += buf.rewards[t]
+            ep_step += recorded
+            np.subtract(ep_step, 1, out=buf.times[t])
+            ends = buf.ends[t]
+            np.logical_and(recorded, terminated | truncated, out=ends)
+            if ends.any():
+                done = np.flatnonzero(ends)
+                returns.extend(ep_return[done].tolist())
+                lengths.extend(ep_step[done].tolist())
+                ep_step[done] = 0
+                ep_return[done] = 0.0
+            stacked = self.history.push(obs, new_episode=resetting)  # their obs starts a game
+            resetting = ends.copy()
+        self.obs, self.stacked, self.resetting = obs, stacked, resetting
+        self.rounds += 1
+        played = _round_from(buf, p + n_steps, self.history, gamma, returns, lengths, start=p)
+        step_in_segment, _ = np.nonzero(buf.recorded[p : p + n_steps])
+        played.baseline_times = step_in_segment
+        played.n_rollouts = self.envs.num_envs
+        return played
+
+
+def collect_segment(
+    policy: Policy,
+    rollout: SegmentRollout,
+    config: TrainConfig,
+    rng: np.random.Generator,
+    grad_rng: np.random.Generator | None = None,
+) -> Batch:
+    """Play one segment of ``config.segment_steps`` steps per sub-env (see
+    :class:`SegmentRollout`) and make it a batch, as :func:`collect_batch` does.
+
+    Args:
+        policy: the current policy.
+        rollout: the segment player, which keeps the envs' episodes between rounds.
+        config: the run's hyperparameters.
+        rng: generator of the action samples.
+        grad_rng: generator of the kept steps (needed with ``grad_step_fraction < 1``).
+    """
+    return _batch_from(rollout.play(policy, config.gamma, rng), config, grad_rng)
 
 
 def collect_batch(
@@ -302,8 +420,15 @@ def collect_batch(
         rng,
         buffers=buffers,
     )
+    return _batch_from(played, config, grad_rng)
+
+
+def _batch_from(played: Round, config: TrainConfig, grad_rng: np.random.Generator | None) -> Batch:
+    """The gradient's batch of a round: per-step weights, and with
+    ``grad_step_fraction < 1`` the kept share of the steps."""
+    baseline_times = played.times if played.baseline_times is None else played.baseline_times
     weights = (
-        step_weights(played.returns, played.times, config) if config.baseline != "value" else None
+        step_weights(played.returns, baseline_times, config) if config.baseline != "value" else None
     )
     rows = None
     fraction = config.grad_step_fraction
@@ -320,4 +445,8 @@ def collect_batch(
         played.episode_lengths,
         pick(played.returns),
         pick(played.times),
+        steps=int(played.actions.size),
+        n_rollouts=(
+            played.n_rollouts if played.n_rollouts is not None else len(played.episode_returns)
+        ),
     )

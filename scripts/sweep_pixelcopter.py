@@ -31,6 +31,19 @@ machine speed as the CartPole course-loop steps/s of ``scripts/bench_train.py``)
   630.21 +/- 539.96, score 90.2; its last update at 38.5M: 164.63 +/- 160.09 (4.5).
   Seed 3 uninterrupted, 120.2M steps in 908 s: selected at 90.6M (validation 100.2),
   590.75 +/- 475.36, score 115.4.
+* fourth session, segments (``segment_steps``: every update plays that many steps on
+  every game, episodes carry on, so no game waits for the longest episode), on a
+  machine at ~2,010 CartPole course-loop steps/s, two runs side by side; the whole-
+  episode recipe played only ~20% of its env steps early in a run (the rest waited),
+  and numpy's BLAS threads made two runs side by side 5x slower each (now fixed).
+  80M steps, seed 1, no selection, final update scored: 512 envs x 128 steps 15.8
+  (496k steps/s); 512 x 256 7.6 (494k/s); 512 x 128 with max_t 10000 -8.3 (619k/s);
+  1,024 x 128 15.9 (746k/s). 400M steps, 1,024 x 128, selection every 25M, seed 1:
+  constant lr 3e-3 574.43 +/- 505.21, score 69.2 (validations noisy, -27 to 95);
+  ``anneal_lr`` (3e-3 linearly to 0) 830.96 +/- 575.55, score **255.4** (final update
+  selected, validation 330.1; validations climbed from 125 at 225M to 330 at 400M),
+  750 s each. Annealing became the default, with 1,024 x 128 segments and a 350M budget
+  (``whole-episodes`` below is the previous default's update rule on this budget).
 """
 
 from __future__ import annotations
@@ -48,7 +61,9 @@ from hubpg.evaluation import evaluate
 from hubpg.reinforce import train
 from hubpg.runfolder import read_log
 
+WHOLE_EPISODES = {"segment_steps": None, "anneal_lr": False}  # the earlier update rule
 RAW_SCALE = {  # the first recipe: pixels / 48, no centring
+    **WHOLE_EPISODES,
     "obs_shift": None,
     "obs_scale": [1 / 48, 1.0, 1 / 48, 1 / 48, 1 / 48, 1 / 48, 1 / 48],
     "obs_clip": 5.0,
@@ -70,6 +85,7 @@ VARIANTS: dict[str, dict] = {
         "entropy_coef": 0.01,
     },
     "value-baseline": {
+        **WHOLE_EPISODES,
         "baseline": "value",
         "num_envs": 64,
         "episodes_per_update": 256,
@@ -77,6 +93,7 @@ VARIANTS: dict[str, dict] = {
         "entropy_coef": 0.01,
     },
     "time-baseline-lr1e-3": {
+        **WHOLE_EPISODES,
         "num_envs": 64,
         "episodes_per_update": 256,
         "lr": 1e-3,
@@ -90,6 +107,10 @@ VARIANTS: dict[str, dict] = {
     "frames-3-stride-3": {"frame_stack": 3, "frame_stride": 3},
     "128-envs": {"num_envs": 128},
     "gradient-on-all-steps": {"grad_step_fraction": 1.0},
+    "whole-episodes": {**WHOLE_EPISODES, "num_envs": 512, "episodes_per_update": 512},
+    "segments-256": {"segment_steps": 256},
+    "constant-lr": {"anneal_lr": False},
+    "lr-5e-3": {"lr": 5e-3},
     "default": {},
 }
 

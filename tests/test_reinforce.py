@@ -323,6 +323,7 @@ def test_pixelcopter_defaults_centre_and_scale_the_pixels() -> None:
     want = torch.tensor([[0, 0.5, 0, 0, 1, 1, 2.125]] * 4).reshape(1, 28)
     assert torch.allclose(policy.preprocess(obs), want)  # each stacked frame the same way
     assert config.eval_max_t == 10_000 and config.max_t == 2000
+    assert config.segment_steps == 128 and config.anneal_lr  # the recipe's update rule
 
 
 def test_selection_keeps_the_best_validated_checkpoint(tmp_path) -> None:
