@@ -19,7 +19,8 @@ machine speed as the CartPole course-loop steps/s of ``scripts/bench_train.py``)
   default) scored 218 / 178 on seeds 1 / 2 against 174 / 99 for the default in the
   same harness;
 * lr 5e-3 vs 3e-3: seed 2 scored 64.6 after 8 min vs 33.9 after 14 min (one seed);
-* the new default (frame stack 4/2, 512 envs, grad_step_fraction 0.25), on a machine
+* the third session's default (frame stack 4/2, 512 envs x 512 whole episodes,
+  grad_step_fraction 0.25, 120M steps), on a machine
   loaded to 9-12 runnable threads per 2 cores (CartPole hubpg median 36,767 steps/s),
   stopped at 53 min: seed 1 selected at 30.2M steps 88.25 +/- 85.30 (score 2.95),
   validations 3.65 (15M), 8.53 (30M); seed 2 selected at 45.3M 251.08 +/- 242.02
@@ -44,6 +45,9 @@ machine speed as the CartPole course-loop steps/s of ``scripts/bench_train.py``)
   selected, validation 330.1; validations climbed from 125 at 225M to 330 at 400M),
   750 s each. Annealing became the default, with 1,024 x 128 segments and a 350M budget
   (``whole-episodes`` below is the previous default's update rule on this budget).
+  That default, ``scripts/bench_pixelcopter.py --seeds 1 2 3 --jobs 2`` (seeds 1 and 2
+  side by side): 829.20 +/- 587.99 (241.2), 977.61 +/- 612.86 (364.8), 840.40 +/- 602.89
+  (237.5), 623-641 s of training each.
 """
 
 from __future__ import annotations
