@@ -26,7 +26,8 @@ COMMANDS: dict[str, list[str] | str] = {
     "source .venv/bin/activate": "set-up only: these tests call hubpg from the test's Python",
     "hubpg hub serve --port 8080 --data hubdata --user alice:hf_local_alice": [],
     "hubpg train CartPole-v1 --seed 1": ["--eval-episodes", "5"],
-    "hubpg train Pixelcopter-PLE-v0 --seed 1": ["--total-steps", "3000", "--eval-episodes", "2"],
+    "hubpg train Pixelcopter-PLE-v0 --seed 1": [
+        "--total-steps", "3000", "--num-envs", "32", "--eval-episodes", "2"],
     "hubpg train CartPole-v1 --num-envs 1 --episodes-per-update 1 --total-episodes 1000 "
     "--lr 1e-2 --gamma 1.0 --max-t 1000 --baseline none --target-return 1e9 "
     "--out runs/course-s1": ["--total-episodes", "20", "--eval-episodes", "2"],
