@@ -155,8 +155,7 @@ def train(
     hubpg.train() in Python); the env's tuned defaults apply, then --config,
     then the options given here."""
     from hubpg.api import train as run_training
-    from hubpg.errors import InterruptedByUser
-    from hubpg.reinforce import TrainingInterrupted
+    from hubpg.errors import InterruptedByUser, TrainingInterrupted
 
     if overwrite and resume:
         raise click.UsageError("--overwrite and --resume exclude each other")

@@ -89,6 +89,23 @@ class InterruptedByUser(HubpgError, InterruptedError):
     exit_code = 130
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during training, raised after the last complete checkpoint was
+    saved. Like Ctrl-C itself it is a ``KeyboardInterrupt``, not a :class:`HubpgError`,
+    so ``except Exception`` never swallows it; the CLI reports it as
+    :class:`InterruptedByUser` (exit 130).
+
+    Args:
+        run_dir: the run folder that holds the checkpoint.
+        updates: the updates it holds.
+    """
+
+    def __init__(self, run_dir: object, updates: int) -> None:
+        super().__init__(f"interrupted after {updates} updates; checkpoint kept in {run_dir}")
+        self.run_dir = run_dir
+        self.updates = updates
+
+
 class CardDataError(HubpgError, ValueError):
     """A model card's YAML metadata breaks hubpg's rule (aliases, non-string keys, too deep
     or too large, or a shape huggingface_hub cannot read); see :mod:`hubpg.cardsafe`."""

@@ -54,6 +54,7 @@ from hubpg.errors import (
     RunDirError,
     TrainingDivergedError,
     TrainingFailedError,
+    TrainingInterrupted,
 )
 from hubpg.policy import (
     Policy,
@@ -105,15 +106,6 @@ LOG_FIELDS = [
     "wall_time",
     "val_score",
 ]
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training, after the last complete checkpoint was saved."""
-
-    def __init__(self, run_dir: Path, updates: int) -> None:
-        super().__init__(f"interrupted after {updates} updates; checkpoint kept in {run_dir}")
-        self.run_dir = run_dir
-        self.updates = updates
 
 
 @dataclass
@@ -530,7 +522,7 @@ def train(
     With ``resume``, the run in ``out`` continues with its own hyperparameters and the
     budget of ``config`` (:func:`resume_config` gives the run's own budget). Ctrl-C
     or SIGTERM saves the selected model (else the last complete update) and raises
-    :class:`TrainingInterrupted`; a non-finite loss saves the last good weights and
+    :class:`~hubpg.errors.TrainingInterrupted`; a non-finite loss saves the last good weights and
     raises :class:`~hubpg.errors.TrainingDivergedError`.
 
     Args:

@@ -36,10 +36,19 @@ def test_no_module_but_errors_defines_an_exception_class() -> None:
     assert outside == []
 
 
+#: Not HubpgErrors on purpose: raised where Ctrl-C would be, so ``except Exception`` keeps
+#: letting an interrupt through.
+INTERRUPTS = {"TrainingInterrupted"}
+
+
 def test_every_error_is_a_hubpg_error_and_a_builtin() -> None:
     for name in _exception_names():
         cls = getattr(errors, name)
         if cls is errors.HubpgError or cls.__module__ != errors.__name__:
+            continue
+        if name in INTERRUPTS:
+            assert issubclass(cls, KeyboardInterrupt) and not issubclass(cls, Exception), name
+            assert cls.__doc__, name
             continue
         assert issubclass(cls, errors.HubpgError), name
         extra = [
