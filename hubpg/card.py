@@ -215,6 +215,28 @@ def _training_lines(training: Any) -> list[str]:
     ]
 
 
+def _code(text: Any, limit: int = 120) -> str:
+    """``text`` as inline code on one line (backticks replaced, cut at ``limit``)."""
+    return "`" + " ".join(str(text).split())[:limit].replace("`", "'").replace("|", "\\|") + "`"
+
+
+def _provenance_lines(legacy: Mapping[str, Any] | None) -> list[str]:
+    """Where a model converted from a course checkpoint came from (its ``legacy.json``)."""
+    if not isinstance(legacy, Mapping) or not legacy.get("source_file"):
+        return []
+    line = f"Converted by `hubpg convert` from the course checkpoint {_code(legacy['source_file'])}"
+    repo, revision = legacy.get("repo_id"), legacy.get("revision")
+    if isinstance(repo, str):
+        line += f" of {_code(repo + ('@' + revision[:12] if isinstance(revision, str) else ''))}"
+    if isinstance(legacy.get("sha256"), str):
+        line += f" (sha256 {_code(legacy['sha256'][:16])}…)"
+    lines = [line + ", read with torch's weights-only unpickler (legacy.json has the details)"]
+    assumed = legacy.get("assumed")
+    if isinstance(assumed, list) and assumed:
+        lines.append("Assumed by the conversion: " + "; ".join(_cell(str(a)) for a in assumed[:5]))
+    return lines
+
+
 def _results_lines(results: Mapping[str, Any] | None) -> list[str]:
     if not results:
         return []
@@ -253,6 +275,7 @@ def render_card(
     results: Mapping[str, Any] | None = None,
     architecture: Mapping[str, Any] | None = None,
     template: str | os.PathLike[str] | None = None,
+    converted_from: Mapping[str, Any] | None = None,
 ) -> ModelCard:
     """Render the model card (front matter from :func:`card_metadata`, body from the template).
 
@@ -262,6 +285,8 @@ def render_card(
     ``architecture``, a ``config.json`` dict). ``results`` is ``results.json``
     (per-episode returns and lengths, date, version: optional extras).
     ``repo_id`` names the repo in the usage snippet (a placeholder when None).
+    ``converted_from`` is the ``legacy.json`` of a model converted from a course
+    checkpoint: the card then says which file it came from.
     The video and learning-curve sections are left out when their file is None.
     Save with ``card.save(folder / "README.md")``.
     """
@@ -321,7 +346,7 @@ def render_card(
             seeds_text=seeds_text,
             policy_text=policy_text,
             threshold_text=threshold_text,
-            results_lines=_results_lines(results),
+            results_lines=_results_lines(results) + _provenance_lines(converted_from),
             video_file=video_file or None,
             curve_file=curve_file or None,
             hyperparameters=hp_rows,

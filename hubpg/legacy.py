@@ -60,6 +60,7 @@ from hubpg.runfolder import (
     CARD_NAME,
     CONFIG_NAME,
     HYPERPARAMETERS_NAME,
+    LEGACY_NAME,
     RESULTS_NAME,
     WEIGHTS_NAME,
     read_json,
@@ -78,8 +79,6 @@ DEFAULT_MAX_BYTES = 64 * 2**20
 JSON_MAX_BYTES = 2**20
 #: torch releases before this have known weights-only unpickler CVEs.
 MIN_TORCH = (2, 10)
-#: What ``convert`` writes besides the weights and config.
-LEGACY_NAME = "legacy.json"
 #: Suffixes a course checkpoint may have; ``model.pt`` (push_to_hub's) is preferred.
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin")
 COURSE_CHECKPOINT = "model.pt"

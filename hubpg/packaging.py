@@ -27,6 +27,7 @@ from hubpg.runfolder import (
     CONFIG_NAME,
     CURVE_NAME,
     HYPERPARAMETERS_NAME,
+    LEGACY_NAME,
     LOG_NAME,
     PACKAGE_SUBDIR,
     RESULTS_NAME,
@@ -102,6 +103,8 @@ def package(
     with atomic_dir(out) as tmp:  # nothing half-written is ever left looking complete
         shutil.copyfile(run_dir / WEIGHTS_NAME, tmp / WEIGHTS_NAME)
         shutil.copyfile(run_dir / CONFIG_NAME, tmp / CONFIG_NAME)
+        if (run_dir / LEGACY_NAME).is_file():  # a converted course model keeps its origin
+            shutil.copyfile(run_dir / LEGACY_NAME, tmp / LEGACY_NAME)
         hyper["n_evaluation_episodes"] = episodes
         write_json(tmp / HYPERPARAMETERS_NAME, hyper)
         write_json(tmp / RESULTS_NAME, results_record(result, seed, training_record(run_dir)))
@@ -248,6 +251,9 @@ def write_card(
         curve_file=CURVE_NAME if curve else None,
         results=results,
         architecture=read_json(package_dir / CONFIG_NAME),
+        converted_from=(
+            read_json(package_dir / LEGACY_NAME) if (package_dir / LEGACY_NAME).is_file() else None
+        ),
     )
     path = package_dir / CARD_NAME
     with atomic_path(path) as tmp:

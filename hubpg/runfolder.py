@@ -38,6 +38,9 @@ RESULTS_NAME = "results.json"
 VIDEO_NAME = "replay.mp4"
 CURVE_NAME = "learning_curve.png"
 CARD_NAME = "README.md"
+#: Where a model converted from a course checkpoint came from (``hubpg convert`` writes it;
+#: ``package`` ships it and the card says so).
+LEGACY_NAME = "legacy.json"
 #: The package folder inside a run folder, unless ``--out`` says otherwise.
 PACKAGE_SUBDIR = "hub"
 #: Suffixes of files that may hold pickles (``torch.save`` writes zip archives of pickles).

@@ -271,3 +271,40 @@ def test_the_network_shape_counts_stacked_frames():
     arch = {"obs_dim": 7, "n_actions": 2, "hidden": [64, 64], "frame_stack": 4}
     assert _network({}, arch).startswith("28 (4 frames of 7) → 64 → 64 → 2")
     assert _network({}, {**arch, "frame_stack": 1}).startswith("7 → 64 → 64 → 2")
+
+
+def test_a_converted_models_origin_is_one_escaped_line() -> None:
+    from hubpg.card import render_card
+
+    legacy = {
+        "source_file": "evil`|<script>.pt",
+        "sha256": "ab" * 32,
+        "repo_id": "bob/Reinforce-CartPole-v1",
+        "revision": "0123456789abcdef0123",
+        "assumed": ["the forward of __main__.Policy"],
+    }
+    card = render_card(
+        env_id="CartPole-v1",
+        mean_reward=500.0,
+        std_reward=0.0,
+        n_episodes=10,
+        deterministic=False,
+        seed=0,
+        hyperparameters={"h_size": 16},
+        repo_id=None,
+        converted_from=legacy,
+    )
+    line = next(x for x in card.text.splitlines() if "Converted by" in x)
+    assert "`evil'\\|<script>.pt`" in line and "`bob/Reinforce-CartPole-v1@0123456789ab`" in line
+    assert "Assumed by the conversion: the forward of __main__.Policy" in card.text
+    plain = render_card(
+        env_id="CartPole-v1",
+        mean_reward=500.0,
+        std_reward=0.0,
+        n_episodes=10,
+        deterministic=False,
+        seed=0,
+        hyperparameters={"h_size": 16},
+        repo_id=None,
+    )
+    assert "Converted by" not in plain.text

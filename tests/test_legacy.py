@@ -255,7 +255,11 @@ def test_convert_writes_a_folder_hubpg_evaluates(course, tmp_path) -> None:
         "package", str(out), "--out", str(tmp_path / "pkg"), "--episodes", "3", "--no-video"
     )
     assert packaged.returncode == 0, packaged.stderr
-    assert (tmp_path / "pkg" / "README.md").is_file()
+    card = (tmp_path / "pkg" / "README.md").read_text()
+    shipped = json.loads((tmp_path / "pkg" / LEGACY_NAME).read_text())
+    assert shipped == legacy  # the package keeps where the model came from, and says so
+    assert "from the course checkpoint `model.pt`" in card
+    assert f"sha256 `{legacy['sha256'][:16]}`" in card and "Assumed by the conversion" in card
     again = run_cli("convert", str(repo / "model.pt"), "--out", str(out))
     assert again.returncode == 2 and "--overwrite" in again.stderr
     assert (
