@@ -181,7 +181,8 @@ class TrainConfig:
     activation: str = "relu"
     #: Episodes played side by side (sub-envs of the vector env).
     num_envs: int = 64
-    #: Whole episodes per gradient step (default num_envs; unused with --segment-steps).
+    #: Whole episodes per gradient step (default num_envs; giving it replaces the env's
+    #: default --segment-steps, if it has one).
     episodes_per_update: int | None = None
     #: Instead of whole episodes, play this many steps on every sub-env per gradient
     #: step, episodes carrying on across updates so no sub-env idles (returns-to-go stop
@@ -239,7 +240,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.hidden = [int(h) for h in self.hidden]
-        if self.episodes_per_update is None:
+        if self.episodes_per_update is None and self.segment_steps is None:
             self.episodes_per_update = self.num_envs
         self.validate()
 
@@ -257,13 +258,18 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be positive (got {value})")
         positive = ("num_envs", "episodes_per_update", "max_t", "target_updates", "select_episodes")
         for name in positive:
-            if getattr(self, name) <= 0:
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive (got {getattr(self, name)})")
         if self.eval_episodes < 0:
             raise ConfigError(f"eval_episodes must be >= 0 (got {self.eval_episodes})")
         if self.segment_steps is not None and not self.segment_steps > 0:
             raise ConfigError(
                 f"segment_steps must be a positive number of steps (got {self.segment_steps})"
+            )
+        if self.segment_steps is not None and self.episodes_per_update is not None:
+            raise ConfigError(
+                "episodes_per_update (whole episodes per update) and segment_steps (steps "
+                "per sub-env per update) exclude each other; give one of them"
             )
         if self.select_every_steps is not None and not self.select_every_steps > 0:
             raise ConfigError(
@@ -325,11 +331,15 @@ class TrainConfig:
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> TrainConfig:
         """The tuned defaults for ``env_id`` (see :data:`ENV_DEFAULTS`) with ``overrides``
-        applied; overrides whose value is ``None`` are ignored."""
+        applied; overrides whose value is ``None`` are ignored. An episode budget given
+        alone replaces the default step budget, and ``episodes_per_update`` given alone
+        replaces the default ``segment_steps`` (whole episodes instead of segments)."""
         values: dict[str, Any] = {"env_id": env_id, **ENV_DEFAULTS.get(env_id, {})}
         given = {k: v for k, v in overrides.items() if v is not None}
         if "total_episodes" in given and "total_steps" not in given:
             values["total_steps"] = None  # an episode budget replaces the default step budget
+        if "episodes_per_update" in given and "segment_steps" not in given:
+            values["segment_steps"] = None  # whole episodes replace the default segments
         values.update(given)
         return _from_dict(cls, values, "options")
 

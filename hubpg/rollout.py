@@ -93,7 +93,8 @@ def step_weights(
 
 @dataclass
 class Batch:
-    """The steps of a batch of whole episodes, flattened in (time, env) order.
+    """The steps of a batch (whole episodes, or one segment of every sub-env), flattened
+    in (time, env) order.
 
     ``obs`` holds the policy's inputs (stacked frames, :mod:`hubpg.observations`)."""
 

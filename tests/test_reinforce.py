@@ -371,12 +371,11 @@ def test_an_unexpected_error_keeps_the_last_update_and_says_where(tmp_path) -> N
 
 
 def tiny_pixelcopter(**overrides) -> TrainConfig:
-    """The Pixelcopter defaults (frame stack, step-based selection, gradient on a share
-    of the steps) on a budget of a few seconds."""
+    """The Pixelcopter defaults (frame stack, segments, step-based selection, gradient on
+    a share of the steps) on a budget of a few seconds."""
     values = dict(
         total_steps=12_000,
         num_envs=16,
-        episodes_per_update=16,
         max_t=200,
         select_every_steps=5_000,
         select_episodes=4,

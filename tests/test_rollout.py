@@ -114,3 +114,13 @@ def test_training_in_segments_counts_every_played_step(tmp_path) -> None:
 def test_segment_steps_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="segment_steps must be a positive"):
         TrainConfig.for_env("Pixelcopter-PLE-v0", segment_steps=0)
+
+
+def test_whole_episodes_asked_for_replace_the_default_segments() -> None:
+    assert TrainConfig.for_env("Pixelcopter-PLE-v0").episodes_per_update is None
+    whole = TrainConfig.for_env("Pixelcopter-PLE-v0", episodes_per_update=256)
+    assert whole.segment_steps is None and whole.episodes_per_update == 256
+    with pytest.raises(ConfigError, match="exclude each other"):
+        TrainConfig.for_env("Pixelcopter-PLE-v0", episodes_per_update=256, segment_steps=64)
+    cartpole = TrainConfig.for_env("CartPole-v1")
+    assert cartpole.episodes_per_update == cartpole.num_envs and cartpole.segment_steps is None
