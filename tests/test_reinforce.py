@@ -223,6 +223,33 @@ def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_weights(tmp_path) -> 
     assert state["status"] == "diverged"
 
 
+def _signal_and_wait(proc: subprocess.Popen, signum: int, timeout: float = 120) -> str:
+    """Send ``signum`` and return the process's stderr once it exits; if it has not exited
+    after ``timeout`` seconds, fail with the stacks of its threads (PYTHONFAULTHANDLER)."""
+    proc.send_signal(signum)
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+        _, err = proc.communicate(timeout=30)
+        pytest.fail(f"still running {timeout:.0f} s after signal {signum}:\n{err[-8000:]}")
+
+
+def _child_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "PYTHONFAULTHANDLER": "1"}
+
+
+def _wait_for_updates(run_dir, updates: int = 1, timeout: float = 120) -> None:
+    """Until the run's log has ``updates`` rows (training is in its update loop)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (run_dir / "log.csv").is_file() and len(read_log(run_dir)) >= updates:
+            return
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 def test_ctrl_c_keeps_a_loadable_checkpoint(tmp_path) -> None:
     run_dir = tmp_path / "run"
@@ -244,13 +271,10 @@ def test_ctrl_c_keeps_a_loadable_checkpoint(tmp_path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=_child_env(),
     )
-    deadline = time.time() + 60
-    while time.time() < deadline and not (run_dir / "log.csv").is_file():
-        time.sleep(0.1)
-    time.sleep(1.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _wait_for_updates(run_dir, 3)
+    err = _signal_and_wait(proc, signal.SIGINT)
     assert proc.returncode == 130, err
     assert "checkpoint kept in" in err and str(run_dir) in err
     assert "Traceback" not in err
@@ -470,15 +494,16 @@ def test_sigterm_saves_the_selected_model_and_a_resume_repeats_no_log_row(tmp_pa
         "num_envs=8, select_every_steps=2000, select_episodes=5, checkpoint_every_s=0.0), "
         f"{str(run_dir)!r}, progress=False)"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stderr=subprocess.PIPE, text=True, env=_child_env()
+    )
     state_path = run_dir / "trainer_state.json"
     deadline = time.time() + 120
     while time.time() < deadline:
         if state_path.is_file() and "selected_checkpoint" in state_path.read_text():
             break
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    err = _signal_and_wait(proc, signal.SIGTERM)
     assert "TrainingInterrupted" in err
     state = json.loads(state_path.read_text())
     assert state["status"] == "interrupted" and state["stopped_on"] == "interrupted"
