@@ -55,7 +55,7 @@ COMMANDS: dict[str, list[str] | str] = {
     "hubpg leaderboard CartPole-v1 --verify --html site/": ["--episodes", "5"],
     "hubpg leaderboard CartPole-v1 --verify --reverify --db lb.sqlite --html site/": [
         "--episodes", "5"],
-    "python scripts/bench_legacy.py": "tests/test_scripts.py (tiny budget)",
+    "python scripts/bench_legacy.py": "tests/test_legacy.py (tiny budget)",
     "HF_ENDPOINT=http://127.0.0.1:8080 hubpg push --repo alice/test --token hf_local_alice": [],
     "python scripts/bench_train.py": "tests/test_scripts.py (tiny budget)",
     "python scripts/bench_envs.py": "tests/test_scripts.py (tiny budget)",

@@ -18,7 +18,6 @@ SCRIPTS = ROOT / "scripts"
 TINY_ARGS: dict[str, list[str]] = {
     "bench_envs.py": ["--seconds", "0.05", "--envs", "2"],
     "bench_hub.py": ["--repeats", "1", "--episodes", "2"],
-    "bench_legacy.py": ["--episodes", "2", "--repeats", "1"],
     "bench_pixelcopter.py": ["--seeds", "1", "--jobs", "1", "--total-steps", "2000",
                              "--episodes", "2"],
     "bench_train.py": ["--seeds", "1", "--skip-course"],
@@ -32,6 +31,7 @@ TINY_ARGS: dict[str, list[str]] = {
 SHELL_SCRIPTS = ("demo.sh", "setup_env.sh", "test.sh")
 #: Scripts whose tiny runs are tested with closer checks of their output elsewhere.
 COVERED_ELSEWHERE = {
+    "bench_legacy.py": "tests/test_legacy.py",
     "bench_leaderboard.py": "tests/test_board_scripts.py",
     "screenshot_leaderboard.py": "tests/test_board_scripts.py",
 }
