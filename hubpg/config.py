@@ -38,7 +38,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "Pixelcopter-PLE-v0": {
         "hidden": [64, 64],
-        "lr": 3e-3,
+        "lr": 5e-3,
         # linearly to 0 over the budget: the late policies are the steadier ones
         "anneal_lr": True,
         "gamma": 0.99,
