@@ -241,6 +241,13 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONFAULTHANDLER": "1"}
 
 
+def _as_in_a_terminal() -> None:
+    """In the child: Ctrl-C's default handling. A suite started in the background (``&``,
+    nohup) passes SIGINT on as ignored, and Python then never raises KeyboardInterrupt,
+    rightly: a background job is not interrupted by Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_updates(run_dir, updates: int = 1, timeout: float = 120) -> None:
     """Until the run's log has ``updates`` rows (training is in its update loop)."""
     deadline = time.time() + timeout
@@ -272,6 +279,7 @@ def test_ctrl_c_keeps_a_loadable_checkpoint(tmp_path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=_child_env(),
+        preexec_fn=_as_in_a_terminal,
     )
     _wait_for_updates(run_dir, 3)
     err = _signal_and_wait(proc, signal.SIGINT)
