@@ -217,7 +217,7 @@ def _training_lines(training: Any) -> list[str]:
 
 def _code(text: Any, limit: int = 120) -> str:
     """``text`` as inline code on one line (backticks replaced, cut at ``limit``)."""
-    return "`" + " ".join(str(text).split())[:limit].replace("`", "'").replace("|", "\\|") + "`"
+    return "`" + _cell(" ".join(str(text).split())[:limit].replace("`", "'")) + "`"
 
 
 def _provenance_lines(legacy: Mapping[str, Any] | None) -> list[str]:

@@ -175,6 +175,41 @@ class RolloutBuffers:
         if t >= self.capacity:
             self._grow(max(2 * self.capacity, t + 1))
 
+    def play_step(
+        self,
+        t: int,
+        envs: Any,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        recording: np.ndarray,
+        ep_step: np.ndarray,
+        ep_return: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Step ``envs`` with ``actions`` taken on ``obs`` and store it as row ``t``; the
+        sub-envs in ``recording`` count the step (reward, ``ep_step``, ``ep_return``,
+        updated in place). Returns the new observations and the recorded steps whose
+        episode the env ended (terminated or truncated).
+
+        Args:
+            t: the row.
+            envs: the vector env.
+            obs: the observations the actions were taken on.
+            actions: one action per sub-env.
+            recording: boolean mask of the sub-envs whose step belongs to the batch.
+            ep_step: steps so far of each sub-env's episode.
+            ep_return: return so far of each sub-env's episode.
+        """
+        self.raw[t] = obs
+        self.actions[t] = actions
+        obs, reward, terminated, truncated, _ = envs.step(actions)
+        recorded = self.recorded[t]
+        recorded[:] = recording
+        np.multiply(reward, recorded, out=self.rewards[t])
+        ep_return += self.rewards[t]
+        ep_step += recorded
+        np.subtract(ep_step, 1, out=self.times[t])
+        return obs, recorded & (terminated | truncated)
+
 
 def play_round(
     policy: Policy,
@@ -224,18 +259,9 @@ def play_round(
     while active.any() or (resetting.any() and started < n_episodes):
         buf.ensure(t)
         actions = sample_categorical(forward(stacked), rng, out=uniforms)
-        buf.raw[t] = obs
-        buf.actions[t] = actions
-        obs, reward, terminated, truncated, _ = envs.step(actions)
-        recorded = buf.recorded[t]
-        recorded[:] = active
-        np.multiply(reward, recorded, out=buf.rewards[t])
-        ep_return += buf.rewards[t]
-        ep_step += recorded
-        natural = recorded & (terminated | truncated)
+        obs, natural = buf.play_step(t, envs, obs, actions, active, ep_step, ep_return)
         ends = buf.ends[t]
-        np.logical_and(recorded, natural | (ep_step >= max_t), out=ends)
-        np.subtract(ep_step, 1, out=buf.times[t])
+        np.logical_and(buf.recorded[t], natural | (ep_step >= max_t), out=ends)
         for i in np.flatnonzero(ends):
             returns.append(float(ep_return[i]))
             lengths.append(int(ep_step[i]))
@@ -262,13 +288,16 @@ def _round_from(
     returns: list[float],
     lengths: list[int],
     start: int = 0,
+    segment: bool = False,
 ) -> Round:
     """Flatten the recorded steps of rows ``start`` to ``t`` of ``buf`` into a
-    :class:`Round` (rows before ``start`` only lend earlier frames to the history)."""
+    :class:`Round` (rows before ``start`` only lend earlier frames to the history).
+    With ``segment``, each step's time for the baseline is its step in the segment."""
     recorded = buf.recorded[start:t]
     returns_to_go = discounted_returns(buf.rewards[start:t], gamma, buf.ends[start:t])
     step_idx, env_idx = np.nonzero(recorded)
     times = buf.times[start:t][recorded]
+    baseline_times = step_idx.copy() if segment else None
     step_idx += start
     raw = buf.raw[:t]
 
@@ -284,6 +313,7 @@ def _round_from(
         episode_returns=np.asarray(returns),
         episode_lengths=np.asarray(lengths),
         inputs=inputs,
+        baseline_times=baseline_times,
     )
 
 
@@ -337,30 +367,22 @@ class SegmentRollout:
         lengths: list[int] = []
         for t in range(p, p + n_steps):
             actions = sample_categorical(forward(stacked), rng, out=self.uniforms)
-            buf.raw[t] = obs
-            buf.actions[t] = actions
-            obs, reward, terminated, truncated, _ = envs.step(actions)
-            recorded = buf.recorded[t]
-            np.logical_not(resetting, out=recorded)  # an auto-reset step plays nothing
-            np.multiply(reward, recorded, out=buf.rewards[t])
-            ep_return += buf.rewards[t]
-            ep_step += recorded
-            np.subtract(ep_step, 1, out=buf.times[t])
-            ends = buf.ends[t]
-            np.logical_and(recorded, terminated | truncated, out=ends)
-            if ends.any():
-                done = np.flatnonzero(ends)
+            # every sub-env plays, except on its auto-reset step
+            obs, ended = buf.play_step(t, envs, obs, actions, ~resetting, ep_step, ep_return)
+            buf.ends[t] = ended
+            if ended.any():
+                done = np.flatnonzero(ended)
                 returns.extend(ep_return[done].tolist())
                 lengths.extend(ep_step[done].tolist())
                 ep_step[done] = 0
                 ep_return[done] = 0.0
             stacked = self.history.push(obs, new_episode=resetting)  # their obs starts a game
-            resetting = ends.copy()
+            resetting = ended
         self.obs, self.stacked, self.resetting = obs, stacked, resetting
         self.rounds += 1
-        played = _round_from(buf, p + n_steps, self.history, gamma, returns, lengths, start=p)
-        step_in_segment, _ = np.nonzero(buf.recorded[p : p + n_steps])
-        played.baseline_times = step_in_segment
+        played = _round_from(
+            buf, p + n_steps, self.history, gamma, returns, lengths, start=p, segment=True
+        )
         played.n_rollouts = self.envs.num_envs
         return played
 
