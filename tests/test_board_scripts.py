@@ -15,20 +15,25 @@ from browser import chromium_path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_bench_leaderboard_tiny_mode(cartpole_run) -> None:
+def _run_script(name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``scripts/NAME ARGS`` and check it exits 0."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "scripts" / "bench_leaderboard.py"),
-            *("--models", "3", "--episodes", "5", "--rows", "50", "--run", str(cartpole_run)),
-        ],
+        [sys.executable, str(REPO_ROOT / "scripts" / name), *args],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.slow
+def test_bench_leaderboard_tiny_mode(cartpole_run) -> None:
+    proc = _run_script(
+        "bench_leaderboard.py",
+        *("--models", "3", "--episodes", "5", "--rows", "50", "--run", str(cartpole_run)),
+    )
     out = proc.stdout
     assert "3 models, 5 episodes each" in out
     first = float(re.search(r"first --verify \(empty store\): +([\d.]+) s", out)[1])
@@ -47,19 +52,11 @@ def test_screenshot_script_photographs_a_verified_page(cartpole_run, tmp_path) -
     if chromium_path() is None:
         pytest.skip("no chromium on this machine (apt-get install chromium): screenshot untested")
     out, site = tmp_path / "shot.png", tmp_path / "site"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "scripts" / "screenshot_leaderboard.py"),
-            *("--episodes", "5", "--run", str(cartpole_run), "--out", str(out)),
-            *("--site", str(site)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    _run_script(
+        "screenshot_leaderboard.py",
+        *("--episodes", "5", "--run", str(cartpole_run), "--out", str(out)),
+        *("--site", str(site)),
     )
-    assert proc.returncode == 0, proc.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
     data = json.loads((site / "leaderboard.json").read_text())
     rows = {row["repo_id"]: row for row in data["rows"]}
