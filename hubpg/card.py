@@ -20,9 +20,9 @@ repository's top-level ``model_cards/``; ``hubpg/model_cards`` links to it and t
 wheel ships it as package data), rendered through
 :meth:`huggingface_hub.ModelCard.from_template`.
 
-:func:`card_data`, :func:`card_env_ids` and :func:`card_tags` read a card back
-(one from hubpg or any other library's course card), for verification and for
-leaderboards; the claim itself is parsed by :mod:`hubpg.claims`. ``huggingface_hub`` is imported only when a function needs it.
+Reading a card back (:func:`card_data`, :func:`card_env_ids`, :func:`card_tags`) lives
+in :mod:`hubpg.cardmeta`, shared with :mod:`hubpg.claims` (which parses the claim);
+they are re-exported here. ``huggingface_hub`` is imported only when a function needs it.
 """
 
 from __future__ import annotations
@@ -34,10 +34,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubpg.errors import CardBuildError, CardMetadataError, CardTemplateError
+from hubpg.cardmeta import card_data, card_env_ids, card_tags
+from hubpg.claims import parse_claim_value
+from hubpg.errors import CardBuildError, CardTemplateError
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData
+
+__all__ = [
+    "card_data",
+    "card_env_ids",
+    "card_metadata",
+    "card_tags",
+    "format_claim",
+    "render_card",
+    "template_path",
+]
 
 TEMPLATE_NAME = "reinforce_card.md"
 LIBRARY_NAME = "hubpg"
@@ -314,8 +326,6 @@ def render_card(
     else:
         policy_text = "sampling each action from the policy's distribution, as the course evaluates"
     claim = format_claim(mean, std)
-    from hubpg.claims import parse_claim_value
-
     shown_mean, shown_std = parse_claim_value(claim)
     score = shown_mean - shown_std  # what the leaderboard computes from the card's value
     threshold_text = None
@@ -360,74 +370,3 @@ def render_card(
     if not card.text.endswith("\n"):
         card.text += "\n"  # Jinja drops the template's final newline
     return card
-
-
-# ---------------------------------------------------------------- reading back
-
-
-def card_data(card: Any) -> ModelCardData:
-    """ModelCardData from a ModelCard, its text, a README path, a ModelCardData or a
-    metadata dict, read through the one card-data rule (:mod:`hubpg.cardsafe`: no YAML
-    aliases, string keys, bounded depth and size).
-
-    Args:
-        card: the card, in any of those forms.
-
-    Raises:
-        CardMetadataError: the card cannot be read, or its metadata breaks the rule.
-    """
-    from huggingface_hub import ModelCardData
-    from huggingface_hub.repocard import RepoCard
-
-    from hubpg.cardsafe import card_data_from_readme, check_card_data
-    from hubpg.errors import CardDataError
-
-    try:
-        if isinstance(card, ModelCardData):  # e.g. a listing's ModelInfo.card_data
-            check_card_data(card.to_dict())
-            return card
-        if isinstance(card, RepoCard):
-            card = card.content
-        if isinstance(card, os.PathLike):
-            card = Path(card).read_text(encoding="utf-8-sig")
-        if isinstance(card, bytes):
-            card = card.decode("utf-8-sig")
-        if isinstance(card, Mapping):
-            data = check_card_data(dict(card))
-        elif isinstance(card, str):
-            data = card_data_from_readme(card)
-            if data is None:
-                raise CardMetadataError(
-                    "the model card has no YAML metadata block (--- ... --- at the top), so it "
-                    "claims no score; the card must carry a model-index with mean_reward"
-                )
-        else:
-            raise CardMetadataError(f"cannot read a model card from a {type(card).__name__}")
-        return ModelCardData(**data)
-    except CardMetadataError:
-        raise
-    except CardDataError as exc:
-        raise CardMetadataError(f"the model card's metadata cannot be parsed ({exc})") from exc
-    except OSError as exc:
-        raise CardMetadataError(f"cannot read the model card {card} ({exc})") from exc
-    except Exception as exc:  # invalid model-index, keys ModelCardData refuses
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CardMetadataError(f"the model card's metadata cannot be parsed ({first})") from exc
-
-
-def card_tags(card: Any) -> list[str]:
-    """The tags a card declares (strings only, in order)."""
-    tags = card_data(card).tags or []
-    if isinstance(tags, str):
-        tags = [tags]
-    return [t for t in tags if isinstance(t, str)]
-
-
-def card_env_ids(card: Any) -> set[str]:
-    """The env ids a card's model-index claims results on (dataset names and types)."""
-    ids: set[str] = set()
-    for result in card_data(card).eval_results or []:
-        for value in (result.dataset_type, result.dataset_name):
-            if isinstance(value, str) and value:
-                ids.add(value)
-    return ids

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubpg.cardmeta import card_data, card_env_ids
 from hubpg.errors import CardMetadataError
 
 #: A claim is unsupported when it exceeds the measurement by more than this many
@@ -126,8 +127,6 @@ def parse_claim(card_or_text: Any, env_id: str | None = None) -> tuple[float, fl
     Raises:
         CardMetadataError: (a ``ValueError``) no such result, or its value does not parse.
     """
-    from hubpg.card import card_data
-
     results = card_data(card_or_text).eval_results or []
     chosen = [r for r in results if str(r.metric_type).strip().lower() == METRIC]
     if env_id is not None:
@@ -181,8 +180,6 @@ def read_claim(card: Any, *, results: Path | str | None = None) -> Claim | None:
         card: anything :func:`parse_claim` reads.
         results: the repo's ``results.json``, when it has one.
     """
-    from hubpg.card import card_env_ids
-
     try:
         mean, std = parse_claim(card)
         envs = frozenset(card_env_ids(card))

@@ -202,7 +202,7 @@ def env_ids_of(card: dict[str, Any] | None) -> tuple[str, ...]:
     """
     if not card or "model-index" not in card:
         return ()
-    from hubpg.card import card_env_ids
+    from hubpg.cardmeta import card_env_ids
 
     try:
         return tuple(sorted(card_env_ids(card)))
