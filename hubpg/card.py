@@ -272,6 +272,62 @@ def _results_lines(results: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _defaults_and_course_keys(env_id: str) -> tuple[dict[str, Any], list[str]]:
+    """hubpg's tuned defaults for ``env_id`` and the keys the course's notebook writes
+    (:meth:`hubpg.config.TrainConfig.course_hyperparameters`, the one definition of
+    both); empty when the env's defaults cannot be built."""
+    from hubpg.config import TrainConfig
+
+    try:
+        config = TrainConfig.for_env(env_id)
+        return config.to_dict(), list(config.course_hyperparameters(1, 2))
+    except Exception:  # noqa: BLE001 - a card is still written, with one table
+        return {}, []
+
+
+def hyperparameter_tables(
+    hyperparameters: Mapping[str, Any], env_id: str
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The card's two hyperparameter tables, as ``(key, value)`` cells sorted by key: what
+    a reader needs first (the course's keys, and every value that differs from hubpg's
+    defaults for ``env_id``, with the default beside it), and the rest (hubpg's
+    defaults and bookkeeping), shown folded.
+
+    Args:
+        hyperparameters: the run's ``hyperparameters.json``.
+        env_id: the env the defaults are of.
+    """
+    defaults, course = _defaults_and_course_keys(env_id)
+    first: list[tuple[str, str]] = []
+    rest: list[tuple[str, str]] = []
+    for key, value in sorted((hyperparameters or {}).items(), key=lambda kv: str(kv[0])):
+        shown = _fmt_value(value)
+        differs = key in defaults and _fmt_value(defaults[key]) != shown
+        if differs:
+            shown += f" (default {_fmt_value(defaults[key])})"
+        row = (_cell(str(key)), _cell(shown))
+        (first if differs or key in course or not defaults else rest).append(row)
+    return first, rest
+
+
+def _agent_lines(agent: Mapping[str, Any] | None) -> list[str]:
+    """What the card says about a TorchScript ``agent`` file (an optional slot: nothing
+    when absent): ``file`` (its name) and ``description`` (one line)."""
+    if not isinstance(agent, Mapping) or not isinstance(agent.get("file"), str):
+        return []
+    line = f"{_code(agent['file'], 80)}"
+    if isinstance(agent.get("description"), str) and agent["description"].strip():
+        line += f": {_cell(agent['description'])[:300]}"
+    return [line]
+
+
+def _needs_hubpg(env_id: str) -> bool:
+    """Whether ``env_id`` is one of hubpg's own games (Gymnasium knows it through hubpg)."""
+    from hubpg.envs import PIXELCOPTER_ID
+
+    return env_id == PIXELCOPTER_ID
+
+
 def render_card(
     *,
     env_id: str,
@@ -288,6 +344,7 @@ def render_card(
     architecture: Mapping[str, Any] | None = None,
     template: str | os.PathLike[str] | None = None,
     converted_from: Mapping[str, Any] | None = None,
+    agent: Mapping[str, Any] | None = None,
 ) -> ModelCard:
     """Render the model card (front matter from :func:`card_metadata`, body from the template).
 
@@ -298,7 +355,9 @@ def render_card(
     (per-episode returns and lengths, date, version: optional extras).
     ``repo_id`` names the repo in the usage snippet (a placeholder when None).
     ``converted_from`` is the ``legacy.json`` of a model converted from a course
-    checkpoint: the card then says which file it came from.
+    checkpoint: the card then says which file it came from. ``agent`` describes an
+    extra model file (``{"file": "agent.pt", "description": "..."}``, e.g. TorchScript
+    for the Open RL Leaderboard); nothing is said about one when it is None.
     The video and learning-curve sections are left out when their file is None.
     Save with ``card.save(folder / "README.md")``.
     """
@@ -339,10 +398,7 @@ def render_card(
     if deterministic:
         cli += " --deterministic"
 
-    hp_rows = [
-        (_cell(str(k)), _cell(_fmt_value(v)))
-        for k, v in sorted((hyperparameters or {}).items(), key=lambda kv: str(kv[0]))
-    ]
+    hp_rows, hp_rest = hyperparameter_tables(hyperparameters or {}, env_id)
     path = Path(template) if template is not None else template_path()
     try:
         card = ModelCard.from_template(
@@ -360,8 +416,13 @@ def render_card(
             video_file=video_file or None,
             curve_file=curve_file or None,
             hyperparameters=hp_rows,
+            other_hyperparameters=hp_rest,
             repo_id=shown_repo,
             cli_command=cli,
+            deterministic=deterministic,
+            seed=seed,
+            needs_hubpg=_needs_hubpg(env_id),
+            agent_lines=_agent_lines(agent),
         )
     except OSError as exc:
         raise CardTemplateError(
