@@ -116,3 +116,20 @@ def test_a_private_repos_commit_page_is_404_without_its_owners_token(hub, alice:
     assert get(hub, f"/alice/hidden/commit/{sha}").status_code == 404
     assert get(hub, f"/alice/hidden/commit/{sha}", token=hub.token("bob")).status_code == 404
     assert get(hub, f"/alice/hidden/commit/{sha}", token=hub.token("alice")).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_hostile_commit_page_is_inert_in_chromium(page, hub, two_commits) -> None:
+    repo_id, first, second = two_commits
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    response = page.goto(f"{hub.url}/{repo_id}/commit/{second}")
+    assert response is not None and response.status == 200
+    page.wait_for_load_state("load")
+    assert page.locator("h2.commit-title").inner_text() == f"Second {HOSTILE}"
+    assert page.locator("table.changes tr").count() == 3
+    assert page.evaluate("() => document.querySelectorAll('script, img').length") == 0
+    assert page.dialogs == [] and errors == []
+    page.locator(f"a[href='/{repo_id}/commit/{first}']").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith(f"/commit/{first}") and "Push agent" in page.content()
