@@ -344,9 +344,17 @@ def above_max_return(mean: float, best: float | None) -> bool:
 
 
 def _finite(*values: Any) -> bool:
-    return all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
-    )
+    """Whether every value is a finite int or float (a bool is not; an int too large for a
+    float is not)."""
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        try:
+            if not math.isfinite(v):
+                return False
+        except OverflowError:
+            return False
+    return True
 
 
 def _claimed_numbers(claimed: Claim | Mapping[str, Any]) -> tuple[Any, Any, Any]:

@@ -248,6 +248,24 @@ def test_a_results_json_that_contradicts_the_card_is_flagged(tmp_path, results, 
     assert "results.json" in verdict.reason and word in verdict.reason
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"mean_reward": ' + "9" * 401 + ', "env_id": "CartPole-v1"}',
+        '{"mean_reward": "9", "env_id": ["CartPole-v1"]}',
+        '{"mean_reward": NaN, "env_id": "' + "x" * 1000 + '"}',
+    ],
+)
+def test_a_hostile_results_json_states_nothing(tmp_path, text) -> None:
+    from hubpg.claims import read_results
+
+    path = tmp_path / "results.json"
+    path.write_text(text)
+    stated = read_results(path)
+    assert stated["mean_reward"] is None and stated["n_episodes"] is None
+    assert stated["env_id"] in (None, "CartPole-v1")
+
+
 def test_a_results_json_that_agrees_with_the_card_is_fine(tmp_path) -> None:
     results = {"env_id": "CartPole-v1", "mean_reward": 14.6449, "std_reward": 5.6512}
     claim = _claim_from_files(tmp_path, "14.64 +/- 5.65", {**results, "n_evaluation_episodes": 100})
