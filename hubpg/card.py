@@ -20,9 +20,9 @@ repository's top-level ``model_cards/``; ``hubpg/model_cards`` links to it and t
 wheel ships it as package data), rendered through
 :meth:`huggingface_hub.ModelCard.from_template`.
 
-:func:`card_data`, :func:`card_env_ids` and :func:`card_tags` read a card back
-(one from hubpg or any other library's course card), for verification and for
-leaderboards; the claim itself is parsed by :mod:`hubpg.claims`. ``huggingface_hub`` is imported only when a function needs it.
+Reading a card back (:func:`card_data`, :func:`card_env_ids`, :func:`card_tags`) lives
+in :mod:`hubpg.cardmeta`, shared with :mod:`hubpg.claims` (which parses the claim);
+they are re-exported here. ``huggingface_hub`` is imported only when a function needs it.
 """
 
 from __future__ import annotations
@@ -34,10 +34,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubpg.errors import CardBuildError, CardMetadataError, CardTemplateError
+from hubpg.cardmeta import card_data, card_env_ids, card_tags
+from hubpg.claims import parse_claim_value
+from hubpg.errors import CardBuildError, CardTemplateError
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData
+
+__all__ = [
+    "card_data",
+    "card_env_ids",
+    "card_metadata",
+    "card_tags",
+    "format_claim",
+    "render_card",
+    "template_path",
+]
 
 TEMPLATE_NAME = "reinforce_card.md"
 LIBRARY_NAME = "hubpg"
@@ -260,6 +272,62 @@ def _results_lines(results: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _defaults_and_course_keys(env_id: str) -> tuple[dict[str, Any], list[str]]:
+    """hubpg's tuned defaults for ``env_id`` and the keys the course's notebook writes
+    (:meth:`hubpg.config.TrainConfig.course_hyperparameters`, the one definition of
+    both); empty when the env's defaults cannot be built."""
+    from hubpg.config import TrainConfig
+
+    try:
+        config = TrainConfig.for_env(env_id)
+        return config.to_dict(), list(config.course_hyperparameters(1, 2))
+    except Exception:  # noqa: BLE001 - a card is still written, with one table
+        return {}, []
+
+
+def hyperparameter_tables(
+    hyperparameters: Mapping[str, Any], env_id: str
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The card's two hyperparameter tables, as ``(key, value)`` cells sorted by key: what
+    a reader needs first (the course's keys, and every value that differs from hubpg's
+    defaults for ``env_id``, with the default beside it), and the rest (hubpg's
+    defaults and bookkeeping), shown folded.
+
+    Args:
+        hyperparameters: the run's ``hyperparameters.json``.
+        env_id: the env the defaults are of.
+    """
+    defaults, course = _defaults_and_course_keys(env_id)
+    first: list[tuple[str, str]] = []
+    rest: list[tuple[str, str]] = []
+    for key, value in sorted((hyperparameters or {}).items(), key=lambda kv: str(kv[0])):
+        shown = _fmt_value(value)
+        differs = key in defaults and _fmt_value(defaults[key]) != shown
+        if differs:
+            shown += f" (default {_fmt_value(defaults[key])})"
+        row = (_cell(str(key)), _cell(shown))
+        (first if differs or key in course or not defaults else rest).append(row)
+    return first, rest
+
+
+def _agent_lines(agent: Mapping[str, Any] | None) -> list[str]:
+    """What the card says about a TorchScript ``agent`` file (an optional slot: nothing
+    when absent): ``file`` (its name) and ``description`` (one line)."""
+    if not isinstance(agent, Mapping) or not isinstance(agent.get("file"), str):
+        return []
+    line = f"{_code(agent['file'], 80)}"
+    if isinstance(agent.get("description"), str) and agent["description"].strip():
+        line += f": {_cell(agent['description'])[:300]}"
+    return [line]
+
+
+def _needs_hubpg(env_id: str) -> bool:
+    """Whether ``env_id`` is one of hubpg's own games (Gymnasium knows it through hubpg)."""
+    from hubpg.envs import PIXELCOPTER_ID
+
+    return env_id == PIXELCOPTER_ID
+
+
 def render_card(
     *,
     env_id: str,
@@ -276,6 +344,7 @@ def render_card(
     architecture: Mapping[str, Any] | None = None,
     template: str | os.PathLike[str] | None = None,
     converted_from: Mapping[str, Any] | None = None,
+    agent: Mapping[str, Any] | None = None,
 ) -> ModelCard:
     """Render the model card (front matter from :func:`card_metadata`, body from the template).
 
@@ -286,7 +355,9 @@ def render_card(
     (per-episode returns and lengths, date, version: optional extras).
     ``repo_id`` names the repo in the usage snippet (a placeholder when None).
     ``converted_from`` is the ``legacy.json`` of a model converted from a course
-    checkpoint: the card then says which file it came from.
+    checkpoint: the card then says which file it came from. ``agent`` describes an
+    extra model file (``{"file": "agent.pt", "description": "..."}``, e.g. TorchScript
+    for the Open RL Leaderboard); nothing is said about one when it is None.
     The video and learning-curve sections are left out when their file is None.
     Save with ``card.save(folder / "README.md")``.
     """
@@ -314,8 +385,6 @@ def render_card(
     else:
         policy_text = "sampling each action from the policy's distribution, as the course evaluates"
     claim = format_claim(mean, std)
-    from hubpg.claims import parse_claim_value
-
     shown_mean, shown_std = parse_claim_value(claim)
     score = shown_mean - shown_std  # what the leaderboard computes from the card's value
     threshold_text = None
@@ -329,10 +398,7 @@ def render_card(
     if deterministic:
         cli += " --deterministic"
 
-    hp_rows = [
-        (_cell(str(k)), _cell(_fmt_value(v)))
-        for k, v in sorted((hyperparameters or {}).items(), key=lambda kv: str(kv[0]))
-    ]
+    hp_rows, hp_rest = hyperparameter_tables(hyperparameters or {}, env_id)
     path = Path(template) if template is not None else template_path()
     try:
         card = ModelCard.from_template(
@@ -350,8 +416,13 @@ def render_card(
             video_file=video_file or None,
             curve_file=curve_file or None,
             hyperparameters=hp_rows,
+            other_hyperparameters=hp_rest,
             repo_id=shown_repo,
             cli_command=cli,
+            deterministic=deterministic,
+            seed=seed,
+            needs_hubpg=_needs_hubpg(env_id),
+            agent_lines=_agent_lines(agent),
         )
     except OSError as exc:
         raise CardTemplateError(
@@ -360,74 +431,3 @@ def render_card(
     if not card.text.endswith("\n"):
         card.text += "\n"  # Jinja drops the template's final newline
     return card
-
-
-# ---------------------------------------------------------------- reading back
-
-
-def card_data(card: Any) -> ModelCardData:
-    """ModelCardData from a ModelCard, its text, a README path, a ModelCardData or a
-    metadata dict, read through the one card-data rule (:mod:`hubpg.cardsafe`: no YAML
-    aliases, string keys, bounded depth and size).
-
-    Args:
-        card: the card, in any of those forms.
-
-    Raises:
-        CardMetadataError: the card cannot be read, or its metadata breaks the rule.
-    """
-    from huggingface_hub import ModelCardData
-    from huggingface_hub.repocard import RepoCard
-
-    from hubpg.cardsafe import card_data_from_readme, check_card_data
-    from hubpg.errors import CardDataError
-
-    try:
-        if isinstance(card, ModelCardData):  # e.g. a listing's ModelInfo.card_data
-            check_card_data(card.to_dict())
-            return card
-        if isinstance(card, RepoCard):
-            card = card.content
-        if isinstance(card, os.PathLike):
-            card = Path(card).read_text(encoding="utf-8-sig")
-        if isinstance(card, bytes):
-            card = card.decode("utf-8-sig")
-        if isinstance(card, Mapping):
-            data = check_card_data(dict(card))
-        elif isinstance(card, str):
-            data = card_data_from_readme(card)
-            if data is None:
-                raise CardMetadataError(
-                    "the model card has no YAML metadata block (--- ... --- at the top), so it "
-                    "claims no score; the card must carry a model-index with mean_reward"
-                )
-        else:
-            raise CardMetadataError(f"cannot read a model card from a {type(card).__name__}")
-        return ModelCardData(**data)
-    except CardMetadataError:
-        raise
-    except CardDataError as exc:
-        raise CardMetadataError(f"the model card's metadata cannot be parsed ({exc})") from exc
-    except OSError as exc:
-        raise CardMetadataError(f"cannot read the model card {card} ({exc})") from exc
-    except Exception as exc:  # invalid model-index, keys ModelCardData refuses
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CardMetadataError(f"the model card's metadata cannot be parsed ({first})") from exc
-
-
-def card_tags(card: Any) -> list[str]:
-    """The tags a card declares (strings only, in order)."""
-    tags = card_data(card).tags or []
-    if isinstance(tags, str):
-        tags = [tags]
-    return [t for t in tags if isinstance(t, str)]
-
-
-def card_env_ids(card: Any) -> set[str]:
-    """The env ids a card's model-index claims results on (dataset names and types)."""
-    ids: set[str] = set()
-    for result in card_data(card).eval_results or []:
-        for value in (result.dataset_type, result.dataset_name):
-            if isinstance(value, str) and value:
-                ids.add(value)
-    return ids

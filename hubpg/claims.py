@@ -1,19 +1,31 @@
 """The one claim parser: what a model card claims, and whether a measurement supports it.
 
 A claim is the card's ``model-index`` value ``"MEAN +/- STD"`` (read by
-:func:`parse_claim`) and, when the repo has a ``results.json``, the number of
-episodes behind it (:func:`episode_count`). Everything here is hostile input
-made safe: a claim is a pair of finite numbers no larger than
-:data:`MAX_CLAIM_MAGNITUDE`, an episode count is an int in ``1 ..``
-:data:`MAX_CLAIM_EPISODES` or unknown, and :func:`claim_supported` /
-:func:`judge_claim` use :func:`math.hypot` on finite values only, so no claim
-can overflow, raise or print ``-Infinity``.
+:func:`parse_claim`) and, when the repo has a ``results.json``, what that file says
+(:func:`read_results`: the episode count, and its env and mean, which must agree with
+the card). Everything here is hostile input made safe: a claim is a pair of finite
+numbers no larger than :data:`MAX_CLAIM_MAGNITUDE`, an episode count is an int in
+``1 ..`` :data:`MAX_CLAIM_EPISODES` or unknown, and the judging uses
+:func:`math.hypot` / :func:`math.sqrt` on finite values only, so no claim can
+overflow, raise or print ``-Infinity``.
 
-:func:`judge_claim` gives the verdict of a measurement on a claim, with the
-reason when it does not hold: the claim exceeds the measurement by more than
-:data:`CLAIM_Z` standard errors, it is impossible (:func:`impossible_reason`:
-above the env's maximum return, :func:`hubpg.envs.max_return`), or the card
-claims another env than the one measured.
+:func:`judge_claim` judges a claim on everything it says, and its :class:`Verdict`
+says why in a sentence (``reason``) and a short ``code``, for both outcomes:
+
+- ``other_env``: the card claims another env than the one measured;
+- ``results_contradict``: the repo's ``results.json`` names another env or mean;
+- ``impossible``: the mean lies outside the env's return range, or the std is larger
+  than any distribution on that range with that mean can have
+  (:func:`max_possible_std`, the Bhatia-Davis inequality), from
+  :func:`hubpg.envs.return_bounds`;
+- ``beyond_tolerance``: the claimed mean exceeds the measured one by more than
+  :data:`CLAIM_Z` standard errors (:func:`tolerance`: from hubpg's own measured std,
+  and the claimed episode count floored at :data:`MIN_CLAIM_EPISODES`);
+- ``unmeasurable``: the measurement is not a finite number;
+- ``supported``: none of these.
+
+Ranking keeps the course's convention, measured mean - std; the claim only decides
+the verdict shown beside it.
 """
 
 from __future__ import annotations
@@ -25,15 +37,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubpg.cardmeta import card_data, card_env_ids
 from hubpg.errors import CardMetadataError
 
 #: A claim is unsupported when it exceeds the measurement by more than this many
 #: standard errors (of the difference of the two means), plus the card's rounding.
 CLAIM_Z = 3.0
-#: Episodes assumed behind a claim whose count is unknown (the course evaluates 10).
+#: The course's own evaluation count: its notebook's ``n_evaluation_episodes`` is 10.
 COURSE_EVAL_EPISODES = 10
+#: The fewest episodes a claim is taken to rest on (see :func:`claimed_episodes`).
+MIN_CLAIM_EPISODES = COURSE_EVAL_EPISODES
 #: The card's values have two decimals: a claim may exceed a measurement by this much.
 ROUNDING = 0.01
+#: Half the card's last digit: a value shown as ``x.xx`` is within this of the true one.
+HALF_ROUNDING = 0.005
 #: The largest |mean| or std a claim may state; larger is "not a score".
 MAX_CLAIM_MAGNITUDE = 1e12
 #: The largest episode count a ``results.json`` may claim; larger counts as unknown.
@@ -48,13 +65,16 @@ _CLAIM = re.compile(rf"^\s*({_NUMBER})\s*(?:\+\s*/\s*-|±|\+\s*-)\s*({_NUMBER})\
 
 @dataclass(frozen=True)
 class Claim:
-    """A card's claim: finite mean and std, the episode count when known, and the env
-    ids the card's model-index names (empty when it names none)."""
+    """A card's claim: finite mean and std, the episode count when known, the env ids
+    the card's model-index names (empty when it names none), and the env and mean
+    the repo's ``results.json`` states (None when it states none)."""
 
     mean_reward: float
     std_reward: float
     n_episodes: int | None = None
     env_ids: frozenset[str] = frozenset()
+    results_env_id: str | None = None
+    results_mean: float | None = None
 
     @property
     def score(self) -> float:
@@ -73,10 +93,21 @@ class Claim:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a claim holds, and why not when it does not."""
+    """Whether a claim holds, and why: ``reason`` is a sentence for a person (for both
+    outcomes), ``code`` one word for a program (see the module's docstring)."""
 
     supported: bool
     reason: str | None = None
+    code: str = ""
+
+    @property
+    def problem(self) -> str | None:
+        """``reason`` when the claim does not hold, else None (a report's ``claim_problem``)."""
+        return None if self.supported else self.reason
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``supported``, ``code``, ``reason``."""
+        return {"supported": self.supported, "code": self.code, "reason": self.reason}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -126,8 +157,6 @@ def parse_claim(card_or_text: Any, env_id: str | None = None) -> tuple[float, fl
     Raises:
         CardMetadataError: (a ``ValueError``) no such result, or its value does not parse.
     """
-    from hubpg.card import card_data
-
     results = card_data(card_or_text).eval_results or []
     chosen = [r for r in results if str(r.metric_type).strip().lower() == METRIC]
     if env_id is not None:
@@ -153,6 +182,34 @@ def episode_count(value: Any) -> int | None:
     return value if 1 <= value <= MAX_CLAIM_EPISODES else None
 
 
+def read_results(path: Path | str) -> dict[str, Any]:
+    """What a ``results.json`` claims: ``n_episodes`` (:func:`episode_count`), ``env_id``
+    (a short string) and ``mean_reward`` (a finite number), each None when absent or not
+    believable. Never raises: a missing, huge, deeply nested or invalid file gives Nones.
+
+    Args:
+        path: the ``results.json`` file.
+    """
+    from hubpg.runfolder import read_json
+
+    empty = {"n_episodes": None, "env_id": None, "mean_reward": None}
+    path = Path(path)
+    try:
+        if path.stat().st_size > 16 * 1024 * 1024:  # a results.json is a few kB
+            return empty
+        data = read_json(path)
+    except (OSError, ValueError, RecursionError, MemoryError):  # hubpg errors are ValueErrors
+        return empty
+    if not isinstance(data, dict):
+        return empty
+    env_id, mean = data.get("env_id"), data.get("mean_reward")
+    return {
+        "n_episodes": episode_count(data.get("n_evaluation_episodes")),
+        "env_id": env_id if isinstance(env_id, str) and 0 < len(env_id) <= 200 else None,
+        "mean_reward": float(mean) if _finite(mean) and abs(mean) <= MAX_CLAIM_MAGNITUDE else None,
+    }
+
+
 def read_episode_count(path: Path | str) -> int | None:
     """:func:`episode_count` of a ``results.json`` file; None when it cannot be read.
 
@@ -161,52 +218,116 @@ def read_episode_count(path: Path | str) -> int | None:
     Args:
         path: the ``results.json`` file.
     """
-    from hubpg.runfolder import read_json
-
-    path = Path(path)
-    try:
-        if path.stat().st_size > 16 * 1024 * 1024:  # a results.json is a few kB
-            return None
-        data = read_json(path)
-    except (OSError, ValueError, RecursionError, MemoryError):  # hubpg errors are ValueErrors
-        return None
-    return episode_count(data.get("n_evaluation_episodes")) if isinstance(data, dict) else None
+    return read_results(path)["n_episodes"]
 
 
 def read_claim(card: Any, *, results: Path | str | None = None) -> Claim | None:
-    """The claim of a card (and the episode count of its ``results.json``), or None when
-    the card has no parsable claim.
+    """The claim of a card (with what its ``results.json`` says), or None when the card
+    has no parsable claim.
 
     Args:
         card: anything :func:`parse_claim` reads.
         results: the repo's ``results.json``, when it has one.
     """
-    from hubpg.card import card_env_ids
-
     try:
         mean, std = parse_claim(card)
         envs = frozenset(card_env_ids(card))
     except (CardMetadataError, ValueError, TypeError, RecursionError):
         return None
-    n = read_episode_count(results) if results is not None else None
-    return Claim(mean, std, n, envs)
+    stated = read_results(results) if results is not None else {}
+    return Claim(
+        mean,
+        std,
+        stated.get("n_episodes"),
+        envs,
+        results_env_id=stated.get("env_id"),
+        results_mean=stated.get("mean_reward"),
+    )
 
 
 # --------------------------------------------------------------------------- judging
 
 
-def impossible_reason(mean: float, env_id: str) -> str | None:
-    """Why a claimed mean cannot be true on ``env_id`` (above its maximum return), or None.
+def claimed_episodes(n: Any) -> int:
+    """The episode count a claim is judged on: its own count, but never fewer than
+    :data:`MIN_CLAIM_EPISODES`, and that floor when it states none.
+
+    The count comes from the repo itself, so it cannot be what sets the tolerance: a
+    repo that says ``n = 1`` (or nothing) would widen its own tolerance at will. The
+    floor is the course's own evaluation count (``n_evaluation_episodes = 10`` in Unit
+    4's notebook, the count every course card was made with unless it says otherwise),
+    so an honest course card is judged as it was made, and nothing claims less. A
+    larger count only narrows the tolerance, so it is taken as stated.
+
+    Args:
+        n: the claimed count (anything; None or unbelievable: unknown).
+    """
+    return max(episode_count(n) or MIN_CLAIM_EPISODES, MIN_CLAIM_EPISODES)
+
+
+def tolerance(claimed_n: Any, std: float, n: int) -> float:
+    """How far a claimed mean may lie above the measured one: :data:`CLAIM_Z` standard
+    errors of the difference of the two means, plus the card's :data:`ROUNDING`.
+
+    Both means are of the same policy, so one spread serves both: hubpg's own measured
+    ``std`` (the claimed std is the repo's word, and would let it widen the tolerance).
+    The claim's count is :func:`claimed_episodes` (floored).
+
+    Args:
+        claimed_n: the episode count the claim states (None: unknown).
+        std: the measured standard deviation.
+        n: the number of measured episodes.
+    """
+    return CLAIM_Z * std * math.sqrt(1 / claimed_episodes(claimed_n) + 1 / n) + ROUNDING
+
+
+def max_possible_std(mean: float, low: float, high: float, *, n: Any = None) -> float:
+    """The largest std a claim of ``mean`` can honestly state for returns in
+    ``[low, high]``: the Bhatia-Davis bound ``sqrt((high - mean) (mean - low))`` of a
+    population std, at the true mean closest to the range's middle that still rounds to
+    ``mean`` (:data:`HALF_ROUNDING`), times ``sqrt(k / (k - 1))`` for a sample std
+    (Bessel's correction) over ``k`` = :func:`claimed_episodes` (``n``) episodes.
+
+    Args:
+        mean: the claimed mean (two decimals).
+        low: the lowest return an episode can reach.
+        high: the highest return an episode can reach.
+        n: the claimed episode count (None: unknown).
+    """
+    middle = min(max((low + high) / 2, mean - HALF_ROUNDING), mean + HALF_ROUNDING)
+    middle = min(max(middle, low), high)
+    k = claimed_episodes(n)
+    return math.sqrt((high - middle) * (middle - low)) * math.sqrt(k / (k - 1))
+
+
+def impossible_reason(
+    mean: float, env_id: str, *, std: float | None = None, n: Any = None
+) -> str | None:
+    """Why a claim cannot be true on ``env_id`` (its mean outside the env's return range,
+    or its std above :func:`max_possible_std`), or None. Envs without known bounds
+    (:func:`hubpg.envs.return_bounds`) have no impossible claims.
 
     Args:
         mean: the claimed mean return.
         env_id: the env the claim is about.
+        std: the claimed standard deviation (None: only the mean is checked).
+        n: the claimed episode count (None: unknown).
     """
-    from hubpg.envs import max_return
+    from hubpg.envs import return_bounds
 
-    best = max_return(env_id)
-    if above_max_return(mean, best):
-        return f"claims a mean of {mean:.2f}, above {env_id}'s maximum return {best:g}"
+    low, high = return_bounds(env_id)
+    if above_max_return(mean, high):
+        return f"claims a mean of {mean:.2f}, above {env_id}'s maximum return {high:g}"
+    if low is not None and mean < low - 1e-9:
+        return f"claims a mean of {mean:.2f}, below {env_id}'s lowest return {low:g}"
+    if std is None or low is None or high is None:
+        return None
+    most = max_possible_std(mean, low, high, n=n)
+    if std - HALF_ROUNDING > most + 1e-9:
+        return (
+            f"claims a standard deviation of {std:.2f} with a mean of {mean:.2f}, but returns "
+            f"on {env_id} lie in [{low:g}, {high:g}], where that mean allows at most {most:.2f}"
+        )
     return None
 
 
@@ -223,39 +344,81 @@ def above_max_return(mean: float, best: float | None) -> bool:
 
 
 def _finite(*values: Any) -> bool:
-    return all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
-    )
+    """Whether every value is a finite int or float (a bool is not; an int too large for a
+    float is not)."""
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        try:
+            if not math.isfinite(v):
+                return False
+        except OverflowError:
+            return False
+    return True
+
+
+def _claimed_numbers(claimed: Claim | Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    if isinstance(claimed, Claim):
+        return claimed.mean_reward, claimed.std_reward, claimed.n_episodes
+    return claimed.get("mean_reward"), claimed.get("std_reward"), claimed.get("n_episodes")
 
 
 def claim_supported(claimed: Claim | Mapping[str, Any], mean: float, std: float, n: int) -> bool:
     """False when the claimed mean exceeds the measured one by more than
-    :data:`CLAIM_Z` standard errors of the difference (plus the card's rounding),
-    or when any input is not a finite number (a claim that cannot be checked does not hold).
+    :func:`tolerance`, or when any input is not a finite number (a claim that cannot be
+    checked does not hold). Only the numbers are compared: :func:`judge_claim` also
+    checks the env, ``results.json`` and what is possible.
 
     Args:
         claimed: a :class:`Claim`, or a mapping with ``mean_reward``, ``std_reward`` and
-            ``n_episodes`` (None: :data:`COURSE_EVAL_EPISODES`).
+            ``n_episodes`` (None: unknown, judged as :data:`MIN_CLAIM_EPISODES`).
         mean: the measured mean return.
         std: the measured standard deviation.
         n: the number of measured episodes.
     """
-    if isinstance(claimed, Claim):
-        c_mean, c_std, c_n = claimed.mean_reward, claimed.std_reward, claimed.n_episodes
-    else:
-        c_mean, c_std = claimed.get("mean_reward"), claimed.get("std_reward")
-        c_n = claimed.get("n_episodes")
-    c_n = episode_count(c_n) or COURSE_EVAL_EPISODES
+    c_mean, c_std, c_n = _claimed_numbers(claimed)
     n = episode_count(n)
     if n is None or not _finite(c_mean, c_std, mean, std) or c_std < 0 or std < 0:
         return False
-    se = math.hypot(c_std / math.sqrt(c_n), std / math.sqrt(n))
     gap = c_mean - mean
-    return math.isfinite(gap) and gap <= CLAIM_Z * se + ROUNDING
+    return math.isfinite(gap) and gap <= tolerance(c_n, std, n)
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A hostile string (an env id) as one short line for a sentence."""
+    return " ".join(str(text).split())[:limit]
+
+
+def _contradiction(claim: Claim, env_id: str) -> str | None:
+    """Why the repo's ``results.json`` contradicts its card (env or mean), or None; with
+    no env in the card, its env must be the one measured."""
+    expected = claim.env_ids or frozenset({env_id})
+    if claim.results_env_id is not None and claim.results_env_id not in expected:
+        return (
+            f"the repo's results.json is about {_shown(claim.results_env_id)}, its card "
+            f"claims {', '.join(_shown(e) for e in sorted(expected))}"
+        )
+    stated = claim.results_mean
+    if stated is not None and abs(stated - claim.mean_reward) > HALF_ROUNDING + 1e-9:
+        return (
+            f"the repo's results.json states a mean of {stated:.2f}, its card "
+            f"{claim.mean_reward:.2f}"
+        )
+    return None
+
+
+def _count_text(n: Any) -> str:
+    """How many episodes a claim is judged on, and why when it is not its own count."""
+    k, stated = claimed_episodes(n), episode_count(n)
+    if stated == k:
+        return f"over {k} episodes"
+    return f"taken as {k} episodes; the repo states {stated if stated else 'no count'}"
 
 
 def judge_claim(claim: Claim, *, env_id: str, mean: float, std: float, n: int) -> Verdict:
-    """The verdict of a measurement of ``n`` episodes on ``env_id`` on ``claim``.
+    """The verdict of a measurement of ``n`` episodes on ``env_id`` on ``claim``, with its
+    reason (a sentence) and code, checked in this order: the env, ``results.json``,
+    what is possible, the tolerance (see the module's docstring).
 
     Args:
         claim: what the card claims.
@@ -265,17 +428,33 @@ def judge_claim(claim: Claim, *, env_id: str, mean: float, std: float, n: int) -
         n: the number of measured episodes.
     """
     if claim.env_ids and env_id not in claim.env_ids:
-        return Verdict(
-            False, f"the card claims {', '.join(sorted(claim.env_ids))}, the model plays {env_id}"
-        )
-    impossible = impossible_reason(claim.mean_reward, env_id)
+        claimed = ", ".join(_shown(e) for e in sorted(claim.env_ids))
+        return Verdict(False, f"the card claims {claimed}, the model plays {env_id}", "other_env")
+    contradiction = _contradiction(claim, env_id)
+    if contradiction is not None:
+        return Verdict(False, contradiction, "results_contradict")
+    impossible = impossible_reason(
+        claim.mean_reward, env_id, std=claim.std_reward, n=claim.n_episodes
+    )
     if impossible is not None:
-        return Verdict(False, impossible)
-    if claim_supported(claim, mean, std, n):
-        return Verdict(True)
+        return Verdict(False, f"impossible: the card {impossible}", "impossible")
+    count = episode_count(n)
+    if count is None or not _finite(mean, std) or std < 0:
+        return Verdict(False, "the measurement is not a finite score", "unmeasurable")
+    allowed = tolerance(claim.n_episodes, std, count)
+    said = f"{claim.mean_reward:.2f} ({_count_text(claim.n_episodes)})"
+    if claim_supported(claim, mean, std, count):
+        return Verdict(
+            True,
+            f"the claimed mean {said} is within {CLAIM_Z:g} standard errors (+{allowed:.2f}) "
+            f"of the measured {mean:.2f} +/- {std:.2f} over {count} episodes",
+            "supported",
+        )
     return Verdict(
         False,
-        f"the claimed mean exceeds the measured one by more than {CLAIM_Z:g} standard errors",
+        f"the claimed mean {said} exceeds the measured {mean:.2f} +/- {std:.2f} over "
+        f"{count} episodes by more than {CLAIM_Z:g} standard errors (+{allowed:.2f})",
+        "beyond_tolerance",
     )
 
 
@@ -298,15 +477,20 @@ def finite_or_none(value: Any) -> Any:
 __all__ = [
     "CLAIM_Z",
     "COURSE_EVAL_EPISODES",
+    "MIN_CLAIM_EPISODES",
     "Claim",
     "Verdict",
     "claim_supported",
+    "claimed_episodes",
     "episode_count",
     "finite_or_none",
     "impossible_reason",
     "judge_claim",
+    "max_possible_std",
     "parse_claim",
     "parse_claim_value",
     "read_claim",
     "read_episode_count",
+    "read_results",
+    "tolerance",
 ]

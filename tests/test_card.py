@@ -188,14 +188,71 @@ def test_body_shows_score_protocol_media_hyperparameters_and_snippet():
     assert "mean − std): **460.00**" in text and "this agent passes" in text
     assert '<video src="replay.mp4" controls autoplay loop' in text
     assert "(learning_curve.png)" in text
-    rows = [line for line in text.splitlines() if line.startswith("| ") and " | " in line]
-    keys = [row.split(" | ")[0][2:] for row in rows[2:]]
-    assert keys == sorted(HP) and "| grad_clip | not set |" in text
+    first, rest = _table_keys(text)
+    # every key shown once, each table sorted (issue 29.8: one table of everything before)
+    assert sorted(first + rest) == sorted(HP) and first == sorted(first) and rest == sorted(rest)
+    assert "| grad_clip | not set |" in text
     assert "| normalize_returns | true |" in text and "| hidden | [16] |" in text
-    assert "pip install hubpg" in text
+    assert "pip install hubpg" not in text  # hubpg is not on PyPI (issue 29.8)
     assert "hubpg load-and-eval --repo alice/Reinforce-CartPole-v1 --episodes 100 --seed 0" in text
     assert 'policy, config = hubpg.load("alice/Reinforce-CartPole-v1")' in text
     assert "--deterministic" not in text
+
+
+def _table_keys(text: str) -> tuple[list[str], list[str]]:
+    """The keys of the card's first hyperparameter table and of the folded one."""
+    head, _, folded = text.partition("<details>")
+    folded = folded.partition("</details>")[0]
+
+    def keys(part: str) -> list[str]:
+        rows = [line for line in part.splitlines() if line.startswith("| ") and " | " in line]
+        return [row.split(" | ")[0][2:] for row in rows[2:]]
+
+    return keys(head.split("## Hyperparameters", 1)[1]), keys(folded)
+
+
+def test_the_table_shows_the_course_keys_and_what_differs_first():
+    """Before (issue 29.8): one table of 44 rows, most of them hubpg's internals."""
+    from hubpg.config import TrainConfig
+
+    record = {
+        **TrainConfig.for_env(CARTPOLE, lr=0.02).to_dict(),
+        **TrainConfig.for_env(CARTPOLE).course_hyperparameters(4, 2),
+        "lr": 0.02,
+        "hubpg_version": "0.1.0",
+    }
+    text = str(_render(hyperparameters=record))
+    first, rest = _table_keys(text)
+    course = list(TrainConfig.for_env(CARTPOLE).course_hyperparameters(4, 2))
+    assert set(first) == set(course) and "lr" in first
+    assert "| lr | 0.02 (default 0.03) |" in text
+    assert {"checkpoint_every_s", "select_seed", "value_lr", "hubpg_version"} <= set(rest)
+    assert len(first) <= 10 and len(first) + len(rest) == len(record)
+    assert "<summary>The other" in text and text.index("<details>") > text.index("| lr |")
+
+
+def test_the_card_says_how_to_install_and_use_it_without_hubpg():
+    text = str(_render())
+    usage = text.split("## Usage", 1)[1]
+    assert usage.index("### Without hubpg") < usage.index("### With hubpg")
+    assert "pip install huggingface_hub safetensors torch gymnasium" in usage
+    assert "not on PyPI" in usage and "import hubpg" not in usage.split("### With hubpg")[0]
+    pixel = str(_render(PIXELCOPTER, 3.0, 1.0, deterministic=True))
+    assert "import hubpg  # Pixelcopter-PLE-v0 is hubpg's own game" in pixel
+    assert "logits.argmax()" in pixel and "torch.multinomial" not in pixel
+
+
+def test_the_open_rl_leaderboard_tags_are_always_there(tmp_path):
+    for env_id in (CARTPOLE, PIXELCOPTER, "Acrobot-v1"):
+        loaded = _saved(_render(env_id, 1.0, 0.0), tmp_path)
+        assert {"reinforcement-learning", env_id} <= set(card_tags(loaded))
+
+
+def test_the_agent_slot_renders_only_when_given():
+    assert "agent.pt" not in str(_render()) and "## Other files" not in str(_render())
+    agent = {"file": "agent.pt", "description": "TorchScript | <b>samples</b> actions"}
+    text = str(_render(agent=agent))
+    assert "## Other files" in text and "- `agent.pt`: TorchScript \\| <b>samples</b>" in text
 
 
 def test_deterministic_evaluation_is_described_and_reproduced():
@@ -298,3 +355,15 @@ def test_a_converted_models_origin_is_one_escaped_line() -> None:
     assert "`evil'\\|<script>.pt`" in line and "`bob/Reinforce-CartPole-v1@0123456789ab`" in line
     assert "Assumed by the conversion: the forward of __main__.Policy" in card.text
     assert "Converted by" not in render_card(**card_of).text
+
+
+def test_the_local_hub_page_folds_the_rest_of_the_table():
+    from hubpg.localhub.cardhtml import render_card_html
+
+    html = render_card_html(
+        str(_render()).split("---\n", 2)[2], repo_id="alice/x", commit_id="0" * 40
+    )
+    first, folded = html.split("<details>", 1)
+    assert "<td>h_size</td>" in first and "<td>grad_clip</td>" not in first
+    assert "<summary>" in folded and "<td>grad_clip</td>" in folded.split("</details>")[0]
+    assert "<pre><code>import json" in html and "hf_hub_download" in html

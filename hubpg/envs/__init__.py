@@ -154,21 +154,41 @@ def reset_with_seeds(envs: gym.vector.VectorEnv, seeds: list[int]) -> np.ndarray
     return obs
 
 
-#: The highest return an episode can reach, for envs where it is known (reward per step
-#: times the step limit, or the reward at the goal); a claim above it is impossible.
-MAX_RETURNS: dict[str, float] = {
-    "CartPole-v0": 200.0,
-    "CartPole-v1": 500.0,
-    "Acrobot-v1": 0.0,
-    "MountainCar-v0": 0.0,
+#: The range of one step's reward, for envs where it is known: with the step limit of the
+#: env's registered spec (``max_episode_steps``) it bounds an episode's return
+#: (:func:`return_bounds`), the one source of every return bound hubpg uses.
+REWARD_PER_STEP: dict[str, tuple[float, float]] = {
+    "CartPole-v0": (0.0, 1.0),  # +1 per step
+    "CartPole-v1": (0.0, 1.0),
+    "Acrobot-v1": (-1.0, 0.0),  # -1 per step, 0 on reaching the goal
+    "MountainCar-v0": (-1.0, -1.0),  # -1 per step, until the goal
+    "Pendulum-v1": (-16.2736044, 0.0),  # -(pi^2 + 0.1 * 8^2 + 0.001 * 2^2) at worst
+    "InvertedPendulum-v5": (0.0, 1.0),  # +1 per step while the pole stands
 }
 
 
-def max_return(env_id: str) -> float | None:
-    """The highest return an episode of ``env_id`` can reach, or ``None`` where there is
-    no bound (Pixelcopter) or it is not known.
+def return_bounds(env_id: str) -> tuple[float | None, float | None]:
+    """The lowest and highest return an episode of ``env_id`` can reach, each ``None``
+    where there is no bound (Pixelcopter) or it is not known: an episode of 1 to
+    ``max_episode_steps`` steps, each step's reward in :data:`REWARD_PER_STEP`.
 
     Args:
         env_id: a Gymnasium env id.
     """
-    return MAX_RETURNS.get(env_id)
+    per_step = REWARD_PER_STEP.get(env_id)
+    spec = gym.registry.get(env_id)
+    steps = spec.max_episode_steps if spec is not None else None
+    if per_step is None or not isinstance(steps, int) or steps < 1:
+        return None, None
+    low, high = per_step
+    return min(low, low * steps), max(high, high * steps)
+
+
+def max_return(env_id: str) -> float | None:
+    """The highest return an episode of ``env_id`` can reach, or ``None`` where there is
+    no bound (Pixelcopter) or it is not known (:func:`return_bounds`).
+
+    Args:
+        env_id: a Gymnasium env id.
+    """
+    return return_bounds(env_id)[1]

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hubpg.localhub import pages, routes_files, routes_repos, routes_upload
+from hubpg.localhub import commitpage, pages, routes_files, routes_repos, routes_upload
 from hubpg.localhub.lfs import TicketBook
 from hubpg.localhub.storage import DamagedDataError, Store
 from hubpg.localhub.validation import name_problem
@@ -48,6 +48,7 @@ def _routes() -> list[Route]:
         Route("/lfs-upload/{ticket}", u.lfs_upload, methods=["PUT"]),
         Route("/{ns}/{name}/resolve/{rev}/{path:path}", f.resolve_file, methods=["GET", "HEAD"]),
         *pages.page_routes(),  # HTML for browsers, after every API route
+        *commitpage.commit_routes(),
     ]
 
 

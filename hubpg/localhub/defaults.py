@@ -17,6 +17,10 @@ HOST_HELP = (
 )
 PORT_HELP = "Port to listen on; 0 picks a free one."
 DATA_HELP = "Storage folder (created when missing); repos and files survive restarts."
-USER_HELP = "Add an account (repeatable); whoami answers NAME for TOKEN."
+USER_HELP = (
+    "Add an account (repeatable); whoami answers NAME for TOKEN. Without --user, one local "
+    "user (named after $USER) gets a fresh token, kept in DATA/local-user.json (mode 0600) "
+    "for the next start, and the server prints how to push with it."
+)
 READY_FILE_HELP = "Write the server URL here once it listens."
 ACCESS_LOG_HELP = "Log every request to stderr."

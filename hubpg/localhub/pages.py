@@ -4,7 +4,8 @@
 - ``/{namespace}/{name}``: a model page: the card's metadata summarised, the card
   rendered (:mod:`hubpg.localhub.cardhtml`), the files with sizes and download links,
   the commit history;
-- ``/{namespace}/{name}/tree/{revision}``: the same page at another branch or commit.
+- ``/{namespace}/{name}/tree/{revision}``: the same page at another branch or commit;
+- ``/{namespace}/{name}/commit/{revision}``: one commit (:mod:`hubpg.localhub.commitpage`).
 
 Pages follow the API's visibility rules (:func:`hubpg.localhub.web.readable_repo`):
 a private repo is never listed and its page is a 404 without its owner's token,
@@ -202,7 +203,7 @@ def env_ids_of(card: dict[str, Any] | None) -> tuple[str, ...]:
     """
     if not card or "model-index" not in card:
         return ()
-    from hubpg.card import card_env_ids
+    from hubpg.cardmeta import card_env_ids
 
     try:
         return tuple(sorted(card_env_ids(card)))
@@ -347,7 +348,12 @@ def card_view(repo_id: str, commit: Commit, text: str | None) -> tuple[Markup | 
     return _rendered_card(body, repo_id, commit.id), False
 
 
-def _error_page(exc: ApiError) -> HTMLResponse:
+def error_page(exc: ApiError) -> HTMLResponse:
+    """The HTML page of an API error (its status, its one-line message).
+
+    Args:
+        exc: the error.
+    """
     status = exc.status if 400 <= exc.status < 600 else 500
     return render_page(
         "error.html", status=status, title=str(status), status_code=status, message=exc.message
@@ -360,7 +366,7 @@ def index(request: Request) -> Response:
     try:
         rows = listing(request, search)
     except ApiError as exc:
-        return _error_page(exc)
+        return error_page(exc)
     return render_page(
         "index.html",
         title="Models",
@@ -378,7 +384,7 @@ def model_page(request: Request) -> Response:
         commit = resolve_commit(request, meta, revision)
         history = hub(request).store.history(meta, commit.id)
     except ApiError as exc:
-        return _error_page(exc)
+        return error_page(exc)
     text = read_card_text(request, commit)
     card_html, card_too_large = card_view(meta.id, commit, text)
     return render_page(
@@ -393,6 +399,7 @@ def model_page(request: Request) -> Response:
         history=history[:MAX_HISTORY],
         more_history=max(len(history) - MAX_HISTORY, 0),
         tree_url=lambda rev: f"/{meta.id}/tree/{quote(rev, safe='')}",
+        commit_url=lambda rev: f"/{meta.id}/commit/{quote(rev, safe='')}",
     )
 
 

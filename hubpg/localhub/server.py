@@ -16,6 +16,7 @@ import uvicorn
 from hubpg.errors import ConfigError
 from hubpg.localhub.app import create_app
 from hubpg.localhub.defaults import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
+from hubpg.localhub.localuser import local_user, push_hint
 from hubpg.localhub.web import Limits
 from hubpg.runfolder import atomic_write_text
 
@@ -118,13 +119,19 @@ def serve(
 ) -> None:
     """Serve the local Hub until SIGINT/SIGTERM (Ctrl-C), then return.
 
-    ``users`` maps TOKEN -> NAME. Once listening, prints exactly one line,
-    ``Local Hub serving on http://HOST:PORT (data: DIR)``, to stdout, and
-    writes the URL to ``ready_file`` when given. Raises
-    :class:`hubpg.errors.ConfigError` when the address cannot be bound, the
-    data folder cannot be used or a user is invalid.
+    ``users`` maps TOKEN -> NAME; with none, the data folder's local user
+    (:func:`hubpg.localhub.localuser.local_user`, made on first start) is the one
+    account. Once listening, prints ``Local Hub serving on http://HOST:PORT (data:
+    DIR)`` to stdout (then, for the local user, the line that says how to push with
+    its token), and writes the URL to ``ready_file`` when given. Raises
+    :class:`hubpg.errors.ConfigError` when the address cannot be bound, the data
+    folder cannot be used or a user is invalid.
     """
     data = Path(data_dir).resolve()
+    local = None
+    if not users:
+        local = local_user(data)
+        users = {local[1]: local[0]}
     try:
         server = make_server(data, users or {}, limits=limits, access_log=access_log)
     except OSError as exc:
@@ -140,6 +147,8 @@ def serve(
         if ready_file is not None:
             atomic_write_text(Path(ready_file), url + "\n")
         print(f"{READY_PREFIX}{url} (data: {data})", flush=True)
+        if local is not None:
+            print(push_hint(url, *local), flush=True)
 
     server.on_ready = announce
     try:
