@@ -21,7 +21,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hubpg.config import TrainConfig, evaluation_max_t, load_hyperparameter_file
+from hubpg.config import (
+    COURSE_KEYS,
+    TrainConfig,
+    config_with_file,
+    course_note,
+    evaluation_max_t,
+    read_hyperparameter_file,
+    runs_course_algorithm,
+)
 from hubpg.errors import ConfigError, HubpgError
 from hubpg.results import Evaluated, Leaderboard, Packaged, Pushed, Trained, Verified
 from hubpg.runfolder import HYPERPARAMETERS_NAME, latest_run, read_json
@@ -30,9 +38,8 @@ from hubpg.runfolder import HYPERPARAMETERS_NAME, latest_run, read_json
 TRAIN_OPTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name != "env_id")
 #: Names from the Deep RL course's notebook (and other libraries) -> the TrainConfig field.
 SYNONYMS = {
+    **{course: name for course, name in COURSE_KEYS.items() if course != name},
     "learning_rate": "lr",
-    "h_size": "hidden",
-    "n_training_episodes": "total_episodes",
     "episodes": "total_episodes",
     "max_steps": "max_t",
     "n_envs": "num_envs",
@@ -54,7 +61,10 @@ def train_config(
     Args:
         env_id_or_config: a Gymnasium env id, or a ``TrainConfig`` (taken as it is; no
             ``config`` or overrides allowed with it).
-        config: a JSON or YAML file of hyperparameters (course keys accepted).
+        config: a JSON or YAML file of hyperparameters; a course file (``h_size``,
+            ``n_training_episodes``, ...) runs the course's algorithm unless it or the
+            overrides set ``num_envs``/``episodes_per_update``/``segment_steps``
+            (:func:`hubpg.config.runs_course_algorithm`).
         **overrides: any ``TrainConfig`` field; ``None`` means "not given".
 
     Example:
@@ -79,11 +89,10 @@ def train_config(
 
     env_id = env_id_or_config
     check_env_id(env_id)
-    from_file = load_hyperparameter_file(Path(config)) if config is not None else {}
-    from_file.pop("env_id", None)
+    from_file = read_hyperparameter_file(Path(config)) if config is not None else {}
     if "hidden" in given:
         given["hidden"] = parse_sizes(given["hidden"])
-    return TrainConfig.for_env(env_id, **{**from_file, **given})
+    return config_with_file(env_id, from_file, given)
 
 
 def check_train_options(options: dict[str, Any]) -> None:
@@ -169,6 +178,8 @@ def train(
     if overwrite and resume:
         raise ConfigError("overwrite and resume exclude each other")
     cfg = train_config(env_id_or_config, config=config, seed=seed, **overrides)
+    if config is not None and progress and not resume:
+        _say_course_note(cfg, Path(config), overrides)
     from hubpg.reinforce import config_from_record, default_run_dir
     from hubpg.reinforce import train as run_training
 
@@ -196,6 +207,14 @@ def train(
         evaluation=evaluation,
         config=final,
     )
+
+
+def _say_course_note(cfg: TrainConfig, path: Path, overrides: dict[str, Any]) -> None:
+    """On stderr, the one line saying a course file runs the course's algorithm."""
+    import sys
+
+    if runs_course_algorithm(read_hyperparameter_file(path), overrides):
+        print(course_note(cfg, path.name), file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- evaluate
