@@ -330,13 +330,18 @@ def package(
     video_max_t: int | None = None,
     repo_name: str | None = None,
     overwrite: bool = False,
+    env_id: str | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    eval_env: Any = None,
 ) -> Packaged:
     """Build the Hub-ready folder of a run (as ``hubpg package``): weights, config,
     results, replay video, learning curve and model card.
 
     Args:
         run_dir_or_result: a run folder or the result of :func:`train` (default: the
-            latest run under ``runs/``).
+            latest run under ``runs/``), or a ``torch.nn.Module`` you trained with your
+            own code: converted in memory and checked against its forward first
+            (:func:`hubpg.live.module_run`, into ``runs/<env_id>-<ClassName>``).
         out: the package folder (default ``RUN_DIR/hub``).
         episodes: evaluation episodes behind the card's score.
         seed: seed of evaluation episode 0.
@@ -346,7 +351,11 @@ def package(
         video_fps: replay frame rate (default: the env's).
         video_max_t: longest replay, in steps (default 3000).
         repo_name: ``NAMESPACE/NAME`` shown in the card.
-        overwrite: rebuild an existing package folder.
+        overwrite: rebuild an existing package folder (and, for a module, its run folder).
+        env_id: the env a module plays (default: ``hyperparameters["env_id"]`` or
+            ``eval_env``'s id).
+        hyperparameters: a module's course hyperparameters, kept in ``hyperparameters.json``.
+        eval_env: the env whose observations check a module's conversion.
 
     Returns:
         :class:`~hubpg.results.Packaged`: the folder, its evaluation, the card's claim
@@ -357,9 +366,23 @@ def package(
         >>> pkg.video
         PosixPath('runs/CartPole-v1-reinforce-s1/hub/replay.mp4')
     """
+    from hubpg.live import is_module, module_run
     from hubpg.packaging import VIDEO_MAX_T
     from hubpg.packaging import package as build_package
 
+    if is_module(run_dir_or_result):
+        run_dir_or_result = module_run(
+            run_dir_or_result,
+            env_id=env_id,
+            hyperparameters=hyperparameters,
+            eval_env=eval_env,
+            overwrite=overwrite,
+        )
+    elif env_id is not None or hyperparameters is not None or eval_env is not None:
+        raise ConfigError(
+            "env_id, hyperparameters and eval_env are for packaging a torch.nn.Module; a run "
+            "folder has its own"
+        )
     run_dir = _folder_of(run_dir_or_result, what="package")
     if max_t is None:
         max_t = run_eval_max_t(run_dir)

@@ -257,3 +257,10 @@ class StoreBusyError(HubpgError, TimeoutError):
 
 class LeaderboardSiteError(HubpgError, FileExistsError):
     """The leaderboard site's folder exists and is not a hubpg leaderboard site."""
+
+
+# --------------------------------------------------------------------------- a student's own module (hubpg.live, hubpg.course)
+
+
+class ModuleMismatchError(HubpgError, ValueError):
+    """A module converted for sharing does not play what the student's own forward plays."""
