@@ -110,7 +110,7 @@ def push_to_hub(
             repo_name=repo_id,
             overwrite=True,
         )
-        _say(f"Evaluated over {n_episodes} episodes: {packaged}", progress)
+        _say(f"Evaluated over {n_episodes} episodes: {packaged.evaluation.summary()}", progress)
         _say(f"Pushing repo {repo_id} to the Hugging Face Hub", progress)
         pushed = push(
             packaged,
