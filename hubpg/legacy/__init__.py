@@ -14,7 +14,9 @@ one module per step:
 - :mod:`~hubpg.legacy.rebuild`: the stand-in tree (or state dict) becomes an
   :class:`Architecture` (Linear layers, one activation, what was assumed).
 - :mod:`~hubpg.legacy.model`: the architecture becomes a hubpg
-  :class:`~hubpg.policy.Policy` (:class:`LegacyModel`, :func:`read_checkpoint`).
+  :class:`~hubpg.policy.Policy` (:class:`LegacyModel`, :func:`read_checkpoint`);
+  :func:`read_module` does the same for a live ``torch.nn.Module`` by the same
+  rules, never pickling it (``hubpg.push_to_hub`` of a student's module).
 - :mod:`~hubpg.legacy.repo`: which file of a repo is the checkpoint, which env its
   files name, and :func:`fetch_checkpoint` (download through :mod:`hubpg.hub`,
   then read).
@@ -26,8 +28,8 @@ from __future__ import annotations
 
 from hubpg.legacy.convert import ConvertResult, convert
 from hubpg.legacy.load import StandIn, load_checkpoint
-from hubpg.legacy.model import LegacyModel, read_checkpoint
-from hubpg.legacy.rebuild import Architecture, Layer, rebuild
+from hubpg.legacy.model import LegacyModel, policy_of, read_checkpoint, read_module
+from hubpg.legacy.rebuild import Architecture, Layer, rebuild, rebuild_module
 from hubpg.legacy.repo import (
     checkpoint_to_download,
     env_id_of,
@@ -59,8 +61,11 @@ __all__ = [
     "fetch_checkpoint",
     "load_checkpoint",
     "pick_checkpoint",
+    "policy_of",
     "read_checkpoint",
     "read_files",
+    "read_module",
     "rebuild",
+    "rebuild_module",
     "scan_checkpoint",
 ]

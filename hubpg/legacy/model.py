@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubpg.errors import HubpgError, LegacyCheckpointError
 from hubpg.legacy.load import load_checkpoint
-from hubpg.legacy.rebuild import Architecture, rebuild
+from hubpg.legacy.rebuild import Architecture, rebuild, rebuild_module
 from hubpg.legacy.scan import DEFAULT_MAX_BYTES, CheckpointScan, first_line, scan_checkpoint
 
 if TYPE_CHECKING:
@@ -22,12 +22,15 @@ class LegacyModel:
 
     policy: Policy
     config: PolicyConfig
-    scan: CheckpointScan
+    #: the file read (None for a live module, see :func:`read_module`)
+    scan: CheckpointScan | None
     architecture: Architecture
     repo_id: str | None = None
     revision: str | None = None
     #: the downloaded repo's (or the folder's) files by name, when read from one
     files: dict[str, Path] = field(default_factory=dict, repr=False)
+    #: the live module's class (``module.QualName``), when read from one
+    module_class: str | None = None
 
     @property
     def assumed(self) -> list[str]:
@@ -40,6 +43,15 @@ class LegacyModel:
 
         from hubpg import __version__
 
+        if self.scan is None:
+            return {
+                "source_module": self.module_class,
+                "kind": "live-module",
+                "env_id": self.config.env_id,
+                "architecture": self.architecture.layers[0],
+                "assumed": list(self.assumed),
+                "read_with": f"hubpg {__version__} from the live torch.nn.Module (never pickled)",
+            }
         return {
             "source_file": self.scan.path.name,
             "sha256": self.scan.sha256,
@@ -85,6 +97,24 @@ def read_checkpoint(
         ) from exc
     policy, config = policy_of(arch, env_id=env_id, source=scan.path.name)
     return LegacyModel(policy, config, scan, arch, repo_id, revision)
+
+
+def read_module(module: Any, *, env_id: str) -> LegacyModel:
+    """A live ``torch.nn.Module`` (a student's policy, in their own process) as a hubpg
+    policy, by the rules a course checkpoint follows (:mod:`hubpg.legacy.rebuild`);
+    nothing is pickled. The result's ``scan`` is None and ``module_class`` names the
+    class; ``assumed`` says what its forward was taken to be (check it against the
+    module's own forward: the module is the student's to run).
+
+    Args:
+        module: the module (Linear layers, or one Sequential, as the course's Policy).
+        env_id: the env it plays; its observation and action sizes must match.
+    """
+    arch = rebuild_module(module)
+    cls = type(module)
+    name = f"{cls.__module__}.{cls.__qualname__}"[:200]
+    policy, config = policy_of(arch, env_id=env_id, source=name)
+    return LegacyModel(policy, config, None, arch, module_class=name)
 
 
 def policy_of(arch: Architecture, *, env_id: str, source: str) -> tuple[Policy, PolicyConfig]:

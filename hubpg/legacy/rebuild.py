@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hubpg.errors import LegacyCheckpointError
 from hubpg.legacy.load import StandIn
+from hubpg.legacy.scan import live_kind
 
 if TYPE_CHECKING:
     import torch
@@ -68,14 +70,15 @@ class Architecture:
 
 
 def rebuild(obj: Any, *, source: str = "checkpoint") -> Architecture:
-    """The architecture of an unpickled checkpoint: a stand-in module tree or a state dict.
+    """The architecture of an unpickled checkpoint (a stand-in module tree or a state
+    dict) or of a live ``torch.nn.Module``, by the same rules.
 
     Args:
-        obj: what :func:`load_checkpoint` returned.
-        source: the file's name, for messages.
+        obj: what :func:`~hubpg.legacy.load.load_checkpoint` returned, or a live module.
+        source: the file's (or module's) name, for messages.
     """
     assumed: list[str] = []
-    if isinstance(obj, StandIn):
+    if _is_module(obj):
         layers = _module_layers(obj, source, assumed, depth=0, seen=set())
     elif type(obj) in (dict, OrderedDict):
         layers = _state_dict_layers(obj, source, assumed)
@@ -87,8 +90,25 @@ def rebuild(obj: Any, *, source: str = "checkpoint") -> Architecture:
     return _architecture(layers, source, assumed)
 
 
+def rebuild_module(module: Any, *, source: str | None = None) -> Architecture:
+    """The architecture of a live ``torch.nn.Module`` (a student's policy in their own
+    process), by the rules a checkpoint's stand-ins follow: a live module holds the
+    same ``_modules``/``_parameters`` tables. Nothing is pickled; the tensors are copied.
+
+    Args:
+        module: the module.
+        source: its name in messages (default: its class, e.g. ``__main__.Policy``).
+    """
+    if not _live_module(module):
+        raise LegacyCheckpointError(
+            f"{type(module).__name__[:100]} is not a torch.nn.Module; hubpg rebuilds policies "
+            "made of Linear layers"
+        )
+    return rebuild(module, source=source or _class_name(module))
+
+
 def _module_layers(
-    mod: StandIn, source: str, assumed: list[str], depth: int, seen: set[int]
+    mod: Any, source: str, assumed: list[str], depth: int, seen: set[int]
 ) -> list[Layer]:
     """The layers of a module tree, each module visited once: a module used twice
     (weights shared, or a module holding itself) is refused, so a hostile file of
@@ -96,12 +116,12 @@ def _module_layers(
     if depth > MAX_DEPTH:
         raise LegacyCheckpointError(f"{source}: modules nested deeper than {MAX_DEPTH} levels")
     _visit(mod, source, seen)
-    kind = type(mod).kind
+    kind = _kind(mod)
     if kind == "Sequential":
         _no_own_tensors(mod, source)
         layers: list[Layer] = []
         for child_name, child in _children(mod, source):
-            if isinstance(child, StandIn) and type(child).kind == "Sequential":
+            if _kind(child) == "Sequential":
                 layers += _module_layers(child, source, assumed, depth + 1, seen)
             else:
                 _visit(child, source, seen)
@@ -109,7 +129,7 @@ def _module_layers(
         return layers
     if kind == "custom":
         return _custom_layers(mod, source, assumed, depth, seen)
-    return [_leaf(type(mod).__name__, mod, source)]
+    return [_leaf(_class_name(mod).rsplit(".", 1)[-1], mod, source)]
 
 
 def _visit(mod: Any, source: str, seen: set[int]) -> None:
@@ -124,14 +144,14 @@ def _visit(mod: Any, source: str, seen: set[int]) -> None:
 
 
 def _custom_layers(
-    mod: StandIn, source: str, assumed: list[str], depth: int, seen: set[int]
+    mod: Any, source: str, assumed: list[str], depth: int, seen: set[int]
 ) -> list[Layer]:
     """A notebook class: only Linear children (the course's forward is assumed), or one
     Sequential child (its forward is assumed to apply it)."""
-    name = type(mod).pickled_name
+    name = _class_name(mod)
     _no_own_tensors(mod, source)
     children = _children(mod, source)
-    kinds = [type(c).kind if isinstance(c, StandIn) else "?" for _, c in children]
+    kinds = [_kind(c) for _, c in children]
     if len(children) == 1 and kinds == ["Sequential"]:
         assumed.append(
             f"forward of {name} (its code is not in the file): applies its one Sequential, "
@@ -175,21 +195,52 @@ def _course_forward(linears: list[Layer]) -> list[Layer]:
     return layers
 
 
-def _kind_name(obj: Any) -> str:
+# A stand-in and a live torch.nn.Module are read alike: a kind (from the class's
+# qualified name), the class's name, and the instance's __dict__ (_modules,
+# _parameters, _buffers, a layer's settings).
+
+
+def _live_module(obj: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _is_module(obj: Any) -> bool:
+    return isinstance(obj, StandIn) or _live_module(obj)
+
+
+def _kind(obj: Any) -> str:
+    """The layer kind (``Linear``, ``Sequential``, ``ReLU``, ..., ``custom``), ``"?"`` for
+    what is not a module, ``"unsupported"`` for a live module hubpg cannot rebuild."""
+    if isinstance(obj, StandIn):
+        return type(obj).kind
+    if _live_module(obj):
+        return live_kind(_class_name(obj))
+    return "?"
+
+
+def _class_name(obj: Any) -> str:
     if isinstance(obj, StandIn):
         return type(obj).pickled_name
-    return type(obj).__name__
+    cls = type(obj)
+    if _live_module(obj):
+        return f"{cls.__module__}.{cls.__qualname__}"[:200]
+    return cls.__name__[:100]
 
 
-def _state(mod: StandIn) -> dict[str, Any]:
+def _kind_name(obj: Any) -> str:
+    return _class_name(obj)
+
+
+def _state(mod: Any) -> dict[str, Any]:
     return vars(mod)
 
 
-def _children(mod: StandIn, source: str) -> list[tuple[str, Any]]:
+def _children(mod: Any, source: str) -> list[tuple[str, Any]]:
     modules = _state(mod).get("_modules")
     if type(modules) not in (dict, OrderedDict):
         raise LegacyCheckpointError(
-            f"{source}: {type(mod).pickled_name} has no module table (_modules); it was not "
+            f"{source}: {_class_name(mod)} has no module table (_modules); it was not "
             "saved from an nn.Module"
         )
     if len(modules) > MAX_LAYERS:
@@ -197,23 +248,23 @@ def _children(mod: StandIn, source: str) -> list[tuple[str, Any]]:
     return [(str(k), v) for k, v in modules.items() if v is not None]
 
 
-def _no_own_tensors(mod: StandIn, source: str) -> None:
+def _no_own_tensors(mod: Any, source: str) -> None:
     state = _state(mod)
     for table in ("_parameters", "_buffers"):
         if state.get(table):
             raise LegacyCheckpointError(
-                f"{source}: {type(mod).pickled_name} holds its own {table[1:]} "
-                f"({', '.join(map(str, list(state[table])[:3]))}); hubpg cannot know how its "
+                f"{source}: {_class_name(mod)} holds its own {table[1:]} "
+                f"({', '.join(_key_text(k) for k in list(state[table])[:3])}); hubpg cannot know how its "
                 "forward uses them"
             )
 
 
 def _leaf(name: str, mod: Any, source: str) -> Layer:
-    if not isinstance(mod, StandIn):
+    kind = _kind(mod)
+    if kind == "?":
         raise LegacyCheckpointError(
-            f"{source}: layer {name!r} is a {type(mod).__name__}, not a module"
+            f"{source}: layer {name!r} is a {_class_name(mod)}, not a module"
         )
-    kind = type(mod).kind
     state = _state(mod)
     if kind == "Linear":
         params = state.get("_parameters")
@@ -237,8 +288,13 @@ def _leaf(name: str, mod: Any, source: str) -> Layer:
         return Layer(kind, name)
     if kind == "custom" or kind == "Sequential":
         raise LegacyCheckpointError(
-            f"{source}: layer {name!r} is a {type(mod).pickled_name} nested in a Sequential; "
+            f"{source}: layer {name!r} is a {_class_name(mod)} nested in a Sequential; "
             "hubpg rebuilds Sequentials of Linear and activation layers only"
+        )
+    if kind == "unsupported":
+        raise LegacyCheckpointError(
+            f"{source}: layer {name!r} is a {_class_name(mod)}, which hubpg cannot rebuild "
+            "(it rebuilds Linear, Sequential, activations, Softmax, Dropout and Identity)"
         )
     raise LegacyCheckpointError(
         f"{source}: layer {name!r} is {kind}, which hubpg's policy does not have (its "
@@ -272,7 +328,7 @@ def _tensor(value: Any, key: str, source: str, *, ndim: int) -> torch.Tensor:
     stored = value.untyped_storage().nbytes()
     if value.numel() * value.element_size() > stored:  # a stride-0 view would blow up on copy
         raise LegacyCheckpointError(f"{source}: {key} claims more elements than it stores")
-    return value.detach().to(torch.float32).contiguous().clone()
+    return value.detach().to("cpu", torch.float32).contiguous().clone()
 
 
 def _state_dict_layers(state: dict[Any, Any], source: str, assumed: list[str]) -> list[Layer]:
@@ -284,7 +340,7 @@ def _state_dict_layers(state: dict[Any, Any], source: str, assumed: list[str]) -
         match = _FC_KEY.match(key) if isinstance(key, str) else None
         if not match:
             raise LegacyCheckpointError(
-                f"{source}: state dict key {str(key)[:80]!r} is not of the form fcN.weight or "
+                f"{source}: state dict key {_key_text(key)} is not of the form fcN.weight or "
                 "fcN.bias (the course's Policy); hubpg cannot tell the architecture"
             )
         numbers.setdefault(int(match.group(1)), {})[match.group(2)] = value
@@ -379,3 +435,13 @@ def _check_chain(linears: list[Layer], source: str) -> None:
     for layer in linears:
         if layer.bias is not None and layer.bias.shape[0] != layer.weight.shape[0]:  # type: ignore[union-attr]
             raise LegacyCheckpointError(f"{source}: {layer.name}'s bias does not fit its weight")
+
+
+def _key_text(key: Any) -> str:
+    """A dict key for a message, never built from unbounded data: a short string's
+    repr, else only its type."""
+    if isinstance(key, str):
+        return repr(key[:80])
+    if isinstance(key, (int, float, bool)) or key is None:
+        return repr(key)[:40]
+    return f"<a {type(key).__name__}>"

@@ -183,6 +183,19 @@ def _pickle_globals(name: str, stream: io.BytesIO, *, pickles: int) -> set[str]:
     return found - set(wou._get_allowed_globals())
 
 
+def live_kind(qualified: str) -> str:
+    """The kind of a live module's class (``module.QualName``): a torch layer hubpg
+    maps, ``custom`` for a class of the student's own, ``unsupported`` for any other
+    torch class (convolutions, LayerNorm, ...).
+
+    Args:
+        qualified: the class's ``__module__`` and ``__qualname__``, dot-joined.
+    """
+    if qualified in TORCH_MODULE_CLASSES:
+        return TORCH_MODULE_CLASSES[qualified]
+    return "unsupported" if qualified.split(".", 1)[0] == "torch" else "custom"
+
+
 def _stand_ins_for(name: str, globals_needed: set[str]) -> dict[str, str]:
     stand_ins: dict[str, str] = {}
     refused: list[str] = []
