@@ -412,3 +412,56 @@ def test_bench_legacy_runs_in_tiny_mode() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "legacy / safetensors" in proc.stdout
+
+
+# --------------------------------------------------------------------------- live modules
+
+
+def test_a_live_module_is_rebuilt_by_the_same_rules_without_pickling(tmp_path) -> None:
+    """hubpg.legacy.read_module: the student's own module object, in their process."""
+    import torch
+    from course_checkpoints import CartPolePolicy, PixelcopterPolicy, SequentialPolicy
+
+    from hubpg.legacy import read_module
+
+    torch.manual_seed(3)
+    obs = torch.randn(32, 4)
+    for module, env_id in [
+        (CartPolePolicy(4, 2, 16), CARTPOLE),
+        (SequentialPolicy(4, 2, 8), CARTPOLE),
+        (
+            torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)),
+            CARTPOLE,
+        ),
+        (PixelcopterPolicy(7, 2, 8), PIXELCOPTER),
+    ]:
+        model = read_module(module, env_id=env_id)
+        x = obs if env_id == CARTPOLE else torch.randn(32, 7) * 30
+        with torch.no_grad():
+            theirs = module(x)
+            if not torch.allclose(theirs.sum(dim=1), torch.ones(32)):
+                theirs = torch.softmax(theirs, dim=1)  # a module that ends with logits
+        np.testing.assert_allclose(
+            model.policy.probs_numpy(x.numpy()), theirs.numpy(), rtol=1e-5, atol=1e-6
+        )
+        cls = type(module)
+        assert model.scan is None and model.module_class == f"{cls.__module__}.{cls.__qualname__}"
+        report = model.report()
+        assert report["kind"] == "live-module" and report["env_id"] == env_id
+        with torch.no_grad():  # a copy: changing the module later does not change the policy
+            next(module.parameters()).add_(1.0)
+        assert not torch.equal(next(model.policy.parameters()), next(module.parameters()))
+
+
+def test_a_live_module_hubpg_cannot_rebuild_is_refused_in_one_line() -> None:
+    import torch
+
+    from hubpg.legacy import read_module
+
+    conv = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.Linear(2, 2))
+    with pytest.raises(LegacyCheckpointError, match="Conv1d, which hubpg cannot rebuild"):
+        read_module(conv, env_id=CARTPOLE)
+    with pytest.raises(LegacyCheckpointError, match="not a torch.nn.Module"):
+        read_module({"fc1.weight": torch.zeros(2, 4)}, env_id=CARTPOLE)
+    with pytest.raises(LegacyCheckpointError, match="takes 4 observations.*has 7"):
+        read_module(torch.nn.Sequential(torch.nn.Linear(4, 2)), env_id=PIXELCOPTER)
