@@ -108,70 +108,17 @@ def convert_module(model: Any, *, env_id: str) -> ModuleConversion:
 
 
 def _rebuild_live_module(model: torch.nn.Module, env_id: str) -> ModuleConversion:
-    """The one call into :mod:`hubpg.legacy`'s structural rules for a live module.
+    """The one call into :mod:`hubpg.legacy`'s structural rules for a live module."""
+    from hubpg.legacy import read_module
 
-    INTERIM, until hubpg.legacy exposes its own rebuild of a live module: the module
-    tree is transcribed into legacy's inert stand-ins (classes, child modules,
-    parameters and plain attributes, tensors detached on the CPU) and given to
-    :func:`hubpg.legacy.rebuild`, so the rules are legacy's alone."""
-    from hubpg.legacy import rebuild
-
-    tree = _stand_in_tree(model, depth=0)
-    arch = rebuild(tree, source=class_name(model))
-    policy, config = _policy_of(arch, env_id, class_name(model))
-    return ModuleConversion(policy, config, class_name(model), arch.layers[0], list(arch.assumed))
-
-
-def _stand_in_tree(mod: torch.nn.Module, depth: int) -> Any:
-    from hubpg.errors import LegacyCheckpointError
-    from hubpg.legacy import MAX_DEPTH, TORCH_MODULE_CLASSES, _stand_in
-
-    if depth > MAX_DEPTH:
-        raise LegacyCheckpointError(f"modules nested deeper than {MAX_DEPTH} levels")
-    qualified = class_name(mod)
-    node = _stand_in(qualified, TORCH_MODULE_CLASSES.get(qualified, "custom"))()
-    state = {k: v for k, v in vars(mod).items() if k not in ("_modules", "_parameters", "_buffers")}
-    state["_modules"] = {
-        name: _stand_in_tree(child, depth + 1)
-        for name, child in mod._modules.items()
-        if child is not None
-    }
-    state["_parameters"] = {
-        name: p.detach().cpu() for name, p in mod._parameters.items() if p is not None
-    }
-    state["_buffers"] = {
-        name: b.detach().cpu() for name, b in mod._buffers.items() if b is not None
-    }
-    vars(node).update(state)
-    return node
-
-
-def _policy_of(arch: Any, env_id: str, source: str) -> tuple[Policy, PolicyConfig]:
-    from hubpg.config import PolicyConfig
-    from hubpg.envs import env_dims
-    from hubpg.errors import LegacyCheckpointError
-    from hubpg.policy import Policy, load_weights_strict
-
-    obs_dim, n_actions = env_dims(env_id)
-    if (arch.obs_dim, arch.n_actions) != (obs_dim, n_actions):
-        raise LegacyCheckpointError(
-            f"{source} takes {arch.obs_dim} observations and gives {arch.n_actions} "
-            f"actions, but {env_id} has {obs_dim} and {n_actions}; pass the right env_id"
-        )
-    config = PolicyConfig(
-        env_id=env_id,
-        obs_dim=obs_dim,
-        n_actions=n_actions,
-        hidden=arch.hidden,
-        activation=arch.activation,
+    converted = read_module(model, env_id=env_id)
+    return ModuleConversion(
+        policy=converted.policy,
+        config=converted.config,
+        class_name=class_name(model),
+        architecture=converted.architecture.layers[0],
+        assumed=list(converted.assumed),
     )
-    policy = Policy(config)
-    tensors = {}
-    for i, layer in enumerate(arch.linears):
-        tensors[f"net.{2 * i}.weight"] = layer.weight
-        tensors[f"net.{2 * i}.bias"] = layer.bias
-    load_weights_strict(policy, tensors, source)
-    return policy.eval(), config
 
 
 def observations_from(env: Any, n: int = CHECK_OBSERVATIONS, *, seed: int = 0) -> np.ndarray:
