@@ -596,6 +596,20 @@ def to_course_keys(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def course_network_keys(config: PolicyConfig) -> dict[str, Any]:
+    """The course's keys that describe a policy's network: ``env_id``, ``h_size`` (its
+    first hidden size, when it has one), ``state_space`` and ``action_space``.
+
+    Args:
+        config: the policy's architecture.
+    """
+    return {
+        **to_course_keys({"env_id": config.env_id, "hidden": config.hidden}),
+        "state_space": config.obs_dim,
+        "action_space": config.n_actions,
+    }
+
+
 def is_course_file(data: dict[str, Any]) -> bool:
     """True when ``data`` holds a key only the course writes (``h_size``,
     ``n_training_episodes``, ``n_evaluation_episodes``, ``state_space``, ...).

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hubpg.config import to_course_keys
+from hubpg.config import course_network_keys
 from hubpg.errors import ConfigError, ModuleMismatchError, RunDirError
 from hubpg.runfolder import HYPERPARAMETERS_NAME, atomic_dir, write_json
 
@@ -252,9 +252,7 @@ def write_run(
     config = conversion.config
     record = {
         **_json_ready(hyperparameters or {}),
-        **to_course_keys({"env_id": config.env_id, "hidden": config.hidden}),
-        "state_space": config.obs_dim,
-        "action_space": config.n_actions,
+        **course_network_keys(config),
         "hidden": list(config.hidden),
         "activation": config.activation,
         "source": f"{conversion.class_name} (a live nn.Module, converted in memory; never pickled)",

@@ -127,6 +127,7 @@ def _json_ready(data: Any) -> dict[str, Any] | None:
 
 
 def _write_folder(out: Path, model: LegacyModel, files: dict[str, Path]) -> list[str]:
+    from hubpg.config import course_network_keys
     from hubpg.packaging import assert_no_pickle
 
     out.mkdir(parents=True, exist_ok=True)
@@ -136,17 +137,11 @@ def _write_folder(out: Path, model: LegacyModel, files: dict[str, Path]) -> list
         if HYPERPARAMETERS_NAME in files
         else None
     )
-    hyper = hyper or {}
     arch = model.architecture
-    if arch.hidden:
-        hyper.setdefault("h_size", arch.hidden[0])
-    hyper |= {
-        "env_id": model.config.env_id,
-        "state_space": model.config.obs_dim,
-        "action_space": model.config.n_actions,
-        "hidden": arch.hidden,
-        "activation": arch.activation,
-    }
+    network = course_network_keys(model.config)  # the course's names: hubpg.config.COURSE_KEYS
+    hyper = {**network, **(hyper or {})}  # a course file's own h_size stays
+    hyper |= {k: v for k, v in network.items() if k != "h_size"}
+    hyper |= {"hidden": arch.hidden, "activation": arch.activation}
     write_json(out / HYPERPARAMETERS_NAME, hyper)
     results = _json_ready(small_json(files[RESULTS_NAME])) if RESULTS_NAME in files else None
     if results is not None:
