@@ -241,3 +241,18 @@ def test_the_check_reads_observations_from_the_students_env() -> None:
     env = gym.make("CartPole-v1")
     first, again = observations_from(env, 50, seed=1), observations_from(env, 50, seed=1)
     assert first.shape == (50, 4) and np.array_equal(first, again)
+
+
+def test_push_to_hub_has_the_courses_signature_and_documents_its_options() -> None:
+    import inspect
+
+    params = inspect.signature(hubpg.push_to_hub).parameters.values()
+    positional = [p for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    names = [p.name for p in positional]
+    assert names == ["repo_id", "model", "hyperparameters", "eval_env", "video_fps"]
+    assert positional[-1].default == 30
+    doc = inspect.getdoc(hubpg.push_to_hub) or ""
+    assert "Example:" in doc and ">>> " in doc
+    for p in params:
+        assert p.kind is not inspect.Parameter.VAR_KEYWORD
+        assert f"{p.name}:" in doc, f"{p.name} undocumented"
