@@ -102,16 +102,11 @@ def convert_module(model: Any, *, env_id: str) -> ModuleConversion:
     """
     import torch
 
-    if not isinstance(model, torch.nn.Module):
-        raise ConfigError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    return _rebuild_live_module(model, env_id)
-
-
-def _rebuild_live_module(model: torch.nn.Module, env_id: str) -> ModuleConversion:
-    """The one call into :mod:`hubpg.legacy`'s structural rules for a live module."""
     from hubpg.legacy import read_module
 
-    converted = read_module(model, env_id=env_id)
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    converted = read_module(model, env_id=env_id)  # legacy's structural rules, in memory
     return ModuleConversion(
         policy=converted.policy,
         config=converted.config,
