@@ -13,6 +13,7 @@ episodes (mean and std), recorded, carded and pushed in one commit through
 from __future__ import annotations
 
 import contextlib
+import numbers
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,12 +134,12 @@ def _temporary_folder() -> Iterator[str]:
 
 def _eval_episodes(hyperparameters: dict[str, Any]) -> int:
     value = hyperparameters.get("n_evaluation_episodes", COURSE_EVAL_EPISODES)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ConfigError(
             f"hyperparameters['n_evaluation_episodes'] must be a positive whole number "
             f"(got {value!r:.60})"
         )
-    return value
+    return int(value)
 
 
 def _say(message: str, progress: bool) -> None:

@@ -266,8 +266,12 @@ def write_run(
 
 
 def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
+    """The values JSON can hold (numpy scalars, such as ``env.action_space.n``, as
+    numbers); the others are left out."""
     kept: dict[str, Any] = {}
     for key, value in data.items():
+        if isinstance(value, np.generic):
+            value = value.item()
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError, RecursionError):

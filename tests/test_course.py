@@ -99,7 +99,7 @@ def hyperparameters(n_eval: int = EPISODES) -> dict:
         "lr": 1e-2,
         "env_id": "CartPole-v1",
         "state_space": 4,
-        "action_space": 2,
+        "action_space": np.int64(2),  # env.action_space.n, as the notebook takes it
     }
 
 
@@ -221,11 +221,13 @@ def test_package_takes_a_module_one_step_at_a_time(tmp_path, monkeypatch) -> Non
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(6)
     model = Policy(4, 2, 16)
-    pkg = hubpg.package(model, env_id="CartPole-v1", episodes=3, video=False)
+    given = {**hyperparameters(), "not_json": object()}
+    pkg = hubpg.package(model, hyperparameters=given, episodes=3, video=False)
     run_dir = tmp_path / "runs" / "CartPole-v1-Policy"
     assert pkg.package_dir.resolve() == run_dir / "hub" and pkg.evaluation.n_episodes == 3
     hyper = json.loads((run_dir / "hyperparameters.json").read_text())
     assert hyper["h_size"] == 16 and hyper["source"].startswith("__main__.Policy")
+    assert hyper["action_space"] == 2 and "not_json" not in hyper
     assert hyper["checked_max_difference"] <= 1e-5
     again = hubpg.evaluate(run_dir, episodes=3, deterministic=True)
     assert again.episode_returns == plays_argmax(model, again.seeds)
