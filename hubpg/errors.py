@@ -257,3 +257,13 @@ class StoreBusyError(HubpgError, TimeoutError):
 
 class LeaderboardSiteError(HubpgError, FileExistsError):
     """The leaderboard site's folder exists and is not a hubpg leaderboard site."""
+
+
+# --------------------------------------------------------------------------- course checkpoints (legacy)
+
+
+class LegacyReaderError(LegacyCheckpointError):
+    """Reading a course checkpoint in its own process ran past its time or memory limit
+    (or that process died): the work failed, and nothing from the file ran."""
+
+    exit_code = 1
