@@ -267,3 +267,12 @@ class LegacyReaderError(LegacyCheckpointError):
     (or that process died): the work failed, and nothing from the file ran."""
 
     exit_code = 1
+
+
+class ForeignFormatError(HubpgError, ValueError):
+    """A repo holds another RL library's model (stable-baselines3, CleanRL), which hubpg
+    does not verify; :attr:`library` names it."""
+
+    def __init__(self, message: str, library: str = "") -> None:
+        super().__init__(message)
+        self.library = library

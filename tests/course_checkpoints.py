@@ -345,6 +345,144 @@ def write_crafted(out: Path) -> None:
     zip_checkpoint(out / "called_class.pt", called)
     state = b"}" + MARK + op_str("_modules") + b"}" + op_str("_parameters") + b"}u"
     zip_checkpoint(out / "stdlib_class.pt", module_pickle("subprocess", "Popen", state=state))
+    # a student's class used as a value, or given a state that is no module's
+    zip_checkpoint(out / "class_value.pt", PROTO + op_global("lib.reinforce", "Policy") + STOP)
+    not_module = module_pickle("lib.reinforce", "Policy", state=b"}" + op_str("x") + b"K\x01s")
+    zip_checkpoint(out / "not_a_module_state.pt", not_module)
+
+
+# --------------------------------------------------------------------------- students' modules
+# Students' own versions of the notebook: the Policy class imported from a module of
+# their own (so the pickle names lib.reinforce.Policy, policy.Policy, mypkg.nets.Policy),
+# Dropout between layers, activation modules as attributes, a torch.device attribute.
+
+STUDENT_MODULES = {
+    "lib/reinforce.py": """
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Policy(nn.Module):
+    def __init__(self, s_size, a_size, h_size):
+        super().__init__()
+        self.device = torch.device("cuda:0")  # the notebook's device, saved with the module
+        self.fc1 = nn.Linear(s_size, h_size)
+        self.fc2 = nn.Linear(h_size, a_size)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x))
+        return F.softmax(self.fc2(x), dim=1)
+""",
+    "policy.py": """
+import torch.nn.functional as F
+from torch import nn
+
+
+class Policy(nn.Module):
+    def __init__(self, s_size, a_size, h_size, dropout=0.2):
+        super().__init__()
+        self.fc1 = nn.Linear(s_size, h_size)
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(h_size, h_size * 2)
+        self.fc3 = nn.Linear(h_size * 2, a_size)
+        self.relu = nn.ReLU()
+        self.sizes = [s_size, h_size, a_size]
+        self.gamma = 0.99
+
+    def forward(self, x):
+        x = self.dropout(self.relu(self.fc1(x)))
+        x = self.dropout(self.relu(self.fc2(x)))
+        return F.softmax(self.fc3(x), dim=1)
+
+
+class TwoActivations(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.act1 = nn.Tanh()
+        self.fc2 = nn.Linear(8, 2)
+        self.act2 = nn.ReLU()
+
+
+class Normed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.norm = nn.LayerNorm(8)
+        self.fc2 = nn.Linear(8, 2)
+""",
+    "mypkg/__init__.py": "",
+    "mypkg/nets.py": """
+from torch import nn
+
+
+class Body(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 8)
+
+
+class Policy(nn.Module):
+    def __init__(self, s_size, a_size, h_size):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(s_size, h_size),
+            nn.Tanh(),
+            nn.Dropout(0.1),
+            nn.Linear(h_size, a_size),
+            nn.Softmax(dim=-1),
+        )
+        self.h_size = h_size
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class Nested(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = Body()
+        self.head = nn.Linear(8, 2)
+""",
+}
+
+
+def write_students(out: Path) -> None:
+    """The students' variants, each class imported from its own module file."""
+    import importlib
+
+    src = out / "student-src"
+    for name, text in STUDENT_MODULES.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(text.lstrip())
+    sys.path.insert(0, str(src))
+    reinforce = importlib.import_module("lib.reinforce")
+    policy = importlib.import_module("policy")
+    nets = importlib.import_module("mypkg.nets")
+    lean = [0.0, 0.0, 1.0, 0.0]
+    climb = [0.0, 0.0, -0.2, 0.2, 0.0, 0.0, 0.0]
+    readable = {
+        "student_lib": (steer(reinforce.Policy(4, 2, 16), lean), CARTPOLE),
+        "student_dropout": (steer(policy.Policy(7, 2, 32), climb), PIXELCOPTER),
+        "student_pkg": (steer(nets.Policy(4, 2, 16), lean), CARTPOLE),
+    }
+    for name, (model, env_id) in readable.items():
+        if name == "student_lib":  # saved on Colab's GPU
+            with mock.patch.object(torch.serialization, "location_tag", lambda s: "cuda:0"):
+                torch.save(model, out / f"{name}.pt")
+        else:
+            torch.save(model, out / f"{name}.pt")  # in training mode, as after reinforce()
+        write_expected(out, name, model.eval(), env_id, model_obs_dim(model))
+    # a state dict saved as model.pt, beside the course's hyperparameters.json
+    folder = out / "student-state-dict"
+    folder.mkdir()
+    torch.save(readable["student_lib"][0].state_dict(), folder / "model.pt")
+    (folder / "hyperparameters.json").write_text(json.dumps({"env_id": CARTPOLE, "h_size": 16}))
+    # refused: two activations, a LayerNorm, a class nested in a class
+    torch.save(policy.TwoActivations(), out / "student_two_activations.pt")
+    torch.save(policy.Normed(), out / "student_layernorm.pt")
+    torch.save(nets.Nested(), out / "student_nested.pt")
 
 
 def write_all(out: Path, marker: Path) -> None:
@@ -402,6 +540,7 @@ def write_all(out: Path, marker: Path) -> None:
     save(nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(), nn.Linear(16, 2)), out / "leaky.pt")
 
     write_crafted(out)
+    write_students(out)
 
     course_repo(out, cartpole, CARTPOLE, 16, 500.0)
 

@@ -233,6 +233,86 @@ def test_convert_cli_refuses_in_one_line(course, tmp_path) -> None:
     assert not marker_of(course).exists() and not (tmp_path / "o").exists()
 
 
+# --------------------------------------------------------------------------- students' variants
+# Classes imported from the students' own modules (tests/course_checkpoints.py writes
+# lib/reinforce.py, policy.py and the package mypkg/ and saves their modules).
+
+STUDENTS = {
+    "student_lib": (CARTPOLE, "lib.reinforce.Policy", "ReLU (the course's) between"),
+    "student_dropout": (PIXELCOPTER, "policy.Policy", "dropout (Dropout, Identity) the identity"),
+    "student_pkg": (CARTPOLE, "mypkg.nets.Policy", "applies its one Sequential, layers"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STUDENTS))
+def test_a_students_own_module_plays_what_its_forward_plays(course, name) -> None:
+    from hubpg.evaluation import evaluate
+
+    env_id, cls, assumed = STUDENTS[name]
+    model = read_checkpoint(course / f"{name}.pt", env_id=env_id)
+    assert cls in model.scan.globals and any(cls in a and assumed in a for a in model.assumed)
+    obs, probs = expected(course, name)
+    np.testing.assert_allclose(model.policy.probs_numpy(obs), probs, rtol=1e-5, atol=1e-6)
+    played = json.loads((course / f"{name}.episodes.json").read_text())
+    result = evaluate(
+        model.policy,
+        episodes=len(played["returns"]),
+        seed=0,
+        deterministic=True,
+        max_t=played["max_t"],
+    )
+    assert result.episode_returns == played["returns"] and len(set(played["returns"])) > 1
+
+
+def test_a_state_dict_saved_as_model_pt_converts(course, tmp_path) -> None:
+    out = tmp_path / "converted"
+    proc = run_cli("convert", str(course / "student-state-dict" / "model.pt"), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    evaluated = run_cli("evaluate", str(out), "--episodes", "5", "--deterministic", "--json")
+    played = json.loads((course / "student_lib.episodes.json").read_text())
+    assert json.loads(evaluated.stdout)["episode_returns"] == played["returns"]
+    assert "state dict" in " ".join(json.loads((out / LEGACY_NAME).read_text())["assumed"])
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("student_two_activations.pt", "several activations (ReLU, Tanh)"),
+        ("student_layernorm.pt", "needs the global torch.nn.modules.normalization.LayerNorm"),
+        ("student_nested.pt", "'body' (mypkg.nets.Body), whose place in its forward hubpg"),
+        ("class_value.pt", "uses the class lib.reinforce.Policy as a value"),
+        ("not_a_module_state.pt", "a state without _modules and _parameters"),
+        ("called_class.pt", "creates __main__.Policy with arguments"),
+        ("stdlib_class.pt", "needs the global subprocess.Popen"),
+    ],
+)
+def test_what_hubpg_cannot_place_or_trust_stays_one_refusal(course, name, message) -> None:
+    with pytest.raises(LegacyCheckpointError, match=re.escape(message)):
+        read_checkpoint(course / name, env_id=CARTPOLE)
+    assert not marker_of(course).exists()
+
+
+def test_a_students_live_module_from_their_own_module(course, monkeypatch) -> None:
+    import importlib
+
+    import torch
+
+    from hubpg.legacy import read_module
+
+    monkeypatch.syspath_prepend(str(course / "student-src"))
+    nets = importlib.import_module("mypkg.nets")
+    module = nets.Policy(4, 2, 8).eval()
+    model = read_module(module, env_id=CARTPOLE)
+    x = torch.randn(16, 4)
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            model.policy.probs_numpy(x.numpy()), module(x).numpy(), rtol=1e-5, atol=1e-6
+        )
+    assert model.module_class == "mypkg.nets.Policy"
+    with pytest.raises(LegacyCheckpointError, match="'body' .*whose place in its forward"):
+        read_module(nets.Nested(), env_id=CARTPOLE)
+
+
 # --------------------------------------------------------------------------- crafted pickles
 # Issue 28's reproductions, each run as a user runs it under a hard outer timeout
 # and an address-space ceiling (inherited by every process the command starts):
@@ -564,6 +644,44 @@ def test_leaderboard_verifies_course_repos_and_sets_the_hostile_apart(
     assert not marker_of(course).exists()
     without = leaderboard(CARTPOLE, endpoint=hub.url, verify=True, episodes=5, workers=1)
     assert all(row["problem"] == "not verifiable: pickle" for row in without)
+
+
+def test_another_librarys_model_is_named_with_or_without_legacy(hub, tmp_path) -> None:
+    """A stable-baselines3 repo (as huggingface_sb3's package_to_hub lays it out) and a
+    CleanRL one are named as such: no advice to pass --legacy, no dead end."""
+    import zipfile
+
+    from huggingface_hub import HfApi
+
+    sb3 = tmp_path / "sb3"
+    (sb3 / "ppo-CartPole-v1").mkdir(parents=True)
+    with zipfile.ZipFile(sb3 / "ppo-CartPole-v1.zip", "w") as archive:
+        archive.writestr("data", "{}")
+        archive.writestr("policy.pth", b"PK")
+    (sb3 / "ppo-CartPole-v1" / "data").write_text("{}")
+    (sb3 / "ppo-CartPole-v1" / "policy.pth").write_bytes(b"PK")
+    (sb3 / "config.json").write_text('{"policy_class": "ActorCriticPolicy"}')
+    (sb3 / "results.json").write_text('{"mean_reward": 500.0, "std_reward": 0.0}')
+    cleanrl = tmp_path / "cleanrl"
+    cleanrl.mkdir()
+    (cleanrl / "dqn.cleanrl_model").write_bytes(b"PK")
+    (cleanrl / "dqn.py").write_text("# the training script\n")
+    api = HfApi(endpoint=hub.url, token=ALICE)
+    for repo, folder in (("alice/ppo-CartPole-v1", sb3), ("alice/dqn-CartPole-v1", cleanrl)):
+        api.create_repo(repo)
+        api.upload_folder(repo_id=repo, folder_path=str(folder))
+    for repo, library in (
+        ("alice/ppo-CartPole-v1", "a stable-baselines3 model (ppo-CartPole-v1.zip)"),
+        ("alice/dqn-CartPole-v1", "a CleanRL model (dqn.cleanrl_model)"),
+    ):
+        for legacy in ([], ["--legacy"]):
+            proc = run_cli("load-and-eval", "--repo", repo, "--endpoint", hub.url, *legacy)
+            assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+            assert f"{repo} holds {library}" in proc.stderr
+            assert "hubpg verifies REINFORCE policies (safetensors or course checkpoints)" in (
+                proc.stderr
+            )
+            assert "--legacy" not in proc.stderr
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from hubpg.runfolder import (
     WEIGHTS_NAME,
     read_json,
 )
+from hubpg.sniff import VERIFIES, check_not_foreign
 
 #: The course's JSON files are tiny; larger ones are refused.
 JSON_MAX_BYTES = 2**20
@@ -68,9 +69,10 @@ def checkpoint_to_download(repo_id: str, siblings: list[Any], max_bytes: int | N
     sizes = {s.rfilename: getattr(s, "size", None) for s in siblings}
     name = pick_checkpoint(set(sizes))
     if name is None:
+        check_not_foreign(repo_id, sizes)
         raise MissingFileError(
             f"{repo_id} has neither model.safetensors + config.json nor a course checkpoint "
-            "(model.pt, .pth or .bin); it cannot be read even with --legacy"
+            f"(model.pt, .pth or .bin); {VERIFIES}"
         )
     size = sizes[name]
     if size is not None and size > cap:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,10 @@ TORCH_MODULE_CLASSES: dict[str, str] = {
     "torch.nn.modules.dropout.Dropout": "Dropout",
     **{f"torch.nn.modules.activation.{name}": name for name in _ACTIVATION_CLASSES},
 }
-_MAIN_CLASS = re.compile(r"^__main__\.([A-Za-z_][A-Za-z0-9_]{0,99})$")
+#: ``module.path.Class``: identifiers, at most 10 of them.
+_CLASS_NAME = re.compile(r"^[A-Za-z_]\w{0,99}(\.[A-Za-z_]\w{0,99}){1,9}$", re.ASCII)
+#: Top-level packages beyond the standard library whose classes are never a student's.
+_NOT_STUDENT_CODE = frozenset({"builtins", "__builtin__", "copy_reg", "torch", "numpy", "hubpg"})
 _ZIP_MAGIC = b"PK\x03\x04"
 #: A pre-1.6 file is five pickles (magic number, protocol, sys info, the object,
 #: storage keys) followed by raw storage bytes; the first two are these numbers.
@@ -266,16 +270,25 @@ def _pre16_class(name: str, qualified: str) -> str | None:
 
 def stand_in_kind(qualified: str) -> str | None:
     """The stand-in kind of a global beyond torch's allowlist: a torch layer hubpg
-    maps, ``custom`` for a notebook class, None (refused) for anything else.
+    maps, ``custom`` for a class of the student's own (from any module: ``__main__``,
+    ``lib.reinforce``, ``policy``, a package), None (refused) for anything named like
+    the standard library, torch's internals, numpy or hubpg, or not like a class.
+    Whether the pickle uses it the way ``torch.save`` writes a module is the walk's
+    to check (:mod:`hubpg.legacy.pickles`); its stand-in is inert whatever its name.
 
     Args:
         qualified: the global's ``module.name``.
     """
     if qualified in TORCH_MODULE_CLASSES:
         return TORCH_MODULE_CLASSES[qualified]
-    if _MAIN_CLASS.match(qualified):
-        return "custom"
-    return None
+    if len(qualified) > 200 or not _CLASS_NAME.match(qualified):
+        return None
+    top = qualified.split(".", 1)[0]
+    if top != "__main__" and (
+        top.startswith("_") or top in sys.stdlib_module_names or top in _NOT_STUDENT_CODE
+    ):
+        return None
+    return "custom"
 
 
 def live_kind(qualified: str) -> str:
