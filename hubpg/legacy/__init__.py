@@ -6,13 +6,18 @@ versions of the notebook also save a state dict (``torch.save(policy.state_dict(
 ...)``). Both are pickles. This package reads them the one safe way torch offers,
 one module per step:
 
-- :mod:`~hubpg.legacy.scan`: the file's size is capped and the globals its pickle
-  needs are listed without running it; anything that is neither torch's tensor
-  machinery nor a module class hubpg maps to an inert stand-in is refused.
+- :mod:`~hubpg.legacy.scan` and :mod:`~hubpg.legacy.pickles`: the file's size is
+  capped and its pickle is walked with symbolic values, building nothing: a global
+  that is neither torch's tensor machinery nor a module class hubpg maps to an
+  inert stand-in, a call that is not a tensor rebuilt from a storage record the
+  file holds, a hash-bomb key, are refused before anything is allocated.
 - :mod:`~hubpg.legacy.load`: torch's weights-only unpickler loads it, module
   classes mapped to stand-ins without methods, tensors on the CPU.
 - :mod:`~hubpg.legacy.rebuild`: the stand-in tree (or state dict) becomes an
   :class:`Architecture` (Linear layers, one activation, what was assumed).
+- :mod:`~hubpg.legacy.isolate`: scan, load and rebuild run in a process of their
+  own with a deadline and a memory ceiling; only the weights come back, as
+  safetensors.
 - :mod:`~hubpg.legacy.model`: the architecture becomes a hubpg
   :class:`~hubpg.policy.Policy` (:class:`LegacyModel`, :func:`read_checkpoint`);
   :func:`read_module` does the same for a live ``torch.nn.Module`` by the same
@@ -27,6 +32,7 @@ one module per step:
 from __future__ import annotations
 
 from hubpg.legacy.convert import ConvertResult, convert
+from hubpg.legacy.isolate import DEFAULT_READ_MEMORY_MIB, DEFAULT_READ_TIMEOUT_S, read_isolated
 from hubpg.legacy.load import StandIn, load_checkpoint
 from hubpg.legacy.model import LegacyModel, policy_of, read_checkpoint, read_module
 from hubpg.legacy.rebuild import Architecture, Layer, rebuild, rebuild_module
@@ -47,6 +53,8 @@ from hubpg.runfolder import LEGACY_NAME
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_READ_MEMORY_MIB",
+    "DEFAULT_READ_TIMEOUT_S",
     "LEGACY_NAME",
     "Architecture",
     "CheckpointScan",
@@ -64,6 +72,7 @@ __all__ = [
     "policy_of",
     "read_checkpoint",
     "read_files",
+    "read_isolated",
     "read_module",
     "rebuild",
     "rebuild_module",

@@ -78,6 +78,6 @@ def load_checkpoint(scan: CheckpointScan) -> Any:
 
 def weights_only_reason(exc: BaseException) -> str:
     """The reason torch's weights-only unpickler gave, without its boilerplate."""
-    text = str(exc)
-    match = re.search(r"WeightsUnpickler error: ([^\n]+)", text)
-    return (match.group(1) if match else first_line(exc))[:300]
+    text = str(exc)[:5000]
+    match = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+    return (match.group(1).strip() if match else first_line(exc))[:300]

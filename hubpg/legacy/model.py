@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubpg.errors import HubpgError, LegacyCheckpointError
-from hubpg.legacy.load import load_checkpoint
-from hubpg.legacy.rebuild import Architecture, rebuild, rebuild_module
-from hubpg.legacy.scan import DEFAULT_MAX_BYTES, CheckpointScan, first_line, scan_checkpoint
+from hubpg.errors import ConfigError, LegacyCheckpointError
+from hubpg.legacy.isolate import DEFAULT_READ_MEMORY_MIB, DEFAULT_READ_TIMEOUT_S, read_isolated
+from hubpg.legacy.rebuild import Architecture, rebuild_module
+from hubpg.legacy.scan import DEFAULT_MAX_BYTES, CheckpointScan
 
 if TYPE_CHECKING:
     from hubpg.config import PolicyConfig
@@ -75,8 +75,12 @@ def read_checkpoint(
     max_bytes: int = DEFAULT_MAX_BYTES,
     repo_id: str | None = None,
     revision: str | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT_S,
+    memory_mib: int = DEFAULT_READ_MEMORY_MIB,
 ) -> LegacyModel:
-    """Read a course checkpoint without running it and rebuild it as a hubpg policy.
+    """Read a course checkpoint without running it, in a process of its own with a
+    deadline and a memory ceiling (:mod:`hubpg.legacy.isolate`), and rebuild it as a
+    hubpg policy.
 
     Args:
         path: the ``torch.save`` file.
@@ -84,17 +88,12 @@ def read_checkpoint(
         max_bytes: the size cap (default 64 MiB).
         repo_id: the repo it came from, if any (recorded only).
         revision: the commit it came from, if any (recorded only).
+        read_timeout: seconds the reading process may take (its start included).
+        memory_mib: MiB it may take beyond the interpreter and torch.
     """
-    scan = scan_checkpoint(path, max_bytes=max_bytes)
-    loaded = load_checkpoint(scan)
-    try:
-        arch = rebuild(loaded, source=scan.path.name)
-    except (TypeError, ValueError, RuntimeError, AttributeError, KeyError, IndexError) as exc:
-        if isinstance(exc, HubpgError):
-            raise
-        raise LegacyCheckpointError(
-            f"{scan.path.name} holds a network hubpg cannot read ({first_line(exc)})"
-        ) from exc
+    scan, arch = read_isolated(
+        path, max_bytes=max_bytes, read_timeout=read_timeout, memory_mib=memory_mib
+    )
     policy, config = policy_of(arch, env_id=env_id, source=scan.path.name)
     return LegacyModel(policy, config, scan, arch, repo_id, revision)
 
@@ -135,13 +134,18 @@ def policy_of(arch: Architecture, *, env_id: str, source: str) -> tuple[Policy, 
             f"{source} takes {arch.obs_dim} observations and gives {arch.n_actions} "
             f"actions, but {env_id} has {obs_dim} and {n_actions}; pass the right --env-id"
         )
-    config = PolicyConfig(
-        env_id=env_id,
-        obs_dim=obs_dim,
-        n_actions=n_actions,
-        hidden=arch.hidden,
-        activation=arch.activation,
-    )
+    try:
+        config = PolicyConfig(
+            env_id=env_id,
+            obs_dim=obs_dim,
+            n_actions=n_actions,
+            hidden=arch.hidden,
+            activation=arch.activation,
+        )
+    except ConfigError as exc:
+        raise LegacyCheckpointError(
+            f"{source} holds a network hubpg cannot rebuild ({exc})"
+        ) from exc
     policy = Policy(config)
     tensors: dict[str, Any] = {}
     for i, layer in enumerate(arch.linears):

@@ -30,6 +30,10 @@ MAX_LAYERS = 64
 #: torch activation class -> hubpg's activation name (the ones a PolicyConfig can hold).
 HUBPG_ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "ELU": "elu", "GELU": "gelu", "SiLU": "silu"}
 _FC_KEY = re.compile(r"^fc(\d{1,3})\.(weight|bias)$")
+#: What a class of the student's own may hold beside its Linear layers.
+_BESIDE_LINEARS = frozenset(
+    {"Linear", "Dropout", "Identity", "Softmax", "LogSoftmax", *HUBPG_ACTIVATIONS}
+)
 
 
 @dataclass
@@ -146,8 +150,11 @@ def _visit(mod: Any, source: str, seen: set[int]) -> None:
 def _custom_layers(
     mod: Any, source: str, assumed: list[str], depth: int, seen: set[int]
 ) -> list[Layer]:
-    """A notebook class: only Linear children (the course's forward is assumed), or one
-    Sequential child (its forward is assumed to apply it)."""
+    """A class of the student's own: Linear children, with Dropout, Identity, one kind
+    of activation and a softmax beside them (the course's forward is assumed: the
+    Linears in order, that activation between, softmax at the end), or one Sequential
+    child (its forward is assumed to apply it). Its other attributes (a device, lists,
+    numbers) play no part."""
     name = _class_name(mod)
     _no_own_tensors(mod, source)
     children = _children(mod, source)
@@ -158,23 +165,37 @@ def _custom_layers(
             f"{children[0][0]}"
         )
         return _module_layers(children[0][1], source, assumed, depth + 1, seen)
-    if not children or any(k != "Linear" for k in kinds):
-        odd = next((c for c, k in zip(children, kinds, strict=True) if k != "Linear"), None)
-        what = f"its child {odd[0]!r} ({_kind_name(odd[1])})" if odd else "no layers"
+    odd = next(
+        ((c, m) for (c, m), k in zip(children, kinds, strict=True) if k not in _BESIDE_LINEARS),
+        None,
+    )
+    if odd or "Linear" not in kinds:
+        what = f"its child {odd[0]!r} ({_kind_name(odd[1])})" if odd else "no Linear layer"
         raise LegacyCheckpointError(
-            f"{source}: {name} holds {what}; hubpg rebuilds a notebook class only when it "
-            "holds Linear layers alone (or one Sequential), as the course's Policy does"
+            f"{source}: {name} holds {what}, whose place in its forward hubpg cannot know; "
+            "hubpg rebuilds a class of the student's own when it holds Linear layers (with "
+            "Dropout, Identity, one activation, a softmax) or one Sequential, as the "
+            "course's Policy does"
         )
-    ordered = _course_order([c for c, _ in children])
-    by_name = dict(children)
-    for child_name in ordered:
-        _visit(by_name[child_name], source, seen)
-    linears = [_leaf(child_name, by_name[child_name], source) for child_name in ordered]
+    for _, child in children:
+        _visit(child, source, seen)
+    leaves = {c: _leaf(c, m, source) for c, m in children}  # checks each one's settings
+    activations = sorted({k for k in kinds if k in HUBPG_ACTIVATIONS})
+    if len(activations) > 1:
+        raise LegacyCheckpointError(
+            f"{source}: {name} holds several activations ({', '.join(activations)}); hubpg "
+            "cannot know which one goes where in its forward"
+        )
+    activation = activations[0] if activations else "ReLU"
+    ordered = _course_order([c for c, k in zip(leaves, kinds, strict=True) if k == "Linear"])
+    idle = [c for c, k in zip(leaves, kinds, strict=True) if k in ("Dropout", "Identity")]
+    between = "ReLU (the course's)" if not activations else f"its {activation}"
     assumed.append(
         f"forward of {name} (its code is not in the file): the course's, "
-        f"{' -> '.join(ordered)} with ReLU between and softmax at the end"
+        f"{' -> '.join(ordered)} with {between} between and softmax at the end"
+        + (f"; {', '.join(idle)} (Dropout, Identity) the identity when evaluating" if idle else "")
     )
-    return _course_forward(linears)
+    return _course_forward([leaves[c] for c in ordered], activation)
 
 
 def _course_order(names: list[str]) -> list[str]:
@@ -185,11 +206,11 @@ def _course_order(names: list[str]) -> list[str]:
     return names
 
 
-def _course_forward(linears: list[Layer]) -> list[Layer]:
+def _course_forward(linears: list[Layer], activation: str = "ReLU") -> list[Layer]:
     layers: list[Layer] = []
     for i, linear in enumerate(linears):
         if i:
-            layers.append(Layer("ReLU", "relu"))
+            layers.append(Layer(activation, activation.lower()))
         layers.append(linear)
     layers.append(Layer("softmax", "softmax", detail="dim=1"))
     return layers

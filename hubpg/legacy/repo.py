@@ -14,6 +14,7 @@ from hubpg.errors import (
     MissingFileError,
     UnknownEnvError,
 )
+from hubpg.legacy.isolate import DEFAULT_READ_MEMORY_MIB, DEFAULT_READ_TIMEOUT_S
 from hubpg.legacy.model import LegacyModel, read_checkpoint
 from hubpg.legacy.scan import DEFAULT_MAX_BYTES
 from hubpg.runfolder import (
@@ -24,6 +25,7 @@ from hubpg.runfolder import (
     WEIGHTS_NAME,
     read_json,
 )
+from hubpg.sniff import VERIFIES, check_not_foreign
 
 #: The course's JSON files are tiny; larger ones are refused.
 JSON_MAX_BYTES = 2**20
@@ -67,9 +69,10 @@ def checkpoint_to_download(repo_id: str, siblings: list[Any], max_bytes: int | N
     sizes = {s.rfilename: getattr(s, "size", None) for s in siblings}
     name = pick_checkpoint(set(sizes))
     if name is None:
+        check_not_foreign(repo_id, sizes)
         raise MissingFileError(
             f"{repo_id} has neither model.safetensors + config.json nor a course checkpoint "
-            "(model.pt, .pth or .bin); it cannot be read even with --legacy"
+            f"(model.pt, .pth or .bin); {VERIFIES}"
         )
     size = sizes[name]
     if size is not None and size > cap:
@@ -148,6 +151,8 @@ def read_files(
     max_bytes: int = DEFAULT_MAX_BYTES,
     repo_id: str | None = None,
     revision: str | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT_S,
+    memory_mib: int = DEFAULT_READ_MEMORY_MIB,
 ) -> LegacyModel:
     """Read the course checkpoint among ``files`` (a downloaded repo or a folder).
 
@@ -157,6 +162,8 @@ def read_files(
         max_bytes: the size cap of the checkpoint.
         repo_id: recorded in the result.
         revision: recorded in the result.
+        read_timeout: seconds the process reading the checkpoint may take.
+        memory_mib: MiB that process may take beyond the interpreter and torch.
     """
     name = pick_checkpoint(set(files))
     if name is None:
@@ -168,6 +175,8 @@ def read_files(
         max_bytes=max_bytes,
         repo_id=repo_id,
         revision=revision,
+        read_timeout=read_timeout,
+        memory_mib=memory_mib,
     )
     model.files = dict(files)
     return model
@@ -182,6 +191,8 @@ def fetch_checkpoint(
     timeout: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     env_id: str | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT_S,
+    memory_mib: int = DEFAULT_READ_MEMORY_MIB,
 ) -> LegacyModel:
     """Download a repo's course checkpoint (refused before downloading when over
     ``max_bytes``) and its JSON files at one commit, and read it without running it.
@@ -194,6 +205,9 @@ def fetch_checkpoint(
         timeout: seconds a Hub request may wait (see :func:`hubpg.hub.resolve_timeout`).
         max_bytes: the checkpoint size cap (default 64 MiB).
         env_id: the env (default: from the repo's files).
+        read_timeout: seconds the process reading the checkpoint may take (its start
+            included; the download is bounded by ``timeout`` per request).
+        memory_mib: MiB that process may take beyond the interpreter and torch.
     """
     from hubpg.hub import download
 
@@ -213,5 +227,11 @@ def fetch_checkpoint(
             "(hubpg load-and-eval reads it as it is)"
         )
     return read_files(
-        got.files, env_id=env_id, max_bytes=max_bytes, repo_id=repo_id, revision=got.revision
+        got.files,
+        env_id=env_id,
+        max_bytes=max_bytes,
+        repo_id=repo_id,
+        revision=got.revision,
+        read_timeout=read_timeout,
+        memory_mib=memory_mib,
     )
