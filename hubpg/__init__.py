@@ -6,6 +6,9 @@ The Python API mirrors the ``hubpg`` command (keyword-only options named as in t
 - ``evaluate(run_dir_or_policy_or_result, *, episodes=100, seed=0)`` -> :class:`Evaluated`
 - ``package(run_dir_or_result, *, repo_name=None, video=True)`` -> :class:`Packaged`
 - ``push(run_dir_or_result, *, repo="NAMESPACE/NAME")`` -> :class:`Pushed`
+- ``push_to_hub(repo_id, model, hyperparameters, eval_env, video_fps=30)`` -> :class:`Pushed`:
+  the Deep RL course's function for a module you trained yourself, safely (no pickle);
+  ``package(model, env_id=...)`` takes such a module too
 - ``load_and_eval(repo, *, episodes=100)`` -> :class:`Verified`
 - ``leaderboard(env_id, *, verify=False)`` -> :class:`Leaderboard`
 - ``load(repo_id)`` -> ``(Policy, PolicyConfig)``, without unpickling anything
@@ -35,6 +38,7 @@ _LAZY = {
     "evaluate": ("hubpg.api", "evaluate"),
     "package": ("hubpg.api", "package"),
     "push": ("hubpg.api", "push"),
+    "push_to_hub": ("hubpg.course", "push_to_hub"),
     "load_and_eval": ("hubpg.api", "load_and_eval"),
     "leaderboard": ("hubpg.api", "leaderboard"),
     "load": ("hubpg.hub", "load"),

@@ -21,7 +21,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hubpg.config import TrainConfig, evaluation_max_t, load_hyperparameter_file
+from hubpg.config import (
+    COURSE_KEYS,
+    TrainConfig,
+    config_with_file,
+    course_note,
+    evaluation_max_t,
+    read_hyperparameter_file,
+    runs_course_algorithm,
+)
 from hubpg.errors import ConfigError, HubpgError
 from hubpg.results import Evaluated, Leaderboard, Packaged, Pushed, Trained, Verified
 from hubpg.runfolder import HYPERPARAMETERS_NAME, latest_run, read_json
@@ -30,9 +38,8 @@ from hubpg.runfolder import HYPERPARAMETERS_NAME, latest_run, read_json
 TRAIN_OPTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name != "env_id")
 #: Names from the Deep RL course's notebook (and other libraries) -> the TrainConfig field.
 SYNONYMS = {
+    **{course: name for course, name in COURSE_KEYS.items() if course != name},
     "learning_rate": "lr",
-    "h_size": "hidden",
-    "n_training_episodes": "total_episodes",
     "episodes": "total_episodes",
     "max_steps": "max_t",
     "n_envs": "num_envs",
@@ -54,7 +61,10 @@ def train_config(
     Args:
         env_id_or_config: a Gymnasium env id, or a ``TrainConfig`` (taken as it is; no
             ``config`` or overrides allowed with it).
-        config: a JSON or YAML file of hyperparameters (course keys accepted).
+        config: a JSON or YAML file of hyperparameters; a course file (``h_size``,
+            ``n_training_episodes``, ...) runs the course's algorithm unless it or the
+            overrides set ``num_envs``/``episodes_per_update``/``segment_steps``
+            (:func:`hubpg.config.runs_course_algorithm`).
         **overrides: any ``TrainConfig`` field; ``None`` means "not given".
 
     Example:
@@ -79,11 +89,10 @@ def train_config(
 
     env_id = env_id_or_config
     check_env_id(env_id)
-    from_file = load_hyperparameter_file(Path(config)) if config is not None else {}
-    from_file.pop("env_id", None)
+    from_file = read_hyperparameter_file(Path(config)) if config is not None else {}
     if "hidden" in given:
         given["hidden"] = parse_sizes(given["hidden"])
-    return TrainConfig.for_env(env_id, **{**from_file, **given})
+    return config_with_file(env_id, from_file, given)
 
 
 def check_train_options(options: dict[str, Any]) -> None:
@@ -169,6 +178,8 @@ def train(
     if overwrite and resume:
         raise ConfigError("overwrite and resume exclude each other")
     cfg = train_config(env_id_or_config, config=config, seed=seed, **overrides)
+    if config is not None and progress and not resume:
+        _say_course_note(cfg, Path(config), overrides)
     from hubpg.reinforce import config_from_record, default_run_dir
     from hubpg.reinforce import train as run_training
 
@@ -196,6 +207,14 @@ def train(
         evaluation=evaluation,
         config=final,
     )
+
+
+def _say_course_note(cfg: TrainConfig, path: Path, overrides: dict[str, Any]) -> None:
+    """On stderr, the one line saying a course file runs the course's algorithm."""
+    import sys
+
+    if runs_course_algorithm(read_hyperparameter_file(path), overrides):
+        print(course_note(cfg, path.name), file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -311,13 +330,18 @@ def package(
     video_max_t: int | None = None,
     repo_name: str | None = None,
     overwrite: bool = False,
+    env_id: str | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    eval_env: Any = None,
 ) -> Packaged:
     """Build the Hub-ready folder of a run (as ``hubpg package``): weights, config,
     results, replay video, learning curve and model card.
 
     Args:
         run_dir_or_result: a run folder or the result of :func:`train` (default: the
-            latest run under ``runs/``).
+            latest run under ``runs/``), or a ``torch.nn.Module`` you trained with your
+            own code: converted in memory and checked against its forward first
+            (:func:`hubpg.live.module_run`, into ``runs/<env_id>-<ClassName>``).
         out: the package folder (default ``RUN_DIR/hub``).
         episodes: evaluation episodes behind the card's score.
         seed: seed of evaluation episode 0.
@@ -327,7 +351,11 @@ def package(
         video_fps: replay frame rate (default: the env's).
         video_max_t: longest replay, in steps (default 3000).
         repo_name: ``NAMESPACE/NAME`` shown in the card.
-        overwrite: rebuild an existing package folder.
+        overwrite: rebuild an existing package folder (and, for a module, its run folder).
+        env_id: the env a module plays (default: ``hyperparameters["env_id"]`` or
+            ``eval_env``'s id).
+        hyperparameters: a module's course hyperparameters, kept in ``hyperparameters.json``.
+        eval_env: the env whose observations check a module's conversion.
 
     Returns:
         :class:`~hubpg.results.Packaged`: the folder, its evaluation, the card's claim
@@ -338,9 +366,23 @@ def package(
         >>> pkg.video
         PosixPath('runs/CartPole-v1-reinforce-s1/hub/replay.mp4')
     """
+    from hubpg.live import is_module, module_run
     from hubpg.packaging import VIDEO_MAX_T
     from hubpg.packaging import package as build_package
 
+    if is_module(run_dir_or_result):
+        run_dir_or_result = module_run(
+            run_dir_or_result,
+            env_id=env_id,
+            hyperparameters=hyperparameters,
+            eval_env=eval_env,
+            overwrite=overwrite,
+        )
+    elif env_id is not None or hyperparameters is not None or eval_env is not None:
+        raise ConfigError(
+            "env_id, hyperparameters and eval_env are for packaging a torch.nn.Module; a run "
+            "folder has its own"
+        )
     run_dir = _folder_of(run_dir_or_result, what="package")
     if max_t is None:
         max_t = run_eval_max_t(run_dir)

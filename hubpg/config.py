@@ -344,15 +344,10 @@ class TrainConfig:
         return _from_dict(cls, values, "options")
 
     def course_hyperparameters(self, obs_dim: int, n_actions: int) -> dict[str, Any]:
-        """The keys the Deep RL course's notebook writes to ``hyperparameters.json``."""
+        """The keys the Deep RL course's notebook writes to ``hyperparameters.json``
+        (:func:`to_course_keys`, then the env's sizes)."""
         return {
-            "env_id": self.env_id,
-            "h_size": self.hidden[0],
-            "n_training_episodes": self.total_episodes,
-            "n_evaluation_episodes": self.eval_episodes,
-            "max_t": self.max_t,
-            "gamma": self.gamma,
-            "lr": self.lr,
+            **to_course_keys(self.to_dict()),
             "state_space": obs_dim,
             "action_space": n_actions,
         }
@@ -478,10 +473,13 @@ def _from_dict(cls: type, data: Any, source: str) -> Any:
         raise ConfigError(f"{source}: {exc}") from exc
 
 
-def load_hyperparameter_file(path: Path) -> dict[str, Any]:
-    """Read ``--config FILE`` (JSON, or YAML by extension): a flat mapping of
-    :class:`TrainConfig` fields. Course keys ``h_size`` and ``n_training_episodes``
-    are accepted as ``hidden=[h_size]`` and ``total_episodes``."""
+def read_hyperparameter_file(path: Path) -> dict[str, Any]:
+    """Read ``--config FILE`` (JSON, or YAML by extension) as it is: a flat mapping,
+    course keys untranslated (see :func:`load_hyperparameter_file`).
+
+    Args:
+        path: the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"config file {path} not found")
@@ -500,14 +498,180 @@ def load_hyperparameter_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path} is not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of hyperparameters")
-    data = dict(data)
-    if "h_size" in data:
-        data.setdefault("hidden", [data.pop("h_size")])
-    if "n_training_episodes" in data:
-        data.setdefault("total_episodes", data.pop("n_training_episodes"))
-    for course_only in ("state_space", "action_space", "n_evaluation_episodes"):
-        data.pop(course_only, None)
-    return upgrade_legacy_keys(data)
+    return dict(data)
+
+
+def load_hyperparameter_file(path: Path) -> dict[str, Any]:
+    """Read ``--config FILE`` (JSON, or YAML by extension) as :class:`TrainConfig`
+    fields: the course's keys translated by :func:`from_course_keys` (``h_size`` ->
+    ``hidden``, ``n_training_episodes`` -> ``total_episodes``, ...).
+
+    Args:
+        path: the file.
+    """
+    data = read_hyperparameter_file(path)
+    env_id = data.get("env_id")
+    return upgrade_legacy_keys(from_course_keys(data, env_id if isinstance(env_id, str) else None))
+
+
+# --------------------------------------------------------------------------- the course's keys
+# One home for the Deep RL course's hyperparameter names: --config files, the
+# hyperparameters.json hubpg writes, converted course models and the API's hints all
+# translate through COURSE_KEYS.
+
+#: The course notebook's ``hyperparameters`` keys -> the :class:`TrainConfig` field each
+#: one is, in the order the notebook writes them (``h_size`` is the first hidden size).
+COURSE_KEYS: dict[str, str] = {
+    "env_id": "env_id",
+    "h_size": "hidden",
+    "n_training_episodes": "total_episodes",
+    "n_evaluation_episodes": "eval_episodes",
+    "max_t": "max_t",
+    "gamma": "gamma",
+    "lr": "lr",
+}
+#: Course keys that describe rather than set: the env's sizes, how often the notebook prints.
+COURSE_INFO_KEYS = ("state_space", "action_space", "print_every")
+#: Keys only the course writes: a file holding one of them is a course file.
+COURSE_ONLY_KEYS = frozenset(
+    {k for k, field_name in COURSE_KEYS.items() if k != field_name} | set(COURSE_INFO_KEYS)
+)
+#: The course's hidden layers as multiples of ``h_size`` (its Pixelcopter ``Policy`` is
+#: ``Linear(s, h), Linear(h, 2h), Linear(2h, a)``; CartPole's one layer of ``h``).
+COURSE_LAYERS: dict[str, tuple[int, ...]] = {"Pixelcopter-PLE-v0": (1, 2)}
+#: hubpg's keys that choose how episodes are batched: given in a course file or on the
+#: command, the env's tuned (batched) recipe applies instead of the course's algorithm.
+BATCH_KEYS = ("num_envs", "episodes_per_update", "segment_steps")
+#: The course's algorithm: one env, one whole episode per gradient step.
+COURSE_ALGORITHM: dict[str, Any] = {"num_envs": 1, "episodes_per_update": 1}
+
+
+def course_hidden(h_size: Any, env_id: str | None = None) -> list[Any]:
+    """The hidden sizes the course's ``Policy`` for ``env_id`` builds from ``h_size``.
+
+    Args:
+        h_size: the course's ``h_size``.
+        env_id: the env (Pixelcopter's course network is ``h, 2h``); None: ``[h_size]``.
+    """
+    if not _is_number(h_size):
+        return [h_size]  # TrainConfig's own check names the bad value
+    return [h_size * m for m in COURSE_LAYERS.get(env_id or "", (1,))]
+
+
+def from_course_keys(data: dict[str, Any], env_id: str | None = None) -> dict[str, Any]:
+    """``data`` with the course's keys as :class:`TrainConfig` fields (a hubpg key
+    already present wins) and the descriptive ones (:data:`COURSE_INFO_KEYS`) dropped.
+
+    Args:
+        data: a hyperparameter mapping (a ``--config`` file, a course ``hyperparameters.json``).
+        env_id: the env, for the course's network shape (:func:`course_hidden`).
+    """
+    out = {k: v for k, v in data.items() if k not in COURSE_KEYS and k not in COURSE_INFO_KEYS}
+    for course_key, field_name in COURSE_KEYS.items():
+        if course_key in data:
+            value = data[course_key]
+            if field_name == "hidden":
+                value = course_hidden(value, env_id)
+            out.setdefault(field_name, value)
+    return out
+
+
+def to_course_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """The course's keys for the :class:`TrainConfig` fields in ``values`` (``hidden``
+    gives ``h_size``, its first size), in the notebook's order.
+
+    Args:
+        values: TrainConfig fields (``config.to_dict()``, or just ``{"hidden": [16]}``).
+    """
+    out: dict[str, Any] = {}
+    for course_key, field_name in COURSE_KEYS.items():
+        if field_name not in values:
+            continue
+        value = values[field_name]
+        if field_name == "hidden":
+            if not value:
+                continue
+            value = value[0]
+        out[course_key] = value
+    return out
+
+
+def course_network_keys(config: PolicyConfig) -> dict[str, Any]:
+    """The course's keys that describe a policy's network: ``env_id``, ``h_size`` (its
+    first hidden size, when it has one), ``state_space`` and ``action_space``.
+
+    Args:
+        config: the policy's architecture.
+    """
+    return {
+        **to_course_keys({"env_id": config.env_id, "hidden": config.hidden}),
+        "state_space": config.obs_dim,
+        "action_space": config.n_actions,
+    }
+
+
+def is_course_file(data: dict[str, Any]) -> bool:
+    """True when ``data`` holds a key only the course writes (``h_size``,
+    ``n_training_episodes``, ``n_evaluation_episodes``, ``state_space``, ...).
+
+    Args:
+        data: the mapping read from a hyperparameter file.
+    """
+    return any(key in COURSE_ONLY_KEYS for key in data)
+
+
+def runs_course_algorithm(data: dict[str, Any], given: dict[str, Any]) -> bool:
+    """True when a hyperparameter file means the course's algorithm: it is a course
+    file, and neither it nor the options (``given``, None meaning not given) choose
+    the batching (:data:`BATCH_KEYS`).
+
+    Args:
+        data: the file's mapping, untranslated.
+        given: the options given with it.
+    """
+    chosen = {k for k, v in given.items() if v is not None} | set(data)
+    return is_course_file(data) and not chosen.intersection(BATCH_KEYS)
+
+
+def config_with_file(env_id: str, data: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
+    """The run's :class:`TrainConfig`: the env's tuned defaults (or, for a course file,
+    the course's algorithm: :func:`runs_course_algorithm`), then the file's values, then
+    the options given (None meaning not given).
+
+    Args:
+        env_id: the env to train on.
+        data: the hyperparameter file's mapping as read (:func:`read_hyperparameter_file`).
+        given: the options, winning over the file.
+    """
+    values = upgrade_legacy_keys(from_course_keys(data, env_id))
+    values.pop("env_id", None)
+    merged = {**values, **{k: v for k, v in given.items() if v is not None}}
+    if not runs_course_algorithm(data, given):
+        return TrainConfig.for_env(env_id, **merged)
+    full = {"env_id": env_id, **COURSE_ALGORITHM}
+    if "total_episodes" in merged and "total_steps" not in merged:
+        full["total_steps"] = None  # the course's budget is in episodes
+    return _from_dict(TrainConfig, {**full, **merged}, "options")
+
+
+def course_note(config: TrainConfig, source: str) -> str:
+    """The one line saying a course file runs the course's algorithm, and how to switch.
+
+    Args:
+        config: the config :func:`config_with_file` built.
+        source: the file's name.
+    """
+    budget = (
+        f"{config.total_episodes} episodes"
+        if config.total_episodes is not None
+        else f"{config.total_steps} steps"
+    )
+    return (
+        f"note: {source} has the Deep RL course's keys, so it runs the course's algorithm "
+        f"(1 env, 1 episode per update, {budget}, hidden {config.hidden}, evaluation over "
+        f"{config.eval_episodes} episodes); give num_envs (in the file or --num-envs N) for "
+        "hubpg's batched recipe with the env's tuned defaults"
+    )
 
 
 #: Old :class:`TrainConfig` field names -> their current names (runs written before the

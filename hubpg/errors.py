@@ -257,3 +257,29 @@ class StoreBusyError(HubpgError, TimeoutError):
 
 class LeaderboardSiteError(HubpgError, FileExistsError):
     """The leaderboard site's folder exists and is not a hubpg leaderboard site."""
+
+
+# --------------------------------------------------------------------------- course checkpoints (legacy)
+
+
+class LegacyReaderError(LegacyCheckpointError):
+    """Reading a course checkpoint in its own process ran past its time or memory limit
+    (or that process died): the work failed, and nothing from the file ran."""
+
+    exit_code = 1
+
+
+class ForeignFormatError(HubpgError, ValueError):
+    """A repo holds another RL library's model (stable-baselines3, CleanRL), which hubpg
+    does not verify; :attr:`library` names it."""
+
+    def __init__(self, message: str, library: str = "") -> None:
+        super().__init__(message)
+        self.library = library
+
+
+# --------------------------------------------------------------------------- a student's own module (hubpg.live, hubpg.course)
+
+
+class ModuleMismatchError(HubpgError, ValueError):
+    """A module converted for sharing does not play what the student's own forward plays."""

@@ -46,7 +46,7 @@ from hubpg.runfolder import (
     latest_run,
     read_json,
 )
-from hubpg.sniff import is_pickle
+from hubpg.sniff import check_not_foreign, is_pickle
 
 if TYPE_CHECKING:  # torch is imported only when a policy is built
     from hubpg.policy import Policy
@@ -660,6 +660,7 @@ def check_loadable(repo_id: str, files: set[str]) -> None:
     """
     if WEIGHTS_NAME in files and CONFIG_NAME in files:
         return
+    check_not_foreign(repo_id, files)  # another library's model: named, no --legacy advice
     pickles = sorted(f for f in files if f.lower().endswith(PICKLE_SUFFIXES))
     if WEIGHTS_NAME not in files and pickles:
         raise PickleRefusedError(

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from hubpg import __version__
-from hubpg.config import LEGACY_KEYS, TrainConfig
+from hubpg.config import LEGACY_KEYS, TrainConfig, to_course_keys
 from hubpg.envs import env_dims, make_vec_env
 from hubpg.errors import (
     ConfigError,
@@ -246,7 +246,7 @@ def hyperparameters_record(
 ) -> dict[str, Any]:
     """The course's ``hyperparameters.json`` keys, then hubpg's own."""
     record = config.course_hyperparameters(obs_dim, n_actions)
-    record["n_training_episodes"] = episodes
+    record |= to_course_keys({"total_episodes": episodes})  # the episodes played
     record.update(config.to_dict())
     record["algorithm"] = "reinforce"
     record["library"] = "hubpg"

@@ -1,4 +1,6 @@
-"""What a file is, judged by parsing it: the one place hubpg decides "is this a pickle?".
+"""What a file is, judged by parsing it: the one place hubpg decides "is this a pickle?";
+and what a repo is, judged by its file names: another RL library's model
+(:func:`foreign_format`).
 
 A safetensors file starts with an 8-byte little-endian header length, and some
 lengths (128, 384, 640, 896, ...) begin with the bytes ``0x80 0x02``, the very
@@ -13,8 +15,10 @@ from __future__ import annotations
 import json
 import struct
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
+from hubpg.errors import ForeignFormatError
 from hubpg.runfolder import PICKLE_SUFFIXES
 
 #: Largest safetensors JSON header hubpg reads (the format itself caps it at 100 MB).
@@ -93,3 +97,44 @@ def is_pickle(path: Path | str) -> bool:
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return not is_safetensors(path)
     return False
+
+
+#: What hubpg verifies, for messages about another library's model.
+VERIFIES = "hubpg verifies REINFORCE policies (safetensors or course checkpoints)"
+
+
+def foreign_format(names: Iterable[str]) -> tuple[str, str] | None:
+    """``(library, file)`` when a repo's file names are another RL library's model,
+    else None: a CleanRL ``*.cleanrl_model``, or a stable-baselines3 ``NAME.zip`` (its
+    ``push_to_hub``/``package_to_hub`` upload it, the latter beside ``NAME/policy.pth``
+    and ``NAME/data``).
+
+    Args:
+        names: the repo's file paths.
+    """
+    names = set(names)
+    for name in sorted(names):
+        if name.endswith(".cleanrl_model"):
+            return "CleanRL", name
+    for name in sorted(names):
+        folder = name.rsplit("/", 1)[0] if "/" in name else None
+        if name.endswith("/policy.pth") and f"{folder}/data" in names:
+            return "stable-baselines3", f"{folder}.zip" if f"{folder}.zip" in names else name
+    zips = sorted(n for n in names if "/" not in n and n.lower().endswith(".zip"))
+    return ("stable-baselines3", zips[0]) if zips else None
+
+
+def check_not_foreign(repo_id: str, names: Iterable[str]) -> None:
+    """Refuse a repo whose files are another RL library's model, in one line naming it
+    (:class:`~hubpg.errors.ForeignFormatError`, whose ``library`` says which).
+
+    Args:
+        repo_id: the repo, for the message.
+        names: its file paths.
+    """
+    found = foreign_format(names)
+    if found is not None:
+        library, name = found
+        raise ForeignFormatError(
+            f"{repo_id} holds a {library} model ({name[:100]}); {VERIFIES}", library
+        )

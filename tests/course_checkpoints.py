@@ -235,6 +235,256 @@ def course_repo(out: Path, model: nn.Module, env_id: str, h_size: int, mean: flo
     return repo
 
 
+# --------------------------------------------------------------------------- crafted pickles
+# What an attacker writes by hand: pickles torch's weights-only unpickler accepts
+# opcode by opcode, which torch.save never writes (issue 28's reproductions).
+
+PROTO, STOP, MARK = b"\x80\x02", b".", b"("
+
+
+def op_global(module: str, name: str) -> bytes:
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def op_str(text: str) -> bytes:
+    data = text.encode()
+    return b"X" + len(data).to_bytes(4, "little") + data
+
+
+def op_int(value: int) -> bytes:
+    return b"J" + value.to_bytes(4, "little", signed=True)
+
+
+def zip_checkpoint(path: Path, pickled: bytes, records: dict[str, bytes] | None = None) -> None:
+    """A torch zip archive around a hand-written ``data.pkl`` (torch.load reads it)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickled)
+        archive.writestr("archive/byteorder", "little")
+        for key, data in (records or {}).items():
+            archive.writestr(f"archive/data/{key}", data)
+        archive.writestr("archive/version", "3\n")
+
+
+def pre16_checkpoint(path: Path, pickled: bytes, keys: list[str], raw: bytes = b"") -> None:
+    """A pre-1.6 file: magic number, protocol, sys info, the object, storage keys, raw data."""
+    import pickle
+
+    sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"long": 4}}
+    head = b"".join(pickle.dumps(v, protocol=2) for v in (0x1950A86A20F9469CFC6C, 1001, sys_info))
+    path.write_bytes(head + pickled + pickle.dumps(keys, protocol=2) + raw)
+
+
+def state_dict_of(calls: dict[str, bytes]) -> bytes:
+    """A state dict pickle whose values are the given opcode sequences."""
+    items = b"".join(op_str(key) + value for key, value in calls.items())
+    return PROTO + b"}" + MARK + items + b"u" + STOP
+
+
+def tensor_call(*sizes: int) -> bytes:
+    """``torch.Tensor(*sizes)``: uninitialised memory, no storage record behind it."""
+    return op_global("torch", "Tensor") + MARK + b"".join(op_int(n) for n in sizes) + b"tR"
+
+
+def storage_tensor(key: str, numel: int, shape: tuple[int, ...], *, pre16: bool = False) -> bytes:
+    """A float tensor rebuilt from storage record ``key`` claiming ``numel`` elements."""
+    record = MARK + op_str("storage") + op_global("torch", "FloatStorage") + op_str(key)
+    record += op_str("cpu") + op_int(numel) + (b"N" if pre16 else b"") + b"tQ"
+    dims = MARK + b"".join(op_int(n) for n in shape) + b"t"
+    strides = MARK + b"".join(op_int(n) for n in _strides(shape)) + b"t"
+    hooks = op_global("collections", "OrderedDict") + b")R"
+    args = MARK + record + op_int(0) + dims + strides + b"\x89" + hooks + b"t"
+    return op_global("torch._utils", "_rebuild_tensor_v2") + args + b"R"
+
+
+def _strides(shape: tuple[int, ...]) -> list[int]:
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.insert(0, step)
+        step *= n
+    return strides
+
+
+def module_pickle(module: str, name: str, *, args: bytes = b")", state: bytes = b"}") -> bytes:
+    """A module class created (NEWOBJ with ``args``) and given ``state`` (BUILD)."""
+    return PROTO + op_global(module, name) + args + b"\x81" + state + b"b" + STOP
+
+
+def write_crafted(out: Path) -> None:
+    """Hand-written pickles, each refused before anything is built (issue 28)."""
+    # a dict key that is a 60-level tuple DAG: hash() costs 2**60
+    dag = PROTO + b"}" + b"Nq\x00" + b"h\x00\x86q\x00" * 60 + b"K\x01s" + STOP
+    zip_checkpoint(out / "dag_key.pt", dag)
+    # bytearray(1_500_000_000): 1.5 GB from an 800-byte file
+    huge = PROTO + op_global("builtins", "bytearray") + op_int(1_500_000_000) + b"\x85R" + STOP
+    zip_checkpoint(out / "bytearray.pt", huge)
+    # torch.Tensor(60_000_000, 4) in a state dict: 960 MB of uninitialised memory
+    alloc = state_dict_of({"fc1.weight": tensor_call(60_000_000, 4)})
+    zip_checkpoint(out / "tensor_alloc.pt", alloc)
+    pre16_checkpoint(out / "tensor_alloc_old.pt", alloc[:-1] + STOP, [])
+    # a storage record claiming 500M floats, the file holding 16 bytes (both formats)
+    lying = state_dict_of({"fc1.weight": storage_tensor("0", 500_000_000, (16, 4))})
+    zip_checkpoint(out / "storage_lie.pt", lying, {"0": bytes(16)})
+    lying_old = state_dict_of({"fc1.weight": storage_tensor("0", 500_000_000, (16, 4), pre16=True)})
+    pre16_checkpoint(out / "storage_lie_old.pt", lying_old, ["0"], bytes(8) + bytes(16))
+    # torch.Tensor(16, 4) etc.: a CartPole state dict of uninitialised memory
+    uninit = state_dict_of(
+        {
+            "fc1.weight": tensor_call(16, 4),
+            "fc1.bias": tensor_call(16),
+            "fc2.weight": tensor_call(2, 16),
+            "fc2.bias": tensor_call(2),
+        }
+    )
+    zip_checkpoint(out / "uninit.pt", uninit)
+    # SETITEM on a list: torch's message is its boilerplate
+    zip_checkpoint(out / "setitem_list.pt", PROTO + b"]K\x01K\x02s" + STOP)
+    # a module class called with arguments, and one named like the standard library
+    called = module_pickle("__main__", "Policy", args=op_int(4) + b"\x85")
+    zip_checkpoint(out / "called_class.pt", called)
+    state = b"}" + MARK + op_str("_modules") + b"}" + op_str("_parameters") + b"}u"
+    zip_checkpoint(out / "stdlib_class.pt", module_pickle("subprocess", "Popen", state=state))
+    # a student's class used as a value, or given a state that is no module's
+    zip_checkpoint(out / "class_value.pt", PROTO + op_global("lib.reinforce", "Policy") + STOP)
+    not_module = module_pickle("lib.reinforce", "Policy", state=b"}" + op_str("x") + b"K\x01s")
+    zip_checkpoint(out / "not_a_module_state.pt", not_module)
+
+
+# --------------------------------------------------------------------------- students' modules
+# Students' own versions of the notebook: the Policy class imported from a module of
+# their own (so the pickle names lib.reinforce.Policy, policy.Policy, mypkg.nets.Policy),
+# Dropout between layers, activation modules as attributes, a torch.device attribute.
+
+STUDENT_MODULES = {
+    "lib/reinforce.py": """
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Policy(nn.Module):
+    def __init__(self, s_size, a_size, h_size):
+        super().__init__()
+        self.device = torch.device("cuda:0")  # the notebook's device, saved with the module
+        self.fc1 = nn.Linear(s_size, h_size)
+        self.fc2 = nn.Linear(h_size, a_size)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x))
+        return F.softmax(self.fc2(x), dim=1)
+""",
+    "policy.py": """
+import torch.nn.functional as F
+from torch import nn
+
+
+class Policy(nn.Module):
+    def __init__(self, s_size, a_size, h_size, dropout=0.2):
+        super().__init__()
+        self.fc1 = nn.Linear(s_size, h_size)
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(h_size, h_size * 2)
+        self.fc3 = nn.Linear(h_size * 2, a_size)
+        self.relu = nn.ReLU()
+        self.sizes = [s_size, h_size, a_size]
+        self.gamma = 0.99
+
+    def forward(self, x):
+        x = self.dropout(self.relu(self.fc1(x)))
+        x = self.dropout(self.relu(self.fc2(x)))
+        return F.softmax(self.fc3(x), dim=1)
+
+
+class TwoActivations(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.act1 = nn.Tanh()
+        self.fc2 = nn.Linear(8, 2)
+        self.act2 = nn.ReLU()
+
+
+class Normed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.norm = nn.LayerNorm(8)
+        self.fc2 = nn.Linear(8, 2)
+""",
+    "mypkg/__init__.py": "",
+    "mypkg/nets.py": """
+from torch import nn
+
+
+class Body(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 8)
+
+
+class Policy(nn.Module):
+    def __init__(self, s_size, a_size, h_size):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(s_size, h_size),
+            nn.Tanh(),
+            nn.Dropout(0.1),
+            nn.Linear(h_size, a_size),
+            nn.Softmax(dim=-1),
+        )
+        self.h_size = h_size
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class Nested(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = Body()
+        self.head = nn.Linear(8, 2)
+""",
+}
+
+
+def write_students(out: Path) -> None:
+    """The students' variants, each class imported from its own module file."""
+    import importlib
+
+    src = out / "student-src"
+    for name, text in STUDENT_MODULES.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(text.lstrip())
+    sys.path.insert(0, str(src))
+    reinforce = importlib.import_module("lib.reinforce")
+    policy = importlib.import_module("policy")
+    nets = importlib.import_module("mypkg.nets")
+    lean = [0.0, 0.0, 1.0, 0.0]
+    climb = [0.0, 0.0, -0.2, 0.2, 0.0, 0.0, 0.0]
+    readable = {
+        "student_lib": (steer(reinforce.Policy(4, 2, 16), lean), CARTPOLE),
+        "student_dropout": (steer(policy.Policy(7, 2, 32), climb), PIXELCOPTER),
+        "student_pkg": (steer(nets.Policy(4, 2, 16), lean), CARTPOLE),
+    }
+    for name, (model, env_id) in readable.items():
+        if name == "student_lib":  # saved on Colab's GPU
+            with mock.patch.object(torch.serialization, "location_tag", lambda s: "cuda:0"):
+                torch.save(model, out / f"{name}.pt")
+        else:
+            torch.save(model, out / f"{name}.pt")  # in training mode, as after reinforce()
+        write_expected(out, name, model.eval(), env_id, model_obs_dim(model))
+    # a state dict saved as model.pt, beside the course's hyperparameters.json
+    folder = out / "student-state-dict"
+    folder.mkdir()
+    torch.save(readable["student_lib"][0].state_dict(), folder / "model.pt")
+    (folder / "hyperparameters.json").write_text(json.dumps({"env_id": CARTPOLE, "h_size": 16}))
+    # refused: two activations, a LayerNorm, a class nested in a class
+    torch.save(policy.TwoActivations(), out / "student_two_activations.pt")
+    torch.save(policy.Normed(), out / "student_layernorm.pt")
+    torch.save(nets.Nested(), out / "student_nested.pt")
+
+
 def write_all(out: Path, marker: Path) -> None:
     torch.manual_seed(0)
     out.mkdir(parents=True, exist_ok=True)
@@ -288,6 +538,9 @@ def write_all(out: Path, marker: Path) -> None:
         wide = nn.Sequential(*[wide] * 64)
     save(wide, out / "fan_out.pt")
     save(nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(), nn.Linear(16, 2)), out / "leaky.pt")
+
+    write_crafted(out)
+    write_students(out)
 
     course_repo(out, cartpole, CARTPOLE, 16, 500.0)
 

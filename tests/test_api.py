@@ -80,7 +80,9 @@ def test_a_train_config_is_taken_as_it_is(tmp_path) -> None:
 
 def test_options_win_over_the_config_file_which_wins_over_the_env_defaults(tmp_path) -> None:
     path = tmp_path / "h.yaml"
-    path.write_text("lr: 0.02\ngamma: 0.9\nh_size: 8\nn_training_episodes: 40\n")
+    # hubpg's own keys: a file with the course's keys runs the course's algorithm instead
+    # (tests/test_course_keys.py)
+    path.write_text("lr: 0.02\ngamma: 0.9\nhidden: [8]\ntotal_episodes: 40\n")
     config = train_config("CartPole-v1", config=path, lr=0.05, hidden="8,8")
     assert config.lr == 0.05 and config.gamma == 0.9 and config.hidden == [8, 8]
     assert config.total_episodes == 40 and config.total_steps is None

@@ -1,0 +1,153 @@
+"""Convert a course checkpoint into a hubpg folder: ``model.safetensors``,
+``config.json``, the course's ``hyperparameters.json`` and ``results.json``, and
+``legacy.json`` saying where it came from and what was assumed. No pickle is ever
+written; ``hubpg evaluate``, ``package`` and ``push`` take the folder as a run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hubpg.errors import ConfigError, MissingFileError, RunDirError
+from hubpg.legacy.model import LegacyModel, read_checkpoint
+from hubpg.legacy.repo import env_id_of, fetch_checkpoint, small_json
+from hubpg.legacy.scan import DEFAULT_MAX_BYTES
+from hubpg.runfolder import (
+    CARD_NAME,
+    HYPERPARAMETERS_NAME,
+    LEGACY_NAME,
+    RESULTS_NAME,
+    write_json,
+)
+
+
+@dataclass
+class ConvertResult:
+    """Where :func:`convert` wrote the folder, and what it read."""
+
+    out: Path
+    model: LegacyModel
+    files: list[str]
+
+    def __repr__(self) -> str:
+        return f"ConvertResult({self.out}: {self.model.architecture.layers[0]})"
+
+
+def convert(
+    source: Path | str | None = None,
+    *,
+    out: Path | str,
+    repo_id: str | None = None,
+    revision: str | None = None,
+    env_id: str | None = None,
+    overwrite: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    endpoint: str | None = None,
+    token: str | None = None,
+    timeout: float | None = None,
+) -> ConvertResult:
+    """Convert a course checkpoint into a hubpg folder (safetensors + JSON, no pickle).
+
+    Args:
+        source: a local checkpoint file (its folder's ``hyperparameters.json``,
+            ``results.json`` and ``README.md`` are read too), or None with ``repo_id``.
+        out: the folder to write (refused when it exists and is not empty, unless
+            ``overwrite``).
+        repo_id: read the checkpoint from this Hub repo instead.
+        revision: the repo's branch, tag or commit.
+        env_id: the env (default: from the model's files).
+        overwrite: replace the files of an existing folder.
+        max_bytes: the checkpoint size cap (default 64 MiB).
+        endpoint: the Hub (default ``HF_ENDPOINT`` or huggingface.co).
+        token: a Hub token for private repos.
+        timeout: seconds a Hub request may wait (see :func:`hubpg.hub.resolve_timeout`).
+
+    Example:
+        >>> hubpg.convert("model.pt", out="converted", env_id="CartPole-v1")  # doctest: +SKIP
+    """
+    if (source is None) == (repo_id is None):
+        raise ConfigError("give a checkpoint FILE or --repo NAMESPACE/NAME (one of them)")
+    out = Path(out)
+    _check_out(out, overwrite)
+    if source is not None:
+        files = _local_files(Path(source))
+        model = read_checkpoint(
+            files["__source__"], env_id=env_id_of(files, env_id), max_bytes=max_bytes
+        )
+    else:
+        model = fetch_checkpoint(
+            repo_id,  # type: ignore[arg-type]
+            revision=revision,
+            endpoint=endpoint,
+            token=token,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            env_id=env_id,
+        )
+        files = model.files
+    written = _write_folder(out, model, files)
+    return ConvertResult(out, model, written)
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"{out} exists and is not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise RunDirError(
+            f"{out} already exists and is not empty; pass --overwrite to replace its files or "
+            "--out for another folder"
+        )
+
+
+def _local_files(source: Path) -> dict[str, Path]:
+    if not source.is_file():
+        raise MissingFileError(f"checkpoint {source} not found")
+    files = {"__source__": source}
+    for name in (HYPERPARAMETERS_NAME, RESULTS_NAME, CARD_NAME):
+        if (source.parent / name).is_file():
+            files[name] = source.parent / name
+    return files
+
+
+def _json_ready(data: Any) -> dict[str, Any] | None:
+    """A course JSON object as hubpg can rewrite it: keys whose value cannot be written
+    as strict JSON (NaN, Infinity) are dropped."""
+    if not isinstance(data, dict):
+        return None
+    kept: dict[str, Any] = {}
+    for key, value in data.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (ValueError, TypeError, RecursionError):
+            continue
+        kept[str(key)] = value
+    return kept
+
+
+def _write_folder(out: Path, model: LegacyModel, files: dict[str, Path]) -> list[str]:
+    from hubpg.config import course_network_keys
+    from hubpg.packaging import assert_no_pickle
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.policy.save(out)  # model.safetensors + config.json, atomically each
+    hyper = (
+        _json_ready(small_json(files[HYPERPARAMETERS_NAME]))
+        if HYPERPARAMETERS_NAME in files
+        else None
+    )
+    arch = model.architecture
+    network = course_network_keys(model.config)  # the course's names: hubpg.config.COURSE_KEYS
+    hyper = {**network, **(hyper or {})}  # a course file's own h_size stays
+    hyper |= {k: v for k, v in network.items() if k != "h_size"}
+    hyper |= {"hidden": arch.hidden, "activation": arch.activation}
+    write_json(out / HYPERPARAMETERS_NAME, hyper)
+    results = _json_ready(small_json(files[RESULTS_NAME])) if RESULTS_NAME in files else None
+    if results is not None:
+        write_json(out / RESULTS_NAME, results)
+    else:
+        (out / RESULTS_NAME).unlink(missing_ok=True)  # a stale one from --overwrite
+    write_json(out / LEGACY_NAME, model.report())  # last: a complete folder has it
+    assert_no_pickle(out)
+    return sorted(p.name for p in out.iterdir() if p.is_file())
