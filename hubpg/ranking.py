@@ -72,7 +72,7 @@ PICKLE_PROBLEM = "not verifiable: pickle"
 #: Prefix of the problem of a course checkpoint that ``legacy=True`` refused.
 LEGACY_PROBLEM = "refused course checkpoint"
 #: Modules the forkserver imports once, so that each worker starts by a plain fork.
-_PRELOAD = ["torch", "huggingface_hub", "hubpg.hub", "hubpg.evaluation", "hubpg.ranking"]
+_PRELOAD = ["torch", "huggingface_hub", "hubpg.verify", "hubpg.evaluation", "hubpg.ranking"]
 _WORKER_READY = False
 _SNAPSHOT_PATH = re.compile(r"\S*/snapshots/[0-9a-f]{40}/")
 
@@ -524,40 +524,34 @@ def verify_one(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _measure(task: dict[str, Any]) -> dict[str, Any]:
-    from hubpg.claims import read_episode_count
-    from hubpg.evaluation import evaluate
-    from hubpg.hub import LEGACY_LOAD_FILES, download, policy_from_download
-    from hubpg.runfolder import CONFIG_NAME, RESULTS_NAME, WEIGHTS_NAME
+    """:func:`hubpg.verify.fetch` (the card's claim comes from the listing, so no card)
+    and :func:`hubpg.verify.measure` of one task."""
+    from hubpg.hub import HubTarget
+    from hubpg.verify import fetch, measure
 
     env_id = task["env_id"]
-    legacy = bool(task.get("legacy"))
-    got = download(
+    got = fetch(
         task["repo_id"],
-        task["revision"],
-        task["endpoint"],
-        task["token"],
-        files=LEGACY_LOAD_FILES if legacy else (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME),
-        legacy=legacy,
-        timeout=task.get("timeout"),
+        revision=task["revision"],
+        target=HubTarget(task["endpoint"], task["token"], task.get("timeout")),
+        legacy=bool(task.get("legacy")),
+        card=False,
     )
-    policy = policy_from_download(got, legacy=legacy)[0]
-    if policy.config.env_id != env_id:
-        raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")
-    result = evaluate(
-        policy,
+    if got.env_id != env_id:
+        raise ConfigError(f"its config.json is for {got.env_id}, not {env_id}")
+    result = measure(
+        got,
         env_id=env_id,
         episodes=task["episodes"],
         seed=task["seed"],
         deterministic=task.get("deterministic", False),
         max_t=task.get("max_t"),
     )
-    results = got.files.get(RESULTS_NAME)
-    claimed_n = read_episode_count(results) if results is not None else None
     return {
         "mean": result.mean_reward,
         "std": result.std_reward,
         "n_episodes": result.n_episodes,
-        "claimed_n_episodes": claimed_n,
+        "claimed_n_episodes": got.claimed_n_episodes,
         "revision": got.revision,
     }
 
