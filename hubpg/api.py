@@ -738,7 +738,10 @@ def leaderboard(
         >>> hubpg.leaderboard("CartPole-v1", top=10)
         Leaderboard(CartPole-v1: 3 ranked by claimed mean - std, 1 set apart; ...)
     """
+    import io
+
     from hubpg.hub import resolve_endpoint
+    from hubpg.ranking import format_table, write_csv
     from hubpg.ranking import leaderboard as run_leaderboard
 
     rows = run_leaderboard(
@@ -760,8 +763,15 @@ def leaderboard(
         db=db,
         reverify=reverify,
     )
+    csv = io.StringIO()
+    write_csv(rows, csv)
     return Leaderboard(
-        env_id=env_id, rows=rows, verified=verify, endpoint=resolve_endpoint(endpoint)
+        env_id=env_id,
+        rows=rows,
+        verified=verify,
+        endpoint=resolve_endpoint(endpoint),
+        text=format_table(rows, verified=verify) if rows else "",
+        csv=csv.getvalue(),
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from hubpg import __version__
-from hubpg.errors import HubpgError
+from hubpg.errors import HubpgError, one_line
 from hubpg.localhub import defaults as hub_defaults
 from hubpg.options import train_options
 
@@ -54,9 +54,10 @@ def show(result: Any, *, quiet: bool, as_json: bool) -> None:
         click.echo(text)
 
 
-def one_line(message: str) -> str:
-    """``error: WHAT. HOW TO FIX.`` on a single line."""
-    text = " ".join(str(message).split())
+def sentence(message: str) -> str:
+    """The text of ``error: WHAT; HOW TO FIX.``: the whole message on one line
+    (:func:`hubpg.errors.one_line`, uncut), ending with a full stop."""
+    text = one_line(str(message), limit=None, whole=True)
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
@@ -611,7 +612,7 @@ def leaderboard(
         emit_json(board.to_dict())
         return
     if as_csv:
-        board.write_csv(click.get_text_stream("stdout"))
+        click.echo(board.csv, nl=False)
         return
     url = board.endpoint
     ranked = sum(r["rank"] is not None for r in rows)
@@ -627,7 +628,7 @@ def leaderboard(
         stored = sum(r["verified"] == "stored" for r in rows)
         say(f"evaluated now: {now}, from the verification store: {stored}", quiet)
     if rows:
-        click.echo(board.table())
+        click.echo(str(board))
 
 
 # --------------------------------------------------------------------------- convert
@@ -786,23 +787,23 @@ def main(argv: list[str] | None = None) -> None:
         if command not in cli.commands:  # "hubpg trian": the group's help, not "trian"'s
             command = ""
         hint = f" See 'hubpg {command} --help'." if command else " See 'hubpg --help'."
-        click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
+        click.echo(f"error: {sentence(exc.format_message())}{hint}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except HubpgError as exc:
         _print_traceback(debug)
-        click.echo(f"error: {one_line(str(exc))}", err=True)
+        click.echo(f"error: {sentence(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
         _print_traceback(debug)
         detail = str(exc)
-        click.echo(f"error: {one_line(detail) if detail else 'interrupted.'}", err=True)
+        click.echo(f"error: {sentence(detail) if detail else 'interrupted.'}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(EXIT_FAILED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         _print_traceback(debug)
         click.echo(
-            f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} "
+            f"error: unexpected {type(exc).__name__}: {sentence(str(exc))} "
             "Re-run with --debug for the traceback, and please report it.",
             err=True,
         )

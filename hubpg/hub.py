@@ -34,6 +34,7 @@ from hubpg.errors import (
     RepoNotFoundError,
     TokenError,
     UploadRefusedError,
+    one_line,
 )
 from hubpg.repoid import validate_repo_id
 from hubpg.sniff import is_pickle
@@ -377,8 +378,7 @@ def _transport_error(exc: BaseException, action: str, endpoint: str) -> HubpgErr
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    return one_line(exc)
 
 
 def _missing_name(exc: BaseException) -> str:

@@ -55,6 +55,7 @@ from hubpg.errors import (
     MissingFileError,
     RunDirError,
     UnknownEnvError,
+    one_line,
 )
 from hubpg.runfolder import (
     CARD_NAME,
@@ -334,8 +335,7 @@ def _weights_only_reason(exc: BaseException) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    return one_line(exc)
 
 
 # --------------------------------------------------------------------------- the architecture

@@ -184,7 +184,7 @@ def results_record(
         "env_id": result.env_id,
         "mean_reward": result.mean_reward,
         "std_reward": result.std_reward,
-        "score": result.mean_reward - result.std_reward,
+        "score": result.score,
         "n_evaluation_episodes": result.n_episodes,
         "seed": seed,
         "seeds": result.seeds,

@@ -41,8 +41,9 @@ from hubpg.errors import (
     LegacyCheckpointError,
     PickleRefusedError,
     RayMissingError,
+    one_line,
 )
-from hubpg.runfolder import format_score
+from hubpg.runfolder import format_score, leaderboard_score
 from hubpg.store import VerificationKey, VerificationStore, open_store
 
 #: The keys of every row, in display order.
@@ -417,7 +418,7 @@ def _fill_from_listing(row: dict[str, Any], model: Any, env_id: str) -> None:
     except (CardMetadataError, ValueError, TypeError, RecursionError):
         row["problem"] = NO_CLAIM
         return
-    row.update(claimed_mean=mean, claimed_std=std, claimed_score=mean - std)
+    row.update(claimed_mean=mean, claimed_std=std, claimed_score=leaderboard_score(mean, std))
     impossible = impossible_reason(mean, env_id)
     if impossible is not None:
         row.update(claim_supported=False, claim_problem=impossible)
@@ -456,7 +457,7 @@ def _apply(row: dict[str, Any], outcome: dict[str, Any], env_id: str) -> None:
     row.update(
         measured_mean=mean,
         measured_std=std,
-        measured_score=mean - std,
+        measured_score=leaderboard_score(mean, std),
         measured_n_episodes=n,
         revision=outcome.get("revision") or row["revision"],
     )
@@ -559,8 +560,7 @@ def _measure(task: dict[str, Any]) -> dict[str, Any]:
 def _one_line(exc: BaseException) -> str:
     """The message on one line, without download-cache paths: ``<cache>/models--a--b/
     snapshots/<sha>/model.safetensors`` reads ``model.safetensors``."""
-    text = _SNAPSHOT_PATH.sub("", " ".join(str(exc).split()))
-    return (text or type(exc).__name__)[:300]
+    return one_line(_SNAPSHOT_PATH.sub("", one_line(exc, limit=None, whole=True)))
 
 
 def _prepare_worker(ignore_sigint: bool = True) -> None:

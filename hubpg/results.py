@@ -585,6 +585,10 @@ class Leaderboard:
     rows: list[dict[str, Any]]
     verified: bool
     endpoint: str
+    #: The text table ``hubpg leaderboard`` prints (:func:`hubpg.ranking.format_table`).
+    text: str = ""
+    #: What ``hubpg leaderboard --csv`` prints (:func:`hubpg.ranking.write_csv`).
+    csv: str = ""
 
     @property
     def ranked(self) -> list[dict[str, Any]]:
@@ -601,21 +605,12 @@ class Leaderboard:
         """What ``hubpg leaderboard --json`` prints: the rows."""
         return self.rows
 
-    def write_csv(self, stream: Any) -> None:
-        """What ``hubpg leaderboard --csv`` prints: a header, then one line per row.
-
-        Args:
-            stream: a text stream.
-        """
-        from hubpg.ranking import write_csv
-
-        write_csv(self.rows, stream)
-
     def table(self) -> str:
         """The text table ``hubpg leaderboard`` prints."""
-        from hubpg.ranking import format_table
+        return self.text
 
-        return format_table(self.rows, verified=self.verified)
+    def __str__(self) -> str:
+        return self.text
 
     def __repr__(self) -> str:
         by = "measured" if self.verified else "claimed"
