@@ -310,7 +310,7 @@ def _policy_source(target: Any) -> Any:
     """A folder path or a Policy from what :func:`evaluate` was given."""
     folder = _result_folder(target)
     if folder is not None:
-        return check_folder(folder, what="run or package folder")
+        return check_folder(folder)
     if hasattr(target, "act") and hasattr(target, "config"):
         return target
     raise ConfigError(
@@ -478,7 +478,7 @@ def package(
             repo_id=repo_name,
             overwrite=overwrite,
         )
-    return Packaged.of(result)
+    return result
 
 
 def push(

@@ -112,7 +112,22 @@ def eval_options(func: Callable[..., Any]) -> Callable[..., Any]:
 # --------------------------------------------------------------------------- the group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Group(click.Group):
+    """A command group whose ``--help`` lists each command's whole first sentence,
+    wrapped, never cut short with "..."."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hubpg")
 @click.option("--debug", is_flag=True, expose_value=False, help="Show tracebacks on errors.")
 def cli() -> None:
@@ -370,9 +385,10 @@ def push(
     """Upload RUN_DIR's package (built if needed) to the Hub in one commit.
 
     RUN_DIR defaults to the only finished run under runs/ (with several, pass one)."""
-    from hubpg.api import RUNS_DIR, check_folder, only_run
+    from hubpg.api import RUNS_DIR, check_folder, only_run, validate_repo_id
     from hubpg.api import push as run_push
 
+    validate_repo_id(repo_id)
     if run_dir is None:
         run_dir = only_run()
         say(f"no RUN_DIR given: pushing {run_dir}, the only finished run in {RUNS_DIR}/", quiet)
@@ -704,7 +720,7 @@ def convert(
 # --------------------------------------------------------------------------- hub serve
 
 
-@cli.group()
+@cli.group(cls=Group)
 def hub() -> None:
     """A Hub-compatible server for offline use and tests."""
 

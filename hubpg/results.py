@@ -263,11 +263,25 @@ class Packaged:
     claim_supported: bool | None = None
 
     @classmethod
-    def of(cls, result: Any) -> Packaged:
-        """From :class:`hubpg.packaging.PackageResult`, re-reading the written card's claim."""
+    def written(
+        cls,
+        package_dir: Path,
+        evaluation: EvalResult,
+        files: list[str],
+        timings: dict[str, float],
+    ) -> Packaged:
+        """The package :func:`hubpg.packaging.package` wrote, with the written card's
+        claim read back and judged against the evaluation.
+
+        Args:
+            package_dir: the package folder.
+            evaluation: the evaluation behind the card.
+            files: the package's file names.
+            timings: seconds per part (evaluation, video, curve, card, total).
+        """
         from hubpg.claims import judge_claim, read_claim
 
-        folder = Path(result.package_dir)
+        folder = Path(package_dir)
         results = folder / RESULTS_NAME
         card = folder / CARD_NAME
         claim = (
@@ -275,7 +289,7 @@ class Packaged:
             if card.is_file()
             else None
         )
-        evaluation = Evaluated.of(result.evaluation)
+        evaluation = Evaluated.of(evaluation)
         if claim is None:
             claimed, supported = None, None
         else:
@@ -287,7 +301,7 @@ class Packaged:
                 std=evaluation.std_reward,
                 n=evaluation.n_episodes,
             ).supported
-        return cls(folder, evaluation, list(result.files), dict(result.timings), claimed, supported)
+        return cls(folder, evaluation, list(files), dict(timings), claimed, supported)
 
     @property
     def video(self) -> Path | None:
