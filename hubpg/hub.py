@@ -74,11 +74,6 @@ class HubTarget:
             )
         return target
 
-    @property
-    def url(self) -> str:
-        """The endpoint, resolved."""
-        return resolve_endpoint(self.endpoint)
-
 
 # --------------------------------------------------------------------------- arguments
 

@@ -126,11 +126,15 @@ class Evaluated(EvalResult):
 
         write_json(path, self.to_dict())
 
-    def notes(self) -> list[str]:
-        """The line for people ``hubpg evaluate`` writes on stderr: the protocol."""
+    def protocol(self) -> str:
+        """``seeds A..B, sampled actions`` (or ``argmax actions``)."""
         mode = "argmax actions" if self.deterministic else "sampled actions"
         seeds = f"seeds {self.seeds[0]}..{self.seeds[-1]}" if self.seeds else "no seeds"
-        return [f"{self.env_id}: {self.n_episodes} episodes, {seeds}, {mode}, max_t {self.max_t}"]
+        return f"{seeds}, {mode}"
+
+    def notes(self) -> list[str]:
+        """The line for people ``hubpg evaluate`` writes on stderr: the protocol."""
+        return [f"{self.env_id}: {self.n_episodes} episodes, {self.protocol()}, max_t {self.max_t}"]
 
     def __str__(self) -> str:
         return self.summary()
@@ -474,11 +478,6 @@ class Verified:
             report["video"] = str(self.video)
         return finite_or_none(report)
 
-    @property
-    def report(self) -> dict[str, Any]:
-        """:meth:`to_dict` (the name this result had before)."""
-        return self.to_dict()
-
     def verdict_line(self) -> str:
         """``measured M +/- S   claimed C +/- D   claim supported`` (what stdout shows)."""
         measured = self.evaluation.summary()
@@ -497,11 +496,9 @@ class Verified:
         silences them): what a course checkpoint was read as, then the protocol."""
         lines = [legacy_note(self.legacy)] if self.legacy else []
         e = self.evaluation
-        mode = "argmax actions" if e.deterministic else "sampled actions"
-        seeds = f"seeds {e.seeds[0]}..{e.seeds[-1]}" if e.seeds else "no seeds"
         lines.append(
             f"{self.repo_id} @ {self.revision[:12]} ({e.env_id}): {e.n_episodes} episodes, "
-            f"{seeds}, {mode}"
+            f"{e.protocol()}"
         )
         if self.video is not None:
             lines.append(f"replay written to {self.video}")
