@@ -42,8 +42,11 @@ def emit_json(value: Any) -> None:
 
 
 def show(result: Any, *, quiet: bool, as_json: bool) -> None:
-    """Print an operation's result: ``--json`` its ``to_dict()``; else its notes on
-    stderr (silenced by ``--quiet``) and its text on stdout."""
+    """Print an operation's result: its warnings on stderr, then with ``--json`` its
+    ``to_dict()``, else its notes on stderr and its text on stdout (``--quiet``
+    silences warnings and notes)."""
+    for line in getattr(result, "warnings", list)():
+        say(line, quiet)
     if as_json:
         emit_json(result.to_dict())
         return

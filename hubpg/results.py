@@ -392,11 +392,16 @@ class Pushed:
             "changed": self.changed,
         }
 
+    def warnings(self) -> list[str]:
+        """What ``hubpg push`` says on stderr even with ``--json`` (``--quiet`` silences
+        it): that a public repo was made private."""
+        if self.made_private:
+            return [f"note: {self.repo_id} was public; it is now private (--private)"]
+        return []
+
     def notes(self) -> list[str]:
         """The lines for people ``hubpg push`` writes on stderr (``--quiet`` silences them)."""
         lines = []
-        if self.made_private:
-            lines.append(f"note: {self.repo_id} was public; it is now private (--private)")
         if not self.changed:
             lines.append(
                 f"nothing changed: {self.repo_id} ({self.revision}) already holds "
