@@ -413,6 +413,21 @@ def _folder_of(target: Any, *, what: str) -> Path:
     return check_folder(folder)
 
 
+def check_package(run_dir: str | Path, *, repo_name: str | None = None) -> Path:
+    """What :func:`package` checks before any work: the run folder is there, and the
+    card's repo name is ``NAMESPACE/NAME``. Returns the folder.
+
+    Args:
+        run_dir: the run folder.
+        repo_name: the repo id the card names, or None.
+    """
+    from hubpg.packaging import check_repo_name
+
+    if repo_name is not None:
+        check_repo_name(repo_name)
+    return check_folder(run_dir)
+
+
 def package(
     run_dir_or_result: Any = None,
     *,
@@ -456,12 +471,10 @@ def package(
         >>> pkg.video
         PosixPath('runs/CartPole-v1-reinforce-s1/hub/replay.mp4')
     """
-    from hubpg.packaging import VIDEO_MAX_T, check_repo_name
+    from hubpg.packaging import VIDEO_MAX_T
     from hubpg.packaging import package as build_package
 
-    if repo_name is not None:
-        check_repo_name(repo_name)
-    run_dir = _folder_of(run_dir_or_result, what="package")
+    run_dir = check_package(_folder_of(run_dir_or_result, what="package"), repo_name=repo_name)
     if max_t is None:
         max_t = run_eval_max_t(run_dir)
     with show_progress(progress):
@@ -860,6 +873,7 @@ __all__ = [
     "SYNONYMS",
     "TRAIN_OPTIONS",
     "check_folder",
+    "check_package",
     "check_train_options",
     "convert",
     "default_db_path",

@@ -297,10 +297,10 @@ def package(
     quiet: bool,
 ) -> None:
     """Build the Hub-ready folder for RUN_DIR: weights, config, results, video, card."""
-    from hubpg.api import check_folder
+    from hubpg.api import check_package
     from hubpg.api import package as build_package
 
-    check_folder(run_dir, what="run folder")
+    check_package(run_dir, repo_name=repo_name)
     say(
         f"packaging {run_dir}: evaluating {episodes} episodes"
         f"{'' if no_video else ', recording a replay'}",
