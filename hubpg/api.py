@@ -1,10 +1,13 @@
-"""The Python API: what the ``hubpg`` command does, as functions a notebook calls.
+"""The Python API and the one workflow layer: what the ``hubpg`` command does, as
+functions a notebook calls.
 
-``train`` -> ``evaluate`` -> ``package`` -> ``push`` -> ``load_and_eval`` ->
-``leaderboard``, each with keyword-only options named as in the CLI, each
-returning a small result (:mod:`hubpg.results`) with a one-line ``repr`` and,
-in Jupyter, a rich view (score, learning curve, replay video). The CLI is a thin
-skin over these functions.
+``train`` -> ``evaluate`` -> ``package`` -> ``push`` (packaging first when needed)
+-> ``load_and_eval`` -> ``leaderboard``, plus ``load`` and ``convert``, each with
+keyword-only options named as in the CLI, each returning one result
+(:mod:`hubpg.results`) with a one-line ``repr``, a Jupyter view, ``to_dict()`` (what
+``--json`` prints) and ``str()`` (what the command prints). The CLI is a thin skin
+over these functions; the verify pipeline is :mod:`hubpg.verify`, the Hub transport
+:mod:`hubpg.hub`. ``progress=`` means the same on every call (:func:`show_progress`).
 
 Example:
     >>> import hubpg

@@ -111,12 +111,13 @@ def fetch(
             name it plays this one; a hubpg repo whose ``config.json`` names another
             is refused.
         card: download the card too (for the claim); the leaderboard reads claims from
-            its listing and passes False.
+            its listing and passes False. With ``legacy`` the card is always read (it may
+            name the env).
         max_bytes: the largest course checkpoint downloaded with ``legacy``.
     """
     validate_repo_id(repo_id)
     wanted = LEGACY_LOAD_FILES if legacy else LOAD_FILES
-    if not card:
+    if not card and not legacy:  # a course checkpoint's card may name its env
         wanted = tuple(name for name in wanted if name != CARD_NAME)
     got = download(
         repo_id,
