@@ -357,7 +357,7 @@ def evaluate(
     result = run_evaluation(
         source, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
     )
-    return Evaluated.of(result)
+    return result
 
 
 # --------------------------------------------------------------------------- package / push

@@ -19,9 +19,9 @@ import numpy as np
 
 from hubpg import __version__
 from hubpg.errors import MissingFileError, RepoIdError, RunDirError
-from hubpg.evaluation import EvalResult, evaluate, utc_now_iso
+from hubpg.evaluation import evaluate, utc_now_iso
 from hubpg.policy import Policy
-from hubpg.results import Packaged
+from hubpg.results import Evaluated, Packaged
 from hubpg.runfolder import (
     CARD_NAME,
     CONFIG_NAME,
@@ -160,7 +160,7 @@ def training_record(run_dir: Path) -> dict[str, Any] | None:
 
 
 def results_record(
-    result: EvalResult, seed: int, training: dict[str, Any] | None = None
+    result: Evaluated, seed: int, training: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """``results.json``: the score, how it was measured, how training ended, and the
     software versions.

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hubpg.config import TrainConfig
-from hubpg.evaluation import EvalResult
-from hubpg.runfolder import CARD_NAME, RESULTS_NAME, VIDEO_NAME, format_score
+from hubpg.runfolder import CARD_NAME, RESULTS_NAME, VIDEO_NAME, format_score, leaderboard_score
 
 #: Largest mp4 embedded in a notebook page; bigger replays are linked instead.
 EMBED_MAX_BYTES = 8 * 1024 * 1024
@@ -96,15 +95,33 @@ def _claim_text(claimed: dict[str, Any] | None, supported: bool | None) -> str:
 
 
 @dataclass(repr=False)
-class Evaluated(EvalResult):
-    """An evaluation: ``mean_reward``, ``std_reward``, ``summary()`` (``MEAN +/- STD``),
-    ``score`` (mean - std), and per-episode ``episode_returns``, ``episode_lengths``
-    and ``seeds``."""
+class Evaluated:
+    """An evaluation (what :func:`hubpg.evaluation.evaluate` returns): ``mean_reward``,
+    ``std_reward``, ``summary()`` (``MEAN +/- STD``), ``score`` (mean - std), and
+    per-episode ``episode_returns``, ``episode_lengths`` and ``seeds``."""
 
-    @classmethod
-    def of(cls, result: EvalResult) -> Evaluated:
-        """The same evaluation as an :class:`Evaluated`."""
-        return cls(**{f.name: getattr(result, f.name) for f in dataclasses.fields(EvalResult)})
+    env_id: str
+    mean_reward: float
+    std_reward: float
+    n_episodes: int
+    episode_returns: list[float]
+    episode_lengths: list[int]
+    seeds: list[int]
+    deterministic: bool
+    max_t: int
+
+    @property
+    def score(self) -> float:
+        """The leaderboard score, mean minus std."""
+        return leaderboard_score(self.mean_reward, self.std_reward)
+
+    def summary(self) -> str:
+        """``MEAN +/- STD`` with two decimals."""
+        return format_score(self.mean_reward, self.std_reward)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``hubpg evaluate --json`` prints."""
+        return dataclasses.asdict(self)
 
     def describe(self) -> str:
         """``ENV MEAN +/- STD over N episodes, seeds A..B, sampled, max_t T``."""
@@ -270,7 +287,7 @@ class Packaged:
     def written(
         cls,
         package_dir: Path,
-        evaluation: EvalResult,
+        evaluation: Evaluated,
         files: list[str],
         timings: dict[str, float],
     ) -> Packaged:
@@ -293,7 +310,6 @@ class Packaged:
             if card.is_file()
             else None
         )
-        evaluation = Evaluated.of(evaluation)
         if claim is None:
             claimed, supported = None, None
         else:
@@ -449,7 +465,7 @@ class Verified:
     @classmethod
     def of(cls, report: dict[str, Any]) -> Verified:
         """From a :meth:`to_dict` report (the inverse)."""
-        names = [f.name for f in dataclasses.fields(EvalResult)]
+        names = [f.name for f in dataclasses.fields(Evaluated)]
         evaluation = Evaluated(**{name: report[name] for name in names})
         return cls(
             report["repo_id"],

@@ -41,7 +41,6 @@ from hubpg.runfolder import (
 
 if TYPE_CHECKING:  # torch is imported only when a policy is built
     from hubpg.config import PolicyConfig
-    from hubpg.evaluation import EvalResult
     from hubpg.policy import Policy
 
 #: The files a check downloads: the policy, the claim's episode count, the card.
@@ -247,7 +246,7 @@ def measure(
     seed: int = 0,
     deterministic: bool = False,
     max_t: int | None = None,
-) -> EvalResult:
+) -> Evaluated:
     """The seeded evaluation of a fetched (or any) policy, as ``hubpg evaluate`` runs it.
 
     Args:
@@ -272,7 +271,7 @@ def measure(
     )
 
 
-def judge(claim: Claim | None, result: EvalResult) -> Verdict | None:
+def judge(claim: Claim | None, result: Evaluated) -> Verdict | None:
     """The verdict of ``result`` on ``claim`` (:func:`hubpg.claims.judge_claim`); None
     without a claim.
 
@@ -346,7 +345,7 @@ def verify_one(
     return Verified(
         repo_id=repo_id,
         revision=fetched.revision,
-        evaluation=Evaluated.of(result),
+        evaluation=result,
         claimed=None if fetched.claim is None else fetched.claim.to_dict(),
         claim_supported=None if verdict is None else verdict.supported,
         claim_problem=None if verdict is None else verdict.reason,
