@@ -175,7 +175,9 @@ def parse_sizes(value: Any) -> list[int]:
         try:
             sizes = [int(p) for p in parts]
         except ValueError:
-            raise ConfigError(f"{value!r} is not a comma-separated list of layer sizes") from None
+            raise ConfigError(
+                f"{value!r} is not a comma-separated list of ints (layer sizes)"
+            ) from None
     elif isinstance(value, int) and not isinstance(value, bool):
         sizes = [value]
     elif isinstance(value, Sequence):
