@@ -386,7 +386,9 @@ def render_card(
         policy_text = "sampling each action from the policy's distribution, as the course evaluates"
     claim = format_claim(mean, std)
     shown_mean, shown_std = parse_claim_value(claim)
-    score = shown_mean - shown_std  # what the leaderboard computes from the card's value
+    from hubpg.runfolder import leaderboard_score
+
+    score = leaderboard_score(shown_mean, shown_std)  # what the leaderboard computes
     threshold_text = None
     if env_id in COURSE_THRESHOLDS:
         need = COURSE_THRESHOLDS[env_id]

@@ -9,7 +9,6 @@ generator seeded with ``seed``, so the same call gives the same numbers.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,38 +16,10 @@ import numpy as np
 
 from hubpg.config import ConfigError, evaluation_max_t
 from hubpg.envs import env_dims, make_vec_env, reset_with_seeds
-from hubpg.runfolder import format_score
+from hubpg.results import Evaluated
 
 #: Episodes played side by side at most; more episodes run in several rounds.
 MAX_PARALLEL_EPISODES = 256
-
-
-@dataclass
-class EvalResult:
-    """The outcome of an evaluation (what ``--json`` prints)."""
-
-    env_id: str
-    mean_reward: float
-    std_reward: float
-    n_episodes: int
-    episode_returns: list[float]
-    episode_lengths: list[int]
-    seeds: list[int]
-    deterministic: bool
-    max_t: int
-
-    @property
-    def score(self) -> float:
-        """The leaderboard score, mean minus std."""
-        return self.mean_reward - self.std_reward
-
-    def summary(self) -> str:
-        """``MEAN +/- STD`` with two decimals."""
-        return format_score(self.mean_reward, self.std_reward)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
 
 
 def default_max_t(env_id: str) -> int:
@@ -63,9 +34,9 @@ def evaluate(
     seed: int = 0,
     deterministic: bool = False,
     max_t: int | None = None,
-) -> EvalResult:
+) -> Evaluated:
     """Evaluate ``policy`` (a :class:`~hubpg.policy.Policy` or a run/package folder)
-    over ``episodes`` seeded episodes and return an :class:`EvalResult`."""
+    over ``episodes`` seeded episodes and return an :class:`~hubpg.results.Evaluated`."""
     from hubpg.policy import Policy, check_policy_matches_env, small_model_threads
 
     if isinstance(policy, str | Path):
@@ -89,7 +60,7 @@ def evaluate(
             returns += r.tolist()
             lengths += n.tolist()
     values = np.asarray(returns, dtype=np.float64)
-    return EvalResult(
+    return Evaluated(
         env_id=env_id,
         mean_reward=float(values.mean()),
         std_reward=float(values.std()),

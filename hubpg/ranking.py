@@ -41,8 +41,9 @@ from hubpg.errors import (
     LegacyCheckpointError,
     PickleRefusedError,
     RayMissingError,
+    one_line,
 )
-from hubpg.runfolder import format_score
+from hubpg.runfolder import format_score, leaderboard_score
 from hubpg.store import VerificationKey, VerificationStore, open_store
 
 #: The keys of every row, in display order.
@@ -72,7 +73,7 @@ PICKLE_PROBLEM = "not verifiable: pickle"
 #: Prefix of the problem of a course checkpoint that ``legacy=True`` refused.
 LEGACY_PROBLEM = "refused course checkpoint"
 #: Modules the forkserver imports once, so that each worker starts by a plain fork.
-_PRELOAD = ["torch", "huggingface_hub", "hubpg.hub", "hubpg.evaluation", "hubpg.ranking"]
+_PRELOAD = ["torch", "huggingface_hub", "hubpg.verify", "hubpg.evaluation", "hubpg.ranking"]
 _WORKER_READY = False
 _SNAPSHOT_PATH = re.compile(r"\S*/snapshots/[0-9a-f]{40}/")
 
@@ -417,7 +418,7 @@ def _fill_from_listing(row: dict[str, Any], model: Any, env_id: str) -> None:
     except (CardMetadataError, ValueError, TypeError, RecursionError):
         row["problem"] = NO_CLAIM
         return
-    row.update(claimed_mean=mean, claimed_std=std, claimed_score=mean - std)
+    row.update(claimed_mean=mean, claimed_std=std, claimed_score=leaderboard_score(mean, std))
     impossible = impossible_reason(mean, env_id)
     if impossible is not None:
         row.update(claim_supported=False, claim_problem=impossible)
@@ -456,7 +457,7 @@ def _apply(row: dict[str, Any], outcome: dict[str, Any], env_id: str) -> None:
     row.update(
         measured_mean=mean,
         measured_std=std,
-        measured_score=mean - std,
+        measured_score=leaderboard_score(mean, std),
         measured_n_episodes=n,
         revision=outcome.get("revision") or row["revision"],
     )
@@ -524,40 +525,34 @@ def verify_one(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _measure(task: dict[str, Any]) -> dict[str, Any]:
-    from hubpg.claims import read_episode_count
-    from hubpg.evaluation import evaluate
-    from hubpg.hub import LEGACY_LOAD_FILES, download, policy_from_download
-    from hubpg.runfolder import CONFIG_NAME, RESULTS_NAME, WEIGHTS_NAME
+    """:func:`hubpg.verify.fetch` (the card's claim comes from the listing, so no card)
+    and :func:`hubpg.verify.measure` of one task."""
+    from hubpg.hub import HubTarget
+    from hubpg.verify import fetch, measure
 
     env_id = task["env_id"]
-    legacy = bool(task.get("legacy"))
-    got = download(
+    got = fetch(
         task["repo_id"],
-        task["revision"],
-        task["endpoint"],
-        task["token"],
-        files=LEGACY_LOAD_FILES if legacy else (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME),
-        legacy=legacy,
-        timeout=task.get("timeout"),
+        revision=task["revision"],
+        target=HubTarget(task["endpoint"], task["token"], task.get("timeout")),
+        legacy=bool(task.get("legacy")),
+        card=False,
     )
-    policy = policy_from_download(got, legacy=legacy)[0]
-    if policy.config.env_id != env_id:
-        raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")
-    result = evaluate(
-        policy,
+    if got.env_id != env_id:
+        raise ConfigError(f"its config.json is for {got.env_id}, not {env_id}")
+    result = measure(
+        got,
         env_id=env_id,
         episodes=task["episodes"],
         seed=task["seed"],
         deterministic=task.get("deterministic", False),
         max_t=task.get("max_t"),
     )
-    results = got.files.get(RESULTS_NAME)
-    claimed_n = read_episode_count(results) if results is not None else None
     return {
         "mean": result.mean_reward,
         "std": result.std_reward,
         "n_episodes": result.n_episodes,
-        "claimed_n_episodes": claimed_n,
+        "claimed_n_episodes": got.claimed_n_episodes,
         "revision": got.revision,
     }
 
@@ -565,8 +560,7 @@ def _measure(task: dict[str, Any]) -> dict[str, Any]:
 def _one_line(exc: BaseException) -> str:
     """The message on one line, without download-cache paths: ``<cache>/models--a--b/
     snapshots/<sha>/model.safetensors`` reads ``model.safetensors``."""
-    text = _SNAPSHOT_PATH.sub("", " ".join(str(exc).split()))
-    return (text or type(exc).__name__)[:300]
+    return one_line(_SNAPSHOT_PATH.sub("", one_line(exc, limit=None, whole=True)))
 
 
 def _prepare_worker(ignore_sigint: bool = True) -> None:

@@ -209,17 +209,20 @@ def fetch_checkpoint(
             included; the download is bounded by ``timeout`` per request).
         memory_mib: MiB that process may take beyond the interpreter and torch.
     """
-    from hubpg.hub import download
+    from hubpg.hub import HubTarget, download
+
+    def choose(siblings: list[Any]) -> tuple[str, ...]:
+        if {WEIGHTS_NAME, CONFIG_NAME} <= {s.rfilename for s in siblings}:
+            return REPO_FILES
+        return (*REPO_FILES, checkpoint_to_download(repo_id, siblings, max_bytes))
 
     got = download(
         repo_id,
-        revision,
-        endpoint,
-        token,
-        files=REPO_FILES,
-        legacy=True,
-        max_bytes=max_bytes,
-        timeout=timeout,
+        REPO_FILES,
+        revision=revision,
+        target=HubTarget(endpoint, token, timeout),
+        choose=choose,
+        files_metadata=True,
     )
     if WEIGHTS_NAME in got.files and CONFIG_NAME in got.files:
         raise LegacyCheckpointError(
