@@ -257,3 +257,11 @@ class StoreBusyError(HubpgError, TimeoutError):
 
 class LeaderboardSiteError(HubpgError, FileExistsError):
     """The leaderboard site's folder exists and is not a hubpg leaderboard site."""
+
+
+# --------------------------------------------------------------------------- hub transport (worker hub)
+
+
+class HubUnreachableError(HubError):
+    """The Hub's server takes no connection (refused, unknown host): "is the server at
+    URL running?", at once, without retries."""

@@ -18,6 +18,7 @@ from hubpg.errors import (
     HubError,
     HubpgError,
     HubTimeoutError,
+    HubUnreachableError,
     MissingFileError,
     RepoNotFoundError,
     TokenError,
@@ -39,6 +40,10 @@ def hub_errors(action: str, repo_id: str, endpoint: str, token_given: bool) -> I
     """
     try:
         yield
+    except HubUnreachableError as exc:  # raised by the client, which knows no action
+        if str(exc).startswith(f"{action} failed"):
+            raise
+        raise HubUnreachableError(f"{action} failed: {exc}") from exc
     except HubpgError:
         raise
     except Exception as exc:
@@ -195,7 +200,9 @@ def _transport_error(exc: BaseException, action: str, endpoint: str) -> HubpgErr
     return None
 
 
-def unreachable(origin: str, exc: BaseException, *, action: str | None = None) -> HubError:
+def unreachable(
+    origin: str, exc: BaseException, *, action: str | None = None
+) -> HubUnreachableError:
     """The error for a server that takes no connection (refused, unknown host...).
 
     Args:
@@ -204,7 +211,7 @@ def unreachable(origin: str, exc: BaseException, *, action: str | None = None) -
         action: what was being done, when known.
     """
     failed = f"{action} failed: " if action else ""
-    return HubError(
+    return HubUnreachableError(
         f"{failed}cannot connect to {origin} ({first_line(exc)}); is the server at {origin} "
         "running?"
     )
