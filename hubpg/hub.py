@@ -64,11 +64,14 @@ if TYPE_CHECKING:  # torch is imported only when a policy is built
     from hubpg.policy import Policy
 
 __all__ = [
+    "Committed",
     "DEFAULT_ENDPOINT",
     "DEFAULT_TIMEOUT_S",
     "MIN_BYTES_PER_S",
     "Downloaded",
     "UnreadableListing",
+    "check_write_access",
+    "commit_files",
     "download",
     "ensure_repo",
     "fetch_files",
@@ -117,6 +120,18 @@ _OPEN: list[float] = []
 _OPEN_LOCK = threading.Lock()
 
 
+def _forget_open_blocks() -> None:
+    """In a forked child: the parent's blocks (and a lock another thread may have held
+    at the fork) are not the child's."""
+    global _OPEN_LOCK
+    _OPEN.clear()
+    _OPEN_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_open_blocks)
+
+
 @contextmanager
 def hub_client(endpoint: str, *, timeout: float | None = None) -> Iterator[float]:
     """Scope huggingface_hub's process-global client setup to a block, then restore it.
@@ -129,6 +144,7 @@ def hub_client(endpoint: str, *, timeout: float | None = None) -> Iterator[float
     (httpx's documented ``timeout`` and ``trace`` request extensions), removed when
     the last block ends; the client itself, and any factory set with
     ``set_client_factory``, stay the caller's. Nests, and may run in several threads.
+    (Xet transfers, on huggingface.co only, run in ``hf_xet`` outside this client.)
 
     Args:
         endpoint: the Hub URL the block talks to.
@@ -330,6 +346,70 @@ def push(
     write_card(package_dir, repo_id)
     files = upload_files(package_dir)
     env_id = read_json(package_dir / CONFIG_NAME)["env_id"]
+    committed = commit_files(
+        repo_id,
+        files,
+        commit_message or f"Upload REINFORCE agent for {env_id} (hubpg)",
+        endpoint=endpoint,
+        token=token,
+        private=private,
+        revision=revision,
+        timeout=timeout,
+    )
+    return PushResult(
+        repo_id=repo_id,
+        url=f"{endpoint}/{repo_id}",
+        commit_sha=committed.commit_sha,
+        commit_url=committed.commit_url,
+        package_dir=package_dir,
+        revision=revision or "main",
+        made_private=committed.made_private,
+        changed=committed.changed,
+    )
+
+
+# --------------------------------------------------------------------------- upload
+
+
+@dataclass
+class Committed:
+    """What :func:`commit_files` did."""
+
+    commit_sha: str
+    commit_url: str
+    #: True when an existing public repo was made private first.
+    made_private: bool
+    #: False when the Hub already held exactly these files (no commit was made).
+    changed: bool
+
+
+def commit_files(
+    repo_id: str,
+    files: dict[str, Path],
+    commit_message: str,
+    *,
+    endpoint: str,
+    token: str,
+    private: bool = False,
+    revision: str | None = None,
+    timeout: float | None = None,
+) -> Committed:
+    """Upload ``files`` to ``repo_id`` in one commit: the transport of every push.
+
+    Checks that the token's user may write to the namespace, creates the repo (private
+    when asked; an existing public one is made private), creates ``revision`` when it
+    is a missing branch, then commits. An unchanged re-push makes no commit.
+
+    Args:
+        repo_id: ``NAMESPACE/NAME``.
+        files: path in the repo -> local file (as :func:`upload_files` lists them).
+        commit_message: the commit's title.
+        endpoint: the resolved Hub URL (:func:`resolve_endpoint`).
+        token: a write token (:func:`require_token`).
+        private: create the repo private, or make it private.
+        revision: the branch to commit to (default main).
+        timeout: seconds per request (see :func:`resolve_timeout`).
+    """
     from huggingface_hub import CommitOperationAdd, HfApi
 
     with hub_client(endpoint, timeout=timeout), hub_errors("push", repo_id, endpoint, True):
@@ -345,19 +425,10 @@ def push(
                     CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path))
                     for name, path in files.items()
                 ],
-                commit_message=commit_message or f"Upload REINFORCE agent for {env_id} (hubpg)",
+                commit_message=commit_message,
                 revision=revision,
             )
-    return PushResult(
-        repo_id=repo_id,
-        url=f"{endpoint}/{repo_id}",
-        commit_sha=info.oid,
-        commit_url=info.commit_url,
-        package_dir=package_dir,
-        revision=revision or "main",
-        made_private=made_private,
-        changed=not skipped,
-    )
+    return Committed(info.oid, info.commit_url, made_private, changed=not skipped)
 
 
 @contextmanager
