@@ -1,15 +1,16 @@
 """Check that the lowest declared versions work: a fresh venv with exactly the lower
 bounds of huggingface-hub, gymnasium and torch from pyproject.toml, hubpg installed into
 it without upgrading them, then the Hub round trip through ``hubpg hub serve`` (train a
-tiny run, push it, load-and-eval it back).
+tiny run, push it, load-and-eval it back, find it on the leaderboard).
 
     python scripts/check_lower_bounds.py [WORKDIR] [--pin NAME==VERSION ...]
 
 WORKDIR (default: a temporary folder, removed afterwards) holds the venv, the server's
 data and the run; given again, its venv is reused (pip then only checks the pins and
-reinstalls hubpg), the rest made anew. ``--pin`` tries another version of one of the three (to find a bound
-that works before raising it in pyproject.toml). Prints "round trip ok" and exits 0 when
-everything worked; otherwise the failing step's output and a non-zero exit.
+reinstalls hubpg), the rest made anew. ``--pin`` tries another version of one of the
+three (to find a bound that works before raising it in pyproject.toml). Prints "round
+trip ok" and exits 0 when everything worked; otherwise the failing step's output and a
+non-zero exit.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def _release(version: str) -> tuple[int, ...]:
 
 
 def round_trip(bin_dir: Path, work: Path) -> None:
-    """Train a tiny CartPole run, push it to ``hubpg hub serve`` and load-and-eval it."""
+    """Train a tiny CartPole run, push it to ``hubpg hub serve``, load-and-eval it and
+    find it on the leaderboard (the listing)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HF_TOKEN")}
     env.update(HF_HOME=str(work / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1")
     hubpg = str(bin_dir / "hubpg")
@@ -127,6 +129,12 @@ def round_trip(bin_dir: Path, work: Path) -> None:
         if report.get("n_episodes") != 5 or report.get("env_id") != "CartPole-v1":
             raise SystemExit(f"unexpected load-and-eval report: {report}")
         print(f"load-and-eval: mean {report['mean_reward']:.2f} over 5 episodes", flush=True)
+        board = ["leaderboard", "CartPole-v1", "--endpoint", url, "--json"]
+        rows = json.loads(run([hubpg, *board], env=env).stdout)
+        listed = [row for row in rows if row.get("repo_id") == "alice/lower-bounds"]
+        if not listed or listed[0].get("rank") != 1:
+            raise SystemExit(f"the leaderboard does not rank the pushed model first: {rows}")
+        print("leaderboard: alice/lower-bounds listed, rank 1", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
