@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hubpg.cardsafe import card_data_from_readme, check_card_data
-from hubpg.errors import CardDataError, CardMetadataError
+from hubpg.errors import CardDataError, CardMetadataError, one_line
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCardData
@@ -79,7 +79,7 @@ def card_data(card: Any) -> ModelCardData:
     except OSError as exc:
         raise CardMetadataError(f"cannot read the model card {card} ({exc})") from exc
     except Exception as exc:  # invalid model-index, keys ModelCardData refuses
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = one_line(exc, limit=None)
         raise CardMetadataError(f"the model card's metadata cannot be parsed ({first})") from exc
 
 

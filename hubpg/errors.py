@@ -283,6 +283,8 @@ class ForeignFormatError(HubpgError, ValueError):
 
 class ModuleMismatchError(HubpgError, ValueError):
     """A module converted for sharing does not play what the student's own forward plays."""
+
+
 # --------------------------------------------------------------------------- messages
 
 #: The longest exception text hubpg quotes inside one of its own messages.
@@ -308,3 +310,11 @@ def one_line(
     if not text:
         text = type(exc).__name__ if isinstance(exc, BaseException) else ""
     return text if limit is None else text[:limit]
+
+
+# --------------------------------------------------------------------------- hub transport (worker hub)
+
+
+class HubUnreachableError(HubError):
+    """The Hub's server takes no connection (refused, unknown host): "is the server at
+    URL running?", at once, without retries."""

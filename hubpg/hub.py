@@ -1,158 +1,100 @@
-"""The transport layer: hubpg's one road to a Hub (client, timeouts, error
-translation, download, upload, listing). It knows files and commits, never
-policies, packages or claims: the workflows live in :mod:`hubpg.api` and
-:mod:`hubpg.verify`.
+"""The transport layer of hubpg's Hub side: the scoped client, download, upload, listing.
 
-Any endpoint works (``--endpoint``, else ``HF_ENDPOINT``, else huggingface.co).
-Every call runs inside :func:`hub_client`, which scopes huggingface_hub's global
-state and restores it afterwards: Xet off only for loopback endpoints (hubpg's own
-local Hub, which speaks plain Git LFS), never for the real Hub; no progress bars;
-and a timeout on every request (``timeout``, else ``HF_HUB_DOWNLOAD_TIMEOUT`` /
-``HF_HUB_ETAG_TIMEOUT``, else :data:`DEFAULT_TIMEOUT_S`), so that a stalled
-server ends the command with :class:`~hubpg.errors.HubTimeoutError` ("timed out").
+Everything above it (packaging, push, load-and-eval, the leaderboard) calls these and
+nothing of huggingface_hub's internals. Every call runs inside :func:`hub_client`,
+which scopes huggingface_hub's global state through its public API and restores it
+afterwards: Xet off only for loopback endpoints (hubpg's own local Hub, which speaks
+plain Git LFS), never for the real Hub; no progress bars; a timeout on every request
+(``timeout``, else ``HF_HUB_DOWNLOAD_TIMEOUT`` / ``HF_HUB_ETAG_TIMEOUT``, else
+:data:`DEFAULT_TIMEOUT_S`), so that a stalled server ends the command with
+:class:`~hubpg.errors.HubTimeoutError` ("timed out"); a floor on the speed of every
+answer (:data:`MIN_BYTES_PER_S` once the timeout has passed), so that a server that
+dribbles a file ends the same way; and a server that takes no connection ends it at
+once ("is the server at URL running?"), without huggingface_hub's retries.
+Exceptions become hubpg's one-line errors in :mod:`hubpg.huberrors`.
 """
 
 from __future__ import annotations
 
-import errno
-import math
+import functools
+import importlib
 import os
-import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+from hubpg.endpoints import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_TIMEOUT_S,
+    HubTarget,
+    is_loopback,
+    require_token,
+    resolve_endpoint,
+    resolve_timeout,
+    resolve_token,
+)
 from hubpg.errors import (
-    ConfigError,
-    HubError,
-    HubpgError,
     HubTimeoutError,
-    MissingFileError,
-    RepoNotFoundError,
     TokenError,
     UploadRefusedError,
     one_line,
 )
+from hubpg.huberrors import hub_errors, unreachable
 from hubpg.repoid import validate_repo_id
 from hubpg.sniff import is_pickle
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
-#: Seconds a request may wait for the server when neither ``timeout`` nor
-#: huggingface_hub's ``HF_HUB_DOWNLOAD_TIMEOUT`` / ``HF_HUB_ETAG_TIMEOUT`` say otherwise.
-DEFAULT_TIMEOUT_S = 30.0
+__all__ = [
+    "Commit",
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_TIMEOUT_S",
+    "MIN_BYTES_PER_S",
+    "Downloaded",
+    "HubTarget",
+    "UnreadableListing",
+    "check_write_access",
+    "commit_files",
+    "download",
+    "ensure_repo",
+    "hub_client",
+    "hub_errors",
+    "is_loopback",
+    "list_models",
+    "require_token",
+    "resolve_endpoint",
+    "resolve_timeout",
+    "resolve_token",
+    "upload_files",
+    "validate_repo_id",
+]
+
+#: Slowest an answer may arrive, in bytes per second on average from its first byte,
+#: once the timeout (the grace period) has passed: below it the download ends with
+#: "timed out", however often the server sends a byte.
+MIN_BYTES_PER_S = 10_000
 
 
-@dataclass(frozen=True)
-class HubTarget:
-    """Where and how to reach a Hub: ``endpoint`` (None: ``HF_ENDPOINT``, else
-    huggingface.co), ``token`` (None: ``HF_TOKEN``, else the stored login; never shown
-    in ``repr``) and ``timeout`` (seconds per request; None: :func:`resolve_timeout`'s
-    default)."""
+# --------------------------------------------------------------------------- the client
 
-    endpoint: str | None = None
-    token: str | None = field(default=None, repr=False)
-    timeout: float | None = None
-
-    def resolved(self) -> HubTarget:
-        """The same target with the endpoint and token looked up and the timeout checked
-        (an explicit timeout stays explicit: :func:`hub_client` sets the constants only
-        then)."""
-        if self.timeout is not None:
-            resolve_timeout(self.timeout)
-        return HubTarget(resolve_endpoint(self.endpoint), resolve_token(self.token), self.timeout)
-
-    def for_writing(self) -> HubTarget:
-        """:meth:`resolved`, refused (:class:`~hubpg.errors.TokenError`) without a token."""
-        target = self.resolved()
-        if not target.token:
-            raise TokenError(
-                "no Hugging Face token: pass --token, set HF_TOKEN, or run `hf auth login` "
-                "(create a write token at https://huggingface.co/settings/tokens)"
-            )
-        return target
+#: Seconds of every open :func:`hub_client` block, of any thread; the hooks apply the
+#: smallest. Empty: the hooks do nothing.
+_OPEN: list[float] = []
+_OPEN_LOCK = threading.Lock()
 
 
-# --------------------------------------------------------------------------- arguments
+def _forget_open_blocks() -> None:
+    """In a forked child: the parent's blocks (and a lock another thread may have held
+    at the fork) are not the child's."""
+    global _OPEN_LOCK
+    _OPEN.clear()
+    _OPEN_LOCK = threading.Lock()
 
 
-def resolve_endpoint(endpoint: str | None) -> str:
-    """``endpoint``, else ``HF_ENDPOINT``, else huggingface.co; without a trailing slash."""
-    value = endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"endpoint {value!r} is not an http(s) URL; use e.g. {DEFAULT_ENDPOINT}")
-    return value.rstrip("/")
-
-
-def resolve_token(token: str | None) -> str | None:
-    """``token``, else ``HF_TOKEN``, else the token stored by ``hf auth login``."""
-    if token:
-        return token
-    if os.environ.get("HF_TOKEN"):
-        return os.environ["HF_TOKEN"]
-    from huggingface_hub import get_token
-
-    return get_token()
-
-
-def is_loopback(endpoint: str) -> bool:
-    """True for http(s)://127.x, localhost or [::1] endpoints."""
-    host = (urlparse(endpoint).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def resolve_timeout(timeout: float | None = None) -> float:
-    """Seconds every Hub request may wait: ``timeout``, else the larger of
-    huggingface_hub's ``HF_HUB_DOWNLOAD_TIMEOUT`` and ``HF_HUB_ETAG_TIMEOUT`` when set,
-    else :data:`DEFAULT_TIMEOUT_S`.
-
-    Args:
-        timeout: seconds (> 0), or None for the default.
-    """
-    if timeout is None:
-        found = [_env_seconds(name) for name in ("HF_HUB_DOWNLOAD_TIMEOUT", "HF_HUB_ETAG_TIMEOUT")]
-        found = [value for value in found if value is not None]
-        return max(found) if found else DEFAULT_TIMEOUT_S
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise ConfigError(f"timeout must be a number of seconds (got {timeout!r})")
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise ConfigError(f"timeout must be a positive number of seconds (got {timeout!r})")
-    return float(timeout)
-
-
-def _env_seconds(name: str) -> float | None:
-    try:
-        value = float(os.environ.get(name, ""))
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value > 0 else None
-
-
-def _timeout_transport(seconds: float) -> Any:
-    """An httpx transport that caps every request's timeouts at ``seconds`` and turns a
-    timeout into :class:`HubTimeoutError` (not retried: a stalled server stays stalled)."""
-    import httpx2
-
-    class TimeoutTransport(httpx2.HTTPTransport):
-        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-            given = request.extensions.get("timeout") or {}
-            request.extensions["timeout"] = {
-                key: seconds if given.get(key) is None else min(given[key], seconds)
-                for key in ("connect", "read", "write", "pool")
-            }
-            try:
-                return super().handle_request(request)
-            except httpx2.TimeoutException as exc:
-                raise HubTimeoutError(
-                    f"{request.url.scheme}://{request.url.netloc.decode()} timed out: no answer "
-                    f"within {seconds:g} s ({request.method} {request.url.path}); check that the "
-                    "server is up, or allow more time with --timeout"
-                ) from exc
-
-    return TimeoutTransport()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_open_blocks)
 
 
 @contextmanager
@@ -160,22 +102,25 @@ def hub_client(endpoint: str, *, timeout: float | None = None) -> Iterator[float
     """Scope huggingface_hub's process-global client setup to a block, then restore it.
 
     Inside: every request is capped at the :func:`resolve_timeout` seconds (yielded),
-    no progress bars, no telemetry, and Xet off for loopback endpoints. On exit the
-    previous HTTP client factory, progress-bar state and constants are back, so a
-    notebook's own downloads behave as before. Nests.
+    every answer must arrive at :data:`MIN_BYTES_PER_S` or more once that time has
+    passed, a refused connection ends the call at once; no progress bars, no
+    telemetry, and Xet off for loopback endpoints. Only public API is used: the
+    shared client of ``huggingface_hub.utils.get_session()`` gets two event hooks
+    (httpx's documented ``timeout`` and ``trace`` request extensions), removed when
+    the last block ends; the client itself, and any factory set with
+    ``set_client_factory``, stay the caller's. Nests, and may run in several threads.
+    (Xet transfers, on huggingface.co only, run in ``hf_xet`` outside this client.)
 
     Args:
         endpoint: the Hub URL the block talks to.
         timeout: seconds per request (see :func:`resolve_timeout`).
     """
-    import httpx2
     import huggingface_hub.constants as constants
-    from huggingface_hub.utils import _http as hf_http
     from huggingface_hub.utils import (
         are_progress_bars_disabled,
         disable_progress_bars,
         enable_progress_bars,
-        set_client_factory,
+        get_session,
     )
 
     seconds = resolve_timeout(timeout)
@@ -184,204 +129,135 @@ def hub_client(endpoint: str, *, timeout: float | None = None) -> Iterator[float
         for name in ("HF_HUB_DISABLE_XET", "HF_HUB_DISABLE_TELEMETRY")
         + (("HF_HUB_ETAG_TIMEOUT", "HF_HUB_DOWNLOAD_TIMEOUT") if timeout is not None else ())
     }
-    factory = getattr(hf_http, "_GLOBAL_CLIENT_FACTORY", hf_http.default_client_factory)
     bars_off = are_progress_bars_disabled()
-
-    def make_client() -> httpx2.Client:
-        return httpx2.Client(
-            transport=_timeout_transport(seconds),
-            event_hooks={"request": [hf_http.hf_request_event_hook]},
-            follow_redirects=True,
-            timeout=seconds,
-        )
-
+    session = get_session()
+    with _OPEN_LOCK:
+        _OPEN.append(seconds)
+        _set_hooks(session, on=True)
     if is_loopback(endpoint):
         constants.HF_HUB_DISABLE_XET = True
     constants.HF_HUB_DISABLE_TELEMETRY = True
     if timeout is not None:
         constants.HF_HUB_ETAG_TIMEOUT = constants.HF_HUB_DOWNLOAD_TIMEOUT = seconds
     disable_progress_bars()
-    set_client_factory(make_client)
     try:
         yield seconds
     finally:
-        set_client_factory(factory)
+        with _OPEN_LOCK:
+            _OPEN.remove(seconds)
+            if not _OPEN:
+                _set_hooks(session, on=False)
         for name, value in saved.items():
             setattr(constants, name, value)
         if not bars_off:
             enable_progress_bars()
 
 
-@contextmanager
-def hub_errors(action: str, repo_id: str, endpoint: str, token_given: bool) -> Iterator[None]:
-    """Turn huggingface_hub / network / disk exceptions into hubpg's one-line errors.
-
-    The whole chain of an exception is read (huggingface_hub wraps upload failures in
-    ``RuntimeError``), so the message says what really went wrong.
-
-    Args:
-        action: what was being done ("push", "download", ...), for the message.
-        repo_id: the repo (or listing) concerned.
-        endpoint: the Hub URL.
-        token_given: whether a token was used (for the not-found hint).
-    """
-    try:
-        yield
-    except HubpgError:
-        raise
-    except Exception as exc:
-        for cause in _chain(exc):
-            mapped = _translate(cause, action, repo_id, endpoint, token_given)
-            if mapped is not None:
-                raise mapped from exc
-        raise
+def _set_hooks(session: Any, *, on: bool) -> None:
+    """Add hubpg's two event hooks to an httpx client (once), or take them away."""
+    hooks = {kind: list(session.event_hooks.get(kind, [])) for kind in ("request", "response")}
+    ours = {"request": _on_request, "response": _on_response}
+    for kind, hook in ours.items():
+        if hook in hooks[kind]:
+            hooks[kind].remove(hook)
+        if on:
+            hooks[kind].append(hook)
+    session.event_hooks = hooks
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, then its causes (``__cause__``, else ``__context__``), at most 8."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(seen) < 8:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
+def _open_seconds() -> float | None:
+    with _OPEN_LOCK:
+        return min(_OPEN) if _OPEN else None
 
 
-def _translate(
-    exc: BaseException, action: str, repo_id: str, endpoint: str, token_given: bool
-) -> HubpgError | None:
-    """The hubpg error for one exception of the chain, or None when it says nothing."""
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    if isinstance(exc, HubpgError):
-        return exc
-    if isinstance(exc, RevisionNotFoundError):
-        return RepoNotFoundError(
-            f"{repo_id} has no revision like that on {endpoint}; list its commits on the Hub "
-            "or omit --revision"
-        )
-    if isinstance(exc, RepositoryNotFoundError):
-        hint = "check the name" + ("" if token_given else ", or pass --token for a private repo")
-        return RepoNotFoundError(f"repo {repo_id} not found on {endpoint}; {hint}")
-    if isinstance(exc, EntryNotFoundError):
-        return MissingFileError(f"{repo_id} has no file {_missing_name(exc)}")
-    if isinstance(exc, HfHubHTTPError):
-        return _http_error(exc, action, repo_id, endpoint)
-    if isinstance(exc, ValueError) and str(exc).startswith("LFS batch API returned errors"):
-        server = " ".join(str(exc).replace("`", "").split())[:300]
-        return HubError(
-            f"{action} failed: {endpoint} refused a file ({server}); make the file smaller or "
-            "leave it out of the folder"
-        )
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return _disk_error(exc, action)
-    if isinstance(exc, LocalEntryNotFoundError):
-        return HubError(
-            f"{action} failed: could not download from {endpoint} ({_first_line(exc)}); check the "
-            "endpoint and your connection and retry"
-        )
-    mapped = _transport_error(exc, action, endpoint)
-    if mapped is None and isinstance(exc, OSError):
-        mapped = HubError(
-            f"{action} failed: {exc.strerror or _first_line(exc)}"
-            f"{f' ({exc.filename})' if exc.filename else ''}; check that the path is writable "
-            "and retry"
-        )
-    return mapped
+def _on_request(request: Any) -> None:
+    """Cap the request's timeouts and watch its connection (httpx request hook)."""
+    seconds = _open_seconds()
+    if seconds is None:
+        return
+    given = request.extensions.get("timeout") or {}
+    request.extensions["timeout"] = {
+        key: seconds if given.get(key) is None else min(given[key], seconds)
+        for key in ("connect", "read", "write", "pool")
+    }
+    trace = request.extensions.get("trace")
+    if isinstance(trace, _Watch):
+        trace = trace.inner
+    request.extensions["trace"] = _Watch(trace, request, seconds)
 
 
-def _http_error(exc: Any, action: str, repo_id: str, endpoint: str) -> HubpgError:
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    server = _server_message(exc)
-    if status == 401:
-        return TokenError(
-            f"{endpoint} refused the token (401: {server}); pass a valid --token or run "
-            "`hf auth login`"
-        )
-    if status == 403:
-        return TokenError(
-            f"the token may not write to {repo_id} (403: {server}); use a token of the "
-            "repo's owner with write access"
-        )
-    if status == 413:
-        hint = "the server takes no file or request that large; make it smaller"
-    elif status is not None and 400 <= status < 500:
-        hint = "fix what the server names and retry"
-    else:
-        hint = "retry later"
-    return HubError(f"{action} failed: {endpoint} answered {status} ({server}); {hint}")
+def _origin(url: Any) -> str:
+    return f"{url.scheme}://{url.netloc.decode() if isinstance(url.netloc, bytes) else url.netloc}"
 
 
-def _server_message(exc: Any) -> str:
-    """What the server said: its ``X-Error-Message``/JSON error, else the exception's
-    text, on one line and without huggingface_hub's generic first line."""
-    message = getattr(exc, "server_message", None)
-    if not message:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        generic = ("bad request", "client error", "server error")
-        lines = [line for line in lines if line.rstrip(":").lower() not in generic]
-        message = " ".join(lines) or type(exc).__name__
-    return " ".join(str(message).split())[:300]
+class _Watch:
+    """httpx's ``trace`` request extension: turns a timeout or a refused connection
+    into hubpg's error where it happens, so huggingface_hub does not retry it (a
+    stalled server stays stalled, a stopped one stays stopped)."""
 
-
-def _disk_error(exc: OSError, action: str) -> HubpgError:
-    from huggingface_hub import constants
-
-    where = exc.filename or constants.HF_HUB_CACHE
-    what = (
-        "a file larger than this process may write"
-        if exc.errno == errno.EFBIG
-        else "no space left on the device"
-    )
-    return HubError(
-        f"{action} failed: {what} for {where} ({exc.strerror}); free space or raise the "
-        f"limit, or point HF_HUB_CACHE at a disk with room (now {constants.HF_HUB_CACHE})"
-    )
-
-
-def _transport_error(exc: BaseException, action: str, endpoint: str) -> HubpgError | None:
-    module = type(exc).__module__
-    if "timeout" in type(exc).__name__.lower() and module.startswith(("httpx", "httpcore")):
-        return HubTimeoutError(
-            f"{action} failed: {endpoint} timed out ({_first_line(exc)}); check that the "
-            "server is up, or allow more time with --timeout"
-        )
-    after = (
-        "the repo is unchanged unless the commit completed; retry"
-        if action == "push"
-        else "check the endpoint and retry"
-    )
-    if module.startswith(("httpx", "httpcore", "requests", "urllib3")) or isinstance(
-        exc, ConnectionError
+    def __init__(
+        self, inner: Callable[[str, dict[str, Any]], Any] | None, request: Any, seconds: float
     ):
-        return HubError(
-            f"{action} failed: talking to {endpoint} broke off ({type(exc).__name__}: "
-            f"{_first_line(exc)}); {after}"
+        self.inner = inner
+        self.origin = _origin(request.url)
+        self.what = f"{request.method} {request.url.path}"
+        self.seconds = seconds
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if self.inner is not None:
+            self.inner(event, info)
+        exc = info.get("exception")
+        if not event.endswith(".failed") or exc is None:
+            return
+        if "timeout" in type(exc).__name__.lower():
+            raise HubTimeoutError(
+                f"{self.origin} timed out: no answer within {self.seconds:g} s ({self.what}); "
+                "check that the server is up, or allow more time with --timeout"
+            ) from exc
+        if event.endswith(".connect_tcp.failed"):
+            raise unreachable(self.origin, exc) from exc
+
+
+def _on_response(response: Any) -> None:
+    """Hold the answer's body to :data:`MIN_BYTES_PER_S` (httpx response hook)."""
+    seconds = _open_seconds()
+    if seconds is not None:
+        library = importlib.import_module(type(response).__module__.partition(".")[0])
+        response.stream = _floor_stream(library.SyncByteStream)(
+            response.stream, _origin(response.request.url) + response.request.url.path, seconds
         )
-    if module.startswith("json") or isinstance(exc, RecursionError):
-        return HubError(
-            f"{action} failed: {endpoint} sent an answer that is not valid JSON "
-            f"({type(exc).__name__}); {after}"
-        )
-    return None
 
 
-def _first_line(exc: BaseException) -> str:
-    return one_line(exc)
+@functools.cache
+def _floor_stream(base: type) -> type:
+    """A byte stream of the HTTP library huggingface_hub uses (``base``: its
+    ``SyncByteStream``) that ends with "timed out" when the body comes too slowly."""
+
+    class FloorStream(base):  # type: ignore[misc, valid-type]
+        def __init__(self, inner: Any, url: str, grace: float) -> None:
+            self.inner, self.url, self.grace = inner, url, grace
+            self.start = time.monotonic()
+
+        def __iter__(self) -> Iterator[bytes]:
+            received = 0
+            for chunk in self.inner:
+                received += len(chunk)
+                elapsed = time.monotonic() - self.start
+                if elapsed > self.grace and received < MIN_BYTES_PER_S * elapsed:
+                    raise HubTimeoutError(
+                        f"{self.url} timed out: {received:,} bytes in {elapsed:.0f} s, slower "
+                        f"than {MIN_BYTES_PER_S:,} bytes/s; check the server or your "
+                        "connection, or allow more time with --timeout"
+                    )
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return FloorStream
 
 
-def _missing_name(exc: BaseException) -> str:
-    match = re.search(r"resolve/[^/]+/(\S+?)[\s.]", str(exc))
-    return match.group(1) if match else "that was asked for"
-
-
-# --------------------------------------------------------------------------- upload
+# --------------------------------------------------------------------------- push
 
 
 @dataclass
@@ -394,6 +270,7 @@ class Commit:
     commit_sha: str
     commit_url: str
     revision: str
+    #: True when an existing public repo was made private first.
     made_private: bool = False
     #: False when the Hub already held exactly these files (no commit was made).
     changed: bool = True
@@ -408,27 +285,27 @@ def commit_files(
     private: bool = False,
     revision: str | None = None,
 ) -> Commit:
-    """Upload ``files`` (path in the repo -> local file, see :func:`upload_files`) to
-    ``repo_id`` in one commit, creating the repo (and the branch) when missing.
+    """Upload ``files`` to ``repo_id`` in one commit: the transport of every push.
 
-    ``private`` makes an existing public repo private first (``Commit.made_private``).
+    Checks that the token's user may write to the namespace, creates the repo (private
+    when asked; an existing public one is made private), creates ``revision`` when it
+    is a missing branch, then commits. An unchanged re-push makes no commit.
 
     Args:
         repo_id: ``NAMESPACE/NAME``.
-        files: what to upload.
-        target: the Hub, the write token (default ``HF_TOKEN`` or the stored login) and
-            the request timeout.
+        files: path in the repo -> local file (as :func:`upload_files` lists them).
+        target: the Hub, the write token (:meth:`HubTarget.for_writing`) and the timeout.
         commit_message: the commit's title.
         private: create the repo private, or make it private.
-        revision: the branch to commit to (created when missing; default main).
+        revision: the branch to commit to (default main).
     """
     validate_repo_id(repo_id)
     target = target.for_writing()
+    endpoint, token = target.endpoint or DEFAULT_ENDPOINT, target.token
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    endpoint = target.endpoint or DEFAULT_ENDPOINT
     with hub_client(endpoint, timeout=target.timeout), hub_errors("push", repo_id, endpoint, True):
-        api = HfApi(endpoint=endpoint, token=target.token)
+        api = HfApi(endpoint=endpoint, token=token)
         check_write_access(api, repo_id)
         made_private = ensure_repo(api, repo_id, private=private)
         if revision and revision != "main":
@@ -564,7 +441,7 @@ def check_write_access(api: Any, repo_id: str) -> None:
         )
 
 
-# --------------------------------------------------------------------------- download
+# --------------------------------------------------------------------------- load
 
 
 @dataclass
@@ -585,46 +462,46 @@ def download(
     choose: Callable[[list[Any]], tuple[str, ...]] | None = None,
     files_metadata: bool = False,
 ) -> Downloaded:
-    """Download ``files`` (those that exist) of ``repo_id``, all at one commit.
+    """Download ``files`` (those the repo has) of ``repo_id``, all at one commit: the
+    transport of every download. One ``model_info`` (the commit and the file list), then
+    ``hf_hub_download`` of each name, inside :func:`hub_client` and
+    :func:`~hubpg.huberrors.hub_errors`.
 
     Args:
         repo_id: ``NAMESPACE/NAME``.
         files: the file names wanted.
         revision: branch, tag or commit (default: main).
         target: the Hub, token and timeout (default: :class:`HubTarget`'s defaults).
-        choose: given the repo's listing (``ModelInfo.siblings``), the file names to
-            download instead of ``files``; it may raise to refuse the repo before any
-            download (the workflow's rules live there, not here).
-        files_metadata: list the files' sizes too (for ``choose``).
+        choose: given the repo's file entries (``RepoSibling``: ``rfilename``, and
+            ``size`` with ``files_metadata``), the names to download instead of
+            ``files``; it may raise a hubpg error to refuse the repo before anything is
+            downloaded (the workflow's rules live there, not here).
+        files_metadata: ask for each file's size too (for ``choose``).
     """
     validate_repo_id(repo_id)
     target = (target or HubTarget()).resolved()
-    endpoint = target.endpoint or DEFAULT_ENDPOINT
+    endpoint, token = target.endpoint or DEFAULT_ENDPOINT, target.token
     from huggingface_hub import HfApi, hf_hub_download
 
     with (
         hub_client(endpoint, timeout=target.timeout),
-        hub_errors("download", repo_id, endpoint, token_given=bool(target.token)),
+        hub_errors("download", repo_id, endpoint, token_given=bool(token)),
     ):
-        api = HfApi(endpoint=endpoint, token=target.token or False)
+        api = HfApi(endpoint=endpoint, token=token or False)
         info = api.model_info(repo_id, revision=revision, files_metadata=files_metadata)
         siblings = list(info.siblings or [])
         present = {s.rfilename for s in siblings}
-        if choose is not None:
-            files = choose(siblings)
+        wanted = choose(siblings) if choose is not None else files
         paths = {
             name: Path(
                 hf_hub_download(
-                    repo_id, name, revision=info.sha, endpoint=endpoint, token=target.token or False
+                    repo_id, name, revision=info.sha, endpoint=endpoint, token=token or False
                 )
             )
-            for name in files
+            for name in wanted
             if name in present
         }
     return Downloaded(repo_id, info.sha, paths)
-
-
-# --------------------------------------------------------------------------- listing
 
 
 @dataclass
@@ -671,5 +548,5 @@ def list_models(
             yield ModelInfo(**item)
         except Exception as exc:  # noqa: BLE001 - one hostile card must not stop the listing
             yield UnreadableListing(
-                shown, f"unreadable listing item ({type(exc).__name__}: {_first_line(exc)})"
+                shown, f"unreadable listing item ({type(exc).__name__}: {one_line(exc, limit=200)})"
             )

@@ -21,12 +21,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from huggingface_hub import constants as hf_constants
+
 from hubpg.errors import ConfigError, MissingFileError
 
 # --------------------------------------------------------------------------- file names
+# The three names the Hub's own tools also use come from huggingface_hub's constants.
 
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
+WEIGHTS_NAME = hf_constants.SAFETENSORS_SINGLE_FILE  # "model.safetensors"
+CONFIG_NAME = hf_constants.CONFIG_NAME  # "config.json"
 HYPERPARAMETERS_NAME = "hyperparameters.json"
 LOG_NAME = "log.csv"
 STATE_NAME = "trainer_state.json"
@@ -37,7 +40,7 @@ LAST_WEIGHTS_NAME = "last.safetensors"
 RESULTS_NAME = "results.json"
 VIDEO_NAME = "replay.mp4"
 CURVE_NAME = "learning_curve.png"
-CARD_NAME = "README.md"
+CARD_NAME = hf_constants.REPOCARD_NAME  # "README.md"
 #: Where a model converted from a course checkpoint came from (``hubpg convert`` writes it;
 #: ``package`` ships it and the card says so).
 LEGACY_NAME = "legacy.json"

@@ -29,7 +29,6 @@ from hubpg.errors import ConfigError, MissingFileError, PickleRefusedError
 from hubpg.hub import Downloaded, HubTarget, download
 from hubpg.repoid import validate_repo_id
 from hubpg.results import Evaluated, Verified
-from hubpg.sniff import check_not_foreign
 from hubpg.runfolder import (
     CARD_NAME,
     CONFIG_NAME,
@@ -39,6 +38,7 @@ from hubpg.runfolder import (
     WEIGHTS_NAME,
     read_json,
 )
+from hubpg.sniff import check_not_foreign
 
 if TYPE_CHECKING:  # torch is imported only when a policy is built
     from hubpg.config import PolicyConfig

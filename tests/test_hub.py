@@ -547,35 +547,53 @@ def test_timeout_is_validated_and_honours_huggingface_hub(monkeypatch) -> None:
 
 
 def test_load_leaves_huggingface_hub_global_state_as_it_was(hub, pushed, monkeypatch) -> None:
-    """Before, one hubpg.load() switched progress bars (and Xet) off for good."""
+    """Before, one hubpg.load() switched progress bars (and Xet) off for good; it also
+    replaced a client factory set with huggingface_hub's public ``set_client_factory``."""
     import importlib
 
-    from huggingface_hub.utils import _http as hf_http
     from huggingface_hub.utils import (
         are_progress_bars_disabled,
         disable_progress_bars,
         enable_progress_bars,
+        get_session,
+        set_client_factory,
     )
 
     # the test suite may disable bars by the environment, which has priority
     monkeypatch.setattr(
         importlib.import_module("huggingface_hub.utils.tqdm"), "HF_HUB_DISABLE_PROGRESS_BARS", None
     )
-    factory = hf_http._GLOBAL_CLIENT_FACTORY
+    made = []
+    default = get_session()  # huggingface_hub's own, restored at the end
+    library = importlib.import_module(type(default).__module__.partition(".")[0])
+    default_hooks = default.event_hooks
+
+    def users_factory():  # a user's own client (a proxy, certificates...)
+        client = library.Client(headers={"x-users-client": "yes"}, follow_redirects=True)
+        made.append(client)
+        return client
+
     xet = huggingface_hub.constants.HF_HUB_DISABLE_XET
     huggingface_hub.constants.HF_HUB_DISABLE_XET = False
     enable_progress_bars()
+    set_client_factory(users_factory)
     try:
         load("alice/Reinforce-CartPole-v1", endpoint=hub.url)
         assert not are_progress_bars_disabled()
         assert huggingface_hub.constants.HF_HUB_DISABLE_XET is False
-        assert hf_http._GLOBAL_CLIENT_FACTORY is factory
+        # the user's client did the work and is still the one in use, without hubpg's hooks
+        assert len(made) == 1 and get_session() is made[0]
+        assert get_session().headers["x-users-client"] == "yes"
+        assert get_session().event_hooks == {"request": [], "response": []}
         disable_progress_bars()
         load("alice/Reinforce-CartPole-v1", endpoint=hub.url)
         assert are_progress_bars_disabled()
     finally:
         huggingface_hub.constants.HF_HUB_DISABLE_XET = xet
         disable_progress_bars()
+        set_client_factory(
+            lambda: library.Client(event_hooks=default_hooks, follow_redirects=True, timeout=None)
+        )
 
 
 def test_push_refuses_symlinks_and_pickles_in_the_package(hub, cartpole_run, tmp_path) -> None:

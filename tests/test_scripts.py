@@ -32,6 +32,7 @@ SHELL_SCRIPTS = ("demo.sh", "setup_env.sh", "test.sh")
 #: Scripts whose tiny runs are tested with closer checks of their output elsewhere.
 COVERED_ELSEWHERE = {
     "bench_legacy.py": "tests/test_legacy.py",
+    "check_lower_bounds.py": "tests/test_dependencies.py",
     "bench_leaderboard.py": "tests/test_board_scripts.py",
     "screenshot_leaderboard.py": "tests/test_board_scripts.py",
 }

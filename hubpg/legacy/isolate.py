@@ -25,9 +25,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hubpg.errors import HubpgError, LegacyCheckpointError, LegacyReaderError, MissingFileError
+from hubpg.errors import (
+    HubpgError,
+    LegacyCheckpointError,
+    LegacyReaderError,
+    MissingFileError,
+    one_line,
+)
 from hubpg.legacy.rebuild import MAX_LAYERS, Architecture, Layer
-from hubpg.legacy.scan import DEFAULT_MAX_BYTES, CheckpointScan, check_size, first_line
+from hubpg.legacy.scan import DEFAULT_MAX_BYTES, CheckpointScan, check_size
 
 #: Seconds the reading process may take, its start (an interpreter and torch) included.
 DEFAULT_READ_TIMEOUT_S = 60.0
@@ -168,7 +174,7 @@ def _architecture(name: str, header: dict[str, Any], body: bytes) -> Architectur
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise LegacyReaderError(
-            f"the process reading {name} answered garbage ({first_line(exc)[:100]})"
+            f"the process reading {name} answered garbage ({one_line(exc)[:100]})"
         ) from None
 
 
@@ -198,7 +204,7 @@ def child_main(answer_fd: int, argv: list[str]) -> None:
     except MemoryError:
         header = {"ok": False, "memory": True}
     except Exception as exc:  # noqa: BLE001 - whatever torch raises is one refusal
-        text = first_line(exc)
+        text = one_line(exc)
         if "allocate" in text or "out of memory" in text:
             header = {"ok": False, "memory": True}
         else:

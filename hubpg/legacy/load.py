@@ -16,8 +16,8 @@ import threading
 import warnings
 from typing import Any, ClassVar
 
-from hubpg.errors import LegacyCheckpointError
-from hubpg.legacy.scan import CheckpointScan, first_line
+from hubpg.errors import LegacyCheckpointError, one_line
+from hubpg.legacy.scan import CheckpointScan
 
 _LOAD_LOCK = threading.Lock()  # safe_globals is process-wide
 
@@ -80,4 +80,4 @@ def weights_only_reason(exc: BaseException) -> str:
     """The reason torch's weights-only unpickler gave, without its boilerplate."""
     text = str(exc)[:5000]
     match = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
-    return (match.group(1).strip() if match else first_line(exc))[:300]
+    return (match.group(1).strip() if match else one_line(exc))[:300]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubpg.errors import HubpgError, LegacyCheckpointError, MissingFileError
+from hubpg.errors import HubpgError, LegacyCheckpointError, MissingFileError, one_line
 from hubpg.legacy.pickles import MAX_PICKLE_BYTES, PickleFacts, walk_pickle
 
 #: Files larger than this are refused before reading (``max_bytes`` raises it).
@@ -167,7 +167,7 @@ def _zip_facts(name: str, data: bytes) -> PickleFacts:
         if isinstance(exc, HubpgError):
             raise
         raise LegacyCheckpointError(
-            f"{name} is not a readable zip archive ({first_line(exc)[:100]})"
+            f"{name} is not a readable zip archive ({one_line(exc)[:100]})"
         ) from exc
     facts = walk_pickle(name, io.BytesIO(record), classify=stand_in_kind, persistent=5)
     sizes = {i.filename: i.file_size for i in infos}
@@ -302,9 +302,3 @@ def live_kind(qualified: str) -> str:
     if qualified in TORCH_MODULE_CLASSES:
         return TORCH_MODULE_CLASSES[qualified]
     return "unsupported" if qualified.split(".", 1)[0] == "torch" else "custom"
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (at most 300 characters), or its class."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
