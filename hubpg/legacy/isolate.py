@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,14 @@ def _run_reader(name: str, data: bytes, read_timeout: float, memory_mib: int) ->
         close_fds=True,
         start_new_session=True,  # its own process group: killed as one, Ctrl-C not forwarded
     )
+    started = time.monotonic()
     try:
-        out, err = proc.communicate(data, timeout=read_timeout)
+        # The caller builds a torch policy next: import torch here while the reader
+        # starts its own interpreter (on two cores the imports overlap).
+        import torch  # noqa: F401
+
+        left = max(0.0, read_timeout - (time.monotonic() - started))
+        out, err = proc.communicate(data, timeout=left)
     except subprocess.TimeoutExpired:
         _kill(proc)
         raise LegacyReaderError(
