@@ -282,6 +282,7 @@ def test_a_state_dict_saved_as_model_pt_converts(course, tmp_path) -> None:
         ("student_nested.pt", "'body' (mypkg.nets.Body), whose place in its forward hubpg"),
         ("class_value.pt", "uses the class lib.reinforce.Policy as a value"),
         ("not_a_module_state.pt", "a state without _modules and _parameters"),
+        ("stateless_module.pt", "creates a lib.reinforce.Policy without giving it a module's"),
         ("called_class.pt", "creates __main__.Policy with arguments"),
         ("stdlib_class.pt", "needs the global subprocess.Popen"),
     ],
