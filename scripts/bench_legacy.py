@@ -3,6 +3,9 @@ written by ``torch.save(model)`` as the course's push_to_hub does) vs the same c
 on that model converted to safetensors (``hubpg convert`` + ``hubpg push``), both
 against one local Hub in one run, each timed as a whole command (imports included),
 median and minimum of ``--repeats`` runs after one warm-up each. Target: legacy <= 1.5x.
+The legacy command reads ``model.pt`` in a process of its own (hubpg.legacy.isolate),
+which imports torch once more: about as long as the command's own torch import, hidden
+by it on two or more cores, added to it on one.
 
 The course model is a hubpg-trained CartPole policy copied into the course's
 ``Policy`` class (fc1, fc2), defined here in ``__main__`` as in the notebook, so

@@ -349,6 +349,8 @@ def write_crafted(out: Path) -> None:
     zip_checkpoint(out / "class_value.pt", PROTO + op_global("lib.reinforce", "Policy") + STOP)
     not_module = module_pickle("lib.reinforce", "Policy", state=b"}" + op_str("x") + b"K\x01s")
     zip_checkpoint(out / "not_a_module_state.pt", not_module)
+    stateless = PROTO + op_global("lib.reinforce", "Policy") + b")\x81" + STOP
+    zip_checkpoint(out / "stateless_module.pt", stateless)
 
 
 # --------------------------------------------------------------------------- students' modules

@@ -282,13 +282,18 @@ def test_a_state_dict_saved_as_model_pt_converts(course, tmp_path) -> None:
         ("student_nested.pt", "'body' (mypkg.nets.Body), whose place in its forward hubpg"),
         ("class_value.pt", "uses the class lib.reinforce.Policy as a value"),
         ("not_a_module_state.pt", "a state without _modules and _parameters"),
+        ("stateless_module.pt", "creates a lib.reinforce.Policy without giving it a module's"),
         ("called_class.pt", "creates __main__.Policy with arguments"),
         ("stdlib_class.pt", "needs the global subprocess.Popen"),
     ],
 )
 def test_what_hubpg_cannot_place_or_trust_stays_one_refusal(course, name, message) -> None:
+    """The steps read_checkpoint's reading process takes, here in-process (the process
+    itself is tested above)."""
+    from hubpg.legacy import rebuild
+
     with pytest.raises(LegacyCheckpointError, match=re.escape(message)):
-        read_checkpoint(course / name, env_id=CARTPOLE)
+        rebuild(load_checkpoint(scan_checkpoint(course / name)), source=name)
     assert not marker_of(course).exists()
 
 
@@ -535,28 +540,30 @@ def hub(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def course_repos(hub, course) -> dict[str, str]:
-    """A course CartPole repo as push_to_hub makes it, and one with a hostile model.pt."""
+    """A course CartPole repo as push_to_hub makes it, and two with a hostile model.pt."""
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=hub.url, token=ALICE)
     repo = course / "repo-CartPole-v1"
     api.create_repo("alice/Reinforce-CartPole-v1-course")
     good = api.upload_folder(repo_id="alice/Reinforce-CartPole-v1-course", folder_path=str(repo))
-    api.create_repo("alice/Reinforce-CartPole-v1-hostile")
-    api.upload_folder(
-        repo_id="alice/Reinforce-CartPole-v1-hostile",
-        folder_path=str(repo),
-        ignore_patterns=["model.pt"],
-    )
-    api.upload_file(
-        path_or_fileobj=str(course / "evil_attribute.pt"),
-        path_in_repo="model.pt",
-        repo_id="alice/Reinforce-CartPole-v1-hostile",
-    )
+    for name, payload in (("hostile", "evil_attribute.pt"), ("hanging", "dag_key.pt")):
+        api.create_repo(f"alice/Reinforce-CartPole-v1-{name}")
+        api.upload_folder(
+            repo_id=f"alice/Reinforce-CartPole-v1-{name}",
+            folder_path=str(repo),
+            ignore_patterns=["model.pt"],
+        )
+        api.upload_file(
+            path_or_fileobj=str(course / payload),
+            path_in_repo="model.pt",
+            repo_id=f"alice/Reinforce-CartPole-v1-{name}",
+        )
     return {
         "good": "alice/Reinforce-CartPole-v1-course",
         "commit": good.oid,
         "hostile": "alice/Reinforce-CartPole-v1-hostile",
+        "hanging": "alice/Reinforce-CartPole-v1-hanging",  # a 2**60 hash() before issue 28
     }
 
 
@@ -641,6 +648,8 @@ def test_leaderboard_verifies_course_repos_and_sets_the_hostile_apart(
     assert good["measured_mean"] < 500.0 and good["claim_supported"] is False
     assert hostile["rank"] is None and "builtins.exec" in hostile["problem"]
     assert hostile["problem"].startswith("refused course checkpoint")
+    hanging = by_repo[course_repos["hanging"]]
+    assert hanging["rank"] is None and "nests tuples" in hanging["problem"]
     assert not marker_of(course).exists()
     without = leaderboard(CARTPOLE, endpoint=hub.url, verify=True, episodes=5, workers=1)
     assert all(row["problem"] == "not verifiable: pickle" for row in without)

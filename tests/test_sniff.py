@@ -71,3 +71,19 @@ def test_a_header_longer_than_the_file_is_not_safetensors(tmp_path) -> None:
     path.write_bytes(struct.pack("<Q", 640) + b"{}")
     assert not is_safetensors(path)
     assert is_pickle(path)  # it starts 0x80 0x02 and parses as nothing else
+
+
+def test_another_librarys_model_is_told_by_its_file_names() -> None:
+    from hubpg.errors import ForeignFormatError
+    from hubpg.sniff import check_not_foreign, foreign_format
+
+    sb3 = {"ppo-CartPole-v1.zip", "ppo-CartPole-v1/policy.pth", "ppo-CartPole-v1/data"}
+    assert foreign_format(sb3 | {"config.json"}) == ("stable-baselines3", "ppo-CartPole-v1.zip")
+    assert foreign_format({"a2c.zip", "README.md"}) == ("stable-baselines3", "a2c.zip")
+    assert foreign_format({"run/policy.pth", "run/data"}) == ("stable-baselines3", "run/policy.pth")
+    assert foreign_format({"dqn.cleanrl_model", "dqn.py"}) == ("CleanRL", "dqn.cleanrl_model")
+    assert foreign_format({"model.pt", "hyperparameters.json", "results.json"}) is None
+    assert foreign_format({"model.safetensors", "config.json", "data/policy.pth"}) is None
+    with pytest.raises(ForeignFormatError, match="bob/x holds a CleanRL model") as info:
+        check_not_foreign("bob/x", {"dqn.cleanrl_model"})
+    assert info.value.library == "CleanRL" and info.value.exit_code == 2

@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,18 +91,18 @@ def _run_reader(name: str, data: bytes, read_timeout: float, memory_mib: int) ->
     cpu_seconds = max(1, int(read_timeout) + 1)
     command = [sys.executable, "-I", "-c", _CHILD, root, name[:200], str(memory_mib)]
     command += [str(cpu_seconds), str(os.getpid())]
-    proc = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**dict.fromkeys(_THREADS_ENV, "1"), "PYGAME_HIDE_SUPPORT_PROMPT": "1"},
-        cwd=os.path.abspath(os.sep),
-        close_fds=True,
-        start_new_session=True,  # its own process group: killed as one, Ctrl-C not forwarded
-    )
     try:
-        out, err = proc.communicate(data, timeout=read_timeout)
+        proc = _start(command)
+    except OSError as exc:
+        raise LegacyReaderError(f"could not start a process to read {name} ({exc})") from exc
+    started = time.monotonic()
+    try:
+        # The caller builds a torch policy next: import torch here while the reader
+        # starts its own interpreter (on two cores the imports overlap).
+        import torch  # noqa: F401
+
+        left = max(0.0, read_timeout - (time.monotonic() - started))
+        out, err = proc.communicate(data, timeout=left)
     except subprocess.TimeoutExpired:
         _kill(proc)
         raise LegacyReaderError(
@@ -124,6 +125,21 @@ def _run_reader(name: str, data: bytes, read_timeout: float, memory_mib: int) ->
         detail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no answer"]
         raise LegacyReaderError(f"could not read {name} in a separate process ({detail[0][:200]})")
     return out
+
+
+def _start(command: list[str]) -> subprocess.Popen[bytes]:
+    """The reader: no environment but one thread, no descriptor but its pipes, its own
+    session, in the filesystem's root."""
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**dict.fromkeys(_THREADS_ENV, "1"), "PYGAME_HIDE_SUPPORT_PROMPT": "1"},
+        cwd=os.path.abspath(os.sep),
+        close_fds=True,
+        start_new_session=True,  # its own process group: killed as one, Ctrl-C not forwarded
+    )
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -287,7 +287,7 @@ def _inert(obj: Any) -> bool:
 
 def _newobj(w: _Walk) -> None:
     args, cls = w.pop(), w.pop()
-    w.stack.append(_instance(cls, args, "NEWOBJ"))
+    w.stack.append(_instance(w, cls, args, "NEWOBJ"))
 
 
 def _reduce(w: _Walk) -> None:
@@ -298,7 +298,7 @@ def _reduce(w: _Walk) -> None:
     if not isinstance(args, _Tuple):
         raise _Refused(f"its pickle calls {func.name[:200]} without an argument tuple")
     if func.kind is not None:
-        result = _instance(func, args, "REDUCE")
+        result = _instance(w, func, args, "REDUCE")
     else:
         call = _CALLS.get(func.name)
         if call is None:
@@ -310,7 +310,7 @@ def _reduce(w: _Walk) -> None:
     w.stack[-1] = result
 
 
-def _instance(cls: Any, args: Any, op: str) -> _Module:
+def _instance(w: _Walk, cls: Any, args: Any, op: str) -> _Module:
     if not isinstance(cls, _Global) or cls.kind is None:
         name = cls.name if isinstance(cls, _Global) else _type_name(cls)
         raise _Refused(f"it creates a {name[:200]} ({op}), which torch.save never writes")
@@ -319,7 +319,9 @@ def _instance(cls: Any, args: Any, op: str) -> _Module:
             f"it creates {cls.name[:200]} with arguments, not the way torch.save writes a "
             "module (created without arguments, then given its state)"
         )
-    return _Module(cls.name)
+    module = _Module(cls.name)
+    w.modules.append(module)
+    return module
 
 
 def _build(w: _Walk) -> None:
