@@ -481,50 +481,18 @@ def load_and_eval(
 # --------------------------------------------------------------------------- leaderboard
 
 
-def leaderboard(
-    env_id: str,
-    *,
-    author: str | None = None,
-    top: int | None = None,
-    verify: bool = False,
-    episodes: int = 100,
-    seed: int = 0,
-    workers: int | None = None,
-    ray: str | None = None,
-    endpoint: str | None = None,
-    token: str | None = None,
-    timeout: float | None = None,
-    progress: bool = True,
-    legacy: bool = False,
-    max_t: int | None = None,
-    deterministic: bool = False,
-    db: str | Path | None = None,
-    reverify: bool = False,
-) -> Leaderboard:
-    """Rank the models tagged ``env_id`` and ``reinforce`` by claimed (or, with
-    ``verify``, measured) mean - std (as ``hubpg leaderboard``).
+def leaderboard(env_id: str, **options: Any) -> Leaderboard:
+    """Rank the models tagged ``env_id`` by claimed (or, with ``verify``, measured)
+    mean - std (as ``hubpg leaderboard``).
 
     Args:
         env_id: the environment id, e.g. ``"CartPole-v1"``.
-        author: only models of this user or organisation.
-        top: keep the ``top`` best ranked models.
-        verify: download and re-evaluate every model; rank by the measurement.
-        episodes: evaluation episodes per model (with ``verify``).
-        seed: seed of episode 0 (with ``verify``).
-        workers: verification processes (default: the core count; 1: this process).
-        ray: verify as tasks on this Ray cluster (``"local"`` starts one here).
-        endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
-        token: Hub token (private repos of its owner are listed).
-        timeout: seconds a Hub request may wait (default: huggingface_hub's
-            ``HF_HUB_DOWNLOAD_TIMEOUT``, else 30); a stalled server ends it.
-        progress: a progress bar of models verified.
-        legacy: also verify course checkpoints (``model.pt``), read weights-only.
-        max_t: episode cap (with ``verify``; default: the env's evaluation cap).
-        deterministic: argmax actions instead of sampled ones (with ``verify``).
-        db: a SQLite verification store (:mod:`hubpg.store`, e.g.
-            :func:`hubpg.store.default_db_path`): models whose listed commit already
-            has a result are not evaluated again. None: every model is evaluated.
-        reverify: evaluate every model even when ``db`` has a result.
+        options: the fields of :class:`~hubpg.ranking.LeaderboardOptions` by name
+            (``author``, ``tag``, ``top``, ``verify``, ``episodes``, ``seed``,
+            ``workers``, ``ray``, ``endpoint``, ``token``, ``timeout``,
+            ``repo_timeout``, ``progress`` (default here: True), ``legacy``, ``max_t``,
+            ``deterministic``, ``db``, ``reverify``), or ``options=`` one
+            :class:`~hubpg.ranking.LeaderboardOptions`.
 
     Returns:
         :class:`~hubpg.results.Leaderboard`: ``rows`` (ranked first, then the ones set
@@ -535,29 +503,16 @@ def leaderboard(
         Leaderboard(CartPole-v1: 3 ranked by claimed mean - std, 1 set apart; ...)
     """
     from hubpg.hub import resolve_endpoint
-    from hubpg.ranking import leaderboard as run_leaderboard
+    from hubpg.ranking import LeaderboardOptions, run_leaderboard
 
-    rows = run_leaderboard(
-        env_id,
-        endpoint=endpoint,
-        author=author,
-        top=top,
-        verify=verify,
-        episodes=episodes,
-        seed=seed,
-        workers=workers,
-        ray_address=ray if verify else None,
-        token=token,
-        timeout=timeout,
-        progress=progress,
-        legacy=legacy,
-        max_t=max_t,
-        deterministic=deterministic,
-        db=db,
-        reverify=reverify,
-    )
+    given = options.pop("options", None)
+    if given is None:
+        given = LeaderboardOptions.of(env_id, **{"progress": True, **options})
+    elif options or given.env_id != env_id:
+        raise ConfigError("pass the leaderboard's options either as options= or by name")
+    rows = run_leaderboard(given)
     return Leaderboard(
-        env_id=env_id, rows=rows, verified=verify, endpoint=resolve_endpoint(endpoint)
+        env_id=env_id, rows=rows, verified=given.verify, endpoint=resolve_endpoint(given.endpoint)
     )
 
 

@@ -616,6 +616,19 @@ def _check_strict(report: dict[str, Any], strict: bool) -> None:
     help="With --verify: read repos that hold only a course checkpoint (model.pt) "
     "weights-only (no code runs); refused files are set apart with the reason.",
 )
+@click.option(
+    "--tag",
+    default=None,
+    metavar="TAG",
+    help="Only models also tagged TAG (e.g. reinforce).  [default: every model tagged ENV_ID]",
+)
+@click.option(
+    "--repo-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --verify: seconds one model may take to download and rebuild before it is set "
+    "apart as timed out.  [default: 600]",
+)
 @hub_options
 @json_option
 @click.option(
@@ -624,62 +637,37 @@ def _check_strict(report: dict[str, Any], strict: bool) -> None:
 @quiet_option
 @common
 def leaderboard(
-    env_id: str,
-    author: str | None,
-    top: int | None,
-    verify: bool,
-    episodes: int,
-    seed: int,
-    workers: int | None,
-    ray_address: str | None,
-    max_t: int | None,
-    deterministic: bool,
-    db: Path | None,
-    reverify: bool,
     html_dir: Path | None,
-    legacy: bool,
-    endpoint: str | None,
-    token: str | None,
-    timeout: float | None,
     as_json: bool,
     as_csv: bool,
     quiet: bool,
+    **options: Any,
 ) -> None:
-    """Rank the models tagged ENV_ID and reinforce by claimed (or, with --verify,
-    measured) mean - std; cards that cannot be ranked are listed apart with the reason.
-    Verifications are kept in a SQLite store (--db), so unchanged models are not
-    evaluated again; --html DIR writes a static site of the leaderboard."""
+    """Rank the models tagged ENV_ID by claimed (or, with --verify, measured) mean - std;
+    models of other libraries are marked "not verifiable here", cards that cannot be ranked
+    are listed apart with the reason. Verifications are kept in a SQLite store (--db), so
+    unchanged models are not evaluated again; --html DIR writes a static site of the
+    leaderboard."""
     from hubpg.api import leaderboard as run_leaderboard
     from hubpg.envs import check_env_id
     from hubpg.ranking import format_table, write_csv
     from hubpg.store import default_db_path
 
+    env_id, verify = options.pop("env_id"), options["verify"]
+    options["ray"] = options.pop("ray_address")
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
     if html_dir is not None and not verify:
         raise click.UsageError("--html needs --verify (the page shows measured scores)")
     check_env_id(env_id)
-    if not verify and (workers is not None or ray_address is not None or legacy):
-        say("note: --workers, --ray and --legacy only matter with --verify", quiet)
-    rows = run_leaderboard(
-        env_id,
-        endpoint=endpoint,
-        author=author,
-        top=top,
-        verify=verify,
-        episodes=episodes,
-        seed=seed,
-        workers=workers,
-        ray=ray_address,
-        token=token,
-        timeout=timeout,
-        progress=not (quiet or as_json or as_csv),
-        max_t=max_t,
-        deterministic=deterministic,
-        db=(db or default_db_path()) if verify else None,
-        reverify=reverify,
-        legacy=legacy,
-    ).rows
+    if not verify and any(options[k] for k in ("workers", "ray", "legacy", "repo_timeout")):
+        say("note: --workers, --ray, --legacy and --repo-timeout only matter with --verify", quiet)
+    if verify:
+        options["db"] = options["db"] or default_db_path()
+    else:
+        options.update(db=None, ray=None)
+    board = run_leaderboard(env_id, progress=not (quiet or as_json or as_csv), **options)
+    rows = board.rows
     if html_dir is not None:
         from hubpg.page import leaderboard_page
 
@@ -687,11 +675,11 @@ def leaderboard(
             rows,
             html_dir,
             env_id=env_id,
-            endpoint=endpoint,
-            episodes=episodes,
-            seed=seed,
-            deterministic=deterministic,
-            max_t=max_t,
+            endpoint=options["endpoint"],
+            episodes=options["episodes"],
+            seed=options["seed"],
+            deterministic=options["deterministic"],
+            max_t=options["max_t"],
         )
         say(f"leaderboard site written to {site}/ (index.html, leaderboard.json)", quiet)
     if as_json:
@@ -700,13 +688,17 @@ def leaderboard(
     if as_csv:
         write_csv(rows, click.get_text_stream("stdout"))
         return
-    from hubpg.hub import resolve_endpoint
-
-    url = resolve_endpoint(endpoint)
     ranked = sum(r["rank"] is not None for r in rows)
-    by = f"measured mean - std ({episodes} episodes each)" if verify else "claimed mean - std"
+    author, top, tags = options["author"], options["top"], env_id
+    if options["tag"]:
+        tags += f" and {options['tag']}"
+    by = (
+        f"measured mean - std ({options['episodes']} episodes each)"
+        if verify
+        else "claimed mean - std"
+    )
     say(
-        f"models tagged {env_id} and reinforce on {url}{f' by {author}' if author else ''}: "
+        f"models tagged {tags} on {board.endpoint}{f' by {author}' if author else ''}: "
         f"{ranked} ranked by {by}{f' (top {top})' if top else ''}, "
         f"{len(rows) - ranked} set apart",
         quiet,

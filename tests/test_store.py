@@ -16,11 +16,11 @@ import pytest
 from cli_runner import run_cli
 from huggingface_hub import HfApi
 
-import hubpg.ranking
+import hubpg.ranking.executors
 from hubpg.errors import CorruptStoreError
 from hubpg.hub import push
 from hubpg.localhub.testing import running_hub
-from hubpg.ranking import leaderboard, verify_one
+from hubpg.ranking import leaderboard, verify_batch
 from hubpg.store import (
     PROTOCOL_VERSION,
     VerificationKey,
@@ -173,11 +173,11 @@ def evaluations(monkeypatch):
     """The repos verify_one evaluates in this process (``workers=1``), in order."""
     seen: list[str] = []
 
-    def counting(task):
-        seen.append(task["repo_id"])
-        return verify_one(task)
+    def counting(tasks):
+        seen.extend(task["repo_id"] for task in tasks)
+        return verify_batch(tasks)
 
-    monkeypatch.setattr(hubpg.ranking, "verify_one", counting)
+    monkeypatch.setattr(hubpg.ranking.executors, "verify_batch", counting)
     return seen
 
 

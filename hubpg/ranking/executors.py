@@ -1,0 +1,694 @@
+"""Verification of many models: in this process, in a process pool, or as Ray tasks.
+
+Every executor runs the same work unit, :func:`verify_batch`: a few dozen models whose
+downloads run in threads while the models already rebuilt are evaluated together
+(:mod:`hubpg.ranking.lanes`, the same numbers as one at a time). A unit whose process
+dies (a crash, out of memory) is run again model by model, each in a fresh process,
+so one bad repo never costs the others their result. A model that gives no result
+within the per-repo limit is set apart as timed out, and every process a run started
+(pool workers and their children) ends with it, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import types
+from collections.abc import Hashable, Iterator
+from typing import Any
+
+from hubpg.errors import (
+    ConfigError,
+    InterruptedByUser,
+    LegacyCheckpointError,
+    PickleRefusedError,
+    RayMissingError,
+)
+from hubpg.ranking.rows import LEGACY_PROBLEM, PICKLE_PROBLEM, one_line
+
+#: Modules the forkserver imports once, so that each worker starts by a plain fork.
+_PRELOAD = ["torch", "huggingface_hub", "hubpg.hub", "hubpg.evaluation", "hubpg.ranking"]
+#: Downloads one worker runs at once (threads: they wait on the network).
+FETCH_THREADS = 8
+#: Seconds a model may take from the start of its download to its result, by default.
+REPO_LIMIT_S = 600.0
+_WORKER_READY = False
+_DOWNLOAD_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------------- one unit
+
+
+def fetch_model(
+    task: dict[str, Any], started: dict[int, float] | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """The fetch step: download the model at the listed commit and rebuild its policy.
+    Returns ``(policy, facts)`` with ``facts`` = ``claimed_n_episodes`` and ``revision``.
+    Downloads run one at a time per process (in a thread, beside the evaluations).
+
+    Args:
+        task: the verification task (:meth:`hubpg.ranking.board.Board.task`).
+        started: where to note when its download started (``id(task)`` -> time).
+    """
+    from hubpg.claims import read_episode_count
+    from hubpg.hub import LEGACY_LOAD_FILES, download, policy_from_download
+    from hubpg.runfolder import CONFIG_NAME, RESULTS_NAME, WEIGHTS_NAME
+
+    env_id, legacy = task["env_id"], bool(task.get("legacy"))
+    with _DOWNLOAD_LOCK:  # huggingface_hub's client setup is process-global
+        if started is not None:
+            started[id(task)] = time.monotonic()
+        got = download(
+            task["repo_id"],
+            task["revision"],
+            task["endpoint"],
+            task["token"],
+            files=LEGACY_LOAD_FILES if legacy else (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME),
+            legacy=legacy,
+            timeout=task.get("timeout"),
+        )
+    policy = policy_from_download(got, legacy=legacy)[0]
+    if policy.config.env_id != env_id:
+        raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")
+    results = got.files.get(RESULTS_NAME)
+    claimed_n = read_episode_count(results) if results is not None else None
+    return policy, {"claimed_n_episodes": claimed_n, "revision": got.revision}
+
+
+def _problem(exc: BaseException) -> str:
+    if isinstance(exc, PickleRefusedError):
+        return PICKLE_PROBLEM
+    if isinstance(exc, LegacyCheckpointError):
+        return f"{LEGACY_PROBLEM}: {one_line(exc)}"
+    return f"verification failed: {one_line(exc)}"
+
+
+def _measured(repo_id: str, result: Any, facts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "repo_id": repo_id,
+        "mean": result.mean_reward,
+        "std": result.std_reward,
+        "n_episodes": result.n_episodes,
+        **facts,
+    }
+
+
+class _Unit:
+    """The state of one :func:`verify_batch` call."""
+
+    def __init__(self, tasks: list[dict[str, Any]]) -> None:
+        from hubpg.evaluation import default_max_t
+
+        first = tasks[0]
+        self.env_id, self.episodes = first["env_id"], int(first["episodes"])
+        self.seed, self.deterministic = int(first["seed"]), bool(first.get("deterministic"))
+        self.max_t = int(first.get("max_t") or default_max_t(self.env_id))
+        self.limit = float(first.get("repo_limit") or REPO_LIMIT_S)
+        self.count = len(tasks)
+        self.lanes: dict[Hashable, Any] = {}
+        self.outcomes: list[dict[str, Any]] = []
+
+    def measure(self, task: dict[str, Any], policy: Any, facts: dict[str, Any]) -> None:
+        """Queue the model in its lanes, or evaluate it now when it cannot be batched."""
+        from hubpg.evaluation import evaluate
+        from hubpg.ranking.lanes import Lanes, batch_key
+
+        key = batch_key(policy, self.env_id, self.episodes)
+        if key is None:
+            result = evaluate(
+                policy,
+                self.env_id,
+                self.episodes,
+                self.seed,
+                deterministic=self.deterministic,
+                max_t=self.max_t,
+            )
+            self.outcomes.append(_measured(task["repo_id"], result, facts))
+            return
+        if key not in self.lanes:
+            fit = max(1, min(self.count, 4096 // self.episodes))
+            self.lanes[key] = Lanes(
+                self.env_id,
+                episodes=self.episodes,
+                seed=self.seed,
+                deterministic=self.deterministic,
+                max_t=self.max_t,
+                lanes=fit,
+            )
+        self.lanes[key].add((task["repo_id"], facts), policy)
+
+    @property
+    def playing(self) -> bool:
+        return any(lanes.busy for lanes in self.lanes.values())
+
+    def step(self) -> None:
+        for lanes in self.lanes.values():
+            if lanes.busy:
+                for (repo_id, facts), result in lanes.step():
+                    self.outcomes.append(_measured(repo_id, result, facts))
+
+    def close(self) -> None:
+        for lanes in self.lanes.values():
+            lanes.close()
+
+
+def verify_batch(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Verify ``tasks`` (one env and protocol): fetch each model in a thread, evaluate
+    the rebuilt ones together while the others download. Never raises for one model:
+    its outcome is ``{"repo_id", "problem"}`` instead of ``{"repo_id", "mean", "std",
+    "n_episodes", "claimed_n_episodes", "revision"}``.
+
+    Args:
+        tasks: verification tasks of the same env, episodes, seed, max_t and action mode.
+    """
+    if not tasks:
+        return []
+    from hubpg.policy import small_model_threads
+
+    unit = _Unit(tasks)
+    fetcher = _Fetcher(tasks)
+    waiting = {id(t): t for t in tasks}
+    try:
+        with small_model_threads():
+            while waiting or unit.playing:
+                for task, got, exc in fetcher.arrived(block=not unit.playing):
+                    if waiting.pop(id(task), None) is None:
+                        continue  # already set apart as timed out
+                    if exc is not None:
+                        unit.outcomes.append({"repo_id": task["repo_id"], "problem": _problem(exc)})
+                    else:
+                        _measure(unit, task, *got)
+                for task in fetcher.overdue(waiting.values(), unit.limit):
+                    del waiting[id(task)]
+                    unit.outcomes.append(
+                        {
+                            "repo_id": task["repo_id"],
+                            "problem": f"timed out: no result within {unit.limit:g} s",
+                        }
+                    )
+                unit.step()
+    finally:
+        unit.close()
+        fetcher.stop()
+    return unit.outcomes
+
+
+def _measure(unit: _Unit, task: dict[str, Any], policy: Any, facts: dict[str, Any]) -> None:
+    try:
+        unit.measure(task, policy, facts)
+    except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+        unit.outcomes.append({"repo_id": task["repo_id"], "problem": _problem(exc)})
+
+
+class _Fetcher:
+    """Daemon threads that run :func:`fetch_model` over tasks (a hung one is abandoned:
+    it never keeps the process alive)."""
+
+    def __init__(self, tasks: list[dict[str, Any]]) -> None:
+        import queue
+
+        self.progress = time.monotonic()
+        self.todo: Any = queue.SimpleQueue()
+        self.done: Any = queue.SimpleQueue()
+        self.started: dict[int, float] = {}
+        for task in tasks:
+            self.todo.put(task)
+        for _ in range(min(FETCH_THREADS, len(tasks))):
+            threading.Thread(target=self._work, daemon=True, name="hubpg-fetch").start()
+
+    def _work(self) -> None:
+        import queue
+
+        fetch = sys.modules[__name__].fetch_model  # looked up here: tests replace it
+        while True:
+            try:
+                task = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.done.put((task, fetch(task, self.started), None))
+            except BaseException as exc:  # noqa: BLE001 - reported as this model's problem
+                self.done.put((task, None, exc))
+
+    def arrived(self, *, block: bool) -> list[tuple[dict[str, Any], Any, Any]]:
+        """The fetches finished since the last call (waiting up to a second for one
+        when ``block``)."""
+        import queue
+
+        got = []
+        try:
+            if block:
+                got.append(self.done.get(timeout=1.0))
+            while True:
+                got.append(self.done.get_nowait())
+        except queue.Empty:
+            if got:
+                self.progress = time.monotonic()
+            return got
+
+    def overdue(self, tasks: Any, limit: float) -> list[dict[str, Any]]:
+        """The tasks among ``tasks`` whose download started more than ``limit`` s ago;
+        all of them when no fetch has finished for ``limit`` s."""
+        now = time.monotonic()
+        if now - self.progress > limit:
+            return list(tasks)
+        return [t for t in tasks if now - self.started.get(id(t), now) > limit]
+
+    def stop(self) -> None:
+        """Start no further fetch."""
+        import queue
+
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.todo.get_nowait()
+
+
+def verify_one(task: dict[str, Any]) -> dict[str, Any]:
+    """Verify one model (:func:`verify_batch` of one task); never raises.
+
+    Args:
+        task: the verification task.
+    """
+    return verify_batch([task])[0]
+
+
+def _prepare_worker(ignore_sigint: bool = True) -> None:
+    """Once per worker process: its own process group (so that it and its children
+    end together), one torch thread, no download bars, no Ctrl-C tracebacks."""
+    global _WORKER_READY
+    if _WORKER_READY:
+        return
+    if ignore_sigint:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+    import torch
+    from huggingface_hub.utils import disable_progress_bars
+
+    torch.set_num_threads(1)
+    disable_progress_bars()
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    _WORKER_READY = True
+
+
+def _ray_verify_batch(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    _prepare_worker(ignore_sigint=False)
+    return verify_batch(tasks)
+
+
+def units(tasks: list[dict[str, Any]], workers: int) -> list[list[dict[str, Any]]]:
+    """``tasks`` cut into work units: enough for every worker to take several (so the
+    last ones balance the load), large enough for their models to be played together.
+
+    Args:
+        tasks: the verification tasks.
+        workers: processes (or Ray CPUs) that take units.
+    """
+    size = max(4, min(64, math.ceil(len(tasks) / (3 * max(1, workers)))))
+    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class Verifier:
+    """Runs :func:`verify_batch` over many models. A context manager: subclasses start
+    their workers on entry and stop them on exit. This one verifies in the calling
+    process, with one torch thread."""
+
+    workers = 1
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def outcomes(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """One outcome per task, in the order they finish."""
+        from huggingface_hub.utils import (
+            are_progress_bars_disabled,
+            disable_progress_bars,
+            enable_progress_bars,
+        )
+
+        bars_off = are_progress_bars_disabled()
+        disable_progress_bars()
+        try:
+            for unit in units(tasks, 1):
+                yield from _unit_function()(unit)
+        finally:
+            if not bars_off:
+                enable_progress_bars()
+
+    def run(self, tasks: list[dict[str, Any]], progress: bool = False) -> Iterator[dict[str, Any]]:
+        """:meth:`outcomes` with a progress bar of models done (stderr), and Ctrl-C
+        turned into :class:`~hubpg.errors.InterruptedByUser`."""
+        if not tasks:
+            return
+        from tqdm.auto import tqdm
+
+        done = 0
+        with tqdm(
+            total=len(tasks),
+            desc=f"verifying {tasks[0]['env_id']}",
+            unit="model",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar:
+            try:
+                for outcome in self.outcomes(tasks):
+                    done += 1
+                    bar.update(1)
+                    yield outcome
+            except KeyboardInterrupt:
+                raise InterruptedByUser(
+                    f"interrupted after verifying {done} of {len(tasks)} models; nothing was "
+                    "written"
+                ) from None
+
+
+def _unit_function() -> Any:
+    """:func:`verify_batch`, looked up when called (tests replace it)."""
+    return sys.modules[__name__].verify_batch
+
+
+def make_verifier(workers: int | None = None, ray_address: str | None = None) -> Verifier:
+    """Ray tasks when ``ray_address`` is given, else ``workers`` processes (default:
+    the usable cores), else (``workers=1``) this process.
+
+    Args:
+        workers: processes (or, with ``ray_address="local"``, Ray CPUs).
+        ray_address: ``HOST:PORT`` of a Ray cluster, or ``"local"``.
+    """
+    if ray_address:
+        return RayVerifier(ray_address, workers)
+    workers = workers or default_workers()
+    return Verifier() if workers == 1 else PoolVerifier(workers)
+
+
+def _pool_context() -> Any:
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
+        context = mp.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)  # no effect once the forkserver runs
+        return context
+    return mp.get_context("spawn")  # pragma: no cover - Windows
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (children, their children, ...), read from /proc.
+
+    Args:
+        pid: a process id.
+    """
+    parents: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as handle:
+                    stat = handle.read().decode(errors="replace")
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[-1].split()
+            parents.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pids: list[int]) -> None:
+    """SIGKILL ``pids``, their process groups where they lead one, and every process
+    below them.
+
+    Args:
+        pids: process ids (of pool workers).
+    """
+    doomed = [p for pid in pids for p in (pid, *descendants(pid))]
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+    for pid in doomed:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class PoolVerifier(Verifier):
+    """A process pool whose workers import torch once (the forkserver preloads it,
+    each worker is a fork of it) and then take unit after unit.
+
+    A worker that dies (crash, out of memory) breaks the pool: the models of the
+    units left unfinished are retried one by one, each in a fresh one-worker pool,
+    and a model that kills its worker again is set apart. On exit (also on Ctrl-C or
+    an error) every worker and every process below it is ended.
+
+    Args:
+        workers: worker processes.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool: Any = None
+        self.context: Any = None
+        self.pids: set[int] = set()
+
+    def _new_pool(self, workers: int) -> Any:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(workers, mp_context=self.context, initializer=_prepare_worker)
+        return pool
+
+    def _note_pids(self, pool: Any) -> None:
+        self.pids |= set(getattr(pool, "_processes", None) or {})
+
+    def __enter__(self) -> PoolVerifier:
+        self.context = _pool_context()
+        self.pool = self._new_pool(self.workers)
+        with _caller_main_hidden():  # a pool starts its workers in submit()
+            for _ in range(self.workers):
+                self.pool.submit(_ready)
+        self._note_pids(self.pool)
+        return self
+
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if self.pool is None:
+            return
+        pool, self.pool = self.pool, None
+        self._note_pids(pool)
+        if exc_type is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        else:  # Ctrl-C, an error: nothing the workers do now is wanted
+            kill_tree(sorted(self.pids))
+            pool.shutdown(wait=False, cancel_futures=True)
+        kill_tree([p for p in sorted(self.pids) if _alive(p)])
+
+    def outcomes(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        broken: list[dict[str, Any]] = []
+        work = _unit_function()
+        try:
+            with _caller_main_hidden():  # a worker not started on entry starts here
+                futures = {self.pool.submit(work, u): u for u in units(tasks, self.workers)}
+        except BrokenProcessPool:
+            futures, broken = {}, list(tasks)
+        self._note_pids(self.pool)
+        for future in as_completed(futures):
+            try:
+                yield from future.result()
+            except BrokenProcessPool:
+                broken += futures[future]
+        for task in broken:
+            yield self._alone(work, task)
+
+    def _alone(self, work: Any, task: dict[str, Any]) -> dict[str, Any]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        pool = self._new_pool(1)
+        try:
+            with _caller_main_hidden():
+                future = pool.submit(work, [task])
+            self._note_pids(pool)
+            return future.result()[0]
+        except BrokenProcessPool as exc:
+            return {
+                "repo_id": task["repo_id"],
+                "problem": f"verification failed: the worker process died ({one_line(exc)})",
+            }
+        finally:
+            self._note_pids(pool)
+            pool.shutdown(wait=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _caller_main_hidden() -> Iterator[None]:
+    """Start workers that do not re-run the caller's ``__main__``.
+
+    A spawn/forkserver worker normally imports the parent's main script first,
+    so a script that calls :func:`leaderboard` without an
+    ``if __name__ == "__main__":`` guard would run itself again in every worker.
+    The workers need nothing from it (their functions live in this package), so
+    while they start, ``__main__`` is a bare module with no file to re-run."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise RayMissingError(
+            f"--ray needs Ray, which is not installed ({one_line(exc)}); install it with "
+            'pip install "hubpg[ray]", or verify with local processes (--workers)'
+        ) from None
+    return ray
+
+
+def _ray_node_ip(address: str) -> str | None:
+    """The address this driver joins a cluster with: loopback for a cluster on
+    loopback (Ray would pick the machine's outward interface and fail to connect),
+    ``RAY_NODE_IP_ADDRESS`` when set, else Ray's own choice."""
+    host = address.split("://")[-1].rsplit(":", 1)[0]
+    if host in ("127.0.0.1", "localhost", "::1", "[::1]"):
+        return "127.0.0.1"
+    return os.environ.get("RAY_NODE_IP_ADDRESS") or None
+
+
+class RayVerifier(Verifier):
+    """One Ray task (one CPU) per work unit on the cluster at ``address``; ``"local"``
+    starts a Ray here (with ``workers`` CPUs when given) and stops it afterwards.
+    Ray itself retries a task whose worker died, once; a unit that still fails is
+    run again model by model.
+
+    Args:
+        address: ``HOST:PORT`` of the cluster's head (GCS port), or ``"local"``.
+        workers: CPUs of a local Ray.
+    """
+
+    def __init__(self, address: str, workers: int | None = None) -> None:
+        self.address = address
+        self.workers = workers or default_workers()
+        self.given_workers = workers
+        self.ray: Any = None
+        self.started_here = False
+
+    def __enter__(self) -> RayVerifier:
+        ray = self.ray = _import_ray()
+        if ray.is_initialized():
+            return self
+        options: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+        if self.address == "local":
+            options |= {"address": "local", "include_dashboard": False}
+            if self.given_workers:
+                options["num_cpus"] = self.given_workers
+        else:
+            options["address"] = self.address
+            node_ip = _ray_node_ip(self.address)
+            if node_ip:
+                options["_node_ip_address"] = node_ip
+        try:
+            with contextlib.redirect_stdout(sys.stderr):  # keep stdout for --json
+                ray.init(**options)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot connect to the Ray cluster at {self.address!r} ({one_line(exc)}); "
+                "start one (ray start --head) or pass --ray local"
+            ) from exc
+        self.started_here = True
+        with contextlib.suppress(Exception):
+            self.workers = max(1, int(ray.cluster_resources().get("CPU", self.workers)))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.started_here:
+            with contextlib.redirect_stdout(sys.stderr):
+                self.ray.shutdown()
+            self.started_here = False
+
+    def outcomes(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        ray = self.ray
+        remote = ray.remote(num_cpus=1, max_retries=1)(_ray_verify_batch)
+        pending = {remote.remote(u): u for u in units(tasks, self.workers)}
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    unit = pending.pop(ref)
+                    try:
+                        yield from ray.get(ref)
+                    except Exception as exc:  # noqa: BLE001 - a crashed unit, not the others
+                        yield from self._alone(remote, unit, exc)
+        finally:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+
+    def _alone(self, remote: Any, unit: list[dict[str, Any]], exc: Exception) -> Iterator[dict]:
+        if len(unit) == 1:
+            yield {
+                "repo_id": unit[0]["repo_id"],
+                "problem": f"verification failed: {one_line(exc)}",
+            }
+            return
+        for task in unit:
+            try:
+                yield from self.ray.get(remote.remote([task]))
+            except Exception as again:  # noqa: BLE001 - this model's own failure
+                yield {
+                    "repo_id": task["repo_id"],
+                    "problem": f"verification failed: {one_line(again)}",
+                }
+
+
+__all__ = [
+    "PoolVerifier",
+    "RayVerifier",
+    "Verifier",
+    "default_workers",
+    "descendants",
+    "fetch_model",
+    "kill_tree",
+    "make_verifier",
+    "units",
+    "verify_batch",
+    "verify_one",
+]
