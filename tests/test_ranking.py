@@ -49,6 +49,7 @@ MID, LOW, INFLATED = "bob/cartpole-weak-mid", "alice/cartpole-weak-low", "alice/
 PICKLE, MISMATCHED = "bob/cartpole-course-pickle", "bob/cartpole-mismatched"
 MISLABELED, GARBLED, NO_INDEX = "alice/pixelcopter-mislabeled", "bob/cartpole-garbled", "bob/bare"
 PRIVATE = "alice/cartpole-private"
+SB3, CLEANRL, PPO = "alice/cartpole-sb3", "bob/cartpole-cleanrl", "alice/cartpole-ppo"
 # Direct HfApi calls talk to the local Hub, which has no Xet.
 huggingface_hub.constants.HF_HUB_DISABLE_XET = True
 
@@ -146,6 +147,14 @@ def models(hub, cartpole_run, tmp_path_factory):
         {"README.md": _readme(["Pixelcopter-PLE-v0", "reinforce"], "Pixelcopter-PLE-v0")},
     )
     _upload(alice, "alice/cartpole-ppo", {"README.md": _readme([ENV, "ppo"], ENV, "500 +/- 0")})
+    # Listed without --tag: other libraries' models, as the course leaderboard lists them.
+    for api, repo, library, value in (
+        (alice, SB3, "stable-baselines3", "480.00 +/- 10.00"),
+        (bob, CLEANRL, "cleanrl", "300.00 +/- 5.00"),
+    ):
+        meta = _readme([ENV, library, "deep-rl-course"], ENV, value).decode()
+        meta = meta.replace("library_name: hubpg", f"library_name: {library}")
+        _upload(api, repo, {"README.md": meta.encode(), "model.zip": b"PK\x05\x06" + bytes(18)})
     repos = [*GOOD, MID, LOW, INFLATED, PICKLE, MISMATCHED, MISLABELED, GARBLED, NO_INDEX]
     return {repo: api_of[repo.split("/")[0]].model_info(repo).sha for repo in repos}
 
@@ -203,6 +212,31 @@ def test_unverified_ranks_by_claimed_score_and_sets_apart_bad_cards(hub, models)
         for key in ("measured_mean", "measured_std", "measured_score", "claim_supported"):
             assert row[key] is None
         assert (row["rank"] is None) == (row["problem"] is not None)
+
+
+def test_every_model_tagged_with_the_env_is_listed_and_others_are_marked(hub, models) -> None:
+    rows = by_repo(leaderboard(ENV, endpoint=hub.url))
+    assert set(rows) == {*models, SB3, CLEANRL, PPO}  # not only those tagged reinforce
+    assert rows[SB3]["other_format"] == "stable-baselines3"
+    assert rows[CLEANRL]["other_format"] == "CleanRL"
+    assert rows[SB3]["rank"] is not None and rows[CLEANRL]["rank"] is not None  # by claim
+    assert rows[SB3]["rank"] < rows[PICKLE]["rank"]  # 470 before the course pickle's 460
+    assert rows[PPO]["other_format"] is None  # a hubpg card: verified as any other
+    verified = by_repo(leaderboard(ENV, endpoint=hub.url, verify=True, workers=1, episodes=3))
+    for repo, name in ((SB3, "stable-baselines3"), (CLEANRL, "CleanRL")):
+        assert verified[repo]["rank"] is None and verified[repo]["measured_mean"] is None
+        assert verified[repo]["problem"] == f"not verifiable here: {name}"
+    apart = [r["repo_id"] for r in verified.values() if r["rank"] is None]
+    assert sorted(apart, key=lambda r: (verified[r]["other_format"] is None, r))[:2] == [
+        SB3,
+        CLEANRL,
+    ]
+    proc = run_cli("leaderboard", ENV, "--endpoint", hub.url)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(rf"^ *\d+ +{SB3} .*not verifiable here: stable-baselines3$", proc.stdout, re.M)
+    assert f"models tagged {ENV} on" in proc.stderr
+    proc = run_cli("leaderboard", ENV, "--endpoint", hub.url, "--tag", "reinforce", "--json")
+    assert {r["repo_id"] for r in json.loads(proc.stdout)} == set(models)
 
 
 def test_private_models_are_listed_only_for_their_owner(hub, models) -> None:
