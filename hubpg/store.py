@@ -237,6 +237,8 @@ def open_store(path: Path | str | None = None) -> Iterator[VerificationStore]:
         path: the SQLite file (default :func:`default_db_path`); its folder is created.
     """
     path = Path(path) if path is not None else default_db_path()
+    if not _is_plain_file_path(path):
+        raise _corrupt(path, OSError("a device, a folder or another special file"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
