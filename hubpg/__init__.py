@@ -8,7 +8,8 @@ The Python API mirrors the ``hubpg`` command (keyword-only options named as in t
 - ``push(run_dir_or_result, *, repo="NAMESPACE/NAME")`` -> :class:`Pushed`
 - ``load_and_eval(repo, *, episodes=100)`` -> :class:`Verified`
 - ``leaderboard(env_id, *, verify=False)`` -> :class:`Leaderboard`
-- ``load(repo_id)`` -> ``(Policy, PolicyConfig)``, without unpickling anything
+- ``load(repo)`` -> ``(Policy, PolicyConfig)``, without unpickling anything
+- ``convert(source, *, out)`` -> :class:`Converted` (a course checkpoint, read weights-only)
 
 Example::
 
@@ -37,9 +38,9 @@ _LAZY = {
     "push": ("hubpg.api", "push"),
     "load_and_eval": ("hubpg.api", "load_and_eval"),
     "leaderboard": ("hubpg.api", "leaderboard"),
-    "load": ("hubpg.hub", "load"),
+    "load": ("hubpg.api", "load"),
     "leaderboard_page": ("hubpg.page", "leaderboard_page"),
-    "convert": ("hubpg.legacy", "convert"),
+    "convert": ("hubpg.api", "convert"),
     "Policy": ("hubpg.policy", "Policy"),
     "PolicyConfig": ("hubpg.config", "PolicyConfig"),
     "TrainConfig": ("hubpg.config", "TrainConfig"),
@@ -48,6 +49,7 @@ _LAZY = {
     "Packaged": ("hubpg.results", "Packaged"),
     "Pushed": ("hubpg.results", "Pushed"),
     "Verified": ("hubpg.results", "Verified"),
+    "Converted": ("hubpg.results", "Converted"),
     "Leaderboard": ("hubpg.results", "Leaderboard"),
 }
 

@@ -1,10 +1,13 @@
-"""The Python API: what the ``hubpg`` command does, as functions a notebook calls.
+"""The Python API and the one workflow layer: what the ``hubpg`` command does, as
+functions a notebook calls.
 
-``train`` -> ``evaluate`` -> ``package`` -> ``push`` -> ``load_and_eval`` ->
-``leaderboard``, each with keyword-only options named as in the CLI, each
-returning a small result (:mod:`hubpg.results`) with a one-line ``repr`` and,
-in Jupyter, a rich view (score, learning curve, replay video). The CLI is a thin
-skin over these functions.
+``train`` -> ``evaluate`` -> ``package`` -> ``push`` (packaging first when needed)
+-> ``load_and_eval`` -> ``leaderboard``, plus ``load`` and ``convert``, each with
+keyword-only options named as in the CLI, each returning one result
+(:mod:`hubpg.results`) with a one-line ``repr``, a Jupyter view, ``to_dict()`` (what
+``--json`` prints) and ``str()`` (what the command prints). The CLI is a thin skin
+over these functions; the verify pipeline is :mod:`hubpg.verify`, the Hub transport
+:mod:`hubpg.hub`. ``progress=`` means the same on every call (:func:`show_progress`).
 
 Example:
     >>> import hubpg
@@ -17,14 +20,35 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubpg.config import TrainConfig, evaluation_max_t, load_hyperparameter_file
-from hubpg.errors import ConfigError, HubpgError
-from hubpg.results import Evaluated, Leaderboard, Packaged, Pushed, Trained, Verified
-from hubpg.runfolder import HYPERPARAMETERS_NAME, latest_run, read_json
+from hubpg.errors import ConfigError, HubpgError, MissingFileError
+from hubpg.repoid import validate_repo_id
+from hubpg.results import (
+    Converted,
+    Evaluated,
+    Leaderboard,
+    Packaged,
+    Pushed,
+    Trained,
+    Verified,
+)
+from hubpg.runfolder import (
+    CONFIG_NAME,
+    FINISHED_STATES,
+    HYPERPARAMETERS_NAME,
+    STATE_NAME,
+    WEIGHTS_NAME,
+    read_json,
+)
+
+if TYPE_CHECKING:  # torch is imported only when a policy is built
+    from hubpg.config import PolicyConfig
+    from hubpg.policy import Policy
 
 #: TrainConfig fields that ``train`` takes as keywords (``env_id`` is its first argument).
 TRAIN_OPTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name != "env_id")
@@ -37,6 +61,33 @@ SYNONYMS = {
     "max_steps": "max_t",
     "n_envs": "num_envs",
 }
+#: Where ``hubpg train`` writes runs, and where a command without RUN_DIR looks.
+RUNS_DIR = Path("runs")
+
+
+@contextmanager
+def show_progress(progress: bool) -> Iterator[None]:
+    """What ``progress=`` means on every call: ``True`` shows hubpg's own bars (training,
+    verification); ``False`` silences every bar, huggingface_hub's download and upload
+    bars included. The global setting is restored afterwards.
+
+    Args:
+        progress: whether bars may show.
+    """
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+
+    was_off = are_progress_bars_disabled()
+    if not progress:
+        disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not progress and not was_off:
+            enable_progress_bars()
 
 
 # --------------------------------------------------------------------------- train
@@ -81,25 +132,32 @@ def train_config(
     check_env_id(env_id)
     from_file = load_hyperparameter_file(Path(config)) if config is not None else {}
     from_file.pop("env_id", None)
+    check_train_options(from_file, source=str(config))
     if "hidden" in given:
         given["hidden"] = parse_sizes(given["hidden"])
     return TrainConfig.for_env(env_id, **{**from_file, **given})
 
 
-def check_train_options(options: dict[str, Any]) -> None:
+def check_train_options(options: dict[str, Any], *, source: str | None = None) -> None:
     """Refuse keywords that are not :class:`~hubpg.config.TrainConfig` fields, naming the
     close matches.
 
     Args:
-        options: the keywords given to :func:`train`.
+        options: the keywords given to :func:`train`, or a ``--config`` file's keys.
+        source: the file the keys came from (None: ``train()``'s keywords).
     """
     for name in options:
         if name in TRAIN_OPTIONS:
             continue
-        close = difflib.get_close_matches(name, TRAIN_OPTIONS, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(str(name), TRAIN_OPTIONS, n=3, cutoff=0.6)
         if name in SYNONYMS and SYNONYMS[name] not in close:
             close.insert(0, SYNONYMS[name])
         hint = f"did you mean {' or '.join(close)}?" if close else "no option is close."
+        if source is not None:
+            raise ConfigError(
+                f"{source}: unknown key {name!r}; {hint} The keys are TrainConfig's fields "
+                "(hubpg train --help lists them)"
+            )
         raise ConfigError(
             f"train() got an unknown option {name!r}; {hint} The options are TrainConfig's "
             "fields: see help(hubpg.TrainConfig)"
@@ -233,11 +291,29 @@ def _result_folder(target: Any) -> Path | None:
     return None
 
 
+def check_folder(path: str | Path, *, what: str = "run folder") -> Path:
+    """``path`` when it is a folder; else a one-line error naming what was typed: "no
+    run folder X" when nothing is there, "X is a file, not a run folder" for a file.
+
+    Args:
+        path: the folder the user named.
+        what: what the folder should be, for the message.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ConfigError(
+            f"{path} is a file, not a {what}; pass the folder that holds it ({path.parent})"
+        )
+    raise MissingFileError(f"no {what} {path}; check the path (hubpg train writes runs/...)")
+
+
 def _policy_source(target: Any) -> Any:
     """A folder path or a Policy from what :func:`evaluate` was given."""
     folder = _result_folder(target)
     if folder is not None:
-        return folder
+        return check_folder(folder)
     if hasattr(target, "act") and hasattr(target, "config"):
         return target
     raise ConfigError(
@@ -287,15 +363,72 @@ def evaluate(
 # --------------------------------------------------------------------------- package / push
 
 
+def finished_runs(runs_dir: str | Path = RUNS_DIR) -> list[Path]:
+    """The finished run folders under ``runs_dir`` (completed or interrupted with a
+    checkpoint), sorted by name.
+
+    Args:
+        runs_dir: the folder holding run folders (default ``runs/``).
+    """
+    runs_dir = Path(runs_dir)
+    found = []
+    for state in runs_dir.glob(f"*/{STATE_NAME}"):
+        try:
+            status = read_json(state).get("status")
+        except (HubpgError, AttributeError):
+            continue
+        if status in FINISHED_STATES and (state.parent / WEIGHTS_NAME).is_file():
+            found.append(state.parent)
+    return sorted(found)
+
+
+def only_run(runs_dir: str | Path = RUNS_DIR) -> Path:
+    """The run a command without RUN_DIR works on: the one finished run under
+    ``runs_dir``; several, or none, is a :class:`~hubpg.errors.ConfigError` naming them
+    (hubpg never picks one of several runs silently).
+
+    Args:
+        runs_dir: the folder holding run folders (default ``runs/``).
+    """
+    runs = finished_runs(runs_dir)
+    if len(runs) == 1:
+        return runs[0]
+    if not runs:
+        raise MissingFileError(
+            f"no run folder given and no finished run in {Path(runs_dir)}/; train one "
+            "(hubpg train ENV_ID) or pass RUN_DIR"
+        )
+    shown = ", ".join(str(r) for r in runs[:10]) + (", ..." if len(runs) > 10 else "")
+    raise ConfigError(
+        f"no run folder given and {len(runs)} runs in {Path(runs_dir)}/ ({shown}); "
+        "pass the one to use as RUN_DIR"
+    )
+
+
 def _folder_of(target: Any, *, what: str) -> Path:
     """The run or package folder :func:`package` / :func:`push` work on (default: the
-    latest run under ``runs/``)."""
-    folder = latest_run() if target is None else _result_folder(target)
+    only run under ``runs/``)."""
+    folder = only_run() if target is None else _result_folder(target)
     if folder is None:
         raise ConfigError(
             f"{what}() needs a run folder or a hubpg result, got {type(target).__name__}"
         )
-    return folder
+    return check_folder(folder)
+
+
+def check_package(run_dir: str | Path, *, repo_name: str | None = None) -> Path:
+    """What :func:`package` checks before any work: the run folder is there, and the
+    card's repo name is ``NAMESPACE/NAME``. Returns the folder.
+
+    Args:
+        run_dir: the run folder.
+        repo_name: the repo id the card names, or None.
+    """
+    from hubpg.packaging import check_repo_name
+
+    if repo_name is not None:
+        check_repo_name(repo_name)
+    return check_folder(run_dir)
 
 
 def package(
@@ -311,13 +444,14 @@ def package(
     video_max_t: int | None = None,
     repo_name: str | None = None,
     overwrite: bool = False,
+    progress: bool = True,
 ) -> Packaged:
     """Build the Hub-ready folder of a run (as ``hubpg package``): weights, config,
     results, replay video, learning curve and model card.
 
     Args:
         run_dir_or_result: a run folder or the result of :func:`train` (default: the
-            latest run under ``runs/``).
+            only run under ``runs/``).
         out: the package folder (default ``RUN_DIR/hub``).
         episodes: evaluation episodes behind the card's score.
         seed: seed of evaluation episode 0.
@@ -328,6 +462,8 @@ def package(
         video_max_t: longest replay, in steps (default 3000).
         repo_name: ``NAMESPACE/NAME`` shown in the card.
         overwrite: rebuild an existing package folder.
+        progress: accepted as on every call (:func:`show_progress`); packaging shows no
+            bar of its own.
 
     Returns:
         :class:`~hubpg.results.Packaged`: the folder, its evaluation, the card's claim
@@ -341,23 +477,24 @@ def package(
     from hubpg.packaging import VIDEO_MAX_T
     from hubpg.packaging import package as build_package
 
-    run_dir = _folder_of(run_dir_or_result, what="package")
+    run_dir = check_package(_folder_of(run_dir_or_result, what="package"), repo_name=repo_name)
     if max_t is None:
         max_t = run_eval_max_t(run_dir)
-    result = build_package(
-        run_dir,
-        out,
-        episodes=episodes,
-        seed=seed,
-        deterministic=deterministic,
-        max_t=max_t,
-        video=video,
-        video_fps=video_fps,
-        video_max_t=video_max_t or VIDEO_MAX_T,
-        repo_id=repo_name,
-        overwrite=overwrite,
-    )
-    return Packaged.of(result)
+    with show_progress(progress):
+        result = build_package(
+            run_dir,
+            out,
+            episodes=episodes,
+            seed=seed,
+            deterministic=deterministic,
+            max_t=max_t,
+            video=video,
+            video_fps=video_fps,
+            video_max_t=video_max_t or VIDEO_MAX_T,
+            repo_id=repo_name,
+            overwrite=overwrite,
+        )
+    return result
 
 
 def push(
@@ -369,28 +506,39 @@ def push(
     revision: str | None = None,
     episodes: int = 100,
     seed: int = 0,
+    deterministic: bool = False,
+    max_t: int | None = None,
+    video: bool = True,
     endpoint: str | None = None,
     token: str | None = None,
     timeout: float | None = None,
+    progress: bool = True,
 ) -> Pushed:
-    """Upload a run's package (built if needed) to the Hub in one commit (as ``hubpg push``).
+    """Upload a run's package (built first when the run has none) to the Hub in one
+    commit (as ``hubpg push``).
 
-    The token is ``token``, else ``HF_TOKEN``, else the stored login
-    (``huggingface_hub.notebook_login()`` in a notebook, ``hf auth login`` in a shell).
+    Only the package's regular files are uploaded (hidden files skipped); a symbolic
+    link or a pickle in it is refused. The token is ``token``, else ``HF_TOKEN``, else
+    the stored login (``huggingface_hub.notebook_login()`` in a notebook,
+    ``hf auth login`` in a shell).
 
     Args:
         run_dir_or_result: a run or package folder, or the result of :func:`train` or
-            :func:`package` (default: the latest run under ``runs/``).
+            :func:`package` (default: the only run under ``runs/``).
         repo: the target repo, ``NAMESPACE/NAME``.
-        private: create the repo as private.
+        private: create the repo as private, or make an existing public one private.
         commit_message: the commit message.
-        revision: the branch to commit to (default ``main``).
+        revision: the branch to commit to (default ``main``; created when missing).
         episodes: evaluation episodes, when the run still has to be packaged.
         seed: first evaluation seed, when the run still has to be packaged.
+        deterministic: argmax evaluation, when the run still has to be packaged.
+        max_t: evaluation episode cap, when the run still has to be packaged.
+        video: record a replay, when the run still has to be packaged.
         endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
         token: Hub token; never printed or stored.
         timeout: seconds a Hub request may wait (default: huggingface_hub's
             ``HF_HUB_DOWNLOAD_TIMEOUT``, else 30); a stalled server ends it.
+        progress: huggingface_hub's upload bars (see :func:`show_progress`).
 
     Returns:
         :class:`~hubpg.results.Pushed`: the repo URL and commit sha.
@@ -399,22 +547,44 @@ def push(
         >>> hubpg.push(pkg, repo="alice/Reinforce-CartPole-v1")
         Pushed(alice/Reinforce-CartPole-v1 @ 3f1c2a9b8d7e on main: https://huggingface.co/...)
     """
-    from hubpg.hub import push as run_push
+    from hubpg.hub import HubTarget, commit_files, upload_files
+    from hubpg.packaging import default_package_dir, is_packaged, write_card
+    from hubpg.policy import Policy
 
+    validate_repo_id(repo)
+    target = HubTarget(endpoint, token, timeout).for_writing()  # before any packaging
     folder = _folder_of(run_dir_or_result, what="push")
-    result = run_push(
-        repo,
-        folder,
-        private=private,
-        endpoint=endpoint,
-        token=token,
-        timeout=timeout,
-        commit_message=commit_message,
-        revision=revision,
-        episodes=episodes,
-        seed=seed,
-    )
-    return Pushed.of(result)
+    if is_packaged(folder):
+        package_dir = folder
+    elif is_packaged(default_package_dir(folder)):
+        package_dir = default_package_dir(folder)
+    else:
+        if not (folder / WEIGHTS_NAME).is_file() and not (folder / CONFIG_NAME).is_file():
+            raise MissingFileError(f"{folder} is neither a hubpg run folder nor a package folder")
+        package_dir = package(
+            folder,
+            episodes=episodes,
+            seed=seed,
+            deterministic=deterministic,
+            max_t=max_t,
+            video=video,
+            repo_name=repo,
+            progress=progress,
+        ).package_dir
+    Policy.load(package_dir)  # never push weights that don't load
+    write_card(package_dir, repo)
+    files = upload_files(package_dir)
+    env_id = read_json(package_dir / CONFIG_NAME)["env_id"]
+    with show_progress(progress):
+        commit = commit_files(
+            repo,
+            files,
+            target=target,
+            commit_message=commit_message or f"Upload REINFORCE agent for {env_id} (hubpg)",
+            private=private,
+            revision=revision,
+        )
+    return Pushed.of(commit, package_dir)
 
 
 # --------------------------------------------------------------------------- load and eval
@@ -433,9 +603,11 @@ def load_and_eval(
     token: str | None = None,
     timeout: float | None = None,
     legacy: bool = False,
+    env_id: str | None = None,
+    progress: bool = True,
 ) -> Verified:
     """Download a shared model (safetensors + JSON only), re-evaluate it, and check its
-    card's claim (as ``hubpg load-and-eval``).
+    card's claim (as ``hubpg load-and-eval``): :func:`hubpg.verify.verify_one`.
 
     Args:
         repo: the model repo, ``NAMESPACE/NAME``.
@@ -451,6 +623,9 @@ def load_and_eval(
             ``HF_HUB_DOWNLOAD_TIMEOUT``, else 30); a stalled server ends it.
         legacy: read a course checkpoint (``model.pt``) weights-only, without running
             it, when the repo has no safetensors.
+        env_id: the env the model plays, for a course checkpoint whose files do not
+            name it (a hubpg repo whose config.json names another env is refused).
+        progress: huggingface_hub's download bars (see :func:`show_progress`).
 
     Returns:
         :class:`~hubpg.results.Verified`: the measurement, the claim and whether the
@@ -460,22 +635,67 @@ def load_and_eval(
         >>> hubpg.load_and_eval("alice/Reinforce-CartPole-v1", episodes=20)
         Verified(alice/Reinforce-CartPole-v1 @ 3f1c2a9b8d7e: 500.00 +/- 0.00, claim supported)
     """
-    from hubpg.hub import load_and_eval as run_load_and_eval
+    from hubpg.hub import HubTarget
+    from hubpg.verify import verify_one
 
-    report = run_load_and_eval(
-        repo,
-        revision,
-        episodes=episodes,
-        seed=seed,
-        deterministic=deterministic,
-        max_t=max_t,
-        video=video,
-        endpoint=endpoint,
-        token=token,
-        timeout=timeout,
-        legacy=legacy,
-    )
-    return Verified.of(report)
+    validate_repo_id(repo)
+    if env_id is not None:
+        from hubpg.envs import check_env_id
+
+        check_env_id(env_id)
+    with show_progress(progress):
+        return verify_one(
+            repo,
+            revision=revision,
+            target=HubTarget(endpoint, token, timeout),
+            legacy=legacy,
+            env_id=env_id,
+            episodes=episodes,
+            seed=seed,
+            deterministic=deterministic,
+            max_t=max_t,
+            video=video,
+        )
+
+
+def load(
+    repo: str,
+    *,
+    revision: str | None = None,
+    endpoint: str | None = None,
+    token: str | None = None,
+    timeout: float | None = None,
+    legacy: bool = False,
+    env_id: str | None = None,
+    progress: bool = True,
+) -> tuple[Policy, PolicyConfig]:
+    """Download a model and rebuild its policy strictly from ``config.json`` (no pickle,
+    no code from the repo): :func:`hubpg.verify.fetch`. Returns ``(policy, config)``.
+
+    Args:
+        repo: ``NAMESPACE/NAME``.
+        revision: branch, tag or commit (default: main).
+        endpoint: the Hub URL.
+        token: a token for private repos.
+        timeout: seconds per request.
+        legacy: a repo with only a course checkpoint (``model.pt``) is read with
+            torch's weights-only unpickler instead of being refused.
+        env_id: the env, for a course checkpoint whose files do not name it.
+        progress: huggingface_hub's download bars (see :func:`show_progress`).
+    """
+    from hubpg.hub import HubTarget
+    from hubpg.verify import fetch
+
+    with show_progress(progress):
+        got = fetch(
+            repo,
+            revision=revision,
+            target=HubTarget(endpoint, token, timeout),
+            legacy=legacy,
+            env_id=env_id,
+            card=False,
+        )
+    return got.policy, got.config
 
 
 # --------------------------------------------------------------------------- leaderboard
@@ -502,8 +722,10 @@ def leaderboard(env_id: str, **options: Any) -> Leaderboard:
         >>> hubpg.leaderboard("CartPole-v1", top=10)
         Leaderboard(CartPole-v1: 3 ranked by claimed mean - std, 1 set apart; ...)
     """
+    import io
+
     from hubpg.hub import resolve_endpoint
-    from hubpg.ranking import LeaderboardOptions, run_leaderboard
+    from hubpg.ranking import LeaderboardOptions, format_table, run_leaderboard, write_csv
 
     given = options.pop("options", None)
     if given is None:
@@ -511,21 +733,118 @@ def leaderboard(env_id: str, **options: Any) -> Leaderboard:
     elif options or given.env_id != env_id:
         raise ConfigError("pass the leaderboard's options either as options= or by name")
     rows = run_leaderboard(given)
+    csv = io.StringIO()
+    write_csv(rows, csv)
     return Leaderboard(
-        env_id=env_id, rows=rows, verified=given.verify, endpoint=resolve_endpoint(given.endpoint)
+        env_id=env_id,
+        rows=rows,
+        verified=given.verify,
+        endpoint=resolve_endpoint(given.endpoint),
+        text=format_table(rows, verified=given.verify) if rows else "",
+        csv=csv.getvalue(),
     )
 
 
+def default_db_path() -> Path:
+    """The verification store ``hubpg leaderboard --verify`` uses by default
+    (:func:`hubpg.store.default_db_path`)."""
+    from hubpg.store import default_db_path as store_path
+
+    return store_path()
+
+
+def leaderboard_site(board: Leaderboard, html_dir: str | Path, **protocol: Any) -> Path:
+    """Write ``board`` as a static site (:func:`hubpg.page.leaderboard_page`) in
+    ``html_dir``; returns the folder.
+
+    Args:
+        board: what :func:`leaderboard` returned (with ``verify``).
+        html_dir: the folder to write.
+        **protocol: ``episodes``, ``seed``, ``deterministic``, ``max_t`` shown on the page.
+    """
+    from hubpg.page import leaderboard_page
+
+    return leaderboard_page(
+        board.rows, Path(html_dir), env_id=board.env_id, endpoint=board.endpoint, **protocol
+    )
+
+
+# --------------------------------------------------------------------------- convert
+
+
+def convert(
+    source: str | Path | None = None,
+    *,
+    out: str | Path,
+    repo: str | None = None,
+    revision: str | None = None,
+    env_id: str | None = None,
+    overwrite: bool = False,
+    max_mib: int = 64,
+    endpoint: str | None = None,
+    token: str | None = None,
+    timeout: float | None = None,
+    progress: bool = True,
+) -> Converted:
+    """Convert a course checkpoint (a ``torch.save`` pickle) into a hubpg folder
+    (as ``hubpg convert``): read weights-only, no code from it runs, written as
+    ``model.safetensors`` + ``config.json`` + ``legacy.json``.
+
+    Args:
+        source: a local checkpoint file, or None with ``repo``.
+        out: the folder to write.
+        repo: read the checkpoint of this Hub repo instead.
+        revision: the repo's branch, tag or commit.
+        env_id: the env it plays (default: from its files).
+        overwrite: replace the files of an existing folder.
+        max_mib: refuse checkpoints larger than this many MiB.
+        endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
+        token: Hub token, for private repos.
+        timeout: seconds a Hub request may wait.
+        progress: huggingface_hub's download bars (see :func:`show_progress`).
+    """
+    from hubpg.legacy import convert as run_convert
+
+    if (source is None) == (repo is None):
+        raise ConfigError("give a checkpoint SOURCE file or --repo NAMESPACE/NAME (one of them)")
+    if repo is not None:
+        validate_repo_id(repo)
+    with show_progress(progress):
+        result = run_convert(
+            source,
+            out=out,
+            repo_id=repo,
+            revision=revision,
+            env_id=env_id,
+            overwrite=overwrite,
+            max_bytes=max_mib * 2**20,
+            endpoint=endpoint,
+            token=token,
+            timeout=timeout,
+        )
+    return Converted.of(result)
+
+
 __all__ = [
+    "RUNS_DIR",
     "SYNONYMS",
     "TRAIN_OPTIONS",
+    "check_folder",
+    "check_package",
     "check_train_options",
+    "convert",
+    "default_db_path",
     "evaluate",
+    "finished_runs",
     "leaderboard",
+    "leaderboard_site",
+    "load",
     "load_and_eval",
+    "only_run",
     "package",
     "parse_sizes",
     "push",
+    "show_progress",
     "run_eval_max_t",
     "train",
     "train_config",

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubpg.errors import CardBuildError, CardMetadataError, CardTemplateError
+from hubpg.errors import CardBuildError, CardMetadataError, CardTemplateError, one_line
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData
@@ -317,7 +317,9 @@ def render_card(
     from hubpg.claims import parse_claim_value
 
     shown_mean, shown_std = parse_claim_value(claim)
-    score = shown_mean - shown_std  # what the leaderboard computes from the card's value
+    from hubpg.runfolder import leaderboard_score
+
+    score = leaderboard_score(shown_mean, shown_std)  # what the leaderboard computes
     threshold_text = None
     if env_id in COURSE_THRESHOLDS:
         need = COURSE_THRESHOLDS[env_id]
@@ -411,7 +413,7 @@ def card_data(card: Any) -> ModelCardData:
     except OSError as exc:
         raise CardMetadataError(f"cannot read the model card {card} ({exc})") from exc
     except Exception as exc:  # invalid model-index, keys ModelCardData refuses
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = one_line(exc, limit=None)
         raise CardMetadataError(f"the model card's metadata cannot be parsed ({first})") from exc
 
 

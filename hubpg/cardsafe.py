@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from hubpg.errors import CardDataError
+from hubpg.errors import CardDataError, one_line
 
 #: Largest YAML front matter, and largest serialised card data (bytes).
 MAX_CARD_BYTES = 64 * 1024
@@ -50,8 +50,7 @@ _CLOSE_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return " ".join(text.split()) if text else type(exc).__name__
+    return one_line(exc, limit=None, whole=True)
 
 
 def _scan_events(text: str) -> None:

@@ -59,7 +59,9 @@ class Claim:
     @property
     def score(self) -> float:
         """The Deep RL leaderboard's score, mean - std (always finite)."""
-        return self.mean_reward - self.std_reward
+        from hubpg.runfolder import leaderboard_score
+
+        return leaderboard_score(self.mean_reward, self.std_reward)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: ``mean_reward``, ``std_reward``, ``score``, ``n_episodes``."""

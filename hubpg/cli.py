@@ -1,12 +1,14 @@
-"""The ``hubpg`` command: thin wrappers that parse options, call the library,
-and turn hubpg's errors into one-line messages and exit codes (``docs/cli.md``).
+"""The ``hubpg`` command: thin wrappers that parse options, call :mod:`hubpg.api`,
+print the result (:mod:`hubpg.results`: ``--json`` prints its ``to_dict()``, else its
+notes go to stderr and its text to stdout), and turn hubpg's errors into one-line
+messages and exit codes (``docs/cli.md``). From hubpg it imports only ``api``,
+``errors``, ``options``, ``results`` and ``localhub``.
 
 Exit status: 0 success; 1 the work failed; 2 bad usage or input; 130 interrupted.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -16,7 +18,7 @@ from typing import Any
 import click
 
 from hubpg import __version__
-from hubpg.errors import HubpgError
+from hubpg.errors import HubpgError, one_line
 from hubpg.localhub import defaults as hub_defaults
 from hubpg.options import train_options
 
@@ -33,17 +35,32 @@ def say(message: str, quiet: bool = False) -> None:
 
 
 def emit_json(value: Any) -> None:
-    """Exactly one JSON value on stdout (strict JSON: a non-finite number is null; floats
-    without rounding noise)."""
-    from hubpg.claims import finite_or_none
-    from hubpg.runfolder import clean_numbers
+    """Exactly one JSON value on stdout (:func:`hubpg.results.to_json`)."""
+    from hubpg.results import to_json
 
-    click.echo(json.dumps(clean_numbers(finite_or_none(value)), indent=2, allow_nan=False))
+    click.echo(to_json(value))
 
 
-def one_line(message: str) -> str:
-    """``error: WHAT. HOW TO FIX.`` on a single line."""
-    text = " ".join(str(message).split())
+def show(result: Any, *, quiet: bool, as_json: bool) -> None:
+    """Print an operation's result: its warnings on stderr, then with ``--json`` its
+    ``to_dict()``, else its notes on stderr and its text on stdout (``--quiet``
+    silences warnings and notes)."""
+    for line in getattr(result, "warnings", list)():
+        say(line, quiet)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    for line in result.notes():
+        say(line, quiet)
+    text = str(result)
+    if text:
+        click.echo(text)
+
+
+def sentence(message: str) -> str:
+    """The text of ``error: WHAT; HOW TO FIX.``: the whole message on one line
+    (:func:`hubpg.errors.one_line`, uncut), ending with a full stop."""
+    text = one_line(str(message), limit=None, whole=True)
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
@@ -98,7 +115,22 @@ def eval_options(func: Callable[..., Any]) -> Callable[..., Any]:
 # --------------------------------------------------------------------------- the group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Group(click.Group):
+    """A command group whose ``--help`` lists each command's whole first sentence,
+    wrapped, never cut short with "..."."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hubpg")
 @click.option("--debug", is_flag=True, expose_value=False, help="Show tracebacks on errors.")
 def cli() -> None:
@@ -175,19 +207,7 @@ def train(
         )
     except TrainingInterrupted as exc:
         raise InterruptedByUser(str(exc)) from None
-    evaluation = result.evaluation
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    say(result.training_line(), quiet)
-    if evaluation is not None:
-        say(
-            f"evaluation over {evaluation.n_episodes} episodes (seeds 0..{evaluation.n_episodes - 1}, "
-            f"sampled actions, max_t {evaluation.max_t}):",
-            quiet,
-        )
-        click.echo(evaluation.summary())
-    say(f"run folder: {result.run_dir}", quiet)
+    show(result, quiet=quiet, as_json=as_json)
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -217,23 +237,13 @@ def evaluate(
 ) -> None:
     """Evaluate the policy in RUN_DIR (a run or package folder); prints MEAN +/- STD."""
     from hubpg.api import evaluate as run_evaluation
-    from hubpg.runfolder import write_json
 
     result = run_evaluation(
         run_dir, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
     )
     if save_json is not None:
-        write_json(save_json, result.to_dict())
-    if as_json:
-        emit_json(result.to_dict())
-        return
-    mode = "argmax actions" if deterministic else "sampled actions"
-    say(
-        f"{result.env_id}: {episodes} episodes, seeds {seed}..{seed + episodes - 1}, {mode}, "
-        f"max_t {result.max_t}",
-        quiet,
-    )
-    click.echo(result.summary())
+        result.save_json(save_json)
+    show(result, quiet=quiet, as_json=as_json)
 
 
 # --------------------------------------------------------------------------- package
@@ -287,14 +297,10 @@ def package(
     quiet: bool,
 ) -> None:
     """Build the Hub-ready folder for RUN_DIR: weights, config, results, video, card."""
-    from hubpg.api import run_eval_max_t
-    from hubpg.packaging import VIDEO_MAX_T, check_repo_name
-    from hubpg.packaging import package as build_package
+    from hubpg.api import check_package
+    from hubpg.api import package as build_package
 
-    if repo_name is not None:
-        check_repo_name(repo_name)
-    max_t = run_eval_max_t(run_dir) if max_t is None else max_t
-
+    check_package(run_dir, repo_name=repo_name)
     say(
         f"packaging {run_dir}: evaluating {episodes} episodes"
         f"{'' if no_video else ', recording a replay'}",
@@ -302,32 +308,19 @@ def package(
     )
     result = build_package(
         run_dir,
-        out,
+        out=out,
         episodes=episodes,
         seed=seed,
         deterministic=deterministic,
         max_t=max_t,
         video=not no_video,
         video_fps=video_fps,
-        video_max_t=video_max_t or VIDEO_MAX_T,
-        repo_id=repo_name,
+        video_max_t=video_max_t,
+        repo_name=repo_name,
         overwrite=overwrite,
+        progress=not quiet,
     )
-    if as_json:
-        emit_json(
-            {
-                "package_dir": str(result.package_dir),
-                "files": result.files,
-                "mean_reward": result.evaluation.mean_reward,
-                "std_reward": result.evaluation.std_reward,
-                "n_episodes": result.evaluation.n_episodes,
-                "timings": {k: round(v, 3) for k, v in result.timings.items()},
-            }
-        )
-        return
-    split = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
-    say(f"packaged {result.package_dir} ({', '.join(result.files)}); {split}", quiet)
-    click.echo(result.evaluation.summary())
+    show(result, quiet=quiet, as_json=as_json)
 
 
 # --------------------------------------------------------------------------- push / load-and-eval
@@ -370,6 +363,9 @@ def hub_options(func: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="First evaluation seed, when the run still has to be packaged.",
 )
+@click.option(
+    "--no-video", is_flag=True, help="Package without a replay video, when the run still has to be."
+)
 @hub_options
 @json_option
 @quiet_option
@@ -382,6 +378,7 @@ def push(
     revision: str | None,
     episodes: int,
     seed: int,
+    no_video: bool,
     endpoint: str | None,
     token: str | None,
     timeout: float | None,
@@ -390,49 +387,31 @@ def push(
 ) -> None:
     """Upload RUN_DIR's package (built if needed) to the Hub in one commit.
 
-    RUN_DIR defaults to the latest run under runs/."""
-    from hubpg.hub import push as run_push
-    from hubpg.hub import validate_repo_id
+    RUN_DIR defaults to the only finished run under runs/ (with several, pass one)."""
+    from hubpg.api import RUNS_DIR, check_folder, only_run, validate_repo_id
+    from hubpg.api import push as run_push
 
     validate_repo_id(repo_id)
+    if run_dir is None:
+        run_dir = only_run()
+        say(f"no RUN_DIR given: pushing {run_dir}, the only finished run in {RUNS_DIR}/", quiet)
+    else:
+        check_folder(run_dir, what="run folder")
     result = run_push(
-        repo_id,
         run_dir,
+        repo=repo_id,
         private=private,
-        endpoint=endpoint,
-        token=token,
         commit_message=commit_message,
         revision=revision,
         episodes=episodes,
         seed=seed,
+        video=not no_video,
+        endpoint=endpoint,
+        token=token,
         timeout=timeout,
+        progress=not quiet,
     )
-    if result.made_private:
-        say(f"note: {result.repo_id} was public; it is now private (--private)", quiet)
-    if as_json:
-        emit_json(
-            {
-                "repo_id": result.repo_id,
-                "url": result.url,
-                "commit_sha": result.commit_sha,
-                "commit_url": result.commit_url,
-                "revision": result.revision,
-                "package_dir": str(result.package_dir),
-                "made_private": result.made_private,
-                "changed": result.changed,
-            }
-        )
-        return
-    if not result.changed:
-        say(
-            f"nothing changed: {result.repo_id} ({result.revision}) already holds "
-            f"{result.package_dir}; no commit made",
-            quiet,
-        )
-    else:
-        say(f"pushed {result.package_dir} to {result.repo_id} ({result.revision})", quiet)
-    click.echo(result.url)
-    click.echo(f"commit {result.commit_sha}")
+    show(result, quiet=quiet, as_json=as_json)
 
 
 @cli.command("load-and-eval")
@@ -452,6 +431,12 @@ def push(
     "weights-only loader (no code runs) instead of refusing it.",
 )
 @click.option(
+    "--env-id",
+    default=None,
+    help="The env the model plays, for a course checkpoint whose files do not name it "
+    "(a hubpg repo's config.json must name the same env).",
+)
+@click.option(
     "--strict",
     is_flag=True,
     help="Exit 1 when the measurement does not support the card's claim (or there is none).",
@@ -469,6 +454,7 @@ def load_and_eval(
     max_t: int | None,
     video: Path | None,
     legacy: bool,
+    env_id: str | None,
     strict: bool,
     endpoint: str | None,
     token: str | None,
@@ -480,13 +466,11 @@ def load_and_eval(
 
     Exit status 0 whatever the verdict, unless --strict: then 1 when the claim is not
     supported by the measurement or the card claims no score."""
-    from hubpg.hub import load_and_eval as run_load_and_eval
-    from hubpg.hub import validate_repo_id
+    from hubpg.api import load_and_eval as run_load_and_eval
 
-    validate_repo_id(repo_id)
-    report = run_load_and_eval(
+    result = run_load_and_eval(
         repo_id,
-        revision,
+        revision=revision,
         episodes=episodes,
         seed=seed,
         deterministic=deterministic,
@@ -494,59 +478,14 @@ def load_and_eval(
         video=video,
         endpoint=endpoint,
         token=token,
-        legacy=legacy,
         timeout=timeout,
+        legacy=legacy,
+        env_id=env_id,
+        progress=not (quiet or as_json),
     )
-    if as_json:
-        emit_json(report)
-        _check_strict(report, strict)
-        return
-    if report.get("legacy"):
-        say(_legacy_note(report["legacy"]), quiet)
-    mode = "argmax actions" if deterministic else "sampled actions"
-    say(
-        f"{repo_id} @ {report['revision'][:12]} ({report['env_id']}): {episodes} episodes, "
-        f"seeds {seed}..{seed + episodes - 1}, {mode}",
-        quiet,
-    )
-    from hubpg.runfolder import format_score
-
-    measured = format_score(report["mean_reward"], report["std_reward"])
-    claimed = report["claimed"]
-    if claimed is None:
-        click.echo(f"measured {measured}   claimed: none (no parsable model-index in the card)")
-        _check_strict(report, strict)
-        return
-    verdict = (
-        "supported"
-        if report["claim_supported"]
-        else f"NOT SUPPORTED ({report['claim_problem'] or 'by the measurement'})"
-    )
-    click.echo(
-        f"measured {measured}   claimed "
-        f"{format_score(claimed['mean_reward'], claimed['std_reward'])}   claim {verdict}"
-    )
-    if video is not None:
-        say(f"replay written to {video}", quiet)
-    _check_strict(report, strict)
-
-
-def _check_strict(report: dict[str, Any], strict: bool) -> None:
-    """``--strict``: raise :class:`~hubpg.errors.ClaimNotSupportedError` (exit 1) when
-    the report's claim is missing or not supported by the measurement."""
-    from hubpg.errors import ClaimNotSupportedError
-
-    if not strict or report.get("claim_supported"):
-        return
-    if report.get("claimed") is None:
-        raise ClaimNotSupportedError(
-            f"{report.get('repo_id', 'the model')}'s card claims no score, so --strict cannot "
-            "pass; package the model with hubpg so its card carries one"
-        )
-    raise ClaimNotSupportedError(
-        f"the measurement does not support {report.get('repo_id', 'the model')}'s claim "
-        "(--strict); re-evaluate with more --episodes or correct the card"
-    )
+    show(result, quiet=quiet, as_json=as_json)
+    if strict:
+        result.check_strict()
 
 
 # --------------------------------------------------------------------------- leaderboard
@@ -648,10 +587,8 @@ def leaderboard(
     are listed apart with the reason. Verifications are kept in a SQLite store (--db), so
     unchanged models are not evaluated again; --html DIR writes a static site of the
     leaderboard."""
+    from hubpg.api import default_db_path, leaderboard_site
     from hubpg.api import leaderboard as run_leaderboard
-    from hubpg.envs import check_env_id
-    from hubpg.ranking import format_table, write_csv
-    from hubpg.store import default_db_path
 
     env_id, verify = options.pop("env_id"), options["verify"]
     options["ray"] = options.pop("ray_address")
@@ -659,7 +596,6 @@ def leaderboard(
         raise click.UsageError("--json and --csv exclude each other")
     if html_dir is not None and not verify:
         raise click.UsageError("--html needs --verify (the page shows measured scores)")
-    check_env_id(env_id)
     if not verify and any(options[k] for k in ("workers", "ray", "legacy", "repo_timeout")):
         say("note: --workers, --ray, --legacy and --repo-timeout only matter with --verify", quiet)
     if verify:
@@ -669,13 +605,9 @@ def leaderboard(
     board = run_leaderboard(env_id, progress=not (quiet or as_json or as_csv), **options)
     rows = board.rows
     if html_dir is not None:
-        from hubpg.page import leaderboard_page
-
-        site = leaderboard_page(
-            rows,
+        site = leaderboard_site(
+            board,
             html_dir,
-            env_id=env_id,
-            endpoint=options["endpoint"],
             episodes=options["episodes"],
             seed=options["seed"],
             deterministic=options["deterministic"],
@@ -683,10 +615,10 @@ def leaderboard(
         )
         say(f"leaderboard site written to {site}/ (index.html, leaderboard.json)", quiet)
     if as_json:
-        emit_json(rows)
+        emit_json(board.to_dict())
         return
     if as_csv:
-        write_csv(rows, click.get_text_stream("stdout"))
+        click.echo(board.csv, nl=False)
         return
     ranked = sum(r["rank"] is not None for r in rows)
     author, top, tags = options["author"], options["top"], env_id
@@ -708,20 +640,10 @@ def leaderboard(
         stored = sum(r["verified"] == "stored" for r in rows)
         say(f"evaluated now: {now}, from the verification store: {stored}", quiet)
     if rows:
-        click.echo(format_table(rows, verified=verify))
+        click.echo(str(board))
 
 
 # --------------------------------------------------------------------------- convert
-
-
-def _legacy_note(report: dict[str, Any]) -> str:
-    """One paragraph for people: what a course checkpoint was read as, and what was assumed."""
-    lines = [
-        f"read {report['source_file']} ({report['kind']}, {report['format']} format, sha256 "
-        f"{report['sha256'][:12]}) weights-only: {report['architecture']}"
-    ]
-    lines += [f"  assumed: {item}" for item in report["assumed"]]
-    return "\n".join(lines)
 
 
 @cli.command()
@@ -771,38 +693,30 @@ def convert(
     The pickle is read with torch's weights-only loader (no code from it runs) and
     written as model.safetensors + config.json, which hubpg evaluate, package and
     push accept; legacy.json says where it came from and what was assumed."""
-    from hubpg.legacy import convert as run_convert
+    from hubpg.api import convert as run_convert
 
     if (source is None) == (repo_id is None):
         raise click.UsageError("give a checkpoint SOURCE file or --repo NAMESPACE/NAME")
-    if repo_id is not None:
-        from hubpg.hub import validate_repo_id
-
-        validate_repo_id(repo_id)
     result = run_convert(
         source,
         out=out,
-        repo_id=repo_id,
+        repo=repo_id,
         revision=revision,
         env_id=env_id,
         overwrite=overwrite,
-        max_bytes=max_mib * 2**20,
+        max_mib=max_mib,
         endpoint=endpoint,
         token=token,
         timeout=timeout,
+        progress=not (quiet or as_json),
     )
-    report = result.model.report()
-    if as_json:
-        emit_json({"out": str(result.out), "files": result.files, **report})
-        return
-    say(_legacy_note(report), quiet)
-    click.echo(f"wrote {result.out} ({', '.join(result.files)})")
+    show(result, quiet=quiet, as_json=as_json)
 
 
 # --------------------------------------------------------------------------- hub serve
 
 
-@cli.group()
+@cli.group(cls=Group)
 def hub() -> None:
     """A Hub-compatible server for offline use and tests."""
 
@@ -882,24 +796,26 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         _print_traceback(debug)
         command = " ".join(sys.argv[1:2]) if argv is None else " ".join(argv[:1])
-        hint = f" See 'hubpg {command} --help'." if command and not command.startswith("-") else ""
-        click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
+        if command not in cli.commands:  # "hubpg trian": the group's help, not "trian"'s
+            command = ""
+        hint = f" See 'hubpg {command} --help'." if command else " See 'hubpg --help'."
+        click.echo(f"error: {sentence(exc.format_message())}{hint}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except HubpgError as exc:
         _print_traceback(debug)
-        click.echo(f"error: {one_line(str(exc))}", err=True)
+        click.echo(f"error: {sentence(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
         _print_traceback(debug)
         detail = str(exc)
-        click.echo(f"error: {one_line(detail) if detail else 'interrupted.'}", err=True)
+        click.echo(f"error: {sentence(detail) if detail else 'interrupted.'}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(EXIT_FAILED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         _print_traceback(debug)
         click.echo(
-            f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} "
+            f"error: unexpected {type(exc).__name__}: {sentence(str(exc))} "
             "Re-run with --debug for the traceback, and please report it.",
             err=True,
         )

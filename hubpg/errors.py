@@ -257,3 +257,30 @@ class StoreBusyError(HubpgError, TimeoutError):
 
 class LeaderboardSiteError(HubpgError, FileExistsError):
     """The leaderboard site's folder exists and is not a hubpg leaderboard site."""
+
+
+# --------------------------------------------------------------------------- messages
+
+#: The longest exception text hubpg quotes inside one of its own messages.
+QUOTE_LIMIT = 300
+
+
+def one_line(
+    exc: BaseException | str, *, limit: int | None = QUOTE_LIMIT, whole: bool = False
+) -> str:
+    """An exception's message as hubpg quotes it inside one of its own one-line messages:
+    the first non-empty line (every line, with ``whole``), whitespace collapsed, cut at
+    ``limit`` characters; the exception's class name when it has no message.
+
+    Args:
+        exc: the exception (or a message).
+        limit: the most characters kept (None: no cap).
+        whole: join every line instead of keeping the first.
+    """
+    text = str(exc).strip()
+    if text and not whole:
+        text = text.splitlines()[0]
+    text = " ".join(text.split())
+    if not text:
+        text = type(exc).__name__ if isinstance(exc, BaseException) else ""
+    return text if limit is None else text[:limit]

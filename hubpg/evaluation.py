@@ -17,7 +17,7 @@ import numpy as np
 
 from hubpg.config import ConfigError, evaluation_max_t
 from hubpg.envs import env_dims, make_vec_env, reset_with_seeds
-from hubpg.runfolder import format_score
+from hubpg.runfolder import format_score, leaderboard_score
 
 #: Episodes played side by side at most; more episodes run in several rounds.
 MAX_PARALLEL_EPISODES = 256
@@ -40,7 +40,7 @@ class EvalResult:
     @property
     def score(self) -> float:
         """The leaderboard score, mean minus std."""
-        return self.mean_reward - self.std_reward
+        return leaderboard_score(self.mean_reward, self.std_reward)
 
     def summary(self) -> str:
         """``MEAN +/- STD`` with two decimals."""

@@ -1,4 +1,7 @@
-"""Push a package to the Hub in one commit; load a policy back without unpickling.
+"""The transport layer: hubpg's one road to a Hub (client, timeouts, error
+translation, download, upload, listing). It knows files and commits, never
+policies, packages or claims: the workflows live in :mod:`hubpg.api` and
+:mod:`hubpg.verify`.
 
 Any endpoint works (``--endpoint``, else ``HF_ENDPOINT``, else huggingface.co).
 Every call runs inside :func:`hub_client`, which scopes huggingface_hub's global
@@ -15,65 +18,61 @@ import errno
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
-from hubpg.claims import Claim, finite_or_none, judge_claim, read_claim
-from hubpg.config import PolicyConfig
 from hubpg.errors import (
     ConfigError,
     HubError,
     HubpgError,
     HubTimeoutError,
     MissingFileError,
-    PickleRefusedError,
     RepoNotFoundError,
     TokenError,
     UploadRefusedError,
+    one_line,
 )
 from hubpg.repoid import validate_repo_id
-from hubpg.runfolder import (
-    CARD_NAME,
-    CONFIG_NAME,
-    HYPERPARAMETERS_NAME,
-    PICKLE_SUFFIXES,
-    RESULTS_NAME,
-    WEIGHTS_NAME,
-    latest_run,
-    read_json,
-)
 from hubpg.sniff import is_pickle
 
-if TYPE_CHECKING:  # torch is imported only when a policy is built
-    from hubpg.policy import Policy
-
 DEFAULT_ENDPOINT = "https://huggingface.co"
-LOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME, CARD_NAME)
-#: With ``legacy=True`` the course's hyperparameters.json is read too (for the env id),
-#: besides the checkpoint itself.
-LEGACY_LOAD_FILES = (*LOAD_FILES, HYPERPARAMETERS_NAME)
 #: Seconds a request may wait for the server when neither ``timeout`` nor
 #: huggingface_hub's ``HF_HUB_DOWNLOAD_TIMEOUT`` / ``HF_HUB_ETAG_TIMEOUT`` say otherwise.
 DEFAULT_TIMEOUT_S = 30.0
 
 
-@dataclass
-class PushResult:
-    """Where a push went."""
+@dataclass(frozen=True)
+class HubTarget:
+    """Where and how to reach a Hub: ``endpoint`` (None: ``HF_ENDPOINT``, else
+    huggingface.co), ``token`` (None: ``HF_TOKEN``, else the stored login; never shown
+    in ``repr``) and ``timeout`` (seconds per request; None: :func:`resolve_timeout`'s
+    default)."""
 
-    repo_id: str
-    url: str
-    commit_sha: str
-    commit_url: str
-    package_dir: Path
-    revision: str
-    made_private: bool = False
-    #: False when the Hub already held exactly these files (no commit was made).
-    changed: bool = True
+    endpoint: str | None = None
+    token: str | None = field(default=None, repr=False)
+    timeout: float | None = None
+
+    def resolved(self) -> HubTarget:
+        """The same target with the endpoint and token looked up and the timeout checked
+        (an explicit timeout stays explicit: :func:`hub_client` sets the constants only
+        then)."""
+        if self.timeout is not None:
+            resolve_timeout(self.timeout)
+        return HubTarget(resolve_endpoint(self.endpoint), resolve_token(self.token), self.timeout)
+
+    def for_writing(self) -> HubTarget:
+        """:meth:`resolved`, refused (:class:`~hubpg.errors.TokenError`) without a token."""
+        target = self.resolved()
+        if not target.token:
+            raise TokenError(
+                "no Hugging Face token: pass --token, set HF_TOKEN, or run `hf auth login` "
+                "(create a write token at https://huggingface.co/settings/tokens)"
+            )
+        return target
 
 
 # --------------------------------------------------------------------------- arguments
@@ -374,8 +373,7 @@ def _transport_error(exc: BaseException, action: str, endpoint: str) -> HubpgErr
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    return one_line(exc)
 
 
 def _missing_name(exc: BaseException) -> str:
@@ -383,69 +381,54 @@ def _missing_name(exc: BaseException) -> str:
     return match.group(1) if match else "that was asked for"
 
 
-# --------------------------------------------------------------------------- push
+# --------------------------------------------------------------------------- upload
 
 
-def push(
+@dataclass
+class Commit:
+    """What one upload made: the commit (the head's when nothing changed), and whether
+    the repo was made private or the commit was skipped as empty."""
+
+    repo_id: str
+    url: str
+    commit_sha: str
+    commit_url: str
+    revision: str
+    made_private: bool = False
+    #: False when the Hub already held exactly these files (no commit was made).
+    changed: bool = True
+
+
+def commit_files(
     repo_id: str,
-    run_dir: Path | str | None = None,
-    private: bool = False,
-    endpoint: str | None = None,
-    token: str | None = None,
-    commit_message: str | None = None,
-    revision: str | None = None,
+    files: dict[str, Path],
     *,
-    timeout: float | None = None,
-    **package_options: Any,
-) -> PushResult:
-    """Package ``run_dir`` if needed and upload the package to ``repo_id`` in one commit.
+    target: HubTarget,
+    commit_message: str,
+    private: bool = False,
+    revision: str | None = None,
+) -> Commit:
+    """Upload ``files`` (path in the repo -> local file, see :func:`upload_files`) to
+    ``repo_id`` in one commit, creating the repo (and the branch) when missing.
 
-    Only the package's regular files are uploaded (hidden files skipped); a symbolic
-    link or a pickle in it is refused. ``private`` makes an existing public repo
-    private before the upload (``PushResult.made_private`` says so).
+    ``private`` makes an existing public repo private first (``Commit.made_private``).
 
     Args:
         repo_id: ``NAMESPACE/NAME``.
-        run_dir: a run folder (its ``hub/`` package is built when missing) or a package
-            folder itself; the latest run under ``runs/`` when omitted.
-        private: create the repo private, or make it private.
-        endpoint: the Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
-        token: a write token (default ``HF_TOKEN`` or the stored login).
+        files: what to upload.
+        target: the Hub, the write token (default ``HF_TOKEN`` or the stored login) and
+            the request timeout.
         commit_message: the commit's title.
-        revision: the branch to commit to (created when missing).
-        timeout: seconds per request (see :func:`resolve_timeout`).
-        package_options: passed to :func:`hubpg.packaging.package` when packaging.
+        private: create the repo private, or make it private.
+        revision: the branch to commit to (created when missing; default main).
     """
-    from hubpg.packaging import default_package_dir, is_packaged, package, write_card
-
     validate_repo_id(repo_id)
-    endpoint = resolve_endpoint(endpoint)
-    resolve_timeout(timeout)
-    token = resolve_token(token)
-    if not token:
-        raise TokenError(
-            "no Hugging Face token: pass --token, set HF_TOKEN, or run `hf auth login` "
-            "(create a write token at https://huggingface.co/settings/tokens)"
-        )
-    run_dir = Path(run_dir) if run_dir is not None else latest_run()
-    if is_packaged(run_dir):
-        package_dir = run_dir
-    elif is_packaged(default_package_dir(run_dir)):
-        package_dir = default_package_dir(run_dir)
-    else:
-        if not (run_dir / WEIGHTS_NAME).is_file() and not (run_dir / CONFIG_NAME).is_file():
-            raise MissingFileError(f"{run_dir} is neither a hubpg run folder nor a package folder")
-        package_dir = package(run_dir, repo_id=repo_id, **package_options).package_dir
-    from hubpg.policy import Policy
-
-    Policy.load(package_dir)  # never push weights that don't load
-    write_card(package_dir, repo_id)
-    files = upload_files(package_dir)
-    env_id = read_json(package_dir / CONFIG_NAME)["env_id"]
+    target = target.for_writing()
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    with hub_client(endpoint, timeout=timeout), hub_errors("push", repo_id, endpoint, True):
-        api = HfApi(endpoint=endpoint, token=token)
+    endpoint = target.endpoint or DEFAULT_ENDPOINT
+    with hub_client(endpoint, timeout=target.timeout), hub_errors("push", repo_id, endpoint, True):
+        api = HfApi(endpoint=endpoint, token=target.token)
         check_write_access(api, repo_id)
         made_private = ensure_repo(api, repo_id, private=private)
         if revision and revision != "main":
@@ -457,15 +440,14 @@ def push(
                     CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path))
                     for name, path in files.items()
                 ],
-                commit_message=commit_message or f"Upload REINFORCE agent for {env_id} (hubpg)",
+                commit_message=commit_message,
                 revision=revision,
             )
-    return PushResult(
+    return Commit(
         repo_id=repo_id,
         url=f"{endpoint}/{repo_id}",
         commit_sha=info.oid,
         commit_url=info.commit_url,
-        package_dir=package_dir,
         revision=revision or "main",
         made_private=made_private,
         changed=not skipped,
@@ -582,7 +564,7 @@ def check_write_access(api: Any, repo_id: str) -> None:
         )
 
 
-# --------------------------------------------------------------------------- load
+# --------------------------------------------------------------------------- download
 
 
 @dataclass
@@ -596,160 +578,50 @@ class Downloaded:
 
 def download(
     repo_id: str,
-    revision: str | None = None,
-    endpoint: str | None = None,
-    token: str | None = None,
-    files: tuple[str, ...] = LOAD_FILES,
+    files: tuple[str, ...],
     *,
-    legacy: bool = False,
-    max_bytes: int | None = None,
-    timeout: float | None = None,
+    revision: str | None = None,
+    target: HubTarget | None = None,
+    choose: Callable[[list[Any]], tuple[str, ...]] | None = None,
+    files_metadata: bool = False,
 ) -> Downloaded:
-    """Download only ``files`` (those that exist) of ``repo_id`` at one commit.
-
-    A repo with pickled weights and no ``model.safetensors`` raises
-    :class:`~hubpg.errors.PickleRefusedError`; nothing from it is loaded or executed.
+    """Download ``files`` (those that exist) of ``repo_id``, all at one commit.
 
     Args:
         repo_id: ``NAMESPACE/NAME``.
-        revision: branch, tag or commit (default: main).
-        endpoint: the Hub URL.
-        token: a token for private repos.
         files: the file names wanted.
-        legacy: such a repo's course checkpoint (``model.pt``, at most ``max_bytes``)
-            is downloaded too, for :mod:`hubpg.legacy` to read without running it.
-        max_bytes: the largest course checkpoint downloaded with ``legacy``.
-        timeout: seconds per request (see :func:`resolve_timeout`).
+        revision: branch, tag or commit (default: main).
+        target: the Hub, token and timeout (default: :class:`HubTarget`'s defaults).
+        choose: given the repo's listing (``ModelInfo.siblings``), the file names to
+            download instead of ``files``; it may raise to refuse the repo before any
+            download (the workflow's rules live there, not here).
+        files_metadata: list the files' sizes too (for ``choose``).
     """
     validate_repo_id(repo_id)
-    endpoint = resolve_endpoint(endpoint)
-    token = resolve_token(token)
+    target = (target or HubTarget()).resolved()
+    endpoint = target.endpoint or DEFAULT_ENDPOINT
     from huggingface_hub import HfApi, hf_hub_download
 
     with (
-        hub_client(endpoint, timeout=timeout),
-        hub_errors("download", repo_id, endpoint, token_given=bool(token)),
+        hub_client(endpoint, timeout=target.timeout),
+        hub_errors("download", repo_id, endpoint, token_given=bool(target.token)),
     ):
-        api = HfApi(endpoint=endpoint, token=token or False)
-        info = api.model_info(repo_id, revision=revision, files_metadata=legacy)
-        present = {s.rfilename for s in info.siblings or []}
-        if legacy and not {WEIGHTS_NAME, CONFIG_NAME} <= present:
-            from hubpg.legacy import checkpoint_to_download
-
-            files = (*files, checkpoint_to_download(repo_id, info.siblings or [], max_bytes))
-        else:
-            check_loadable(repo_id, present)
+        api = HfApi(endpoint=endpoint, token=target.token or False)
+        info = api.model_info(repo_id, revision=revision, files_metadata=files_metadata)
+        siblings = list(info.siblings or [])
+        present = {s.rfilename for s in siblings}
+        if choose is not None:
+            files = choose(siblings)
         paths = {
             name: Path(
                 hf_hub_download(
-                    repo_id, name, revision=info.sha, endpoint=endpoint, token=token or False
+                    repo_id, name, revision=info.sha, endpoint=endpoint, token=target.token or False
                 )
             )
             for name in files
             if name in present
         }
     return Downloaded(repo_id, info.sha, paths)
-
-
-def check_loadable(repo_id: str, files: set[str]) -> None:
-    """Refuse repos without safetensors weights: pickle-only ones with an explanation.
-
-    Args:
-        repo_id: the repo, for the message.
-        files: the names of its files.
-    """
-    if WEIGHTS_NAME in files and CONFIG_NAME in files:
-        return
-    pickles = sorted(f for f in files if f.lower().endswith(PICKLE_SUFFIXES))
-    if WEIGHTS_NAME not in files and pickles:
-        raise PickleRefusedError(
-            f"{repo_id} holds its weights only as a pickle ({', '.join(pickles)}); loading a "
-            "pickle can run arbitrary code, so hubpg never does. Pass --legacy (library: "
-            "legacy=True) to read a course checkpoint with torch's weights-only loader, no code "
-            "run, or ask the author to re-share it with hubpg (model.safetensors + config.json)"
-        )
-    missing = [n for n in (WEIGHTS_NAME, CONFIG_NAME) if n not in files]
-    raise MissingFileError(f"{repo_id} has no {' or '.join(missing)}; it was not shared with hubpg")
-
-
-def load(
-    repo_id: str,
-    revision: str | None = None,
-    endpoint: str | None = None,
-    token: str | None = None,
-    *,
-    legacy: bool = False,
-    timeout: float | None = None,
-) -> tuple[Policy, PolicyConfig]:
-    """Download a model and rebuild its policy strictly from ``config.json``
-    (no pickle, no code from the repo). Returns ``(policy, config)``.
-
-    Args:
-        repo_id: ``NAMESPACE/NAME``.
-        revision: branch, tag or commit (default: main).
-        endpoint: the Hub URL.
-        token: a token for private repos.
-        legacy: a repo with only a course checkpoint (``model.pt``) is read with
-            torch's weights-only unpickler instead of being refused (:mod:`hubpg.legacy`).
-        timeout: seconds per request (see :func:`resolve_timeout`).
-    """
-    if legacy:
-        got = download(
-            repo_id,
-            revision,
-            endpoint,
-            token,
-            files=LEGACY_LOAD_FILES,
-            legacy=True,
-            timeout=timeout,
-        )
-        policy = policy_from_download(got, legacy=True)[0]
-        return policy, policy.config
-    files = download(
-        repo_id, revision, endpoint, token, files=(CONFIG_NAME, WEIGHTS_NAME), timeout=timeout
-    ).files
-    policy = policy_from_files(files, repo_id)
-    return policy, policy.config
-
-
-def policy_from_download(
-    got: Downloaded, *, legacy: bool = False
-) -> tuple[Policy, dict[str, Any] | None]:
-    """The policy of a downloaded repo and, when it came from a course checkpoint
-    (``legacy``), what :meth:`hubpg.legacy.LegacyModel.report` says about it.
-
-    Args:
-        got: what :func:`download` fetched.
-        legacy: read a course checkpoint when the repo has no safetensors weights.
-    """
-    if legacy and not (CONFIG_NAME in got.files and WEIGHTS_NAME in got.files):
-        from hubpg.legacy import read_files
-
-        model = read_files(got.files, repo_id=got.repo_id, revision=got.revision)
-        return model.policy, model.report()
-    return policy_from_files(got.files, got.repo_id), None
-
-
-def policy_from_files(files: dict[str, Path], repo_id: str) -> Policy:
-    """The policy of downloaded files (``config.json`` and ``model.safetensors``),
-    checked before anything is built: the config's types, its env's observation and
-    action sizes, and the safetensors header's tensor shapes.
-
-    Args:
-        files: file name -> downloaded path (as :attr:`Downloaded.files`).
-        repo_id: the repo, for messages.
-    """
-    from hubpg.envs import env_dims
-    from hubpg.policy import Policy, check_policy_matches_env
-
-    try:
-        config = PolicyConfig.from_dict(
-            read_json(files[CONFIG_NAME]), source=f"{repo_id}/config.json"
-        )
-        check_policy_matches_env(config, *env_dims(config.env_id))
-    except ConfigError as exc:
-        raise ConfigError(f"{exc}; the repo's config.json is not a hubpg policy config") from exc
-    return Policy.from_files(config, files[WEIGHTS_NAME])
 
 
 # --------------------------------------------------------------------------- listing
@@ -801,99 +673,3 @@ def list_models(
             yield UnreadableListing(
                 shown, f"unreadable listing item ({type(exc).__name__}: {_first_line(exc)})"
             )
-
-
-# --------------------------------------------------------------------------- load and evaluate
-
-
-def claim_of(files: dict[str, Path]) -> Claim | None:
-    """The claim of downloaded files: the card's ``model-index`` value, with the episode
-    count of ``results.json`` when there is one; None when there is no parsable claim.
-
-    Args:
-        files: file name -> downloaded path.
-    """
-    if CARD_NAME not in files:
-        return None
-    return read_claim(files[CARD_NAME], results=files.get(RESULTS_NAME))
-
-
-def load_and_eval(
-    repo_id: str,
-    revision: str | None = None,
-    episodes: int = 100,
-    seed: int = 0,
-    deterministic: bool = False,
-    max_t: int | None = None,
-    video: Path | str | None = None,
-    endpoint: str | None = None,
-    token: str | None = None,
-    *,
-    legacy: bool = False,
-    timeout: float | None = None,
-) -> dict[str, Any]:
-    """Download ``repo_id``, evaluate it, and judge its card's claim
-    (:func:`hubpg.claims.judge_claim`: ``claim_supported`` and, when it does not hold,
-    ``claim_problem``). Every number in the report is finite or None.
-
-    Args:
-        repo_id: ``NAMESPACE/NAME``.
-        revision: branch, tag or commit (default: main).
-        episodes: evaluation episodes.
-        seed: seed of episode 0 (episode k: ``seed + k``).
-        deterministic: argmax actions instead of sampling.
-        max_t: cap on an episode's steps.
-        video: also record a replay to this mp4.
-        endpoint: the Hub URL.
-        token: a token for private repos.
-        legacy: read a course checkpoint (``model.pt``) weights-only when the repo has
-            no safetensors; the report's ``legacy`` says what was read and assumed.
-        timeout: seconds per request (see :func:`resolve_timeout`).
-    """
-    from hubpg.evaluation import evaluate
-
-    got = download(
-        repo_id,
-        revision,
-        endpoint,
-        token,
-        files=LEGACY_LOAD_FILES if legacy else LOAD_FILES,
-        legacy=legacy,
-        timeout=timeout,
-    )
-    policy, legacy_report = policy_from_download(got, legacy=legacy)
-    result = evaluate(
-        policy, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
-    )
-    claimed = claim_of(got.files)
-    verdict = (
-        None
-        if claimed is None
-        else judge_claim(
-            claimed,
-            env_id=result.env_id,
-            mean=result.mean_reward,
-            std=result.std_reward,
-            n=result.n_episodes,
-        )
-    )
-    report = {
-        "repo_id": repo_id,
-        "revision": got.revision,
-        "env_id": result.env_id,
-        **result.to_dict(),
-        "score": result.score,
-        "claimed": None if claimed is None else claimed.to_dict(),
-        "claim_supported": None if verdict is None else verdict.supported,
-        "claim_problem": None if verdict is None else verdict.reason,
-    }
-    if legacy:
-        report["legacy"] = legacy_report
-    if video is not None:
-        from hubpg.packaging import VIDEO_MAX_T, record_replay
-
-        record_replay(
-            policy, result.env_id, Path(video), seed, deterministic, min(result.max_t, VIDEO_MAX_T)
-        )
-        report["video"] = str(video)
-    return finite_or_none(report)

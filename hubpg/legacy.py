@@ -55,6 +55,7 @@ from hubpg.errors import (
     MissingFileError,
     RunDirError,
     UnknownEnvError,
+    one_line,
 )
 from hubpg.runfolder import (
     CARD_NAME,
@@ -334,8 +335,7 @@ def _weights_only_reason(exc: BaseException) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    return one_line(exc)
 
 
 # --------------------------------------------------------------------------- the architecture
@@ -1017,17 +1017,22 @@ def _repo_files(
     max_bytes: int,
     timeout: float | None,
 ) -> tuple[dict[str, Path], LegacyModel]:
-    from hubpg.hub import LEGACY_LOAD_FILES, download
+    from hubpg.hub import HubTarget, download
+
+    wanted = (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME, CARD_NAME, HYPERPARAMETERS_NAME)
+
+    def choose(siblings: list[Any]) -> tuple[str, ...]:
+        if {WEIGHTS_NAME, CONFIG_NAME} <= {s.rfilename for s in siblings}:
+            return wanted
+        return (*wanted, checkpoint_to_download(repo_id, siblings, max_bytes))
 
     got = download(
         repo_id,
-        revision,
-        endpoint,
-        token,
-        files=LEGACY_LOAD_FILES,
-        legacy=True,
-        max_bytes=max_bytes,
-        timeout=timeout,
+        wanted,
+        revision=revision,
+        target=HubTarget(endpoint, token, timeout),
+        choose=choose,
+        files_metadata=True,
     )
     if WEIGHTS_NAME in got.files and CONFIG_NAME in got.files:
         raise LegacyCheckpointError(

@@ -67,7 +67,15 @@ class NumberList(click.ParamType):
         if isinstance(value, list):
             return value
         text = str(value)
-        parts = [p for p in re.split(r"[,x]" if self.item is int else ",", text) if p.strip()]
+        if self.item is int:  # layer sizes: the one rule, hubpg.api.parse_sizes
+            from hubpg.api import parse_sizes
+            from hubpg.errors import ConfigError
+
+            try:
+                return parse_sizes(text)
+            except ConfigError as exc:
+                self.fail(str(exc), param, ctx)
+        parts = [p for p in text.split(",") if p.strip()]
         try:
             values = [self.item(p) for p in parts]
         except ValueError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.metadata
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from hubpg import __version__
 from hubpg.errors import MissingFileError, RepoIdError, RunDirError
 from hubpg.evaluation import EvalResult, evaluate, utc_now_iso
 from hubpg.policy import Policy
+from hubpg.results import Packaged
 from hubpg.runfolder import (
     CARD_NAME,
     CONFIG_NAME,
@@ -43,16 +43,6 @@ from hubpg.runfolder import (
 
 #: Longest replay recorded by default (steps); a long Pixelcopter episode would make a huge video.
 VIDEO_MAX_T = 3000
-
-
-@dataclass
-class PackageResult:
-    """Where the package went, its evaluation, and how long each part took."""
-
-    package_dir: Path
-    evaluation: EvalResult
-    timings: dict[str, float] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
 
 
 def default_package_dir(run_dir: Path) -> Path:
@@ -78,11 +68,11 @@ def package(
     video_max_t: int = VIDEO_MAX_T,
     repo_id: str | None = None,
     overwrite: bool = False,
-) -> PackageResult:
+) -> Packaged:
     """Evaluate the run's policy, record a replay, and write the Hub folder.
 
     ``repo_id`` (``NAMESPACE/NAME``; a bare ``NAME`` is a :class:`~hubpg.errors.RepoIdError`)
-    names the model in the card; :func:`~hubpg.hub.push` rewrites the card with the
+    names the model in the card; :func:`~hubpg.api.push` rewrites the card with the
     real repo id.
     """
     run_dir = Path(run_dir)
@@ -133,7 +123,7 @@ def package(
         Policy.load(tmp)  # what we ship must load
         assert_no_pickle(tmp)
     timings["total"] = sum(timings.values())
-    return PackageResult(out, result, timings, sorted(p.name for p in out.iterdir()))
+    return Packaged.written(out, result, sorted(p.name for p in out.iterdir()), timings)
 
 
 def check_repo_name(repo_id: str) -> str:
@@ -143,7 +133,7 @@ def check_repo_name(repo_id: str) -> str:
     Args:
         repo_id: the ``--repo-name`` given.
     """
-    from hubpg.hub import validate_repo_id
+    from hubpg.repoid import validate_repo_id
 
     if isinstance(repo_id, str) and "/" not in repo_id:
         raise RepoIdError(
@@ -184,7 +174,7 @@ def results_record(
         "env_id": result.env_id,
         "mean_reward": result.mean_reward,
         "std_reward": result.std_reward,
-        "score": result.mean_reward - result.std_reward,
+        "score": result.score,
         "n_evaluation_episodes": result.n_episodes,
         "seed": seed,
         "seeds": result.seeds,

@@ -66,15 +66,10 @@ from hubpg.policy import (
 from hubpg.rollout import (
     Batch,
     RolloutBuffers,
-    Round,
     SegmentRollout,
     collect_batch,
     collect_segment,
-    discounted_returns,
-    normalize_returns,
-    play_round,
     step_weights,
-    time_baseline,
 )
 from hubpg.runfolder import (
     CONFIG_NAME,
@@ -88,7 +83,6 @@ from hubpg.runfolder import (
     atomic_write_text,
     open_log,
     read_json,
-    read_log,
     write_json,
 )
 
@@ -118,7 +112,6 @@ class TrainResult:
     updates: int
     wall_time: float
     solved: bool
-    last_mean_return: float
     #: what ended the run: total_steps, total_episodes, time_limit or target_return
     stopped_on: str | None = None
 
@@ -468,7 +461,11 @@ def truncate_log(run_dir: Path, updates: int) -> None:
         return
     header, body = rows[0], rows[1:]
     column = header.index("update") if "update" in header else None
-    kept = [r for r in body if column is None or (len(r) > column and _int(r[column]) <= updates)]
+    kept = [
+        r
+        for r in body
+        if column is None or (len(r) > column and _update_number(r[column]) <= updates)
+    ]
     if len(kept) == len(body):
         return
     text = io.StringIO()
@@ -476,7 +473,8 @@ def truncate_log(run_dir: Path, updates: int) -> None:
     atomic_write_text(path, text.getvalue())
 
 
-def _int(value: str) -> float:
+def _update_number(value: str) -> float:
+    """A log row's update number; a cell that is not a number sorts after every update."""
     try:
         return float(value)
     except ValueError:
@@ -584,7 +582,6 @@ def _train(
         updates=run.updates,
         wall_time=run.wall_time,
         solved=solved,
-        last_mean_return=session.last_mean,
         stopped_on=run.stopped_on,
     )
 
@@ -772,21 +769,8 @@ def _progress_bar(config: TrainConfig, run: _Run, enabled: bool) -> Any:
 
 
 __all__ = [
-    "Batch",
-    "Round",
-    "RolloutBuffers",
     "TrainResult",
-    "collect_batch",
-    "collect_segment",
-    "SegmentRollout",
-    "play_round",
-    "step_weights",
-    "time_baseline",
-    "TrainingInterrupted",
-    "discounted_returns",
-    "normalize_returns",
     "reinforce_loss",
     "resume_config",
     "train",
-    "read_log",
 ]

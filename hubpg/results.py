@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,32 @@ def video_html(path: Path | None, *, width: int = 320) -> str:
     )
 
 
+def to_json(value: Any) -> str:
+    """``value`` as the strict JSON every ``--json`` prints: a non-finite number is null,
+    floats lose their rounding noise (:func:`hubpg.runfolder.clean_numbers`), objects are
+    indented, and a list of plain values stays on one line (a 100-episode evaluation is
+    a few lines, not one number per line).
+
+    Args:
+        value: a JSON-ready value (a result's ``to_dict()``).
+    """
+    from hubpg.claims import finite_or_none
+    from hubpg.runfolder import clean_numbers
+
+    return _json(clean_numbers(finite_or_none(value)), 0)
+
+
+def _json(value: Any, level: int) -> str:
+    pad, inner = "  " * level, "  " * (level + 1)
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(str(k))}: {_json(v, level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list | tuple) and any(isinstance(v, dict | list | tuple) for v in value):
+        items = [inner + _json(v, level + 1) for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(value, allow_nan=False)
+
+
 def _claim_html(claimed: dict[str, Any] | None, supported: bool | None) -> str:
     if claimed is None:
         return "<p>claim: none (no parsable model-index in the card)</p>"
@@ -87,6 +114,30 @@ class Evaluated(EvalResult):
             f"{self.env_id} {self.summary()} over {self.n_episodes} episodes, {seeds}, "
             f"{mode}, max_t {self.max_t}"
         )
+
+    def save_json(self, path: str | Path) -> None:
+        """Write :meth:`to_dict` to ``path`` as JSON (``hubpg evaluate --save-json``),
+        atomically.
+
+        Args:
+            path: the file to write.
+        """
+        from hubpg.runfolder import write_json
+
+        write_json(path, self.to_dict())
+
+    def protocol(self) -> str:
+        """``seeds A..B, sampled actions`` (or ``argmax actions``)."""
+        mode = "argmax actions" if self.deterministic else "sampled actions"
+        seeds = f"seeds {self.seeds[0]}..{self.seeds[-1]}" if self.seeds else "no seeds"
+        return f"{seeds}, {mode}"
+
+    def notes(self) -> list[str]:
+        """The line for people ``hubpg evaluate`` writes on stderr: the protocol."""
+        return [f"{self.env_id}: {self.n_episodes} episodes, {self.protocol()}, max_t {self.max_t}"]
+
+    def __str__(self) -> str:
+        return self.summary()
 
     def __repr__(self) -> str:
         return f"Evaluated({self.describe()})"
@@ -136,6 +187,23 @@ class Trained:
             "solved": self.solved,
             "evaluation": self.evaluation.to_dict() if self.evaluation else None,
         }
+
+    def notes(self) -> list[str]:
+        """The lines for people ``hubpg train`` writes on stderr (``--quiet`` silences
+        them): the training, the evaluation's protocol, the run folder."""
+        lines = [self.training_line()]
+        e = self.evaluation
+        if e is not None:
+            lines.append(
+                f"evaluation over {e.n_episodes} episodes (seeds 0..{e.n_episodes - 1}, "
+                f"sampled actions, max_t {e.max_t}):"
+            )
+        lines.append(f"run folder: {self.run_dir}")
+        return lines
+
+    def __str__(self) -> str:
+        """The final evaluation's ``MEAN +/- STD`` (empty without one)."""
+        return self.evaluation.summary() if self.evaluation else ""
 
     def training_line(self) -> str:
         """``trained ENV: S steps, E episodes, U updates in T s (R steps/s)``."""
@@ -199,15 +267,33 @@ class Packaged:
     claim_supported: bool | None = None
 
     @classmethod
-    def of(cls, result: Any) -> Packaged:
-        """From :class:`hubpg.packaging.PackageResult`, re-reading the written card's claim."""
-        from hubpg.claims import judge_claim
-        from hubpg.hub import claim_of
+    def written(
+        cls,
+        package_dir: Path,
+        evaluation: EvalResult,
+        files: list[str],
+        timings: dict[str, float],
+    ) -> Packaged:
+        """The package :func:`hubpg.packaging.package` wrote, with the written card's
+        claim read back and judged against the evaluation.
 
-        folder = Path(result.package_dir)
-        files = {name: folder / name for name in (CARD_NAME, RESULTS_NAME)}
-        claim = claim_of({k: v for k, v in files.items() if v.is_file()})
-        evaluation = Evaluated.of(result.evaluation)
+        Args:
+            package_dir: the package folder.
+            evaluation: the evaluation behind the card.
+            files: the package's file names.
+            timings: seconds per part (evaluation, video, curve, card, total).
+        """
+        from hubpg.claims import judge_claim, read_claim
+
+        folder = Path(package_dir)
+        results = folder / RESULTS_NAME
+        card = folder / CARD_NAME
+        claim = (
+            read_claim(card, results=results if results.is_file() else None)
+            if card.is_file()
+            else None
+        )
+        evaluation = Evaluated.of(evaluation)
         if claim is None:
             claimed, supported = None, None
         else:
@@ -219,7 +305,7 @@ class Packaged:
                 std=evaluation.std_reward,
                 n=evaluation.n_episodes,
             ).supported
-        return cls(folder, evaluation, list(result.files), dict(result.timings), claimed, supported)
+        return cls(folder, evaluation, list(files), dict(timings), claimed, supported)
 
     @property
     def video(self) -> Path | None:
@@ -237,6 +323,14 @@ class Packaged:
             "n_episodes": self.evaluation.n_episodes,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
+
+    def notes(self) -> list[str]:
+        """The line for people ``hubpg package`` writes on stderr: the files and timings."""
+        split = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
+        return [f"packaged {self.package_dir} ({', '.join(self.files)}); {split}"]
+
+    def __str__(self) -> str:
+        return self.evaluation.summary()
 
     def __repr__(self) -> str:
         return (
@@ -258,7 +352,8 @@ class Packaged:
 
 @dataclass(repr=False)
 class Pushed:
-    """Where a push went: the repo, its URL, the commit."""
+    """Where a push went: the repo, its URL, the commit, the package uploaded, and
+    whether the repo was made private or nothing changed (no commit made)."""
 
     repo_id: str
     url: str
@@ -266,17 +361,22 @@ class Pushed:
     commit_url: str
     revision: str
     package_dir: Path
+    made_private: bool = False
+    #: False when the Hub already held exactly these files (no commit was made).
+    changed: bool = True
 
     @classmethod
-    def of(cls, result: Any) -> Pushed:
-        """From :class:`hubpg.hub.PushResult`."""
+    def of(cls, commit: Any, package_dir: Path | str) -> Pushed:
+        """From :class:`hubpg.hub.Commit` and the package folder uploaded."""
         return cls(
-            result.repo_id,
-            result.url,
-            result.commit_sha,
-            result.commit_url,
-            result.revision,
-            Path(result.package_dir),
+            commit.repo_id,
+            commit.url,
+            commit.commit_sha,
+            commit.commit_url,
+            commit.revision,
+            Path(package_dir),
+            commit.made_private,
+            commit.changed,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -288,7 +388,31 @@ class Pushed:
             "commit_url": self.commit_url,
             "revision": self.revision,
             "package_dir": str(self.package_dir),
+            "made_private": self.made_private,
+            "changed": self.changed,
         }
+
+    def warnings(self) -> list[str]:
+        """What ``hubpg push`` says on stderr even with ``--json`` (``--quiet`` silences
+        it): that a public repo was made private."""
+        if self.made_private:
+            return [f"note: {self.repo_id} was public; it is now private (--private)"]
+        return []
+
+    def notes(self) -> list[str]:
+        """The lines for people ``hubpg push`` writes on stderr (``--quiet`` silences them)."""
+        lines = []
+        if not self.changed:
+            lines.append(
+                f"nothing changed: {self.repo_id} ({self.revision}) already holds "
+                f"{self.package_dir}; no commit made"
+            )
+        else:
+            lines.append(f"pushed {self.package_dir} to {self.repo_id} ({self.revision})")
+        return lines
+
+    def __str__(self) -> str:
+        return f"{self.url}\ncommit {self.commit_sha}"
 
     def __repr__(self) -> str:
         return f"Pushed({self.repo_id} @ {self.commit_sha[:12]} on {self.revision}: {self.url})"
@@ -305,36 +429,105 @@ class Pushed:
 
 @dataclass(repr=False)
 class Verified:
-    """A shared model re-evaluated: the measurement, the card's claim, whether the
-    measurement supports it, and the replay when one was recorded."""
+    """A shared model re-evaluated (:func:`hubpg.verify.verify_one`): the measurement,
+    the card's claim, whether the measurement supports it (and why not), what a course
+    checkpoint was read as, and the replay when one was recorded."""
 
     repo_id: str
     revision: str
     evaluation: Evaluated
     claimed: dict[str, Any] | None
     claim_supported: bool | None
+    claim_problem: str | None = None
+    #: What a course checkpoint was read as and what was assumed (None: a hubpg repo).
+    legacy: dict[str, Any] | None = None
+    #: Whether course checkpoints were allowed (``legacy=True``): the report then says
+    #: ``"legacy"``, None or not.
+    legacy_read: bool = False
     video: Path | None = None
-    report: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, report: dict[str, Any]) -> Verified:
-        """From the report :func:`hubpg.hub.load_and_eval` returns."""
+        """From a :meth:`to_dict` report (the inverse)."""
         names = [f.name for f in dataclasses.fields(EvalResult)]
         evaluation = Evaluated(**{name: report[name] for name in names})
-        video = Path(report["video"]) if report.get("video") else None
         return cls(
             report["repo_id"],
             report["revision"],
             evaluation,
             report.get("claimed"),
             report.get("claim_supported"),
-            video,
-            dict(report),
+            report.get("claim_problem"),
+            report.get("legacy"),
+            "legacy" in report,
+            Path(report["video"]) if report.get("video") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``hubpg load-and-eval --json`` prints."""
-        return dict(self.report)
+        """What ``hubpg load-and-eval --json`` prints (every number finite or None)."""
+        from hubpg.claims import finite_or_none
+
+        report = {
+            "repo_id": self.repo_id,
+            "revision": self.revision,
+            "env_id": self.evaluation.env_id,
+            **self.evaluation.to_dict(),
+            "score": self.evaluation.score,
+            "claimed": self.claimed,
+            "claim_supported": self.claim_supported,
+            "claim_problem": self.claim_problem,
+        }
+        if self.legacy_read:
+            report["legacy"] = self.legacy
+        if self.video is not None:
+            report["video"] = str(self.video)
+        return finite_or_none(report)
+
+    def verdict_line(self) -> str:
+        """``measured M +/- S   claimed C +/- D   claim supported`` (what stdout shows)."""
+        measured = self.evaluation.summary()
+        if self.claimed is None:
+            return f"measured {measured}   claimed: none (no parsable model-index in the card)"
+        verdict = (
+            "supported"
+            if self.claim_supported
+            else f"NOT SUPPORTED ({self.claim_problem or 'by the measurement'})"
+        )
+        claimed = format_score(self.claimed["mean_reward"], self.claimed["std_reward"])
+        return f"measured {measured}   claimed {claimed}   claim {verdict}"
+
+    def notes(self) -> list[str]:
+        """The lines for people ``hubpg load-and-eval`` writes on stderr (``--quiet``
+        silences them): what a course checkpoint was read as, then the protocol."""
+        lines = [legacy_note(self.legacy)] if self.legacy else []
+        e = self.evaluation
+        lines.append(
+            f"{self.repo_id} @ {self.revision[:12]} ({e.env_id}): {e.n_episodes} episodes, "
+            f"{e.protocol()}"
+        )
+        if self.video is not None:
+            lines.append(f"replay written to {self.video}")
+        return lines
+
+    def check_strict(self) -> None:
+        """``--strict``: raise :class:`~hubpg.errors.ClaimNotSupportedError` (exit 1)
+        when the claim is missing or the measurement does not support it."""
+        from hubpg.errors import ClaimNotSupportedError
+
+        if self.claim_supported:
+            return
+        if self.claimed is None:
+            raise ClaimNotSupportedError(
+                f"{self.repo_id}'s card claims no score, so --strict cannot pass; package "
+                "the model with hubpg so its card carries one"
+            )
+        raise ClaimNotSupportedError(
+            f"the measurement does not support {self.repo_id}'s claim (--strict); "
+            "re-evaluate with more --episodes or correct the card"
+        )
+
+    def __str__(self) -> str:
+        return self.verdict_line()
 
     def __repr__(self) -> str:
         return (
@@ -351,6 +544,52 @@ class Verified:
         )
 
 
+def legacy_note(report: dict[str, Any]) -> str:
+    """One paragraph for people: what a course checkpoint was read as, and what was assumed.
+
+    Args:
+        report: :meth:`hubpg.legacy.LegacyModel.report`.
+    """
+    lines = [
+        f"read {report['source_file']} ({report['kind']}, {report['format']} format, sha256 "
+        f"{report['sha256'][:12]}) weights-only: {report['architecture']}"
+    ]
+    lines += [f"  assumed: {item}" for item in report["assumed"]]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- convert
+
+
+@dataclass(repr=False)
+class Converted:
+    """A course checkpoint written as a hubpg folder: where, which files, and what was
+    read and assumed (:meth:`hubpg.legacy.LegacyModel.report`)."""
+
+    out: Path
+    files: list[str]
+    report: dict[str, Any]
+
+    @classmethod
+    def of(cls, result: Any) -> Converted:
+        """From :class:`hubpg.legacy.ConvertResult`."""
+        return cls(Path(result.out), list(result.files), result.model.report())
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``hubpg convert --json`` prints."""
+        return {"out": str(self.out), "files": self.files, **self.report}
+
+    def notes(self) -> list[str]:
+        """What was read and assumed (stderr; ``--quiet`` silences it)."""
+        return [legacy_note(self.report)]
+
+    def __str__(self) -> str:
+        return f"wrote {self.out} ({', '.join(self.files)})"
+
+    def __repr__(self) -> str:
+        return f"Converted({self.out}: {self.report.get('architecture')})"
+
+
 # --------------------------------------------------------------------------- leaderboard
 
 
@@ -362,6 +601,10 @@ class Leaderboard:
     rows: list[dict[str, Any]]
     verified: bool
     endpoint: str
+    #: The text table ``hubpg leaderboard`` prints (:func:`hubpg.ranking.format_table`).
+    text: str = ""
+    #: What ``hubpg leaderboard --csv`` prints (:func:`hubpg.ranking.write_csv`).
+    csv: str = ""
 
     @property
     def ranked(self) -> list[dict[str, Any]]:
@@ -374,11 +617,16 @@ class Leaderboard:
     def __iter__(self) -> Any:
         return iter(self.rows)
 
+    def to_dict(self) -> list[dict[str, Any]]:
+        """What ``hubpg leaderboard --json`` prints: the rows."""
+        return self.rows
+
     def table(self) -> str:
         """The text table ``hubpg leaderboard`` prints."""
-        from hubpg.ranking import format_table
+        return self.text
 
-        return format_table(self.rows, verified=self.verified)
+    def __str__(self) -> str:
+        return self.text
 
     def __repr__(self) -> str:
         by = "measured" if self.verified else "claimed"
@@ -427,11 +675,14 @@ class Leaderboard:
 
 __all__ = [
     "EMBED_MAX_BYTES",
+    "Converted",
     "Evaluated",
     "Leaderboard",
     "Packaged",
     "Pushed",
     "Trained",
     "Verified",
+    "legacy_note",
+    "to_json",
     "video_html",
 ]

@@ -275,3 +275,14 @@ def format_score(mean: float | None, std: float | None) -> str:
     if mean is None or std is None:
         return "-"
     return f"{mean:.2f} +/- {std:.2f}"
+
+
+def leaderboard_score(mean: float, std: float) -> float:
+    """The Deep RL leaderboard's score of a result, mean - std: the one rule every score
+    hubpg shows, ranks or judges follows (claims, measurements, the card's pass mark).
+
+    Args:
+        mean: mean return.
+        std: standard deviation of the returns.
+    """
+    return mean - std

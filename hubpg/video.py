@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hubpg.errors import FrameError, VideoError
+from hubpg.errors import FrameError, VideoError, one_line
 
 #: Frame sides are padded to a multiple of this (H.264 macroblocks; imageio's default).
 MACRO_BLOCK = 16
@@ -56,7 +56,7 @@ def _render(env: Any) -> np.ndarray:
     try:
         frame = env.render()
     except Exception as exc:  # e.g. gymnasium.error.DependencyNotInstalled (pygame)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = one_line(exc, limit=None)
         raise VideoError(
             f"rendering the env failed ({first}); install what it names, or {_NO_VIDEO_HINT}"
         ) from exc
@@ -312,7 +312,7 @@ def write_mp4(
         raise
     except Exception as exc:
         tmp.unlink(missing_ok=True)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = one_line(exc, limit=None)
         if "Broken pipe" in first:
             first = "ffmpeg stopped early; its own error is printed above"
         raise VideoError(

@@ -60,13 +60,13 @@ def prepare_run(run: Path | None, tmp: Path) -> Path:
 
 
 def push_models(url: str, run: Path, n: int, episodes: int) -> None:
-    from hubpg.hub import push
+    from hubpg.api import push
 
     start = time.perf_counter()
     for i in range(n):
         push(
-            f"alice/Reinforce-{ENV_ID}-{i:03d}",
             run,
+            repo=f"alice/Reinforce-{ENV_ID}-{i:03d}",
             endpoint=url,
             token=TOKEN,
             episodes=episodes,

@@ -118,8 +118,8 @@ def main() -> None:
     import huggingface_hub.constants
     from huggingface_hub.utils import disable_progress_bars
 
+    from hubpg.api import push
     from hubpg.config import TrainConfig
-    from hubpg.hub import push
     from hubpg.legacy import convert
     from hubpg.localhub.testing import running_hub
     from hubpg.reinforce import train
@@ -141,8 +141,8 @@ def main() -> None:
             api.upload_folder(repo_id=legacy_repo, folder_path=str(folder))
             converted = convert(repo_id=legacy_repo, out=tmp / "converted", endpoint=hub.url)
             push(
-                converted_repo,
                 converted.out,
+                repo=converted_repo,
                 endpoint=hub.url,
                 token=TOKEN,
                 episodes=10,

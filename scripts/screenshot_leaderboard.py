@@ -89,20 +89,20 @@ def course_card(env_id: str, value: str) -> bytes:
 def push_models(url: str, run: Path, tmp: Path, episodes: int) -> None:
     from huggingface_hub import HfApi
 
-    from hubpg.hub import push
+    from hubpg.api import push
 
     options = {"endpoint": url, "episodes": episodes, "video": False}
     for repo, factor in HONEST.items():
         owner = repo.split("/")[0]
         folder = run if factor == 1.0 else weakened(run, tmp / repo.replace("/", "--"), factor)
-        push(repo, folder, token=TOKEN_OF[owner], **options)
+        push(folder, repo=repo, token=TOKEN_OF[owner], **options)
     for repo, value, factor in (
         (INFLATED, "498.00 +/- 2.00", 0.2),
         (IMPOSSIBLE, "1000.00 +/- 0.00", 0.5),
     ):
         owner = repo.split("/")[0]
         folder = weakened(run, tmp / repo.replace("/", "--"), factor)
-        push(repo, folder, token=TOKEN_OF[owner], **options)
+        push(folder, repo=repo, token=TOKEN_OF[owner], **options)
         set_claim(HfApi(endpoint=url, token=TOKEN_OF[owner]), repo, folder / "hub", value)
     bob = HfApi(endpoint=url, token=TOKEN_OF["bob"])
     for repo, files in {

@@ -193,6 +193,38 @@ def test_push_uses_the_stored_login(hub, packaged, tmp_path, monkeypatch) -> Non
     assert pushed.repo_id == "alice/api-stored-login"
 
 
+@pytest.mark.parametrize("bars_before", [True, False])
+def test_progress_means_the_same_on_every_call(hub, packaged, tmp_path, capfd, bars_before):
+    """Issue 29.7: package, push, load_and_eval, load and leaderboard take ``progress=``
+    (train always did); ``False`` prints no bar and huggingface_hub's bar setting is as
+    it was afterwards, whatever it was."""
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+
+    (enable_progress_bars if bars_before else disable_progress_bars)()
+    try:
+        repo = f"alice/api-progress-{bars_before}"
+        calls = [
+            lambda: hubpg.package(packaged, out=tmp_path / "again", episodes=3, progress=False),
+            lambda: hubpg.push(packaged, repo=repo, endpoint=hub.url, token=ALICE, progress=False),
+            lambda: hubpg.load_and_eval(repo, endpoint=hub.url, episodes=3, progress=False),
+            lambda: hubpg.load(repo, endpoint=hub.url, progress=False),
+            lambda: hubpg.leaderboard(
+                "CartPole-v1", endpoint=hub.url, verify=True, workers=1, episodes=3, progress=False
+            ),
+        ]
+        for call in calls:
+            capfd.readouterr()
+            call()
+            assert capfd.readouterr().err == ""
+            assert are_progress_bars_disabled() is not bars_before
+    finally:
+        enable_progress_bars()
+
+
 def test_views_escape_what_came_from_outside() -> None:
     hostile = "<script>alert(1)</script>"
     row = {

@@ -89,7 +89,7 @@ def test_train_accepts_a_yaml_config_file(tmp_path) -> None:
         (["train", "CartPole-v1", "--out", "/proc/hubpg-no"], "cannot write the run folder"),
         (["train", "CartPole-v1", "--hidden", "a,b"], "not a comma-separated list"),
         (["train", "CartPole-v1", "--no-such-option"], "No such option"),
-        (["evaluate", "/nonexistent/run"], "not found"),
+        (["evaluate", "/nonexistent/run"], "no run folder /nonexistent/run"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path) -> None:

@@ -17,10 +17,11 @@ import pytest
 from cli_runner import run_cli
 from huggingface_hub import HfApi
 
+from hubpg.api import load, push
 from hubpg.claims import claim_supported
 from hubpg.errors import PickleRefusedError, RepoIdError, TokenError
-from hubpg.hub import load, push, validate_repo_id
 from hubpg.localhub.testing import running_hub
+from hubpg.repoid import validate_repo_id
 
 ALICE, BOB = "hf_local_alice", "hf_local_bob"
 # Direct HfApi calls below talk to the local Hub, which has no Xet (hubpg's own
@@ -126,7 +127,7 @@ def test_second_push_is_a_second_commit_and_revision_loads_the_first(
     hub, cartpole_run, tmp_path
 ) -> None:
     repo = "alice/two-commits"
-    first = push(repo, cartpole_run, endpoint=hub.url, token=ALICE)
+    first = push(cartpole_run, repo=repo, endpoint=hub.url, token=ALICE)
     other = tmp_path / "other"
     proc = run_cli(
         "train",
@@ -144,7 +145,7 @@ def test_second_push_is_a_second_commit_and_revision_loads_the_first(
         "-q",
     )
     assert proc.returncode == 0, proc.stderr
-    second = push(repo, other, endpoint=hub.url, token=ALICE, episodes=20)
+    second = push(other, repo=repo, endpoint=hub.url, token=ALICE, episodes=20)
     assert second.commit_sha != first.commit_sha
     latest = json.loads(
         run_cli(
@@ -171,7 +172,7 @@ def test_second_push_is_a_second_commit_and_revision_loads_the_first(
 
 def test_push_to_a_new_branch_leaves_main_alone(hub, cartpole_run, tmp_path) -> None:
     repo = "alice/branches"
-    first = push(repo, cartpole_run, endpoint=hub.url, token=ALICE)
+    first = push(cartpole_run, repo=repo, endpoint=hub.url, token=ALICE)
     run = tmp_path / "run"
     shutil.copytree(cartpole_run, run, ignore=shutil.ignore_patterns("hub"))
     reports = []
@@ -200,7 +201,7 @@ def test_push_to_a_new_branch_leaves_main_alone(hub, cartpole_run, tmp_path) -> 
 
 
 def test_private_repos_are_visible_only_to_their_owner(hub, cartpole_run) -> None:
-    push("alice/secret-agent", cartpole_run, private=True, endpoint=hub.url, token=ALICE)
+    push(cartpole_run, repo="alice/secret-agent", private=True, endpoint=hub.url, token=ALICE)
     assert api(hub).model_info("alice/secret-agent").private is True
     for token, expected in (([], 2), (["--token", BOB], 2), (["--token", ALICE], 0)):
         proc = run_cli(
@@ -382,7 +383,7 @@ def test_server_killed_mid_upload_leaves_the_repo_unchanged(cartpole_run, tmp_pa
     data = tmp_path / "data"
     repo = "alice/interrupted"
     with running_hub(data, subprocess=True) as server:
-        before = push(repo, cartpole_run, endpoint=server.url, token=ALICE).commit_sha
+        before = push(cartpole_run, repo=repo, endpoint=server.url, token=ALICE).commit_sha
         other = tmp_path / "other"
         shutil.copytree(cartpole_run, other, ignore=shutil.ignore_patterns("hub"))
         proxy = KillOnCommitProxy(server.url, server.process.pid)
@@ -413,7 +414,7 @@ def test_server_killed_mid_upload_leaves_the_repo_unchanged(cartpole_run, tmp_pa
 
 def test_push_needs_a_token_before_any_network_call(cartpole_run) -> None:
     with pytest.raises(TokenError):
-        push("alice/x", cartpole_run, endpoint="http://127.0.0.1:9", token=None)
+        push(cartpole_run, repo="alice/x", endpoint="http://127.0.0.1:9", token=None)
 
 
 def test_pixelcopter_round_trip_with_replay(hub, tmp_path) -> None:
@@ -487,7 +488,7 @@ def test_a_stalled_server_ends_every_command_with_timed_out(cartpole_run, tmp_pa
     """A SIGSTOP'd server: before, push, load-and-eval and leaderboard hung forever."""
     run = _copy_run(cartpole_run, tmp_path / "run")
     with running_hub(tmp_path / "data", subprocess=True) as server:
-        push("alice/stalled", run, endpoint=server.url, token=ALICE, episodes=5)
+        push(run, repo="alice/stalled", endpoint=server.url, token=ALICE, episodes=5)
         os.kill(server.process.pid, signal.SIGSTOP)
         try:
             for args in (
@@ -510,7 +511,7 @@ def test_verification_of_a_stalled_server_is_set_apart(cartpole_run, tmp_path) -
     from hubpg.ranking import verify_one
 
     with running_hub(tmp_path / "data", subprocess=True) as server:
-        push("alice/slow", cartpole_run, endpoint=server.url, token=ALICE)
+        push(cartpole_run, repo="alice/slow", endpoint=server.url, token=ALICE)
         os.kill(server.process.pid, signal.SIGSTOP)
         try:
             task = {
@@ -581,7 +582,7 @@ def test_push_refuses_symlinks_and_pickles_in_the_package(hub, cartpole_run, tmp
     from hubpg.errors import UploadRefusedError
 
     run = _copy_run(cartpole_run, tmp_path / "run")
-    package = push("alice/links", run, endpoint=hub.url, token=ALICE, episodes=5).package_dir
+    package = push(run, repo="alice/links", endpoint=hub.url, token=ALICE, episodes=5).package_dir
     secret = tmp_path / "secret.txt"
     secret.write_text("do not upload")
     (package / "notes.txt").symlink_to(secret)
@@ -592,11 +593,11 @@ def test_push_refuses_symlinks_and_pickles_in_the_package(hub, cartpole_run, tmp
     (package / "notes.txt").unlink()
     (package / "extra.pkl").write_bytes(b"\x80\x04K\x01.")
     with pytest.raises(UploadRefusedError, match="pickle"):
-        push("alice/links", package, endpoint=hub.url, token=ALICE)
+        push(package, repo="alice/links", endpoint=hub.url, token=ALICE)
     (package / "extra.pkl").unlink()
     (package / "notes.dat").write_bytes(b"\x80\x04K\x01.")  # a pickle by content (hubpg.sniff)
     with pytest.raises(UploadRefusedError, match="pickle"):
-        push("alice/links", package, endpoint=hub.url, token=ALICE)
+        push(package, repo="alice/links", endpoint=hub.url, token=ALICE)
     (package / "notes.dat").unlink()
     files = {f.rfilename for f in api(hub).model_info("alice/links").siblings}
     assert "notes.txt" not in files and "extra.pkl" not in files and "model.safetensors" in files
@@ -604,7 +605,7 @@ def test_push_refuses_symlinks_and_pickles_in_the_package(hub, cartpole_run, tmp
 
 def test_push_private_onto_a_public_repo_makes_it_private(hub, cartpole_run, tmp_path) -> None:
     run = _copy_run(cartpole_run, tmp_path / "run")
-    push("alice/goes-private", run, endpoint=hub.url, token=ALICE, episodes=5)
+    push(run, repo="alice/goes-private", endpoint=hub.url, token=ALICE, episodes=5)
     assert api(hub, token=BOB).model_info("alice/goes-private").private is False
     proc = run_cli(
         "push",
@@ -630,7 +631,9 @@ def test_push_private_onto_a_public_repo_makes_it_private(hub, cartpole_run, tmp
 
 def test_a_400_shows_the_servers_message(hub, cartpole_run, tmp_path) -> None:
     run = _copy_run(cartpole_run, tmp_path / "run")
-    package = push("alice/bad-path", run, endpoint=hub.url, token=ALICE, episodes=5).package_dir
+    package = push(
+        run, repo="alice/bad-path", endpoint=hub.url, token=ALICE, episodes=5
+    ).package_dir
     (package / "a\tb.txt").write_text("a tab is a control character")
     proc = run_cli(
         "push", str(package), "--repo", "alice/bad-path", "--endpoint", hub.url, "--token", ALICE
@@ -646,7 +649,9 @@ def test_a_file_too_large_for_the_server_gets_its_message(cartpole_run, tmp_path
 
     run = _copy_run(cartpole_run, tmp_path / "run")
     with running_hub(tmp_path / "data", limits=Limits(max_lfs_bytes=64 * 1024)) as small:
-        package = push("alice/big", run, endpoint=small.url, token=ALICE, episodes=5).package_dir
+        package = push(
+            run, repo="alice/big", endpoint=small.url, token=ALICE, episodes=5
+        ).package_dir
         # binary (a NUL in the first 512 bytes), so an LFS file: random bytes lack one 13% of runs
         (package / "big.dat").write_bytes(bytes(range(256)) * 1024)
         proc = run_cli(
@@ -700,7 +705,7 @@ def test_hostile_config_json_is_refused_before_building(
     from hubpg.errors import ConfigError, WeightsError
 
     run = _copy_run(cartpole_run, tmp_path / "run")
-    package = push("alice/hostile-config", run, endpoint=hub.url, token=ALICE, episodes=5)
+    package = push(run, repo="alice/hostile-config", endpoint=hub.url, token=ALICE, episodes=5)
     data = json.loads((package.package_dir / "config.json").read_text())
     data.update(config)
     api(hub).upload_file(
@@ -716,11 +721,11 @@ def test_garbage_claims_get_the_right_verdict(hub, cartpole_run, tmp_path) -> No
     """Before: 800 +/- 100 on CartPole-v1 with n = 1 was "claim supported", a card
     claiming Acrobot-v1 was checked against the CartPole run, and counts of -10,
     Infinity, a list or deep nesting crashed."""
-    from hubpg.hub import load_and_eval
+    from hubpg.api import load_and_eval
 
     repo = "alice/garbage-claims"
     run = _copy_run(cartpole_run, tmp_path / "run")
-    card = push(repo, run, endpoint=hub.url, token=ALICE, episodes=5).package_dir / "README.md"
+    card = push(run, repo=repo, endpoint=hub.url, token=ALICE, episodes=5).package_dir / "README.md"
     text = card.read_text()
 
     def upload(name: str, content: str) -> None:
@@ -729,15 +734,15 @@ def test_garbage_claims_get_the_right_verdict(hub, cartpole_run, tmp_path) -> No
     claim = re.search(r"value: (\S+ \+/- \S+)", text).group(1)
     upload("README.md", text.replace(claim, "800.00 +/- 100.00"))
     upload("results.json", json.dumps({"n_evaluation_episodes": 1}))
-    report = load_and_eval(repo, endpoint=hub.url, episodes=5)
+    report = load_and_eval(repo, endpoint=hub.url, episodes=5).to_dict()
     assert report["claim_supported"] is False and "maximum return 500" in report["claim_problem"]
     upload("README.md", text.replace(claim, "500.00 +/- 0.00").replace("CartPole-v1", "Acrobot-v1"))
-    report = load_and_eval(repo, endpoint=hub.url, episodes=5)
+    report = load_and_eval(repo, endpoint=hub.url, episodes=5).to_dict()
     assert report["claim_supported"] is False and "Acrobot-v1" in report["claim_problem"]
     upload("README.md", text)
     for count in ("-10", "Infinity", "[1, 2]", "[" * 3000 + "]" * 3000, "9" * 401):
         upload("results.json", '{"n_evaluation_episodes": ' + count + "}")
-        report = load_and_eval(repo, endpoint=hub.url, episodes=5)
+        report = load_and_eval(repo, endpoint=hub.url, episodes=5).to_dict()
         assert report["claimed"]["n_episodes"] is None, count[:20]
         assert report["claim_supported"] is True
     proc = run_cli(

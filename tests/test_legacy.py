@@ -318,7 +318,7 @@ def course_repos(hub, course) -> dict[str, str]:
 def test_load_and_eval_refuses_a_pickle_and_names_legacy(hub, course_repos) -> None:
     proc = run_cli("load-and-eval", "--repo", course_repos["good"], "--endpoint", hub.url)
     assert proc.returncode == 2 and "--legacy" in proc.stderr and "never" in proc.stderr
-    from hubpg.hub import load
+    from hubpg.api import load
 
     with pytest.raises(PickleRefusedError, match="--legacy"):
         load(course_repos["good"], endpoint=hub.url)

@@ -13,7 +13,7 @@ from hubpg.envs import make_env, make_vec_env
 from hubpg.errors import ConfigError
 from hubpg.observations import ObservationHistory
 from hubpg.policy import NumpyForward, Policy
-from hubpg.reinforce import RolloutBuffers, play_round
+from hubpg.rollout import RolloutBuffers, play_round
 
 
 def obs_rows(values: list[float]) -> np.ndarray:

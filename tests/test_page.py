@@ -397,14 +397,14 @@ def test_the_command_writes_the_site_of_a_real_hub(page, cartpole_run, tmp_path)
     from cli_runner import run_cli
     from huggingface_hub import HfApi
 
-    from hubpg.hub import push
+    from hubpg.api import push
     from hubpg.localhub.testing import running_hub
 
     huggingface_hub.constants.HF_HUB_DISABLE_XET = True
     site, db = tmp_path / "site", tmp_path / "store.sqlite"
     with running_hub(tmp_path / "hubdata") as hub:
         run = shutil.copytree(cartpole_run, tmp_path / "run", ignore=shutil.ignore_patterns("hub"))
-        push("alice/cartpole", run, endpoint=hub.url, token="hf_local_alice", video=False)
+        push(run, repo="alice/cartpole", endpoint=hub.url, token="hf_local_alice", video=False)
         bob = HfApi(endpoint=hub.url, token="hf_local_bob")
         bob.create_repo("bob/hostile")
         bob.upload_file(

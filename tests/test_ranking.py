@@ -18,8 +18,8 @@ import torch
 from cli_runner import run_cli
 from huggingface_hub import HfApi, ModelCard
 
+from hubpg.api import push
 from hubpg.card import card_metadata
-from hubpg.hub import push
 from hubpg.localhub.testing import running_hub
 from hubpg.policy import Policy
 from hubpg.ranking import (
@@ -102,12 +102,12 @@ def models(hub, cartpole_run, tmp_path_factory):
     api_of = {"alice": alice, "bob": bob}
     token_of = {"alice": ALICE, "bob": BOB}
     for repo in GOOD:  # the trained run, 500 +/- 0
-        push(repo, cartpole_run, endpoint=hub.url, token=token_of[repo.split("/")[0]])
-    push(PRIVATE, cartpole_run, private=True, endpoint=hub.url, token=ALICE)
+        push(cartpole_run, repo=repo, endpoint=hub.url, token=token_of[repo.split("/")[0]])
+    push(cartpole_run, repo=PRIVATE, private=True, endpoint=hub.url, token=ALICE)
     for repo, factor in ((MID, 0.5), (LOW, 0.2), (INFLATED, 0.1)):
         run = _tempered_run(cartpole_run, tmp / repo.replace("/", "--"), factor)
         owner = repo.split("/")[0]
-        push(repo, run, endpoint=hub.url, token=token_of[owner], episodes=20, video=False)
+        push(run, repo=repo, endpoint=hub.url, token=token_of[owner], episodes=20, video=False)
     card = ModelCard.load(tmp / "alice--cartpole-inflated" / "hub" / "README.md")
     card.data.eval_results[0].metric_value = "500.00 +/- 0.00"
     _upload(alice, INFLATED, {"README.md": str(card).encode()})

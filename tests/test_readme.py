@@ -39,8 +39,8 @@ COMMANDS: dict[str, list[str] | str] = {
     "hubpg package runs/CartPole-v1-reinforce-s1 --repo-name alice/Reinforce-CartPole-v1": [
         "--episodes", "20"],
     "hubpg push runs/CartPole-v1-reinforce-s1 --repo alice/Reinforce-CartPole-v1": [],
-    "hubpg push --repo alice/Reinforce-CartPole-v1-private --private --endpoint "
-    "http://127.0.0.1:8080 --token hf_local_alice": [],
+    "hubpg push runs/CartPole-v1-reinforce-s1 --repo alice/Reinforce-CartPole-v1-private "
+    "--private --endpoint http://127.0.0.1:8080 --token hf_local_alice": [],
     "hubpg load-and-eval --repo alice/Reinforce-CartPole-v1 --episodes 100": ["--episodes", "20"],
     "hubpg load-and-eval --repo alice/Reinforce-CartPole-v1 --revision main --json --video "
     "replay.mp4": ["--episodes", "5"],
@@ -56,7 +56,8 @@ COMMANDS: dict[str, list[str] | str] = {
     "hubpg leaderboard CartPole-v1 --verify --reverify --db lb.sqlite --html site/": [
         "--episodes", "5"],
     "python scripts/bench_legacy.py": "tests/test_legacy.py (tiny budget)",
-    "HF_ENDPOINT=http://127.0.0.1:8080 hubpg push --repo alice/test --token hf_local_alice": [],
+    "HF_ENDPOINT=http://127.0.0.1:8080 hubpg push runs/CartPole-v1-reinforce-s1 --repo "
+    "alice/test --token hf_local_alice": [],
     "python scripts/bench_train.py": "tests/test_scripts.py (tiny budget)",
     "python scripts/bench_envs.py": "tests/test_scripts.py (tiny budget)",
     "python scripts/bench_hub.py": "tests/test_scripts.py (tiny budget)",

@@ -20,12 +20,10 @@ from hubpg.policy import Policy
 from hubpg.reinforce import (
     Batch,
     batch_loss,
-    discounted_returns,
-    normalize_returns,
     step_weights,
-    time_baseline,
     train,
 )
+from hubpg.rollout import discounted_returns, normalize_returns, time_baseline
 from hubpg.runfolder import read_log
 
 
@@ -90,7 +88,7 @@ def test_returns_restart_after_each_episode_end() -> None:
 
 def test_a_round_plays_exactly_the_episodes_asked_with_refills() -> None:
     from hubpg.envs import make_vec_env
-    from hubpg.reinforce import play_round
+    from hubpg.rollout import play_round
 
     torch.manual_seed(0)
     policy = Policy(PolicyConfig("CartPole-v1", 4, 2, hidden=[8]))
@@ -118,7 +116,7 @@ def test_a_round_plays_exactly_the_episodes_asked_with_refills() -> None:
 
 def test_a_sub_env_cut_at_max_t_starts_the_next_episode() -> None:
     from hubpg.envs import make_vec_env
-    from hubpg.reinforce import play_round
+    from hubpg.rollout import play_round
 
     torch.manual_seed(0)
     policy = Policy(PolicyConfig("CartPole-v1", 4, 2, hidden=[8]))

@@ -17,8 +17,8 @@ from cli_runner import run_cli
 from huggingface_hub import HfApi
 
 import hubpg.ranking.executors
+from hubpg.api import push
 from hubpg.errors import CorruptStoreError
-from hubpg.hub import push
 from hubpg.localhub.testing import running_hub
 from hubpg.ranking import leaderboard, verify_batch
 from hubpg.store import (
@@ -164,7 +164,7 @@ def models(hub, cartpole_run, tmp_path):
     run = shutil.copytree(cartpole_run, tmp_path / "run", ignore=shutil.ignore_patterns("hub"))
     for repo in REPOS:
         token = ALICE if repo.startswith("alice/") else BOB
-        push(repo, run, endpoint=hub.url, token=token, episodes=5, video=False)
+        push(run, repo=repo, endpoint=hub.url, token=token, episodes=5, video=False)
     return REPOS
 
 

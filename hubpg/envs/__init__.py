@@ -33,12 +33,6 @@ def register_envs() -> None:
 register_envs()
 
 
-def known_env_ids() -> list[str]:
-    """Registered env ids whose action space hubpg can handle is not known until
-    made; this lists every registered id, sorted, for error messages."""
-    return sorted(gym.registry)
-
-
 def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
     """Return the spec of ``env_id``, or raise :class:`UnknownEnvError` listing similar ids."""
     if env_id in gym.registry:

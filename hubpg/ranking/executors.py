@@ -32,7 +32,7 @@ from hubpg.errors import (
 from hubpg.ranking.rows import LEGACY_PROBLEM, PICKLE_PROBLEM, one_line
 
 #: Modules the forkserver imports once, so that each worker starts by a plain fork.
-_PRELOAD = ["torch", "huggingface_hub", "hubpg.hub", "hubpg.evaluation", "hubpg.ranking"]
+_PRELOAD = ["torch", "huggingface_hub", "hubpg.verify", "hubpg.evaluation", "hubpg.ranking"]
 #: Downloads one worker runs at once (threads: they wait on the network).
 FETCH_THREADS = 8
 #: Seconds a model may take from the start of its download to its result, by default.
@@ -47,37 +47,32 @@ _DOWNLOAD_LOCK = threading.Lock()
 def fetch_model(
     task: dict[str, Any], started: dict[int, float] | None = None
 ) -> tuple[Any, dict[str, Any]]:
-    """The fetch step: download the model at the listed commit and rebuild its policy.
-    Returns ``(policy, facts)`` with ``facts`` = ``claimed_n_episodes`` and ``revision``.
-    Downloads run one at a time per process (in a thread, beside the evaluations).
+    """The fetch step (:func:`hubpg.verify.fetch`, without the card: the claim comes from
+    the listing) of one task. Returns ``(policy, facts)`` with ``facts`` =
+    ``claimed_n_episodes`` and ``revision``. Fetches run one at a time per process (in a
+    thread, beside the evaluations): huggingface_hub's client setup is process-global.
 
     Args:
         task: the verification task (:meth:`hubpg.ranking.board.Board.task`).
-        started: where to note when its download started (``id(task)`` -> time).
+        started: where to note when its fetch started (``id(task)`` -> time).
     """
-    from hubpg.claims import read_episode_count
-    from hubpg.hub import LEGACY_LOAD_FILES, download, policy_from_download
-    from hubpg.runfolder import CONFIG_NAME, RESULTS_NAME, WEIGHTS_NAME
+    from hubpg.hub import HubTarget
+    from hubpg.verify import fetch
 
-    env_id, legacy = task["env_id"], bool(task.get("legacy"))
-    with _DOWNLOAD_LOCK:  # huggingface_hub's client setup is process-global
+    env_id = task["env_id"]
+    with _DOWNLOAD_LOCK:
         if started is not None:
             started[id(task)] = time.monotonic()
-        got = download(
+        got = fetch(
             task["repo_id"],
-            task["revision"],
-            task["endpoint"],
-            task["token"],
-            files=LEGACY_LOAD_FILES if legacy else (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME),
-            legacy=legacy,
-            timeout=task.get("timeout"),
+            revision=task["revision"],
+            target=HubTarget(task["endpoint"], task["token"], task.get("timeout")),
+            legacy=bool(task.get("legacy")),
+            card=False,
         )
-    policy = policy_from_download(got, legacy=legacy)[0]
-    if policy.config.env_id != env_id:
-        raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")
-    results = got.files.get(RESULTS_NAME)
-    claimed_n = read_episode_count(results) if results is not None else None
-    return policy, {"claimed_n_episodes": claimed_n, "revision": got.revision}
+    if got.env_id != env_id:
+        raise ConfigError(f"its config.json is for {got.env_id}, not {env_id}")
+    return got.policy, {"claimed_n_episodes": got.claimed_n_episodes, "revision": got.revision}
 
 
 def _problem(exc: BaseException) -> str:
@@ -115,16 +110,16 @@ class _Unit:
 
     def measure(self, task: dict[str, Any], policy: Any, facts: dict[str, Any]) -> None:
         """Queue the model in its lanes, or evaluate it now when it cannot be batched."""
-        from hubpg.evaluation import evaluate
         from hubpg.ranking.lanes import Lanes, batch_key
+        from hubpg.verify import measure
 
         key = batch_key(policy, self.env_id, self.episodes)
         if key is None:
-            result = evaluate(
+            result = measure(
                 policy,
-                self.env_id,
-                self.episodes,
-                self.seed,
+                env_id=self.env_id,
+                episodes=self.episodes,
+                seed=self.seed,
                 deterministic=self.deterministic,
                 max_t=self.max_t,
             )

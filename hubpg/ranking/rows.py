@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from hubpg.errors import CardMetadataError
+from hubpg.runfolder import leaderboard_score
 
 
 @dataclass
@@ -82,8 +83,9 @@ def one_line(exc: BaseException, cap: int = 300) -> str:
         exc: the exception.
         cap: the most characters kept.
     """
-    text = _SNAPSHOT_PATH.sub("", " ".join(str(exc).split()))
-    return (text or type(exc).__name__)[:cap]
+    from hubpg.errors import one_line as quoted
+
+    return quoted(_SNAPSHOT_PATH.sub("", quoted(exc, limit=None, whole=True)), limit=cap)
 
 
 def empty_row(repo_id: str) -> dict[str, Any]:
@@ -163,7 +165,7 @@ def _fill_from_listing(row: dict[str, Any], model: Any, env_id: str) -> None:
     except (CardMetadataError, ValueError, TypeError, RecursionError):
         row["problem"] = NO_CLAIM
         return
-    row.update(claimed_mean=mean, claimed_std=std, claimed_score=mean - std)
+    row.update(claimed_mean=mean, claimed_std=std, claimed_score=leaderboard_score(mean, std))
     impossible = impossible_reason(mean, env_id)
     if impossible is not None:
         row.update(claim_supported=False, claim_problem=impossible)
@@ -200,7 +202,7 @@ def _apply(row: dict[str, Any], outcome: dict[str, Any], env_id: str) -> None:
     row.update(
         measured_mean=mean,
         measured_std=std,
-        measured_score=mean - std,
+        measured_score=leaderboard_score(mean, std),
         measured_n_episodes=n,
         revision=outcome.get("revision") or row["revision"],
     )

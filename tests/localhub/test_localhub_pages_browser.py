@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from huggingface_hub import HfApi
 
+from hubpg.api import push
 from hubpg.claims import parse_claim
-from hubpg.hub import push
 from hubpg.runfolder import format_score
 
 REPO = "alice/Reinforce-CartPole-v1"
@@ -36,7 +36,7 @@ def pushed_cartpole(hub, cartpole_run: Path, tmp_path: Path) -> tuple[str, Path]
     """The session's CartPole run packaged (10 evaluation episodes) and pushed with hubpg."""
     run = tmp_path / "run"
     shutil.copytree(cartpole_run, run, ignore=shutil.ignore_patterns("hub"))
-    result = push(REPO, run, endpoint=hub.url, token=hub.token("alice"), episodes=10)
+    result = push(run, repo=REPO, endpoint=hub.url, token=hub.token("alice"), episodes=10)
     return result.commit_sha, result.package_dir
 
 
