@@ -503,7 +503,7 @@ class PoolVerifier(Verifier):
         kill_tree([p for p in sorted(self.pids) if _alive(p)])
 
     def outcomes(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        from concurrent.futures import as_completed
+        from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
         broken: list[dict[str, Any]] = []
@@ -514,15 +514,33 @@ class PoolVerifier(Verifier):
         except BrokenProcessPool:
             futures, broken = {}, list(tasks)
         self._note_pids(self.pool)
-        for future in as_completed(futures):
-            try:
-                yield from future.result()
-            except BrokenProcessPool:
-                broken += futures[future]
+        running: dict[Any, float] = {}
+        while futures:
+            done, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                unit = futures.pop(future)
+                try:
+                    yield from future.result()
+                except BrokenProcessPool:
+                    broken += unit
+            if self._overdue(futures, running):
+                kill_tree(sorted(self.pids))  # a hung worker: the pool breaks, units retried
         for task in broken:
             yield self._alone(work, task)
 
+    def _overdue(self, futures: dict[Any, list[dict[str, Any]]], running: dict[Any, float]) -> bool:
+        """Whether a unit has run longer than its models' limits together (a worker that
+        hangs holding the interpreter, where the unit's own per-repo limit cannot act)."""
+        now = time.monotonic()
+        for future, unit in futures.items():
+            if future.running():
+                started = running.setdefault(future, now)
+                if now - started > _limit(unit) * (len(unit) + 1):
+                    return True
+        return False
+
     def _alone(self, work: Any, task: dict[str, Any]) -> dict[str, Any]:
+        from concurrent.futures import TimeoutError as FutureTimeout
         from concurrent.futures.process import BrokenProcessPool
 
         pool = self._new_pool(1)
@@ -530,7 +548,14 @@ class PoolVerifier(Verifier):
             with _caller_main_hidden():
                 future = pool.submit(work, [task])
             self._note_pids(pool)
-            return future.result()[0]
+            return future.result(timeout=2 * _limit([task]))[0]
+        except FutureTimeout:
+            kill_tree(sorted(getattr(pool, "_processes", None) or {}))
+            return {
+                "repo_id": task["repo_id"],
+                "problem": f"timed out: no result within {_limit([task]):g} s "
+                "(its process was ended)",
+            }
         except BrokenProcessPool as exc:
             return {
                 "repo_id": task["repo_id"],
@@ -538,7 +563,16 @@ class PoolVerifier(Verifier):
             }
         finally:
             self._note_pids(pool)
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=False, cancel_futures=True)
+            kill_tree([p for p in sorted(self.pids) if _alive(p) and p not in self._live()])
+
+    def _live(self) -> set[int]:
+        return set(getattr(self.pool, "_processes", None) or {})
+
+
+def _limit(unit: list[dict[str, Any]]) -> float:
+    """The per-repo limit of a unit's tasks (seconds)."""
+    return float(unit[0].get("repo_limit") or REPO_LIMIT_S)
 
 
 def _alive(pid: int) -> bool:
