@@ -437,7 +437,8 @@ def main_distinct(args: argparse.Namespace) -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-leaderboard-") as name:
         tmp = Path(name)
-        with running_hub(tmp / "hubdata") as hub:
+        # the Hub in a process of its own: its work is not the command's
+        with running_hub(tmp / "hubdata", subprocess=True) as hub:
             figures = bench_distinct(hub.url, args, tmp)
     print_distinct(args, figures)
 
