@@ -26,6 +26,7 @@ Every row is a flat dict of scalars (:data:`ROW_KEYS`), ready for
 The modules: :mod:`~hubpg.ranking.rows` (rows, claims, ranking),
 :mod:`~hubpg.ranking.listing` (what is listed), :mod:`~hubpg.ranking.board` (the
 options and the run), :mod:`~hubpg.ranking.executors` (in-process, pool, Ray),
+:mod:`~hubpg.ranking.unit` (one work unit: downloads beside evaluations),
 :mod:`~hubpg.ranking.lanes` (many models in one vector env),
 :mod:`~hubpg.ranking.table` (text and CSV).
 """
