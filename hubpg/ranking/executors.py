@@ -27,12 +27,17 @@ _PRELOAD = ["torch", "huggingface_hub", "hubpg.verify", "hubpg.evaluation", "hub
 _WORKER_READY = False
 
 
-def _prepare_worker(ignore_sigint: bool = True) -> None:
+def _prepare_worker(ignore_sigint: bool = True, beats: Any = None) -> None:
     """Once per worker process: its own process group (so that it and its children
-    end together), one torch thread, no download bars, no Ctrl-C tracebacks."""
+    end together), one torch thread, no download bars, no Ctrl-C tracebacks; ``beats``:
+    the queue its fetches report to (:data:`hubpg.ranking.unit.BEATS`)."""
     global _WORKER_READY
     if _WORKER_READY:
         return
+    if beats is not None:
+        import hubpg.ranking.unit
+
+        hubpg.ranking.unit.BEATS = beats
     if ignore_sigint:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
         with contextlib.suppress(OSError):
@@ -214,11 +219,18 @@ class PoolVerifier(Verifier):
         self.pool: Any = None
         self.context: Any = None
         self.pids: set[int] = set()
+        self.beats: Any = None
+        self.fetching: dict[tuple[int, str], float] = {}
 
     def _new_pool(self, workers: int) -> Any:
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(workers, mp_context=self.context, initializer=_prepare_worker)
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=self.context,
+            initializer=_prepare_worker,
+            initargs=(True, self.beats),
+        )
         return pool
 
     def _note_pids(self, pool: Any) -> None:
@@ -226,6 +238,7 @@ class PoolVerifier(Verifier):
 
     def __enter__(self) -> PoolVerifier:
         self.context = _pool_context()
+        self.beats = self.context.SimpleQueue()
         self.pool = self._new_pool(self.workers)
         with _caller_main_hidden():  # a pool starts its workers in submit()
             for _ in range(self.workers):
@@ -257,30 +270,32 @@ class PoolVerifier(Verifier):
         except BrokenProcessPool:
             futures, broken = {}, list(tasks)
         self._note_pids(self.pool)
-        running: dict[Any, float] = {}
         while futures:
-            done, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+            done, _ = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
                 unit = futures.pop(future)
                 try:
                     yield from future.result()
                 except BrokenProcessPool:
                     broken += unit
-            if self._overdue(futures, running):
-                kill_tree(sorted(self.pids))  # a hung worker: the pool breaks, units retried
+            hung = self._hung(_limit(tasks))
+            if hung:
+                kill_tree(hung)  # the pool breaks: its unfinished units are retried alone
         for task in broken:
             yield self._alone(work, task)
 
-    def _overdue(self, futures: dict[Any, list[dict[str, Any]]], running: dict[Any, float]) -> bool:
-        """Whether a unit has run longer than its models' limits together (a worker that
-        hangs holding the interpreter, where the unit's own per-repo limit cannot act)."""
-        now = time.monotonic()
-        for future, unit in futures.items():
-            if future.running():
-                started = running.setdefault(future, now)
-                if now - started > _limit(unit) * (len(unit) + 1):
-                    return True
-        return False
+    def _hung(self, limit: float) -> list[int]:
+        """The workers whose current fetch (download and rebuild of one repo) started
+        more than ``limit`` s ago, as their heartbeats say: a hang that holds the
+        worker's interpreter, where the unit's own limit cannot act."""
+        while not self.beats.empty():
+            pid, repo_id, running, at = self.beats.get()
+            if running:
+                self.fetching[(pid, repo_id)] = at
+            else:
+                self.fetching.pop((pid, repo_id), None)
+        now = time.time()
+        return sorted({pid for (pid, _), at in self.fetching.items() if now - at > limit})
 
     def _alone(self, work: Any, task: dict[str, Any]) -> dict[str, Any]:
         from concurrent.futures import TimeoutError as FutureTimeout

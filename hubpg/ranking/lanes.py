@@ -176,7 +176,10 @@ class Lanes:
         forward = policy.numpy_forward()
         widths = [policy.config.obs_dim] + [b.shape[0] for _, b in forward.layers]
         self.bufs = [np.zeros((slots, w), dtype=np.float32) for w in widths]
-        self.tensors = [torch.from_numpy(b) for b in self.bufs]
+        tensors = [torch.from_numpy(b) for b in self.bufs]
+        n = self.n
+        # per lane: its rows of every buffer (views made once, not per step)
+        self.views = [[t[k * n : (k + 1) * n] for t in tensors] for k in range(self.lanes)]
         self.shift = np.zeros((slots, widths[0]), dtype=np.float32)
         self.scale = np.ones((slots, widths[0]), dtype=np.float32)
         self.tanh = forward.tanh
@@ -220,7 +223,7 @@ class Lanes:
 
     def _forward(self, active: list[int]) -> np.ndarray:
         """Action probabilities of every sub-env (lanes not in ``active``: whatever)."""
-        n, bufs, tensors = self.n, self.bufs, self.tensors
+        n, bufs, views, models = self.n, self.bufs, self.views, self.models
         h = bufs[0]
         np.subtract(self.obs, self.shift, out=h)
         h *= self.scale
@@ -230,12 +233,13 @@ class Lanes:
                 rows = h[lane * n : (lane + 1) * n]
                 np.clip(rows, -clip, clip, out=rows)
         last = len(bufs) - 2
+        addmm = torch.addmm
         with torch.no_grad():
             for i in range(last + 1):
                 for lane in active:
-                    w, b = self.models[lane][2].layers[i]
-                    a, z = lane * n, (lane + 1) * n
-                    torch.addmm(b, tensors[i][a:z], w, out=tensors[i + 1][a:z])
+                    w, b = models[lane][2].layers[i]
+                    rows = views[lane]
+                    addmm(b, rows[i], w, out=rows[i + 1])
                 if i < last:
                     out = bufs[i + 1]
                     if self.tanh:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import threading
 import time
@@ -28,6 +29,15 @@ SWITCH_INTERVAL_S = 0.0002
 #: Seconds a model may take from the start of its download to its result, by default.
 REPO_LIMIT_S = 600.0
 _DOWNLOAD_LOCK = threading.Lock()
+#: Where a pool worker reports each fetch's start and end (set by the pool's initializer):
+#: the parent ends a worker whose fetch outlives the per-repo limit.
+BEATS: Any = None
+
+
+def _beat(repo_id: str, running: bool) -> None:
+    if BEATS is not None:
+        with contextlib.suppress(Exception):
+            BEATS.put((os.getpid(), repo_id, running, time.time()))
 
 
 def fetch_model(
@@ -49,13 +59,17 @@ def fetch_model(
     with _DOWNLOAD_LOCK:
         if started is not None:
             started[id(task)] = time.monotonic()
-        got = fetch(
-            task["repo_id"],
-            revision=task["revision"],
-            target=HubTarget(task["endpoint"], task["token"], task.get("timeout")),
-            legacy=bool(task.get("legacy")),
-            card=False,
-        )
+        _beat(task["repo_id"], True)
+        try:
+            got = fetch(
+                task["repo_id"],
+                revision=task["revision"],
+                target=HubTarget(task["endpoint"], task["token"], task.get("timeout")),
+                legacy=bool(task.get("legacy")),
+                card=False,
+            )
+        finally:
+            _beat(task["repo_id"], False)
     if got.env_id != env_id:
         raise ConfigError(f"its config.json is for {got.env_id}, not {env_id}")
     return got.policy, {"claimed_n_episodes": got.claimed_n_episodes, "revision": got.revision}
