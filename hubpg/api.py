@@ -703,35 +703,27 @@ def load(
 
 def leaderboard(env_id: str, **options: Any) -> Leaderboard:
     """Rank the models tagged ``env_id`` by claimed (or, with ``verify``, measured)
-    mean - std (as ``hubpg leaderboard``).
+        mean - std (as ``hubpg leaderboard``). The options are the fields of
+        :class:`~hubpg.ranking.LeaderboardOptions` (declared there once), keyword-only;
+        ``progress`` defaults to True here.
 
-    Args:
-        env_id: the environment id, e.g. ``"CartPole-v1"``.
-        options: the fields of :class:`~hubpg.ranking.LeaderboardOptions` by name
-            (``author``, ``tag``, ``top``, ``verify``, ``episodes``, ``seed``,
-            ``workers``, ``ray``, ``endpoint``, ``token``, ``timeout``,
-            ``repo_timeout``, ``progress`` (default here: True), ``legacy``, ``max_t``,
-            ``deterministic``, ``db``, ``reverify``), or ``options=`` one
-            :class:`~hubpg.ranking.LeaderboardOptions`.
+        Args:
+    {options}
 
-    Returns:
-        :class:`~hubpg.results.Leaderboard`: ``rows`` (ranked first, then the ones set
-        apart with the reason), shown as a table in Jupyter.
+        Returns:
+            :class:`~hubpg.results.Leaderboard`: ``rows`` (ranked first, then the ones set
+            apart with the reason), shown as a table in Jupyter.
 
-    Example:
-        >>> hubpg.leaderboard("CartPole-v1", top=10)
-        Leaderboard(CartPole-v1: 3 ranked by claimed mean - std, 1 set apart; ...)
+        Example:
+            >>> hubpg.leaderboard("CartPole-v1", top=10)
+            Leaderboard(CartPole-v1: 3 ranked by claimed mean - std, 1 set apart; ...)
     """
     import io
 
     from hubpg.hub import resolve_endpoint
     from hubpg.ranking import LeaderboardOptions, format_table, run_leaderboard, write_csv
 
-    given = options.pop("options", None)
-    if given is None:
-        given = LeaderboardOptions.of(env_id, **{"progress": True, **options})
-    elif options or given.env_id != env_id:
-        raise ConfigError("pass the leaderboard's options either as options= or by name")
+    given = LeaderboardOptions.of(env_id, **{"progress": True, **options})
     rows = run_leaderboard(given)
     csv = io.StringIO()
     write_csv(rows, csv)
@@ -743,6 +735,36 @@ def leaderboard(env_id: str, **options: Any) -> Leaderboard:
         text=format_table(rows, verified=given.verify) if rows else "",
         csv=csv.getvalue(),
     )
+
+
+def _leaderboard_signature() -> None:
+    """Give :func:`leaderboard` the signature and argument docs of
+    :class:`~hubpg.ranking.LeaderboardOptions` (its options are declared once, there)."""
+    import inspect
+
+    from hubpg.ranking import LeaderboardOptions
+
+    params = [inspect.Parameter("env_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)]
+    for field in dataclasses.fields(LeaderboardOptions)[1:]:
+        default = True if field.name == "progress" else field.default
+        params.append(
+            inspect.Parameter(
+                field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=field.type
+            )
+        )
+    leaderboard.__signature__ = inspect.Signature(params, return_annotation="Leaderboard")  # type: ignore[attr-defined]
+    import re
+    import textwrap
+
+    args = (LeaderboardOptions.__doc__ or "").split("Args:", 1)[-1].strip("\n").rstrip()
+    doc = leaderboard.__doc__ or ""
+    found = re.search(r"^([ ]*)Args:$", doc, flags=re.M)
+    block = textwrap.indent(textwrap.dedent(args), (found[1] if found else "") + " " * 4)
+    doc = re.sub(r"^[ ]*\{options\}$", lambda _: block, doc, flags=re.M)
+    leaderboard.__doc__ = doc
+
+
+_leaderboard_signature()
 
 
 def default_db_path() -> Path:
