@@ -94,12 +94,24 @@ def time_command(
     env.pop("HF_TOKEN", None)
     command = [sys.executable, "-m", "hubpg.cli", "leaderboard", env_id, "--endpoint", url]
     command += [*args, "--json"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    LAST_CPU[0] = _children_cpu() - cpu
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stderr}")
     return elapsed, json.loads(proc.stdout)
+
+
+#: CPU seconds (user + system) of the last timed command and every process it waited for.
+LAST_CPU = [0.0]
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 BURN = "s = 0\nfor i in range(15_000_000):\n    s += i * i"
@@ -317,14 +329,19 @@ def raw_env_steps(env_id: str, seconds: float = 2.0, num_envs: int = 4096) -> fl
     envs = make_vec_env(env_id, num_envs)
     envs.reset(seed=0)
     actions = np.random.default_rng(0).integers(0, 2, (64, num_envs))
-    steps, start = 0, time.perf_counter()
+    steps, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         for a in actions:
             envs.step(a)
         steps += actions.size
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     envs.close()
+    RAW_CPU.append(steps / cpu)
     return steps / elapsed
+
+
+#: Steps per CPU second of each raw env measurement.
+RAW_CPU: list[float] = []
 
 
 def bench_distinct(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
@@ -352,7 +369,16 @@ def bench_distinct(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, f
             raise SystemExit(f"model {i}: the command measured {row['measured_mean']}")
     steps = sum(sum(r.episode_lengths) for r in results)
     raw = (raw_before + raw_after) / 2
-    return {"seconds": elapsed, "steps": steps, "raw": raw, "models": n}
+    cpu = LAST_CPU[0]
+    raw_cpu = sum(RAW_CPU[-2:]) / 2
+    return {
+        "seconds": elapsed,
+        "steps": steps,
+        "raw": raw,
+        "models": n,
+        "cpu": cpu,
+        "raw_cpu": raw_cpu,
+    }
 
 
 def main() -> None:
@@ -458,6 +484,12 @@ def print_distinct(args: argparse.Namespace, figures: dict[str, float]) -> None:
     )
     print(
         f"  raw batched {args.distinct_env} env: {raw:,.0f} steps/s; ratio {ratio:.1%} ({verdict})"
+    )
+    cpu, raw_cpu = figures["cpu"], figures["raw_cpu"]
+    print(
+        f"  per CPU second (load-independent): the command {steps / cpu:,.0f} steps "
+        f"({cpu:.1f} CPU s, all its processes), the raw env {raw_cpu:,.0f}; "
+        f"ratio {steps / cpu / raw_cpu:.1%}"
     )
 
 
