@@ -141,6 +141,16 @@ class _Unit:
     def playing(self) -> bool:
         return any(lanes.busy for lanes in self.lanes.values())
 
+    def sparse(self, coming: int) -> bool:
+        """Whether fewer than half the lanes that could be playing are: with ``coming``
+        models still downloading, stepping a mostly empty vector env wastes the time
+        their downloads need."""
+        for lanes in self.lanes.values():
+            active = sum(m is not None for m in lanes.models) + len(lanes.queue)
+            if 2 * active < min(lanes.lanes, active + coming):
+                return True
+        return not self.lanes
+
     def step(self) -> None:
         for lanes in self.lanes.values():
             if lanes.busy:
@@ -176,7 +186,8 @@ def verify_batch(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     try:
         with small_model_threads():
             while waiting or unit.playing:
-                for task, got, exc in fetcher.arrived(block=not unit.playing):
+                wait = 1.0 if not unit.playing else 0.02 if unit.sparse(len(waiting)) else 0.0
+                for task, got, exc in fetcher.arrived(wait):
                     if waiting.pop(id(task), None) is None:
                         continue  # already set apart as timed out
                     if exc is not None:
@@ -236,15 +247,14 @@ class _Fetcher:
             except BaseException as exc:  # noqa: BLE001 - reported as this model's problem
                 self.done.put((task, None, exc))
 
-    def arrived(self, *, block: bool) -> list[tuple[dict[str, Any], Any, Any]]:
-        """The fetches finished since the last call (waiting up to a second for one
-        when ``block``)."""
+    def arrived(self, wait: float) -> list[tuple[dict[str, Any], Any, Any]]:
+        """The fetches finished since the last call (waiting up to ``wait`` s for one)."""
         import queue
 
         got = []
         try:
-            if block:
-                got.append(self.done.get(timeout=1.0))
+            if wait > 0:
+                got.append(self.done.get(timeout=wait))
             while True:
                 got.append(self.done.get_nowait())
         except queue.Empty:
