@@ -750,94 +750,70 @@ def load(
 # --------------------------------------------------------------------------- leaderboard
 
 
-def leaderboard(
-    env_id: str,
-    *,
-    author: str | None = None,
-    top: int | None = None,
-    verify: bool = False,
-    episodes: int = 100,
-    seed: int = 0,
-    workers: int | None = None,
-    ray: str | None = None,
-    endpoint: str | None = None,
-    token: str | None = None,
-    timeout: float | None = None,
-    progress: bool = True,
-    legacy: bool = False,
-    max_t: int | None = None,
-    deterministic: bool = False,
-    db: str | Path | None = None,
-    reverify: bool = False,
-) -> Leaderboard:
-    """Rank the models tagged ``env_id`` and ``reinforce`` by claimed (or, with
-    ``verify``, measured) mean - std (as ``hubpg leaderboard``).
+def leaderboard(env_id: str, **options: Any) -> Leaderboard:
+    """Rank the models tagged ``env_id`` by claimed (or, with ``verify``, measured)
+        mean - std (as ``hubpg leaderboard``). The options are the fields of
+        :class:`~hubpg.ranking.LeaderboardOptions` (declared there once), keyword-only;
+        ``progress`` defaults to True here.
 
-    Args:
-        env_id: the environment id, e.g. ``"CartPole-v1"``.
-        author: only models of this user or organisation.
-        top: keep the ``top`` best ranked models.
-        verify: download and re-evaluate every model; rank by the measurement.
-        episodes: evaluation episodes per model (with ``verify``).
-        seed: seed of episode 0 (with ``verify``).
-        workers: verification processes (default: the core count; 1: this process).
-        ray: verify as tasks on this Ray cluster (``"local"`` starts one here).
-        endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
-        token: Hub token (private repos of its owner are listed).
-        timeout: seconds a Hub request may wait (default: huggingface_hub's
-            ``HF_HUB_DOWNLOAD_TIMEOUT``, else 30); a stalled server ends it.
-        progress: a progress bar of models verified.
-        legacy: also verify course checkpoints (``model.pt``), read weights-only.
-        max_t: episode cap (with ``verify``; default: the env's evaluation cap).
-        deterministic: argmax actions instead of sampled ones (with ``verify``).
-        db: a SQLite verification store (:mod:`hubpg.store`, e.g.
-            :func:`hubpg.store.default_db_path`): models whose listed commit already
-            has a result are not evaluated again. None: every model is evaluated.
-        reverify: evaluate every model even when ``db`` has a result.
+        Args:
+    {options}
 
-    Returns:
-        :class:`~hubpg.results.Leaderboard`: ``rows`` (ranked first, then the ones set
-        apart with the reason), shown as a table in Jupyter.
+        Returns:
+            :class:`~hubpg.results.Leaderboard`: ``rows`` (ranked first, then the ones set
+            apart with the reason), shown as a table in Jupyter.
 
-    Example:
-        >>> hubpg.leaderboard("CartPole-v1", top=10)
-        Leaderboard(CartPole-v1: 3 ranked by claimed mean - std, 1 set apart; ...)
+        Example:
+            >>> hubpg.leaderboard("CartPole-v1", top=10)
+            Leaderboard(CartPole-v1: 3 ranked by claimed mean - std, 1 set apart; ...)
     """
     import io
 
     from hubpg.hub import resolve_endpoint
-    from hubpg.ranking import format_table, write_csv
-    from hubpg.ranking import leaderboard as run_leaderboard
+    from hubpg.ranking import LeaderboardOptions, format_table, run_leaderboard, write_csv
 
-    rows = run_leaderboard(
-        env_id,
-        endpoint=endpoint,
-        author=author,
-        top=top,
-        verify=verify,
-        episodes=episodes,
-        seed=seed,
-        workers=workers,
-        ray_address=ray if verify else None,
-        token=token,
-        timeout=timeout,
-        progress=progress,
-        legacy=legacy,
-        max_t=max_t,
-        deterministic=deterministic,
-        db=db,
-        reverify=reverify,
-    )
+    given = LeaderboardOptions.of(env_id, **{"progress": True, **options})
+    rows = run_leaderboard(given)
     csv = io.StringIO()
     write_csv(rows, csv)
     return Leaderboard(
         env_id=env_id,
         rows=rows,
-        verified=verify,
-        endpoint=resolve_endpoint(endpoint),
-        text=format_table(rows, verified=verify) if rows else "",
+        verified=given.verify,
+        endpoint=resolve_endpoint(given.endpoint),
+        text=format_table(rows, verified=given.verify) if rows else "",
         csv=csv.getvalue(),
     )
+
+
+def _leaderboard_signature() -> None:
+    """Give :func:`leaderboard` the signature and argument docs of
+    :class:`~hubpg.ranking.LeaderboardOptions` (its options are declared once, there)."""
+    import inspect
+
+    from hubpg.ranking import LeaderboardOptions
+
+    params = [inspect.Parameter("env_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)]
+    for field in dataclasses.fields(LeaderboardOptions)[1:]:
+        default = True if field.name == "progress" else field.default
+        params.append(
+            inspect.Parameter(
+                field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=field.type
+            )
+        )
+    leaderboard.__signature__ = inspect.Signature(params, return_annotation="Leaderboard")  # type: ignore[attr-defined]
+    import re
+    import textwrap
+
+    args = (LeaderboardOptions.__doc__ or "").split("Args:", 1)[-1].strip("\n").rstrip()
+    doc = leaderboard.__doc__ or ""
+    found = re.search(r"^([ ]*)Args:$", doc, flags=re.M)
+    block = textwrap.indent(textwrap.dedent(args), (found[1] if found else "") + " " * 4)
+    doc = re.sub(r"^[ ]*\{options\}$", lambda _: block, doc, flags=re.M)
+    leaderboard.__doc__ = doc
+
+
+_leaderboard_signature()
 
 
 def default_db_path() -> Path:

@@ -555,6 +555,19 @@ def load_and_eval(
     help="With --verify: read repos that hold only a course checkpoint (model.pt) "
     "weights-only (no code runs); refused files are set apart with the reason.",
 )
+@click.option(
+    "--tag",
+    default=None,
+    metavar="TAG",
+    help="Only models also tagged TAG (e.g. reinforce).  [default: every model tagged ENV_ID]",
+)
+@click.option(
+    "--repo-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --verify: seconds one model may take to download and rebuild before it is set "
+    "apart as timed out.  [default: 600]",
+)
 @hub_options
 @json_option
 @click.option(
@@ -563,68 +576,42 @@ def load_and_eval(
 @quiet_option
 @common
 def leaderboard(
-    env_id: str,
-    author: str | None,
-    top: int | None,
-    verify: bool,
-    episodes: int,
-    seed: int,
-    workers: int | None,
-    ray_address: str | None,
-    max_t: int | None,
-    deterministic: bool,
-    db: Path | None,
-    reverify: bool,
     html_dir: Path | None,
-    legacy: bool,
-    endpoint: str | None,
-    token: str | None,
-    timeout: float | None,
     as_json: bool,
     as_csv: bool,
     quiet: bool,
+    **options: Any,
 ) -> None:
-    """Rank the models tagged ENV_ID and reinforce by claimed (or, with --verify,
-    measured) mean - std; cards that cannot be ranked are listed apart with the reason.
-    Verifications are kept in a SQLite store (--db), so unchanged models are not
-    evaluated again; --html DIR writes a static site of the leaderboard."""
+    """Rank the models tagged ENV_ID by claimed (or, with --verify, measured) mean - std;
+    models of other libraries are marked "not verifiable here", cards that cannot be ranked
+    are listed apart with the reason. Verifications are kept in a SQLite store (--db), so
+    unchanged models are not evaluated again; --html DIR writes a static site of the
+    leaderboard."""
     from hubpg.api import default_db_path, leaderboard_site
     from hubpg.api import leaderboard as run_leaderboard
 
+    env_id, verify = options.pop("env_id"), options["verify"]
+    options["ray"] = options.pop("ray_address")
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
     if html_dir is not None and not verify:
         raise click.UsageError("--html needs --verify (the page shows measured scores)")
-    if not verify and (workers is not None or ray_address is not None or legacy):
-        say("note: --workers, --ray and --legacy only matter with --verify", quiet)
-    board = run_leaderboard(
-        env_id,
-        endpoint=endpoint,
-        author=author,
-        top=top,
-        verify=verify,
-        episodes=episodes,
-        seed=seed,
-        workers=workers,
-        ray=ray_address,
-        token=token,
-        timeout=timeout,
-        progress=not (quiet or as_json or as_csv),
-        max_t=max_t,
-        deterministic=deterministic,
-        db=(db or default_db_path()) if verify else None,
-        reverify=reverify,
-        legacy=legacy,
-    )
+    if not verify and any(options[k] for k in ("workers", "ray", "legacy", "repo_timeout")):
+        say("note: --workers, --ray, --legacy and --repo-timeout only matter with --verify", quiet)
+    if verify:
+        options["db"] = options["db"] or default_db_path()
+    else:
+        options.update(db=None, ray=None)
+    board = run_leaderboard(env_id, progress=not (quiet or as_json or as_csv), **options)
     rows = board.rows
     if html_dir is not None:
         site = leaderboard_site(
             board,
             html_dir,
-            episodes=episodes,
-            seed=seed,
-            deterministic=deterministic,
-            max_t=max_t,
+            episodes=options["episodes"],
+            seed=options["seed"],
+            deterministic=options["deterministic"],
+            max_t=options["max_t"],
         )
         say(f"leaderboard site written to {site}/ (index.html, leaderboard.json)", quiet)
     if as_json:
@@ -633,11 +620,17 @@ def leaderboard(
     if as_csv:
         click.echo(board.csv, nl=False)
         return
-    url = board.endpoint
     ranked = sum(r["rank"] is not None for r in rows)
-    by = f"measured mean - std ({episodes} episodes each)" if verify else "claimed mean - std"
+    author, top, tags = options["author"], options["top"], env_id
+    if options["tag"]:
+        tags += f" and {options['tag']}"
+    by = (
+        f"measured mean - std ({options['episodes']} episodes each)"
+        if verify
+        else "claimed mean - std"
+    )
     say(
-        f"models tagged {env_id} and reinforce on {url}{f' by {author}' if author else ''}: "
+        f"models tagged {tags} on {board.endpoint}{f' by {author}' if author else ''}: "
         f"{ranked} ranked by {by}{f' (top {top})' if top else ''}, "
         f"{len(rows) - ranked} set apart",
         quiet,

@@ -175,10 +175,58 @@ class VerificationStore:
 
 
 def _corrupt(path: Path, exc: BaseException) -> CorruptStoreError:
+    if not _is_plain_file_path(path):
+        return CorruptStoreError(
+            f"the verification store {path} is not a regular file ({exc}); pass --db with a "
+            "path to a file, such as ./verifications.sqlite"
+        )
     return CorruptStoreError(
         f"the verification store {path} is not a readable hubpg store ({exc}). Move it away "
         f"or delete it to start a new one (rm {path}), or pass --db OTHER_FILE"
     )
+
+
+def _is_plain_file_path(path: Path) -> bool:
+    """Whether ``path`` is a regular file or does not exist yet (not a device, a pipe,
+    a folder...)."""
+    try:
+        return path.resolve().is_file() or not path.exists()
+    except OSError:
+        return False
+
+
+def stored_problem(stored: dict[str, Any], env_id: str) -> str | None:
+    """Why a stored result cannot be a measurement of ``env_id`` (a value of the wrong
+    type, a negative or non-finite number, a mean outside the env's returns, a std no
+    returns can have), or None when it can.
+
+    Args:
+        stored: what :meth:`VerificationStore.get` returned.
+        env_id: the env it claims to measure.
+    """
+    from hubpg.envs import max_return
+
+    mean, std, n = stored.get("mean"), stored.get("std"), stored.get("n_episodes")
+    numbers = (mean, std)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        return f"mean {mean!r} and std {std!r} must be numbers"
+    if not all(math.isfinite(v) for v in numbers):
+        return f"{mean} +/- {std} is not finite"
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        return f"n_episodes {n!r} must be a positive integer"
+    if std < 0:
+        return f"std {std} is negative"
+    if not isinstance(stored.get("verified_at"), str):
+        return "verified_at is not a time"
+    high = max_return(env_id)
+    if high is not None and mean > high:
+        return f"mean {mean} is above {env_id}'s maximum return {high:g}"
+    if high is not None and high > 0:  # returns in [0, high]: Bhatia-Davis bounds the std
+        if mean < 0:
+            return f"mean {mean} is below {env_id}'s minimum return 0"
+        if std * std > (high - mean) * mean + 1e-6 * high * high:
+            return f"std {std} is impossible for {env_id}'s returns (0 to {high:g})"
+    return None
 
 
 @contextmanager
@@ -189,6 +237,8 @@ def open_store(path: Path | str | None = None) -> Iterator[VerificationStore]:
         path: the SQLite file (default :func:`default_db_path`); its folder is created.
     """
     path = Path(path) if path is not None else default_db_path()
+    if not _is_plain_file_path(path):
+        raise _corrupt(path, OSError("a device, a folder or another special file"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -245,4 +295,5 @@ __all__ = [
     "VerificationStore",
     "default_db_path",
     "open_store",
+    "stored_problem",
 ]

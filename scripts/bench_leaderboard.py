@@ -17,9 +17,19 @@ headless Chromium (Debian's, through Playwright): load time (navigation start to
 load event) and one click-sort of the score column (the handler plus the layout it
 causes); target: both together under 1 s for 1,000 rows.
 
+With ``--distinct N`` (and ``--distinct-env``), N distinct repos instead: three policies
+of different quality (a strong, a middling and a nearly uniform one), each repo's weights
+a little different, written straight to the local Hub (no training); one cold
+``--verify`` is timed, and the env steps its episodes played are compared with the raw
+batched env's steps/s measured in the same run (random actions, 4,096 sub-envs): the
+ratio is the share of the env's own speed the whole command reaches (issue 30's target:
+25%). ``--distinct-only`` skips everything else.
+
 Usage: python scripts/bench_leaderboard.py [--models 50] [--episodes 100] [--rows 1000]
        [--workers 1 2] [--repeat 1] [--ray] [--run DIR]
+       [--distinct 300] [--distinct-env CartPole-v1] [--distinct-only]
 Tiny:  python scripts/bench_leaderboard.py --models 3 --episodes 5 --rows 50
+       python scripts/bench_leaderboard.py --distinct 6 --episodes 5 --distinct-only
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -75,18 +86,32 @@ def push_models(url: str, run: Path, n: int, episodes: int) -> None:
     print(f"pushed {n} models in {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
 
-def time_command(url: str, args: list[str], tmp: Path) -> tuple[float, list[dict]]:
+def time_command(
+    url: str, args: list[str], tmp: Path, env_id: str = ENV_ID
+) -> tuple[float, list[dict]]:
     """Wall time of one whole ``hubpg leaderboard`` command, cold download cache."""
     env = {**os.environ, "HF_HOME": tempfile.mkdtemp(prefix="hf-", dir=tmp)}
     env.pop("HF_TOKEN", None)
-    command = [sys.executable, "-m", "hubpg.cli", "leaderboard", ENV_ID, "--endpoint", url]
+    command = [sys.executable, "-m", "hubpg.cli", "leaderboard", env_id, "--endpoint", url]
     command += [*args, "--json"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    LAST_CPU[0] = _children_cpu() - cpu
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stderr}")
     return elapsed, json.loads(proc.stdout)
+
+
+#: CPU seconds (user + system) of the last timed command and every process it waited for.
+LAST_CPU = [0.0]
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 BURN = "s = 0\nfor i in range(15_000_000):\n    s += i * i"
@@ -229,6 +254,133 @@ def bench_page(n: int, tmp: Path, repeat: int) -> tuple[float, float] | None:
     return statistics.median(loads), statistics.median(sorts)
 
 
+# --------------------------------------------------------------------------- distinct models
+
+RATIO_TARGET = 0.25
+
+
+def distinct_policy(env_id: str, index: int, rng: Any) -> Any:
+    """Repo ``index``'s policy: quality ``index % 3`` (a strong, a middling or a nearly
+    uniform gain on a balancing feature), plus noise of its own on every weight."""
+    import torch
+
+    from hubpg.config import PolicyConfig
+    from hubpg.envs import env_dims
+    from hubpg.policy import Policy
+
+    obs_dim, n_actions = env_dims(env_id)
+    policy = Policy(PolicyConfig(env_id=env_id, obs_dim=obs_dim, n_actions=n_actions))
+    with torch.no_grad():
+        first = torch.zeros(16, obs_dim)
+        first[0, : min(4, obs_dim)] = torch.tensor([0.0, 0.2, 1.0, 0.5][: min(4, obs_dim)]) * 20
+        first[1] = -first[0]
+        noise = torch.tensor(rng.standard_normal((16, obs_dim)) * 0.3, dtype=torch.float32)
+        policy.net[0].weight.copy_(first + noise)
+        policy.net[0].bias.copy_(torch.tensor(rng.standard_normal(16) * 0.01))
+        last = torch.tensor(rng.standard_normal((n_actions, 16)) * 0.01, dtype=torch.float32)
+        gain = (3.0, 0.3, 0.02)[index % 3]
+        last[1, 0] += gain
+        last[0, 1] += gain
+        policy.net[2].weight.copy_(last)
+    return policy.eval()
+
+
+def upload_distinct(url: str, env_id: str, n: int, tmp: Path) -> list[Any]:
+    """N repos ``alice/distinct-ENV-I`` (config, weights, a card claiming 100 +/- 10),
+    one commit each; returns their policies."""
+    import huggingface_hub.constants
+    import numpy as np
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    from hubpg.card import card_metadata
+
+    huggingface_hub.constants.HF_HUB_DISABLE_XET = True  # the local Hub has no Xet
+    api = HfApi(endpoint=url, token=TOKEN)
+    rng = np.random.default_rng(0)
+    policies = []
+    start = time.perf_counter()
+    for i in range(n):
+        policy = distinct_policy(env_id, i, rng)
+        folder = tmp / "distinct" / f"{i:04d}"
+        policy.save(folder)
+        repo = f"alice/distinct-{env_id}-{i:04d}"
+        meta = card_metadata(env_id, 100.0, 10.0, repo).to_yaml()
+        api.create_repo(repo, exist_ok=True)
+        api.create_commit(
+            repo,
+            operations=[
+                CommitOperationAdd("README.md", f"---\n{meta}\n---\n# {repo}\n".encode()),
+                CommitOperationAdd("config.json", str(folder / "config.json")),
+                CommitOperationAdd("model.safetensors", str(folder / "model.safetensors")),
+            ],
+            commit_message="a distinct model",
+        )
+        policies.append(policy)
+    print(f"uploaded {n} distinct models in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return policies
+
+
+def raw_env_steps(env_id: str, seconds: float = 2.0, num_envs: int = 4096) -> float:
+    """Steps/s of the env's own batched implementation with random actions."""
+    import numpy as np
+
+    from hubpg.envs import make_vec_env
+
+    envs = make_vec_env(env_id, num_envs)
+    envs.reset(seed=0)
+    actions = np.random.default_rng(0).integers(0, 2, (64, num_envs))
+    steps, start, cpu = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds:
+        for a in actions:
+            envs.step(a)
+        steps += actions.size
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    envs.close()
+    RAW_CPU.append(steps / cpu)
+    return steps / elapsed
+
+
+#: Steps per CPU second of each raw env measurement.
+RAW_CPU: list[float] = []
+
+
+def bench_distinct(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    """One cold ``--verify`` of the distinct repos, and the env's raw speed around it."""
+    from hubpg.ranking.lanes import evaluate_many
+
+    env_id, n = args.distinct_env, args.distinct
+    policies = upload_distinct(url, env_id, n, tmp)
+    raw_before = raw_env_steps(env_id)
+    extra = ["--workers", str(args.distinct_workers)] if args.distinct_workers else []
+    verify = ["--verify", "--episodes", str(args.episodes), "--db", str(tmp / "distinct.sqlite")]
+    elapsed, rows = time_command(url, [*verify, *extra, "--author", "alice"], tmp, env_id)
+    raw_after = raw_env_steps(env_id)
+    ranked = [r for r in rows if r["rank"] is not None]
+    if len(ranked) != n:
+        problems = [f"{r['repo_id']}: {r['problem']}" for r in rows if r["problem"]]
+        raise SystemExit(f"expected {n} verified models, got {len(ranked)}; {problems[:5]}")
+    # the env steps the episodes played: each model's episode lengths, as evaluate()
+    # gives them (the same numbers the command measured: checked on the means)
+    results = evaluate_many(policies, env_id, episodes=args.episodes, seed=0)
+    by_repo = {r["repo_id"]: r for r in rows}
+    for i, result in enumerate(results):
+        row = by_repo[f"alice/distinct-{env_id}-{i:04d}"]
+        if abs(row["measured_mean"] - result.mean_reward) > 1e-6 * max(1, result.mean_reward):
+            raise SystemExit(f"model {i}: the command measured {row['measured_mean']}")
+    steps = sum(sum(r.episode_lengths) for r in results)
+    raw = (raw_before + raw_after) / 2
+    cpu = LAST_CPU[0]
+    raw_cpu = sum(RAW_CPU[-2:]) / 2
+    return {
+        "seconds": elapsed,
+        "steps": steps,
+        "raw": raw,
+        "models": n,
+        "cpu": cpu,
+        "raw_cpu": raw_cpu,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=50)
@@ -240,7 +392,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per setting (median shown)")
     parser.add_argument("--ray", action="store_true", help="also time --ray local")
     parser.add_argument("--run", type=Path, default=None, help="reuse this trained run folder")
+    parser.add_argument("--distinct", type=int, default=0, help="distinct repos (0: skip)")
+    parser.add_argument("--distinct-env", default=ENV_ID, help="their env")
+    parser.add_argument(
+        "--distinct-workers", type=int, default=None, help="--workers of that run (default: cores)"
+    )
+    parser.add_argument(
+        "--distinct-only", action="store_true", help="only the distinct-models case"
+    )
     args = parser.parse_args()
+    if args.distinct_only:
+        main_distinct(args)
+        return
 
     from hubpg.localhub.testing import running_hub
 
@@ -256,6 +419,7 @@ def main() -> None:
             scaling = bench_scaling(hub.url, args, tmp)
             if capacity:
                 capacity.append(parallel_capacity())
+            distinct = bench_distinct(hub.url, args, tmp) if args.distinct else None
         page = bench_page(args.rows, tmp, max(args.repeat, 3))
 
     print(
@@ -289,6 +453,44 @@ def main() -> None:
             f"  page of {args.rows} rows in headless Chromium: load {load:.0f} ms, "
             f"click-sort {sort:.0f} ms, together {total:.0f} ms ({verdict})"
         )
+    if distinct is not None:
+        print_distinct(args, distinct)
+
+
+def main_distinct(args: argparse.Namespace) -> None:
+    """Only the distinct-models case (``--distinct-only``)."""
+    from hubpg.localhub.testing import running_hub
+
+    with tempfile.TemporaryDirectory(prefix="bench-leaderboard-") as name:
+        tmp = Path(name)
+        # the Hub in a process of its own: its work is not the command's
+        with running_hub(tmp / "hubdata", subprocess=True) as hub:
+            figures = bench_distinct(hub.url, args, tmp)
+    print_distinct(args, figures)
+
+
+def print_distinct(args: argparse.Namespace, figures: dict[str, float]) -> None:
+    seconds, steps, raw = figures["seconds"], figures["steps"], figures["raw"]
+    ratio = steps / seconds / raw
+    verdict = "ok" if ratio >= RATIO_TARGET else f"UNDER the {RATIO_TARGET:.0%} target"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(
+        f"distinct models: hubpg leaderboard {args.distinct_env} --verify, {args.distinct} "
+        f"distinct repos, {args.episodes} episodes each, {cores} usable cores, cold cache"
+    )
+    print(
+        f"  whole command {seconds:.2f} s: {args.distinct / seconds:.1f} models/s, "
+        f"{steps / seconds:,.0f} env steps/s of play ({steps:,} steps)"
+    )
+    print(
+        f"  raw batched {args.distinct_env} env: {raw:,.0f} steps/s; ratio {ratio:.1%} ({verdict})"
+    )
+    cpu, raw_cpu = figures["cpu"], figures["raw_cpu"]
+    print(
+        f"  per CPU second (load-independent): the command {steps / cpu:,.0f} steps "
+        f"({cpu:.1f} CPU s, all its processes), the raw env {raw_cpu:,.0f}; "
+        f"ratio {steps / cpu / raw_cpu:.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -48,6 +48,18 @@ def test_bench_leaderboard_tiny_mode(cartpole_run) -> None:
 
 
 @pytest.mark.slow
+def test_bench_leaderboard_distinct_models_tiny_mode() -> None:
+    proc = _run_script(
+        "bench_leaderboard.py", *("--distinct", "6", "--episodes", "5", "--distinct-only")
+    )
+    out = proc.stdout
+    assert "6 distinct repos, 5 episodes each" in out
+    figures = re.search(r"whole command ([\d.]+) s: ([\d.]+) models/s, ([\d,]+) env steps/s", out)
+    assert figures and float(figures[1]) > 0 and float(figures[2]) > 0
+    assert re.search(r"raw batched CartPole-v1 env: [\d,]+ steps/s; ratio [\d.]+%", out)
+
+
+@pytest.mark.slow
 def test_screenshot_script_photographs_a_verified_page(cartpole_run, tmp_path) -> None:
     if chromium_path() is None:
         pytest.skip("no chromium on this machine (apt-get install chromium): screenshot untested")

@@ -301,6 +301,60 @@ def test_the_page_fits_a_phone(page, rows, tmp_path) -> None:
     assert page.is_visible("#search")
 
 
+def _course_sized_rows():
+    """Rows as long as real course leaderboards have them: long user and repo names, a
+    row of each verdict, stored and fresh verifications."""
+    names = [
+        "ThomasSimonini/Reinforce-CartPole-v1-deep-rl-course-unit4-final",
+        "a-very-long-username-2024/reinforce-CartPole-v1-1000-episodes-lr-1e-2",
+        "bob/cartpole",
+    ]
+    rows = [
+        measured(
+            name,
+            i + 1,
+            (500.0 - i, 0.0),
+            480.0 - 100 * i,
+            12.34,
+            f"{i + 1:040x}",
+            supported=i != 1,
+            verified="stored" if i else "now",
+            claim_problem="the measured mean is lower by more than chance allows",
+        )
+        for i, name in enumerate(names)
+    ]
+    rows.append(
+        row(
+            names[0] + "-sb3",
+            None,
+            claimed_mean=480.0,
+            claimed_std=20.0,
+            problem="not verifiable here: stable-baselines3",
+            other_format="stable-baselines3",
+            revision="d" * 40,
+            date="2026-11-30T09:00:00+00:00",
+        )
+    )
+    return rows
+
+
+def test_the_page_fits_1280_pixels_and_every_column_is_visible(page, tmp_path) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    _open(page, _course_sized_rows(), tmp_path)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    for table in ("ranked", "apart"):
+        # no table scrolls sideways in its box: the last column is not clipped
+        box = page.evaluate(
+            f"(() => {{ const s = document.querySelector('#{table}').parentElement;"
+            " return [s.scrollWidth, s.clientWidth]; })()"
+        )
+        assert box[0] <= box[1], (table, box)
+        right = page.evaluate(
+            f"document.querySelector('#{table} thead th:last-child').getBoundingClientRect().right"
+        )
+        assert right <= 1280, (table, right)
+
+
 @pytest.mark.slow
 def test_a_thousand_rows_load_and_sort_in_chromium(page, tmp_path) -> None:
     rows = _many_rows(1000)

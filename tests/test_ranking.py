@@ -28,7 +28,7 @@ from hubpg.ranking import (
     ROW_KEYS,
     RayMissingError,
     leaderboard,
-    verify_one,
+    verify_batch,
 )
 
 ALICE, BOB = "hf_local_alice", "hf_local_bob"
@@ -49,6 +49,7 @@ MID, LOW, INFLATED = "bob/cartpole-weak-mid", "alice/cartpole-weak-low", "alice/
 PICKLE, MISMATCHED = "bob/cartpole-course-pickle", "bob/cartpole-mismatched"
 MISLABELED, GARBLED, NO_INDEX = "alice/pixelcopter-mislabeled", "bob/cartpole-garbled", "bob/bare"
 PRIVATE = "alice/cartpole-private"
+SB3, CLEANRL, PPO = "alice/cartpole-sb3", "bob/cartpole-cleanrl", "alice/cartpole-ppo"
 # Direct HfApi calls talk to the local Hub, which has no Xet.
 huggingface_hub.constants.HF_HUB_DISABLE_XET = True
 
@@ -146,6 +147,14 @@ def models(hub, cartpole_run, tmp_path_factory):
         {"README.md": _readme(["Pixelcopter-PLE-v0", "reinforce"], "Pixelcopter-PLE-v0")},
     )
     _upload(alice, "alice/cartpole-ppo", {"README.md": _readme([ENV, "ppo"], ENV, "500 +/- 0")})
+    # Listed without --tag: other libraries' models, as the course leaderboard lists them.
+    for api, repo, library, value in (
+        (alice, SB3, "stable-baselines3", "480.00 +/- 10.00"),
+        (bob, CLEANRL, "cleanrl", "300.00 +/- 5.00"),
+    ):
+        meta = _readme([ENV, library, "deep-rl-course"], ENV, value).decode()
+        meta = meta.replace("library_name: hubpg", f"library_name: {library}")
+        _upload(api, repo, {"README.md": meta.encode(), "model.zip": b"PK\x05\x06" + bytes(18)})
     repos = [*GOOD, MID, LOW, INFLATED, PICKLE, MISMATCHED, MISLABELED, GARBLED, NO_INDEX]
     return {repo: api_of[repo.split("/")[0]].model_info(repo).sha for repo in repos}
 
@@ -166,11 +175,11 @@ def measured(rows):
 @pytest.fixture(scope="module")
 def verified(hub, models):
     """The anonymous leaderboard verified by a pool of two worker processes."""
-    return leaderboard(ENV, endpoint=hub.url, verify=True, workers=2)
+    return leaderboard(ENV, endpoint=hub.url, verify=True, workers=2, tag="reinforce")
 
 
 def test_unverified_ranks_by_claimed_score_and_sets_apart_bad_cards(hub, models) -> None:
-    rows = leaderboard(ENV, endpoint=hub.url)
+    rows = leaderboard(ENV, endpoint=hub.url, tag="reinforce")
     assert all(tuple(row) == ROW_KEYS for row in rows)
     assert {row["repo_id"] for row in rows} == set(models)  # private and untagged are absent
     ranked = [row for row in rows if row["rank"] is not None]
@@ -203,6 +212,31 @@ def test_unverified_ranks_by_claimed_score_and_sets_apart_bad_cards(hub, models)
         for key in ("measured_mean", "measured_std", "measured_score", "claim_supported"):
             assert row[key] is None
         assert (row["rank"] is None) == (row["problem"] is not None)
+
+
+def test_every_model_tagged_with_the_env_is_listed_and_others_are_marked(hub, models) -> None:
+    rows = by_repo(leaderboard(ENV, endpoint=hub.url))
+    assert set(rows) == {*models, SB3, CLEANRL, PPO}  # not only those tagged reinforce
+    assert rows[SB3]["other_format"] == "stable-baselines3"
+    assert rows[CLEANRL]["other_format"] == "CleanRL"
+    assert rows[SB3]["rank"] is not None and rows[CLEANRL]["rank"] is not None  # by claim
+    assert rows[SB3]["rank"] < rows[PICKLE]["rank"]  # 470 before the course pickle's 460
+    assert rows[PPO]["other_format"] is None  # a hubpg card: verified as any other
+    verified = by_repo(leaderboard(ENV, endpoint=hub.url, verify=True, workers=1, episodes=3))
+    for repo, name in ((SB3, "stable-baselines3"), (CLEANRL, "CleanRL")):
+        assert verified[repo]["rank"] is None and verified[repo]["measured_mean"] is None
+        assert verified[repo]["problem"] == f"not verifiable here: {name}"
+    apart = [r["repo_id"] for r in verified.values() if r["rank"] is None]
+    assert sorted(apart, key=lambda r: (verified[r]["other_format"] is None, r))[:2] == [
+        SB3,
+        CLEANRL,
+    ]
+    proc = run_cli("leaderboard", ENV, "--endpoint", hub.url)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(rf"^ *\d+ +{SB3} .*not verifiable here: stable-baselines3$", proc.stdout, re.M)
+    assert f"models tagged {ENV} on" in proc.stderr
+    proc = run_cli("leaderboard", ENV, "--endpoint", hub.url, "--tag", "reinforce", "--json")
+    assert {r["repo_id"] for r in json.loads(proc.stdout)} == set(models)
 
 
 def test_private_models_are_listed_only_for_their_owner(hub, models) -> None:
@@ -257,22 +291,22 @@ def test_verify_ranks_by_measured_score_and_flags_the_inflated_claim(models, ver
 
 def test_one_worker_in_process_measures_exactly_what_the_pool_measures(hub, verified) -> None:
     threads = torch.get_num_threads()
-    alone = leaderboard(ENV, endpoint=hub.url, verify=True, workers=1)
+    alone = leaderboard(ENV, endpoint=hub.url, verify=True, workers=1, tag="reinforce")
     assert torch.get_num_threads() == threads  # the caller's setting is restored
     assert measured(alone) == measured(verified)
 
 
-def _dies_on_weak_mid(task):
-    """verify_one, except that the worker verifying MID dies on the spot."""
-    if task["repo_id"] == MID:
+def _dies_on_weak_mid(tasks):
+    """verify_batch, except that the worker verifying MID dies on the spot."""
+    if any(task["repo_id"] == MID for task in tasks):
         os._exit(3)
-    return verify_one(task)
+    return verify_batch(tasks)
 
 
 def test_a_worker_that_dies_sets_apart_only_its_model(hub, verified, monkeypatch) -> None:
-    import hubpg.ranking
+    import hubpg.ranking.executors
 
-    monkeypatch.setattr(hubpg.ranking, "verify_one", _dies_on_weak_mid)
+    monkeypatch.setattr(hubpg.ranking.executors, "verify_batch", _dies_on_weak_mid)
     rows = by_repo(leaderboard(ENV, endpoint=hub.url, author="bob", verify=True, workers=2))
     assert rows[MID]["rank"] is None
     assert rows[MID]["problem"].startswith("verification failed: the worker process died")
@@ -286,7 +320,7 @@ def test_a_worker_that_dies_sets_apart_only_its_model(hub, verified, monkeypatch
 def test_ray_missing_is_a_one_line_install_hint(hub, models, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(RayMissingError, match=r'pip install "hubpg\[ray\]"'):
-        leaderboard(ENV, endpoint=hub.url, verify=True, ray_address="local")
+        leaderboard(ENV, endpoint=hub.url, verify=True, ray="local")
 
 
 def _ray_installed() -> bool:
@@ -316,6 +350,8 @@ def test_verify_on_a_local_ray_matches_the_process_pool(hub, verified, tmp_path)
         "2",
         "--db",
         str(tmp_path / "store.sqlite"),
+        "--tag",
+        "reinforce",
         "--json",
         timeout=240,
     )
@@ -327,7 +363,7 @@ def test_verify_on_a_local_ray_matches_the_process_pool(hub, verified, tmp_path)
 
 
 def test_cli_json_and_csv(hub, models) -> None:
-    proc = run_cli("leaderboard", ENV, "--endpoint", hub.url, "--json")
+    proc = run_cli("leaderboard", ENV, "--endpoint", hub.url, "--json", "--tag", "reinforce")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert isinstance(rows, list) and len(rows) == len(models)
@@ -337,7 +373,9 @@ def test_cli_json_and_csv(hub, models) -> None:
     assert by_repo(rows)[MISLABELED]["problem"] == "card claims Pixelcopter-PLE-v0"
     assert rows[0]["rank"] == 1 and rows[0]["claimed_score"] == 500.0
 
-    proc = run_cli("leaderboard", ENV, "--endpoint", hub.url, "--csv", "--top", "3")
+    proc = run_cli(
+        "leaderboard", ENV, "--endpoint", hub.url, "--csv", "--top", "3", "--tag", "reinforce"
+    )
     assert proc.returncode == 0, proc.stderr
     parsed = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert list(parsed[0]) == list(ROW_KEYS)
@@ -359,6 +397,8 @@ def test_cli_verify_prints_a_table_and_the_set_apart_models(hub, models, tmp_pat
         "4",
         "--db",
         db,
+        "--tag",
+        "reinforce",
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()

@@ -47,6 +47,7 @@ COMMANDS: dict[str, list[str] | str] = {
     "hubpg load-and-eval --repo alice/Reinforce-CartPole-v1 --strict": ["--episodes", "20"],
     "hubpg leaderboard CartPole-v1 --top 20": [],
     "hubpg leaderboard CartPole-v1 --verify --workers 2 --json": ["--episodes", "5"],
+    "hubpg leaderboard CartPole-v1 --tag reinforce": [],
     "hubpg leaderboard Pixelcopter-PLE-v0 --verify --ray local": ["--episodes", "2"],
     "hubpg convert model.pt --out converted": [],
     "hubpg convert --repo bob/Reinforce-CartPole-v1 --out converted-bob --revision main": [],

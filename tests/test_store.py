@@ -16,11 +16,11 @@ import pytest
 from cli_runner import run_cli
 from huggingface_hub import HfApi
 
-import hubpg.ranking
+import hubpg.ranking.executors
 from hubpg.api import push
 from hubpg.errors import CorruptStoreError
 from hubpg.localhub.testing import running_hub
-from hubpg.ranking import leaderboard, verify_one
+from hubpg.ranking import leaderboard, verify_batch
 from hubpg.store import (
     PROTOCOL_VERSION,
     VerificationKey,
@@ -173,11 +173,11 @@ def evaluations(monkeypatch):
     """The repos verify_one evaluates in this process (``workers=1``), in order."""
     seen: list[str] = []
 
-    def counting(task):
-        seen.append(task["repo_id"])
-        return verify_one(task)
+    def counting(tasks):
+        seen.extend(task["repo_id"] for task in tasks)
+        return verify_batch(tasks)
 
-    monkeypatch.setattr(hubpg.ranking, "verify_one", counting)
+    monkeypatch.setattr(hubpg.ranking.executors, "verify_batch", counting)
     return seen
 
 
@@ -248,6 +248,45 @@ def test_a_failed_verification_is_not_stored(hub, models, tmp_path) -> None:
     assert rows["bob/cartpole-c"]["verified"] is None
     with open_store(db) as store:
         assert store.count() == 2
+
+
+def test_an_impossible_or_malformed_stored_row_is_measured_again(
+    hub, models, evaluations, tmp_path, capfd
+) -> None:
+    db = tmp_path / "store.sqlite"
+    first = _run(hub, db)
+    evaluations.clear()
+    edits = {
+        "alice/cartpole-a": "std = -5, n_episodes = -1, mean = 500",  # ranked first as 505
+        "alice/cartpole-b": "mean = 'abc'",
+        "bob/cartpole-c": "mean = 600, std = 0",  # above CartPole's maximum return
+    }
+    connection = sqlite3.connect(db)
+    with connection:
+        for repo, change in edits.items():
+            connection.execute(f"UPDATE verifications SET {change} WHERE repo_id = ?", (repo,))
+    connection.close()
+    capfd.readouterr()
+    again = _run(hub, db)
+    warnings = [line for line in capfd.readouterr().err.splitlines() if "warning:" in line]
+    assert sorted(evaluations) == REPOS  # each treated as absent and measured again
+    assert len(warnings) == 3 and all("measuring it again" in w for w in warnings)
+    assert "std -5.0 is negative" in " ".join(warnings) or "n_episodes" in " ".join(warnings)
+    for repo in REPOS:
+        assert again[repo]["verified"] == "now"
+        assert _measurement(again[repo]) == _measurement(first[repo])
+    evaluations.clear()
+    assert {row["verified"] for row in _run(hub, db).values()} == {"stored"}  # repaired
+    assert evaluations == []
+
+
+def test_a_store_that_is_not_a_regular_file_is_one_line_without_rm(hub, tmp_path) -> None:
+    proc = run_cli("leaderboard", ENV, "--endpoint", hub.url, "--verify", "--db", "/dev/null")
+    assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "is not a regular file" in proc.stderr and "rm " not in proc.stderr
+    with pytest.raises(CorruptStoreError, match="not a regular file"), open_store(tmp_path):
+        pass
 
 
 @pytest.mark.slow
