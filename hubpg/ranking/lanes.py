@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from hubpg.evaluation import MAX_PARALLEL_EPISODES, EvalResult
+from hubpg.evaluation import MAX_PARALLEL_EPISODES
+from hubpg.results import Evaluated
 
 #: Sub-envs of one :class:`Lanes` at most (lanes x episodes).
 MAX_SLOTS = 4096
@@ -116,7 +117,7 @@ class Lanes:
     """Plays the evaluations of models that share a :func:`batch_key`, ``lanes`` at a time.
 
     :meth:`add` queues a model; :meth:`step` plays one env step of every lane and
-    returns the models whose evaluation ended, with their :class:`EvalResult`.
+    returns the models whose evaluation ended, with their :class:`Evaluated`.
 
     Args:
         env_id: the env.
@@ -257,7 +258,7 @@ class Lanes:
         cdf = np.cumsum(probs, axis=-1)
         return np.minimum((u[:, None] * cdf[:, -1:] >= cdf).sum(axis=-1), probs.shape[-1] - 1)
 
-    def step(self) -> list[tuple[Any, EvalResult]]:
+    def step(self) -> list[tuple[Any, Evaluated]]:
         """Fill the free lanes from the queue, play one step of every lane, and return
         ``(tag, result)`` of each model whose evaluation ended."""
         self._fill()
@@ -285,10 +286,10 @@ class Lanes:
             self.t[lane] = 0
         return done
 
-    def _result(self, rows: slice) -> EvalResult:
+    def _result(self, rows: slice) -> Evaluated:
         returns = [float(x) for x in self.returns[rows]]
         values = np.asarray(returns, dtype=np.float64)
-        return EvalResult(
+        return Evaluated(
             env_id=self.env_id,
             mean_reward=float(values.mean()),
             std_reward=float(values.std()),
@@ -326,7 +327,7 @@ def evaluate_many(
     seed: int = 0,
     deterministic: bool = False,
     max_t: int | None = None,
-) -> list[EvalResult]:
+) -> list[Evaluated]:
     """The evaluation of each policy, equal to :func:`hubpg.evaluation.evaluate` of it
     alone; policies that share a :func:`batch_key` are played together.
 
@@ -342,7 +343,7 @@ def evaluate_many(
     from hubpg.policy import small_model_threads
 
     max_t = default_max_t(env_id) if max_t is None else int(max_t)
-    results: list[EvalResult | None] = [None] * len(policies)
+    results: list[Evaluated | None] = [None] * len(policies)
     groups: dict[Hashable, Lanes] = {}
     with small_model_threads():
         for i, policy in enumerate(policies):
