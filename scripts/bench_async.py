@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from hubpg.envs import make_vec_env
 
 ENV_IDS = ("Acrobot-v1", "Pendulum-v1", "LunarLander-v3", "InvertedPendulum-v5")

@@ -300,3 +300,46 @@ def test_agent_pt_plays_cartpole_without_hubpg_to_the_packages_score(tmp_path) -
     results = json.loads((run / "hub" / "results.json").read_text())
     returns = play_agent_without_hubpg(run / "hub" / "agent.pt", "CartPole-v1")
     assert len(returns) == 50 and within_standard_error(returns, results)
+
+
+HEADLESS_REPLAY = """
+import sys
+import numpy as np, torch
+from hubpg.config import TrainConfig
+from hubpg.envs import env_action_space, env_dims
+from hubpg.packaging import record_replay
+from hubpg.policy import Policy
+env_id, out = sys.argv[1], sys.argv[2]
+torch.manual_seed(0)
+config = TrainConfig.for_env(env_id).policy_config(*env_dims(env_id), env_action_space(env_id))
+record_replay(Policy(config), env_id, out, seed=0, deterministic=False, max_t=60)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", ["InvertedPendulum-v5", "LunarLanderContinuous-v3"])
+def test_mujoco_and_box2d_envs_record_a_replay_without_a_display(env_id, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import imageio.v2 as iio
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MUJOCO_GL")}
+    env.pop("PYOPENGL_PLATFORM", None)
+    out = tmp_path / "replay.mp4"
+    proc = subprocess.run(
+        [sys.executable, "-c", HEADLESS_REPLAY, env_id, str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reader = iio.get_reader(out, format="FFMPEG")
+    try:
+        frames = [frame for frame in reader]
+    finally:
+        reader.close()
+    assert len(frames) >= 2 and max(float(f.std()) for f in frames) > 1.0
