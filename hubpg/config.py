@@ -102,6 +102,11 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "normalize_obs": True,
         "log_std_init": -0.5,
         "total_steps": 1_000_000,
+        # stop at the maximum, as CartPole's recipe does: 2 batches in a row of 1000s,
+        # confirmed on 100 held-out episodes
+        "target_return": 1000.0,
+        "target_updates": 2,
+        "target_confirm_episodes": 100,
     },
     "Pendulum-v1": {
         "hidden": [64, 64],
