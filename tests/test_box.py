@@ -343,3 +343,26 @@ def test_mujoco_and_box2d_envs_record_a_replay_without_a_display(env_id, tmp_pat
     finally:
         reader.close()
     assert len(frames) >= 2 and max(float(f.std()) for f in frames) > 1.0
+
+
+def test_reward_scale_changes_the_returns_to_go_only() -> None:
+    from hubpg.rollout import play_round
+
+    torch.manual_seed(0)
+    policy = Policy(_box_config())
+    played = []
+    for scale in (1.0, 0.25):
+        envs = make_vec_env(ENV, 4, max_t=50)
+        try:
+            obs, _ = envs.reset(seed=0)
+            played.append(
+                play_round(
+                    policy, envs, obs, 4, 50, 0.9, np.random.default_rng(0), reward_scale=scale
+                )
+            )
+        finally:
+            envs.close()
+    one, quarter = played
+    assert np.allclose(quarter.returns, 0.25 * one.returns)
+    assert np.array_equal(quarter.episode_returns, one.episode_returns)  # logged raw
+    assert one.actions.shape == (4 * 50, 1) and one.actions.dtype == np.float32
