@@ -671,6 +671,8 @@ class _Session:
         """Update until the budget is spent or the target is met; returns whether it was."""
         run, config = self.run, self.run.config
         solved_streak = 0
+        # the held-out check failed for these very weights: no new check until an update
+        refuted = False
         last_save = time.perf_counter()
         session_start = time.perf_counter() - run.wall_time
         seed: int | None = run.env_seed()
@@ -686,6 +688,7 @@ class _Session:
             if on_target:  # verification batch: keep the policy that played it unchanged
                 loss, entropy = float("nan"), float("nan")
             else:
+                refuted = False
                 loss, entropy = _update(run, batch)
                 run.good_weights = {k: v.clone() for k, v in run.policy.state_dict().items()}
             run.updates += 1
@@ -694,12 +697,12 @@ class _Session:
             if batch.episode_returns.size:
                 self.last_mean = float(batch.episode_returns.mean())
             run.wall_time = time.perf_counter() - session_start
-            solved = solved_streak >= config.target_updates
+            solved = solved_streak >= config.target_updates and not refuted
             val_score = None
             try:  # the update is counted: its log row is written even if Ctrl-C/SIGTERM
                 if solved and config.target_confirm_episodes:  # lands during the validation
                     solved, val_score = _confirm_target(run)
-                    solved_streak = solved_streak if solved else 0
+                    refuted = not solved
                 selected = run.selector.maybe_validate(
                     run, last=solved or run.budget_spent() is not None
                 )
