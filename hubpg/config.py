@@ -103,10 +103,11 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "log_std_init": -0.5,
         "total_steps": 1_000_000,
         # stop at the maximum, as CartPole's recipe does: 2 batches in a row of 1000s,
-        # confirmed on 100 held-out episodes
+        # confirmed on 300 held-out episodes (with 100, seed 3 stopped on a policy that
+        # fell once in the evaluation's 100: 993.76 +/- 62.09)
         "target_return": 1000.0,
         "target_updates": 2,
-        "target_confirm_episodes": 100,
+        "target_confirm_episodes": 300,
     },
     "Pendulum-v1": {
         "hidden": [64, 64],
