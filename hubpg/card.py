@@ -208,7 +208,18 @@ def _network(hp: Mapping[str, Any], arch: Mapping[str, Any] | None) -> str | Non
     layers.append(str(int(n_act)) if isinstance(n_act, int) else "actions")
     act = src.get("activation") or "relu"
     pretty = {"relu": "ReLU", "tanh": "tanh", "elu": "ELU", "gelu": "GELU", "silu": "SiLU"}
-    return f"{' → '.join(layers)} ({pretty.get(str(act), str(act))} hidden layers, softmax output)"
+    output = "Gaussian mean output" if src.get("action_space") == "box" else "softmax output"
+    return f"{' → '.join(layers)} ({pretty.get(str(act), str(act))} hidden layers, {output})"
+
+
+def _distribution(arch: Mapping[str, Any] | None) -> str:
+    """What the policy's output is, for the card's sentence about the network."""
+    if (arch or {}).get("action_space") == "box":
+        return (
+            "a Gaussian over the continuous actions (that mean, and a learned standard "
+            "deviation), whose samples are clipped to the action bounds"
+        )
+    return "a categorical distribution over the actions"
 
 
 def _training_lines(training: Any) -> list[str]:
@@ -408,6 +419,7 @@ def render_card(
             template_path=str(path),
             env_id=env_id,
             network=_network(hyperparameters or {}, architecture),
+            distribution=_distribution(architecture),
             score=claim,
             leaderboard_score=f"{score:.2f}",
             n_episodes=n_episodes,

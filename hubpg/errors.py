@@ -98,12 +98,21 @@ class TrainingInterrupted(KeyboardInterrupt):
     Args:
         run_dir: the run folder that holds the checkpoint.
         updates: the updates it holds.
+        env_id: the run's env, for the command that continues it.
     """
 
-    def __init__(self, run_dir: object, updates: int) -> None:
-        super().__init__(f"interrupted after {updates} updates; checkpoint kept in {run_dir}")
+    def __init__(self, run_dir: object, updates: int, env_id: str | None = None) -> None:
+        import shlex
+
+        message = f"interrupted after {updates} updates; checkpoint kept in {run_dir}"
+        if env_id is not None:
+            command = shlex.join(["hubpg", "train", env_id, "--out", str(run_dir), "--resume"])
+            message += f". Continue it with: {command}"
+        super().__init__(message)
         self.run_dir = run_dir
         self.updates = updates
+        self.env_id = env_id
+        self.resume_command = command if env_id is not None else None
 
 
 class CardDataError(HubpgError, ValueError):

@@ -2,8 +2,10 @@
 
 Episode k is played from the env reset with ``seed + k`` (the CLI's convention),
 all episodes side by side in a vector env. Actions are sampled from the policy
-(the Deep RL course's protocol) unless ``deterministic``; sampling uses a numpy
-generator seeded with ``seed``, so the same call gives the same numbers.
+(the Deep RL course's protocol) unless ``deterministic`` (the most likely action, or
+a box policy's mean); sampling uses a numpy generator seeded with ``seed``, so the
+same call gives the same numbers. Evaluation always plays Gymnasium's own env (or the
+env's batched twin), never the async vector env training may use.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hubpg.config import ConfigError, evaluation_max_t
-from hubpg.envs import env_dims, make_vec_env, reset_with_seeds
+from hubpg.envs import env_action_space, env_dims, make_vec_env, reset_with_seeds
 from hubpg.results import Evaluated
 
 #: Episodes played side by side at most; more episodes run in several rounds.
@@ -47,7 +49,7 @@ def evaluate(
     max_t = default_max_t(env_id) if max_t is None else int(max_t)
     if max_t < 1:
         raise ConfigError(f"max_t must be at least 1 (got {max_t})")
-    check_policy_matches_env(policy.config, *env_dims(env_id))
+    check_policy_matches_env(policy.config, *env_dims(env_id), env_action_space(env_id))
 
     rng = np.random.default_rng(seed)
     seeds = [seed + k for k in range(episodes)]
@@ -83,8 +85,6 @@ def _play(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Play one episode per seed side by side; returns (returns, lengths). Sub-envs
     that ended keep stepping (their auto-reset games are not counted)."""
-    from hubpg.policy import sample_categorical
-
     envs = make_vec_env(env_id, len(seeds))
     try:
         obs = reset_with_seeds(envs, seeds)
@@ -96,9 +96,8 @@ def _play(
         lengths = np.zeros(n, dtype=np.int64)
         running = np.ones(n, dtype=bool)
         for _ in range(max_t):
-            probs = forward(stacked)
-            actions = probs.argmax(axis=-1) if deterministic else sample_categorical(probs, rng)
-            obs, reward, terminated, truncated, _ = envs.step(actions)
+            actions = policy.choose(forward(stacked), rng, deterministic)
+            obs, reward, terminated, truncated, _ = envs.step(policy.to_env(actions))
             stacked = history.push(obs)
             returns += np.where(running, reward, 0.0)
             lengths += running

@@ -19,7 +19,7 @@ import numpy as np
 
 from hubpg.errors import ConfigError
 
-__all__ = ["ObservationHistory"]
+__all__ = ["ObservationHistory", "RunningObsStats"]
 
 
 class ObservationHistory:
@@ -125,3 +125,78 @@ class ObservationHistory:
             back = np.minimum(k * self.stride, time)
             out[:, k * d : (k + 1) * d] = raw[step - back, env]
         return out
+
+
+class RunningObsStats:
+    """Running mean and variance of raw observations (per entry, in float64; the
+    parallel update of Chan et al.), for ``normalize_obs``: training normalises with
+    the current statistics, and the saved model keeps them frozen as its
+    ``obs_shift`` (the mean) and ``obs_scale`` (``1 / sqrt(var + eps)``), so
+    evaluation, replay and loading feed the network exactly what training did.
+
+    Args:
+        obs_dim: size of one raw observation.
+        eps: added to the variance before its square root.
+    """
+
+    def __init__(self, obs_dim: int, eps: float = 1e-8) -> None:
+        self.obs_dim = int(obs_dim)
+        self.eps = float(eps)
+        self.count = 0
+        self.mean = np.zeros(self.obs_dim, dtype=np.float64)
+        self.var = np.ones(self.obs_dim, dtype=np.float64)
+
+    def update(self, obs: np.ndarray) -> None:
+        """Fold a batch of raw observations (``[N, obs_dim]``) into the statistics.
+
+        Args:
+            obs: the observations.
+        """
+        obs = np.asarray(obs, dtype=np.float64).reshape(-1, self.obs_dim)
+        n = obs.shape[0]
+        if n == 0:
+            return
+        mean, var = obs.mean(axis=0), obs.var(axis=0)
+        if self.count == 0:
+            self.mean, self.var, self.count = mean, var, n
+            return
+        total = self.count + n
+        delta = mean - self.mean
+        m2 = self.var * self.count + var * n + delta**2 * self.count * n / total
+        self.mean = self.mean + delta * n / total
+        self.var = m2 / total
+        self.count = total
+
+    def shift_scale(self) -> tuple[list[float], list[float]]:
+        """The frozen transform: ``obs_shift`` and ``obs_scale`` as float32 values (what
+        the policy computes with), as plain lists for ``config.json``."""
+        shift = self.mean.astype(np.float32)
+        scale = (1.0 / np.sqrt(self.var + self.eps)).astype(np.float32)
+        return [float(x) for x in shift], [float(x) for x in scale]
+
+    def to_dict(self) -> dict[str, object]:
+        """The statistics as JSON, for ``--resume`` (as hexadecimal floats: exact)."""
+        return {
+            "count": self.count,
+            "mean": [float(x).hex() for x in self.mean],
+            "var": [float(x).hex() for x in self.var],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object], obs_dim: int) -> RunningObsStats:
+        """Statistics saved by :meth:`to_dict`.
+
+        Args:
+            data: the saved statistics.
+            obs_dim: size of one raw observation.
+        """
+        stats = cls(obs_dim)
+        stats.count = int(data["count"])  # type: ignore[arg-type]
+        try:
+            stats.mean = np.asarray([float.fromhex(x) for x in data["mean"]], dtype=np.float64)  # type: ignore[union-attr]
+            stats.var = np.asarray([float.fromhex(x) for x in data["var"]], dtype=np.float64)  # type: ignore[union-attr]
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"saved observation statistics are damaged ({exc})") from exc
+        if stats.mean.shape != (obs_dim,) or stats.var.shape != (obs_dim,):
+            raise ConfigError(f"saved observation statistics do not have {obs_dim} entries")
+        return stats

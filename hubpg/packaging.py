@@ -1,6 +1,7 @@
 """Build the Hub folder from a run folder: exactly what one push uploads.
 
-``model.safetensors`` + ``config.json`` (verified loadable), ``hyperparameters.json``,
+``model.safetensors`` + ``config.json`` (verified loadable), ``agent.pt`` (TorchScript,
+for the Open RL Leaderboard; :mod:`hubpg.agent`), ``hyperparameters.json``,
 ``results.json`` (a fresh seeded evaluation), ``replay.mp4``, ``learning_curve.png``
 and ``README.md`` (the model card). Everything is written into a temporary folder
 beside the target and renamed into place at the end, so an interrupted packaging
@@ -95,6 +96,9 @@ def package(
         shutil.copyfile(run_dir / CONFIG_NAME, tmp / CONFIG_NAME)
         if (run_dir / LEGACY_NAME).is_file():  # a converted course model keeps its origin
             shutil.copyfile(run_dir / LEGACY_NAME, tmp / LEGACY_NAME)
+        from hubpg.agent import package_agent
+
+        package_agent(policy, tmp)  # agent.pt for the Open RL Leaderboard, where it can be
         hyper["n_evaluation_episodes"] = episodes
         write_json(tmp / HYPERPARAMETERS_NAME, hyper)
         write_json(tmp / RESULTS_NAME, results_record(result, seed, training_record(run_dir)))

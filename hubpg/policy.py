@@ -1,4 +1,6 @@
-"""The categorical MLP policy, built only from its :class:`~hubpg.config.PolicyConfig`.
+"""The MLP policy, built only from its :class:`~hubpg.config.PolicyConfig`: a softmax
+over discrete actions, or a diagonal Gaussian over a box of continuous actions (the
+MLP gives the mean, a learned state-independent ``log_std`` the spread).
 
 Saved as ``model.safetensors`` (tensors only) + ``config.json`` (architecture),
 like huggingface_hub's ``hub_mixin``; loading is strict and never unpickles.
@@ -20,7 +22,17 @@ from hubpg.errors import ConfigError, MissingFileError, WeightsError
 from hubpg.observations import ObservationHistory
 from hubpg.runfolder import CONFIG_NAME, WEIGHTS_NAME, atomic_path
 
-__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "Policy", "sample_categorical", "small_model_threads"]
+__all__ = [
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
+    "Policy",
+    "sample_categorical",
+    "small_model_threads",
+]
+
+#: The name of the box policy's log standard deviation in ``model.safetensors``.
+LOG_STD_NAME = "log_std"
+_LOG_2PI = float(np.log(2.0 * np.pi))
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -32,7 +44,10 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 
 class Policy(nn.Module):
-    """A softmax policy over discrete actions: ``stacked obs -> MLP -> logits``.
+    """A policy ``stacked obs -> MLP -> logits`` (discrete actions, softmax) or
+    ``-> mean`` (box actions: a diagonal Gaussian with the learned, state-independent
+    ``log_std``, clamped to the config's range; samples are clipped to the action
+    bounds at the env, and the log-probability is the unclipped sample's).
 
     The network's input is the observation history of :mod:`hubpg.observations`
     (``config.frame_stack`` raw observations side by side); :meth:`act` keeps that
@@ -48,6 +63,10 @@ class Policy(nn.Module):
             width = size
         layers.append(nn.Linear(width, config.n_actions))
         self.net = nn.Sequential(*layers)
+        if config.is_box:
+            self.log_std = nn.Parameter(torch.zeros(config.n_actions))
+            self._low = np.asarray(config.action_low, dtype=np.float32)
+            self._high = np.asarray(config.action_high, dtype=np.float32)
         frames = config.frame_stack
         scale = (config.obs_scale or [1.0] * config.obs_dim) * frames
         shift = (config.obs_shift or [0.0] * config.obs_dim) * frames
@@ -67,13 +86,92 @@ class Policy(nn.Module):
             obs = obs.clamp(-self.config.obs_clip, self.config.obs_clip)
         return obs
 
+    def set_obs_transform(self, shift: list[float], scale: list[float]) -> None:
+        """Replace the input transform's shift and scale (one value per observation), in
+        place (the numpy forward pass sees them) and in the config (``config.json``).
+
+        Args:
+            shift: the new ``obs_shift``.
+            scale: the new ``obs_scale``.
+        """
+        frames = self.config.frame_stack
+        with torch.no_grad():
+            self.obs_shift.copy_(torch.tensor(list(shift) * frames, dtype=torch.float32))
+            self.obs_scale.copy_(torch.tensor(list(scale) * frames, dtype=torch.float32))
+        self.config.obs_shift, self.config.obs_scale = list(shift), list(scale)
+
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Action logits for a batch of stacked raw observations (``[..., input_dim]``)."""
+        """Action logits (discrete) or action means (box) for a batch of stacked raw
+        observations (``[..., input_dim]``)."""
         return self.net(self.preprocess(obs))
 
     def log_probs(self, obs: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities of every action."""
+        """Log-probabilities of every action (discrete policies)."""
         return torch.log_softmax(self.forward(obs), dim=-1)
+
+    def clamped_log_std(self) -> torch.Tensor:
+        """The box policy's log standard deviation, clamped to the config's range."""
+        c = self.config
+        return self.log_std.clamp(c.log_std_min, c.log_std_max)
+
+    def log_prob_entropy(
+        self, obs: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-step log-probability of ``actions`` (the sampled, unclipped actions of a
+        box policy) and the policy's entropy at each step, with grad.
+
+        Args:
+            obs: stacked raw observations, ``[N, input_dim]``.
+            actions: ``[N]`` action indices (discrete) or ``[N, n_actions]`` samples (box).
+        """
+        if not self.config.is_box:
+            log_probs_all = self.log_probs(obs)
+            log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
+            entropy = -(log_probs_all.exp() * log_probs_all).sum(dim=1)
+            return log_probs, entropy
+        mean = self.forward(obs)
+        log_std = self.clamped_log_std()
+        z = (actions - mean) * torch.exp(-log_std)
+        log_probs = (-0.5 * z.pow(2) - log_std - 0.5 * _LOG_2PI).sum(dim=-1)
+        entropy = (log_std + 0.5 * (1.0 + _LOG_2PI)).sum().expand(mean.shape[0])
+        return log_probs, entropy
+
+    def choose(
+        self,
+        out: np.ndarray,
+        rng: np.random.Generator,
+        deterministic: bool = False,
+        uniforms: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The actions for a batch, from the numpy forward pass's output ``out``: sampled
+        (or the most likely / the mean if ``deterministic``); a box policy's samples are
+        not clipped here (:meth:`to_env` does that).
+
+        Args:
+            out: probabilities (discrete) or means (box), ``[N, n_actions]``.
+            rng: the generator of the samples.
+            deterministic: the most likely action (discrete) or the mean (box).
+            uniforms: an optional float64 buffer of ``N`` uniforms (discrete).
+        """
+        if not self.config.is_box:
+            if deterministic:
+                return out.argmax(axis=-1)
+            return sample_categorical(out, rng, out=uniforms)
+        if deterministic:
+            return out.copy()
+        std = np.exp(self.clamped_log_std().detach().cpu().numpy()).astype(np.float32)
+        return out + std * rng.standard_normal(out.shape, dtype=np.float32)
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        """What the env is given for ``actions`` from :meth:`choose`: the actions
+        themselves (discrete), or clipped to the action bounds (box).
+
+        Args:
+            actions: a batch of actions.
+        """
+        if not self.config.is_box:
+            return actions
+        return np.clip(actions, self._low, self._high)
 
     def new_history(self, num_envs: int) -> ObservationHistory:
         """An empty observation history for ``num_envs`` episodes, as this policy sees them.
@@ -133,11 +231,10 @@ class Policy(nn.Module):
             stacked = history.reset(batch)
         else:
             stacked = history.push(batch)
-        probs = self.numpy_forward()(stacked)
-        if deterministic:
-            actions = probs.argmax(axis=-1)
-        else:
-            actions = sample_categorical(probs, rng or np.random.default_rng())
+        out = self.numpy_forward()(stacked)
+        actions = self.to_env(self.choose(out, rng or np.random.default_rng(), deterministic))
+        if self.config.is_box:
+            return actions[0] if single else actions
         return int(actions[0]) if single else actions
 
     def _apply(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -226,6 +323,8 @@ def expected_shapes(config: PolicyConfig) -> dict[str, tuple[int, ...]]:
         shapes[f"net.{2 * i}.weight"] = (size, width)
         shapes[f"net.{2 * i}.bias"] = (size,)
         width = size
+    if config.is_box:
+        shapes[LOG_STD_NAME] = (config.n_actions,)
     return shapes
 
 
@@ -352,6 +451,7 @@ class NumpyForward:
         self.scale = policy.obs_scale.numpy()
         self.clip = c.obs_clip
         self.tanh = c.activation == "tanh"
+        self.box = c.is_box
         self._rows = -1
         self._buffers: list[np.ndarray] = []
         self._tensors: list[torch.Tensor] = []
@@ -361,6 +461,8 @@ class NumpyForward:
             with torch.inference_mode():
                 device = next(self.policy.parameters()).device
                 logits = self.policy(torch.from_numpy(x).to(device))
+                if self.policy.config.is_box:
+                    return logits.float().cpu().numpy()
                 return torch.softmax(logits.float(), dim=-1).cpu().numpy()
         if x.shape[0] != self._rows:
             widths = [x.shape[1]] + [b.shape[0] for _, b in self.layers]
@@ -384,6 +486,8 @@ class NumpyForward:
                     else:
                         np.maximum(out, 0.0, out=out)
         h = bufs[-1]
+        if self.box:  # the Gaussian's means
+            return h
         if h.shape[1] == 2:  # softmax of two logits: p0 = 1 / (1 + exp(l1 - l0)), p1 = 1 - p0
             p0, p1 = h[:, 0], h[:, 1]
             np.subtract(p1, p0, out=p0)
@@ -417,10 +521,38 @@ def sample_categorical(
     return np.minimum((u >= cdf).sum(axis=-1), probs.shape[-1] - 1)
 
 
-def check_policy_matches_env(config: PolicyConfig, obs_dim: int, n_actions: int) -> None:
-    """Raise :class:`ConfigError` if the env's spaces don't fit the policy."""
+def check_policy_matches_env(
+    config: PolicyConfig, obs_dim: int, n_actions: int, action_space: object = None
+) -> None:
+    """Raise :class:`ConfigError` if the env's spaces don't fit the policy: observation
+    size and number of actions (or action dimensions), and, given the env's
+    ``action_space``, its kind and a box's bounds.
+
+    Args:
+        config: the policy's config.
+        obs_dim: the env's observation size.
+        n_actions: its number of actions (discrete) or action dimensions (box).
+        action_space: the env's Gymnasium action space (None: sizes only).
+    """
     if (config.obs_dim, config.n_actions) != (obs_dim, n_actions):
         raise ConfigError(
             f"the policy expects {config.obs_dim} observations and {config.n_actions} actions, "
             f"but {config.env_id} has {obs_dim} and {n_actions}"
         )
+    if action_space is None:
+        return
+    env_box = not hasattr(action_space, "n")
+    kind = "box" if env_box else "discrete"
+    if config.action_space != kind:
+        raise ConfigError(
+            f"the policy acts in a {config.action_space} action space, but {config.env_id}'s "
+            f"actions are {kind}; the model was made for another env"
+        )
+    if env_box:
+        low = [float(x) for x in np.asarray(action_space.low).reshape(-1)]
+        high = [float(x) for x in np.asarray(action_space.high).reshape(-1)]
+        if (config.action_low, config.action_high) != (low, high):
+            raise ConfigError(
+                f"the policy's action bounds {config.action_low}..{config.action_high} are not "
+                f"{config.env_id}'s {low}..{high}; the model was made for another env"
+            )

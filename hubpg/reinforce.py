@@ -46,8 +46,8 @@ import numpy as np
 import torch
 
 from hubpg import __version__
-from hubpg.config import LEGACY_KEYS, TrainConfig, to_course_keys
-from hubpg.envs import env_dims, make_vec_env
+from hubpg.config import LEGACY_KEYS, PolicyConfig, TrainConfig, to_course_keys
+from hubpg.envs import env_action_space, env_dims, make_vec_env
 from hubpg.errors import (
     ConfigError,
     MissingFileError,
@@ -56,6 +56,7 @@ from hubpg.errors import (
     TrainingFailedError,
     TrainingInterrupted,
 )
+from hubpg.observations import RunningObsStats
 from hubpg.policy import (
     Policy,
     load_weights_strict,
@@ -188,10 +189,8 @@ def batch_loss(
     policy: Policy, batch: Batch, entropy_coef: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The REINFORCE loss of ``batch`` under ``policy`` (with grad), and per-step entropies."""
-    log_probs_all = policy.log_probs(torch.from_numpy(batch.obs))
     actions = torch.from_numpy(batch.actions)
-    log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
-    entropy = -(log_probs_all.exp() * log_probs_all).sum(dim=1)
+    log_probs, entropy = policy.log_prob_entropy(torch.from_numpy(batch.obs), actions)
     weights = torch.from_numpy(batch.weights)
     loss = reinforce_loss(log_probs, weights, batch.n_rollouts, entropy, entropy_coef)
     return loss, entropy
@@ -294,12 +293,22 @@ class _Selector:
         self.next_at = self.every or 0
         self.best_score = -math.inf
         self.best_weights: dict[str, torch.Tensor] | None = None
+        #: the selected policy's config (its observation transform, with normalize_obs)
+        self.best_config: Any = None
         self.best_update = self.best_steps = 0
         self.validated_update = -1
 
-    def restore(self, record: dict[str, Any] | None, weights: dict[str, torch.Tensor], steps: int):
+    def restore(
+        self,
+        record: dict[str, Any] | None,
+        weights: dict[str, torch.Tensor],
+        steps: int,
+        config: Any = None,
+    ):
         """Continue a resumed run's selection: ``record`` is its ``selected_checkpoint``,
-        ``weights`` the selected weights (its ``model.safetensors``)."""
+        ``weights`` the selected weights (its ``model.safetensors``), ``config`` their
+        ``config.json``."""
+        self.best_config = config
         if self.every is not None:
             self.next_at = (steps // self.every + 1) * self.every
         if record:
@@ -326,6 +335,7 @@ class _Selector:
         if result.score > self.best_score:
             self.best_score = result.score
             self.best_weights = {k: v.clone() for k, v in run.policy.state_dict().items()}
+            self.best_config = dataclasses.replace(run.policy.config)
             self.best_update, self.best_steps = run.updates, run.steps
         self.validated_update = run.updates
         while self.next_at <= run.steps:
@@ -354,8 +364,13 @@ class _Run:
         self.config = config
         self.run_dir = run_dir
         self.obs_dim, self.n_actions = env_dims(config.env_id)
+        action_space = env_action_space(config.env_id)
         torch.manual_seed(config.seed)
-        self.policy = Policy(config.policy_config(self.obs_dim, self.n_actions))
+        self.policy = Policy(config.policy_config(self.obs_dim, self.n_actions, action_space))
+        if self.policy.config.is_box:
+            with torch.no_grad():
+                self.policy.log_std.fill_(config.log_std_init)
+        self.obs_stats = RunningObsStats(self.obs_dim) if config.normalize_obs else None
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
         self.steps = self.episodes = self.updates = 0
         self.wall_time = 0.0
@@ -382,7 +397,11 @@ class _Run:
         self.updates, self.wall_time = int(state["updates"]), float(state["wall_time"])
         self.rng = np.random.default_rng([self.config.seed, self.updates])
         self.grad_rng = np.random.default_rng([self.config.seed, 1, self.updates])
-        self.selector.restore(state.get("selected_checkpoint"), model, self.steps)
+        if self.obs_stats is not None and state.get("obs_stats"):
+            self.obs_stats = RunningObsStats.from_dict(state["obs_stats"], self.obs_dim)
+            self.policy.set_obs_transform(*self.obs_stats.shift_scale())
+        saved = PolicyConfig.load(self.run_dir / CONFIG_NAME)
+        self.selector.restore(state.get("selected_checkpoint"), model, self.steps, saved)
         truncate_log(self.run_dir, self.updates)
 
     def env_seed(self) -> int:
@@ -419,7 +438,10 @@ class _Run:
         hyperparameters and counters; the state file last."""
         selected = self.selector.best_weights
         save_weights(selected or self.good_weights, self.run_dir / WEIGHTS_NAME)
-        self.policy.config.save(self.run_dir / CONFIG_NAME)
+        if selected is not None and self.selector.best_config is not None:
+            self.selector.best_config.save(self.run_dir / CONFIG_NAME)
+        else:
+            self.policy.config.save(self.run_dir / CONFIG_NAME)
         if selected is not None:
             save_weights(self.good_weights, self.run_dir / LAST_WEIGHTS_NAME)
         save_optimizer(self.optimizer, self.run_dir / OPTIMIZER_NAME)
@@ -440,6 +462,7 @@ class _Run:
                 "hubpg_version": __version__,
                 **({"stopped_on": self.stopped_on} if self.stopped_on else {}),
                 **({"selected_checkpoint": summary} if summary else {}),
+                **({"obs_stats": self.obs_stats.to_dict()} if self.obs_stats else {}),
             },
         )
 
@@ -560,7 +583,7 @@ def _train(
 ) -> TrainResult:
     run_dir = Path(out) if out is not None else default_run_dir(config.env_id, config.seed)
     if not resume:  # a config or env error stops here, before any run folder exists
-        config.policy_config(*env_dims(config.env_id))
+        config.policy_config(*env_dims(config.env_id), env_action_space(config.env_id))
     prepare_run_dir(run_dir, overwrite, resume)
     if resume:
         saved = config_from_record(read_json(run_dir / HYPERPARAMETERS_NAME))
@@ -591,7 +614,7 @@ def _stopped_by(run: _Run, exc: BaseException) -> BaseException:
     if isinstance(exc, KeyboardInterrupt):
         run.stopped_on = "interrupted"
         run.checkpoint("interrupted")
-        return TrainingInterrupted(run.run_dir, run.updates)
+        return TrainingInterrupted(run.run_dir, run.updates, run.config.env_id)
     if isinstance(exc, TrainingDivergedError):
         run.stopped_on = "diverged"
         run.checkpoint("diverged")
@@ -615,10 +638,18 @@ class _Session:
 
     def __enter__(self) -> _Session:
         run, config = self.run, self.run.config
-        self.envs = make_vec_env(config.env_id, config.num_envs, max_t=config.max_t)
-        self.buffers = RolloutBuffers(config.num_envs, run.obs_dim)
+        self.envs = make_vec_env(
+            config.env_id, config.num_envs, max_t=config.max_t, mode=config.vector_mode
+        )
+        self.buffers = RolloutBuffers.for_policy(run.policy, config.num_envs)
         self.segments: SegmentRollout | None = None
         self.log_file, self.log = open_log(run.run_dir, LOG_FIELDS)  # keeps its columns
+        if self.progress and run.updates:
+            sys.stderr.write(
+                f"resuming {run.run_dir} from update {run.updates} "
+                f"({run.steps:,} steps, {run.episodes:,} episodes)\n"
+            )
+            sys.stderr.flush()
         self.bar = _progress_bar(config, run, self.progress)
         return self
 
@@ -626,12 +657,19 @@ class _Session:
         self.log_file.close()
         if self.bar is not None:
             self.bar.close()
+            from hubpg.trainbar import say_why_it_ended
+
+            run, config = self.run, self.run.config
+            detail = _early_stop_detail(config) if run.stopped_on == "target_return" else ""
+            say_why_it_ended(self.bar.desc, run.stopped_on, run.progress(), detail)
         self.envs.close()
 
     def loop(self) -> bool:
         """Update until the budget is spent or the target is met; returns whether it was."""
         run, config = self.run, self.run.config
         solved_streak = 0
+        # the held-out check failed for these very weights: no new check until an update
+        refuted = False
         last_save = time.perf_counter()
         session_start = time.perf_counter() - run.wall_time
         seed: int | None = run.env_seed()
@@ -647,6 +685,7 @@ class _Session:
             if on_target:  # verification batch: keep the policy that played it unchanged
                 loss, entropy = float("nan"), float("nan")
             else:
+                refuted = False
                 loss, entropy = _update(run, batch)
                 run.good_weights = {k: v.clone() for k, v in run.policy.state_dict().items()}
             run.updates += 1
@@ -655,12 +694,16 @@ class _Session:
             if batch.episode_returns.size:
                 self.last_mean = float(batch.episode_returns.mean())
             run.wall_time = time.perf_counter() - session_start
-            solved = solved_streak >= config.target_updates
+            solved = solved_streak >= config.target_updates and not refuted
             val_score = None
             try:  # the update is counted: its log row is written even if Ctrl-C/SIGTERM
-                val_score = run.selector.maybe_validate(  # lands during the validation
+                if solved and config.target_confirm_episodes:  # lands during the validation
+                    solved, val_score = _confirm_target(run)
+                    refuted = not solved
+                selected = run.selector.maybe_validate(
                     run, last=solved or run.budget_spent() is not None
                 )
+                val_score = selected if selected is not None else val_score
             finally:
                 run.wall_time = time.perf_counter() - session_start
                 self.log.writerow(_log_row(run, batch, loss, entropy, val_score))
@@ -697,6 +740,25 @@ class _Session:
         )
 
 
+def _confirm_target(run: _Run) -> tuple[bool, float]:
+    """Whether the policy also reaches ``target_return`` in every one of
+    ``target_confirm_episodes`` held-out episodes (seeds from ``select_seed``, disjoint
+    from the evaluation's 0, 1, ...; sampled actions, as the evaluation plays), and
+    that check's mean - std (logged as ``val_score``). Seeded: the same run stops at
+    the same update on any machine."""
+    from hubpg.evaluation import evaluate
+
+    c = run.config
+    result = evaluate(
+        run.policy,
+        episodes=c.target_confirm_episodes,
+        seed=c.select_seed,
+        max_t=c.eval_max_t or c.max_t,
+    )
+    reached = min(result.episode_returns) >= float(c.target_return or 0.0)
+    return reached, result.score
+
+
 def _update(run: _Run, batch: Batch) -> tuple[float, float]:
     """One gradient step on ``batch``; returns (loss, mean entropy)."""
     config = run.config
@@ -718,6 +780,9 @@ def _update(run: _Run, batch: Batch) -> tuple[float, float]:
     if config.grad_clip is not None:
         torch.nn.utils.clip_grad_norm_(run.policy.parameters(), config.grad_clip)
     run.optimizer.step()
+    if run.obs_stats is not None:  # the next batch is played with the updated statistics
+        run.obs_stats.update(batch.obs[:, : run.obs_dim])
+        run.policy.set_obs_transform(*run.obs_stats.shift_scale())
     return float(loss.item()), float(entropy.mean().item())
 
 
@@ -751,21 +816,27 @@ def _bar_position(total: int, run: _Run) -> int:
 def _progress_bar(config: TrainConfig, run: _Run, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from hubpg.trainbar import open_bar
 
     by_steps = config.total_steps is not None
     total = config.total_steps if by_steps else config.total_episodes
-    return tqdm(
+    return open_bar(
         total=total,
         initial=_bar_position(total, run),
         unit=" steps" if by_steps else " episodes",
-        unit_scale=True,
         desc=f"train {config.env_id}",
-        file=sys.stderr,
-        dynamic_ncols=True,
-        leave=False,
-        mininterval=0.25,
     )
+
+
+def _early_stop_detail(config: TrainConfig) -> str:
+    """What the target-return stop checked, for the line that says why a bar ended early."""
+    detail = (
+        f"every episode of {config.target_updates} batches in a row reached "
+        f"{config.target_return:g}"
+    )
+    if config.target_confirm_episodes:
+        detail += f", confirmed on {config.target_confirm_episodes} held-out episodes"
+    return detail
 
 
 __all__ = [

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from hubpg.config import TrainConfig
-from hubpg.policy import Policy, sample_categorical
+from hubpg.policy import Policy
 
 _EPS = float(np.finfo(np.float32).eps)
 
@@ -146,18 +146,38 @@ class RolloutBuffers:
     Args:
         num_envs: sub-envs stepped together.
         obs_dim: size of one raw observation.
+        action_dim: the dimensions of a box action (None: discrete actions, one index
+            per step).
     """
 
-    def __init__(self, num_envs: int, obs_dim: int) -> None:
+    def __init__(self, num_envs: int, obs_dim: int, action_dim: int | None = None) -> None:
         self.num_envs, self.obs_dim = num_envs, obs_dim
+        self.action_dim = action_dim
         self.capacity = 0
         self._grow(256)
 
+    @classmethod
+    def for_policy(cls, policy: Policy, num_envs: int) -> RolloutBuffers:
+        """Buffers for ``num_envs`` sub-envs played by ``policy`` (its observation size
+        and action kind).
+
+        Args:
+            policy: the policy that plays.
+            num_envs: sub-envs stepped together.
+        """
+        c = policy.config
+        return cls(num_envs, c.obs_dim, c.n_actions if c.is_box else None)
+
     def _grow(self, capacity: int) -> None:
         n, old = self.num_envs, self.capacity
+        actions = (
+            ((capacity, n), np.int64)
+            if self.action_dim is None
+            else ((capacity, n, self.action_dim), np.float32)
+        )
         shapes = {
             "raw": ((capacity, n, self.obs_dim), np.float32),
-            "actions": ((capacity, n), np.int64),
+            "actions": actions,
             "rewards": ((capacity, n), np.float64),
             "recorded": ((capacity, n), bool),
             "ends": ((capacity, n), bool),
@@ -184,6 +204,7 @@ class RolloutBuffers:
         recording: np.ndarray,
         ep_step: np.ndarray,
         ep_return: np.ndarray,
+        env_actions: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Step ``envs`` with ``actions`` taken on ``obs`` and store it as row ``t``; the
         sub-envs in ``recording`` count the step (reward, ``ep_step``, ``ep_return``,
@@ -198,10 +219,14 @@ class RolloutBuffers:
             recording: boolean mask of the sub-envs whose step belongs to the batch.
             ep_step: steps so far of each sub-env's episode.
             ep_return: return so far of each sub-env's episode.
+            env_actions: what the env is given (a box policy's clipped actions; None:
+                ``actions`` themselves).
         """
         self.raw[t] = obs
         self.actions[t] = actions
-        obs, reward, terminated, truncated, _ = envs.step(actions)
+        obs, reward, terminated, truncated, _ = envs.step(
+            actions if env_actions is None else env_actions
+        )
         recorded = self.recorded[t]
         recorded[:] = recording
         np.multiply(reward, recorded, out=self.rewards[t])
@@ -221,6 +246,7 @@ def play_round(
     rng: np.random.Generator,
     *,
     buffers: RolloutBuffers | None = None,
+    reward_scale: float = 1.0,
 ) -> Round:
     """Play ``n_episodes`` whole episodes with the current policy over the sub-envs.
 
@@ -241,9 +267,11 @@ def play_round(
         gamma: discount factor of the returns-to-go.
         rng: generator of the action samples.
         buffers: storage to reuse (one is made if ``None``).
+        reward_scale: factor of the rewards in the returns-to-go (not in the episode
+            returns reported).
     """
     n_envs = obs.shape[0]
-    buf = buffers or RolloutBuffers(n_envs, obs.shape[1])
+    buf = buffers or RolloutBuffers.for_policy(policy, n_envs)
     history = policy.new_history(n_envs)
     forward = policy.numpy_forward()
     stacked = history.reset(obs)
@@ -258,8 +286,10 @@ def play_round(
     t = 0
     while active.any() or (resetting.any() and started < n_episodes):
         buf.ensure(t)
-        actions = sample_categorical(forward(stacked), rng, out=uniforms)
-        obs, natural = buf.play_step(t, envs, obs, actions, active, ep_step, ep_return)
+        actions = policy.choose(forward(stacked), rng, uniforms=uniforms)
+        obs, natural = buf.play_step(
+            t, envs, obs, actions, active, ep_step, ep_return, policy.to_env(actions)
+        )
         ends = buf.ends[t]
         np.logical_and(buf.recorded[t], natural | (ep_step >= max_t), out=ends)
         for i in np.flatnonzero(ends):
@@ -277,7 +307,7 @@ def play_round(
         stacked = history.push(obs, new_episode=resetting)  # their obs starts a new game
         resetting = natural
         t += 1
-    return _round_from(buf, t, history, gamma, returns, lengths)
+    return _round_from(buf, t, history, gamma, returns, lengths, reward_scale=reward_scale)
 
 
 def _round_from(
@@ -289,12 +319,17 @@ def _round_from(
     lengths: list[int],
     start: int = 0,
     segment: bool = False,
+    reward_scale: float = 1.0,
 ) -> Round:
     """Flatten the recorded steps of rows ``start`` to ``t`` of ``buf`` into a
     :class:`Round` (rows before ``start`` only lend earlier frames to the history).
-    With ``segment``, each step's time for the baseline is its step in the segment."""
+    With ``segment``, each step's time for the baseline is its step in the segment;
+    ``reward_scale`` multiplies the rewards of the returns-to-go."""
     recorded = buf.recorded[start:t]
-    returns_to_go = discounted_returns(buf.rewards[start:t], gamma, buf.ends[start:t])
+    rewards = buf.rewards[start:t]
+    if reward_scale != 1.0:
+        rewards = rewards * reward_scale
+    returns_to_go = discounted_returns(rewards, gamma, buf.ends[start:t])
     step_idx, env_idx = np.nonzero(recorded)
     times = buf.times[start:t][recorded]
     baseline_times = step_idx.copy() if segment else None
@@ -337,11 +372,11 @@ class SegmentRollout:
         self.envs = envs
         self.segment_steps = int(segment_steps)
         self.obs, _ = envs.reset(seed=seed)
-        n, d = self.obs.shape
+        n = self.obs.shape[0]
         self.history = policy.new_history(n)
         self.stacked = self.history.reset(self.obs)
         self.carry = self.history.length - 1  # earlier frames a segment's first steps see
-        self.buffers = RolloutBuffers(n, d)
+        self.buffers = RolloutBuffers.for_policy(policy, n)
         self.buffers.ensure(self.carry + self.segment_steps - 1)
         self.uniforms = np.empty(n)
         self.ep_step = np.zeros(n, dtype=np.int64)
@@ -349,13 +384,20 @@ class SegmentRollout:
         self.resetting = np.zeros(n, dtype=bool)  # the next step is the env's auto-reset
         self.rounds = 0
 
-    def play(self, policy: Policy, gamma: float, rng: np.random.Generator) -> Round:
+    def play(
+        self,
+        policy: Policy,
+        gamma: float,
+        rng: np.random.Generator,
+        reward_scale: float = 1.0,
+    ) -> Round:
         """Play one segment with the current policy and return its steps.
 
         Args:
             policy: acts with its current weights (numpy forward pass).
             gamma: discount factor of the returns-to-go.
             rng: generator of the action samples.
+            reward_scale: factor of the rewards in the returns-to-go.
         """
         buf, p, n_steps = self.buffers, self.carry, self.segment_steps
         if p and self.rounds:  # the previous segment's last frames, for the history
@@ -366,9 +408,11 @@ class SegmentRollout:
         returns: list[float] = []
         lengths: list[int] = []
         for t in range(p, p + n_steps):
-            actions = sample_categorical(forward(stacked), rng, out=self.uniforms)
+            actions = policy.choose(forward(stacked), rng, uniforms=self.uniforms)
             # every sub-env plays, except on its auto-reset step
-            obs, ended = buf.play_step(t, envs, obs, actions, ~resetting, ep_step, ep_return)
+            obs, ended = buf.play_step(
+                t, envs, obs, actions, ~resetting, ep_step, ep_return, policy.to_env(actions)
+            )
             buf.ends[t] = ended
             if ended.any():
                 done = np.flatnonzero(ended)
@@ -381,7 +425,15 @@ class SegmentRollout:
         self.obs, self.stacked, self.resetting = obs, stacked, resetting
         self.rounds += 1
         played = _round_from(
-            buf, p + n_steps, self.history, gamma, returns, lengths, start=p, segment=True
+            buf,
+            p + n_steps,
+            self.history,
+            gamma,
+            returns,
+            lengths,
+            start=p,
+            segment=True,
+            reward_scale=reward_scale,
         )
         played.n_rollouts = self.envs.num_envs
         return played
@@ -404,7 +456,8 @@ def collect_segment(
         rng: generator of the action samples.
         grad_rng: generator of the kept steps (needed with ``grad_step_fraction < 1``).
     """
-    return _batch_from(rollout.play(policy, config.gamma, rng), config, grad_rng)
+    played = rollout.play(policy, config.gamma, rng, config.reward_scale)
+    return _batch_from(played, config, grad_rng)
 
 
 def collect_batch(
@@ -442,6 +495,7 @@ def collect_batch(
         config.gamma,
         rng,
         buffers=buffers,
+        reward_scale=config.reward_scale,
     )
     return _batch_from(played, config, grad_rng)
 

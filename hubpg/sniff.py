@@ -75,8 +75,34 @@ def _zip_holds_pickle(path: Path) -> bool:
         return False
 
 
+#: The one TorchScript file hubpg writes (hubpg.agent), for the Open RL Leaderboard.
+AGENT_NAME = "agent.pt"
+
+
+def is_torchscript_archive(path: Path | str) -> bool:
+    """Whether ``path`` is a TorchScript archive as ``torch.jit.save`` writes it (a zip
+    with ``code/``, ``data.pkl`` and ``constants.pkl`` under one top folder), judged by
+    its member names only: nothing is loaded.
+
+    Args:
+        path: the file.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    tops = {name.split("/", 1)[0] for name in names}
+    if len(tops) != 1:
+        return False
+    top = tops.pop()
+    has_code = any(name.startswith(f"{top}/code/") for name in names)
+    return has_code and f"{top}/constants.pkl" in names and f"{top}/data.pkl" in names
+
+
 def is_pickle(path: Path | str) -> bool:
-    """True when ``path`` is, or may hold, a pickle: a pickle suffix
+    """True when ``path`` is, or may hold, a pickle (except an ``agent.pt`` that is a
+    TorchScript archive, :func:`is_torchscript_archive`): a pickle suffix
     (:data:`~hubpg.runfolder.PICKLE_SUFFIXES`), a binary pickle stream (``PROTO``
     2-5) that is not a valid safetensors file, or a zip archive holding ``.pkl``
     members (what ``torch.save`` writes).
@@ -85,6 +111,8 @@ def is_pickle(path: Path | str) -> bool:
         path: the file to inspect.
     """
     path = Path(path)
+    if path.name == AGENT_NAME and is_torchscript_archive(path):
+        return False  # hubpg's TorchScript agent (hubpg.agent): loaded by torch.jit only
     if path.suffix.lower() in PICKLE_SUFFIXES:
         return True
     try:

@@ -211,14 +211,15 @@ def policy_from_files(files: dict[str, Path], repo_id: str) -> Policy:
         repo_id: the repo, for messages.
     """
     from hubpg.config import PolicyConfig
-    from hubpg.envs import env_dims
+    from hubpg.envs import env_action_space, env_dims
     from hubpg.policy import Policy, check_policy_matches_env
 
     try:
         config = PolicyConfig.from_dict(
             read_json(files[CONFIG_NAME]), source=f"{repo_id}/config.json"
         )
-        check_policy_matches_env(config, *env_dims(config.env_id))
+        space = env_action_space(config.env_id)  # a box policy's bounds are checked too
+        check_policy_matches_env(config, *env_dims(config.env_id), space)
     except ConfigError as exc:
         raise ConfigError(f"{exc}; the repo's config.json is not a hubpg policy config") from exc
     return Policy.from_files(config, files[WEIGHTS_NAME])

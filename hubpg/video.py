@@ -98,7 +98,10 @@ def record_episode(
     total = 0.0
     length = 0
     while length < max_t:
-        obs, reward, terminated, truncated, _ = env.step(int(act(obs)))
+        action = act(obs)  # an index, or a box policy's action vector
+        if np.ndim(action) == 0:
+            action = int(action)
+        obs, reward, terminated, truncated, _ = env.step(action)
         total += float(reward)
         length += 1
         frames.append(_render(env))

@@ -82,7 +82,7 @@ def test_train_accepts_a_yaml_config_file(tmp_path) -> None:
     "args, message",
     [
         (["train", "NoSuchEnv-v9"], "unknown env id 'NoSuchEnv-v9'"),
-        (["train", "Pendulum-v1"], "needs Discrete actions"),
+        (["train", "Blackjack-v1"], "needs flat vector observations"),
         (["train", "CartPole-v1", "--total-steps", "0"], "total_steps must be positive"),
         (["train", "CartPole-v1", "--total-episodes", "-5"], "total_episodes must be positive"),
         (["train", "CartPole-v1", "--lr", "-1"], "lr must be positive"),

@@ -21,6 +21,7 @@ def packaged(cartpole_run, tmp_path_factory):
 def test_package_holds_exactly_what_the_hub_gets(packaged) -> None:
     assert packaged.files == [
         "README.md",
+        "agent.pt",
         "config.json",
         "hyperparameters.json",
         "learning_curve.png",
@@ -229,3 +230,20 @@ def test_a_run_cut_by_its_time_limit_says_so_on_the_card(tmp_path) -> None:
     assert json.loads((run / "trainer_state.json").read_text())["stopped_on"] == "time_limit"
     card = package(run, tmp_path / "hub", episodes=2, video=False).package_dir / "README.md"
     assert "Training stopped on its time limit (--time-limit)" in card.read_text()
+
+
+def test_agent_pt_is_torchscript_not_refused_as_a_pickle_and_skipped_for_frame_stacks(
+    packaged, tmp_path
+) -> None:
+    from hubpg.agent import agent_line, agent_unsupported
+    from hubpg.config import PolicyConfig
+    from hubpg.sniff import is_pickle, is_torchscript_archive
+
+    agent = packaged.package_dir / "agent.pt"
+    assert is_torchscript_archive(agent) and not is_pickle(agent)
+    renamed = tmp_path / "other.pt"  # only hubpg's agent.pt is let through
+    renamed.write_bytes(agent.read_bytes())
+    assert is_pickle(renamed)
+    assert "sampled actions" in agent_line(packaged.package_dir)
+    stacked = PolicyConfig("Pixelcopter-PLE-v0", 7, 2, frame_stack=4, frame_stride=2)
+    assert "last 4 frames" in (agent_unsupported(stacked) or "")

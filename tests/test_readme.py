@@ -66,6 +66,10 @@ COMMANDS: dict[str, list[str] | str] = {
     "python scripts/sweep_pixelcopter.py": "tests/test_scripts.py (tiny budget)",
     "python scripts/bench_pixelcopter.py": "tests/test_scripts.py (tiny budget)",
     "python scripts/bench_throughput.py": "tests/test_scripts.py (tiny budget)",
+    "python scripts/bench_recipes.py": "tests/test_scripts.py (tiny budget)",
+    "python scripts/bench_async.py": "tests/test_scripts.py (tiny budget)",
+    "hubpg train Pendulum-v1 --seed 1": ["--total-steps", "2000", "--eval-episodes", "2"],
+    "hubpg train LunarLander-v3 --seed 1": ["--total-steps", "2000", "--eval-episodes", "2"],
 }  # fmt: skip
 
 

@@ -283,6 +283,7 @@ def test_ctrl_c_keeps_a_loadable_checkpoint(tmp_path) -> None:
     err = _signal_and_wait(proc, signal.SIGINT)
     assert proc.returncode == 130, err
     assert "checkpoint kept in" in err and str(run_dir) in err
+    assert f"Continue it with: hubpg train CartPole-v1 --out {run_dir} --resume" in err
     assert "Traceback" not in err
     state = json.loads((run_dir / "trainer_state.json").read_text())
     assert state["status"] == "interrupted" and state["updates"] > 0

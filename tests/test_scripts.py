@@ -17,7 +17,10 @@ SCRIPTS = ROOT / "scripts"
 #: the test checks it finishes with status 0 and prints something).
 TINY_ARGS: dict[str, list[str]] = {
     "bench_envs.py": ["--seconds", "0.05", "--envs", "2"],
+    "bench_async.py": ["--envs", "Pendulum-v1", "--num-envs", "2", "--steps", "10"],
     "bench_hub.py": ["--repeats", "1", "--episodes", "2"],
+    "bench_recipes.py": ["--envs", "Pendulum-v1", "--seeds", "1", "--total-steps", "2000",
+                         "--out", "recipes"],
     "bench_pixelcopter.py": ["--seeds", "1", "--jobs", "1", "--total-steps", "2000",
                              "--episodes", "2"],
     "bench_train.py": ["--seeds", "1", "--skip-course"],

@@ -8,6 +8,7 @@ only imported when an env is made.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,25 @@ import numpy as np
 from hubpg.errors import MissingEnvDependencyError, UnknownEnvError, UnsupportedEnvError
 
 PIXELCOPTER_ID = "Pixelcopter-PLE-v0"
+
+#: Gymnasium's env families that need an extra package, by the start of their entry
+#: point, and hubpg's extra (named as Gymnasium names it) that installs it.
+EXTRAS = {
+    "gymnasium.envs.box2d": ("Box2D", "box2d"),
+    "gymnasium.envs.mujoco": ("MuJoCo", "mujoco"),
+}
+
+
+def headless_gl() -> None:
+    """Choose a MuJoCo renderer that works without a display: with no ``DISPLAY`` and no
+    ``MUJOCO_GL`` set, EGL (GLFW needs a display; OSMesa is rarely installed). Called
+    before any MuJoCo env is made; a user's own ``MUJOCO_GL`` always wins."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("MUJOCO_GL"):
+        os.environ["MUJOCO_GL"] = "egl"
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+
+headless_gl()
 
 
 def register_envs() -> None:
@@ -57,29 +77,44 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
         kwargs["render_mode"] = render_mode
     with missing_dependency_hint(env_id):
         env = gym.make(env_id, **kwargs)
-    require_discrete(env.action_space, env_id)
+    require_supported(env.action_space, env_id)
     return env
 
 
 def make_vec_env(
-    env_id: str, num_envs: int, max_t: int | None = None, **kwargs: Any
+    env_id: str, num_envs: int, max_t: int | None = None, mode: str = "auto", **kwargs: Any
 ) -> gym.vector.VectorEnv:
     """Make ``num_envs`` copies of an env stepped together.
 
-    Uses the env's own batched implementation (``vector_entry_point``) where it
-    has one (CartPole-v1, Pixelcopter-PLE-v0), else Gymnasium's sync vector env.
-    Sub-envs auto-reset on the step after they end (Gymnasium's next-step mode).
-    ``max_t`` truncates every game after that many steps (never later than the
-    env's own time limit), so that a sub-env cut at ``max_t`` starts its next game.
+    With ``mode="auto"`` it uses the env's own batched implementation
+    (``vector_entry_point``) where it has one (CartPole-v1, Pixelcopter-PLE-v0), else
+    Gymnasium's sync vector env; ``"sync"`` always the sync one, ``"async"`` Gymnasium's
+    async vector env (one worker process per copy: the same observations and rewards as
+    the sync env, spread over the cores). Sub-envs auto-reset on the step after they
+    end (Gymnasium's next-step mode). ``max_t`` truncates every game after that many
+    steps (never later than the env's own time limit), so that a sub-env cut at
+    ``max_t`` starts its next game.
+
+    Args:
+        env_id: the Gymnasium id.
+        num_envs: copies stepped together.
+        max_t: cap on an episode's steps.
+        mode: ``auto``, ``sync`` or ``async``.
+        kwargs: passed on to the env.
     """
     spec = check_env_id(env_id)
     if max_t is not None:
         limit = spec.max_episode_steps
         kwargs["max_episode_steps"] = max_t if limit is None else min(max_t, limit)
-    mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
+    if mode == "auto":
+        mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
     with missing_dependency_hint(env_id):
         envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
-    require_discrete(envs.single_action_space, env_id)
+    try:
+        require_supported(envs.single_action_space, env_id)
+    except UnsupportedEnvError:
+        envs.close()
+        raise
     return envs
 
 
@@ -93,25 +128,80 @@ def missing_dependency_hint(env_id: str) -> Iterator[None]:
     """
     try:
         yield
-    except gym.error.DependencyNotInstalled as exc:
+    except (gym.error.DependencyNotInstalled, ImportError) as exc:
+        extra = env_extra(env_id)
+        if extra is None and not isinstance(exc, gym.error.DependencyNotInstalled):
+            raise
         detail = " ".join(str(exc).split()).rstrip(".")
+        if extra is not None:
+            package, name = extra
+            raise MissingEnvDependencyError(
+                f"{env_id} needs {package}, which is not installed ({detail}); install "
+                f"hubpg's {name} extra: pip install 'hubpg[{name}]' (or "
+                f"pip install 'gymnasium[{name}]')"
+            ) from None
         raise MissingEnvDependencyError(
             f"{env_id} needs a package that is not installed ({detail}); install it and "
             "run the command again"
         ) from None
 
 
-def require_discrete(space: gym.Space, env_id: str) -> None:
-    """Raise :class:`UnsupportedEnvError` unless ``space`` is ``Discrete``."""
-    if not isinstance(space, gym.spaces.Discrete):
+def env_extra(env_id: str) -> tuple[str, str] | None:
+    """``(package, extra)`` for an env that needs one of :data:`EXTRAS` (by its entry
+    point), e.g. ``("Box2D", "box2d")`` for LunarLander-v3; None otherwise.
+
+    Args:
+        env_id: a registered Gymnasium id.
+    """
+    spec = gym.registry.get(env_id)
+    entry = spec.entry_point if spec is not None else None
+    if not isinstance(entry, str):
+        return None
+    for prefix, extra in EXTRAS.items():
+        if entry.startswith(prefix):
+            return extra
+    return None
+
+
+def require_supported(space: gym.Space, env_id: str) -> None:
+    """Raise :class:`UnsupportedEnvError` unless ``space`` is ``Discrete`` or a flat
+    ``Box`` with finite bounds (what the categorical and Gaussian policies act in)."""
+    if isinstance(space, gym.spaces.Discrete):
+        return
+    if isinstance(space, gym.spaces.Box):
+        if len(space.shape) == 1 and np.all(np.isfinite(space.low) & np.isfinite(space.high)):
+            return
         raise UnsupportedEnvError(
-            f"{env_id} has a {type(space).__name__} action space; REINFORCE here needs "
-            "Discrete actions. Pick an env with discrete actions, such as CartPole-v1"
+            f"{env_id} has a Box action space of shape {space.shape} with bounds "
+            f"{space.low.tolist()}..{space.high.tolist()}; hubpg's Gaussian policy needs a "
+            "flat Box(n,) with finite bounds"
         )
+    raise UnsupportedEnvError(
+        f"{env_id} has a {type(space).__name__} action space; hubpg's policies act in "
+        "Discrete or Box(n,) action spaces. Pick such an env, e.g. CartPole-v1 or Pendulum-v1"
+    )
+
+
+#: Kept for callers written before box action spaces: the same check.
+require_discrete = require_supported
+
+
+def env_action_space(env_id: str) -> gym.Space:
+    """The action space of ``env_id`` (Discrete or Box; anything else is refused).
+
+    Args:
+        env_id: a Gymnasium id.
+    """
+    env = make_env(env_id)
+    try:
+        return env.action_space
+    finally:
+        env.close()
 
 
 def env_dims(env_id: str) -> tuple[int, int]:
-    """Observation size and number of actions of ``env_id``."""
+    """Observation size and number of actions (discrete) or action dimensions (box)
+    of ``env_id``."""
     env = make_env(env_id)
     try:
         shape = env.observation_space.shape
@@ -120,7 +210,9 @@ def env_dims(env_id: str) -> tuple[int, int]:
                 f"{env_id} has observations of shape {shape}; hubpg's MLP policy needs flat "
                 "vector observations. Pick an env with Box(n,) observations"
             )
-        return int(shape[0]), int(env.action_space.n)
+        space = env.action_space
+        n = space.n if isinstance(space, gym.spaces.Discrete) else space.shape[0]
+        return int(shape[0]), int(n)
     finally:
         env.close()
 
@@ -157,6 +249,7 @@ REWARD_PER_STEP: dict[str, tuple[float, float]] = {
     "Acrobot-v1": (-1.0, 0.0),  # -1 per step, 0 on reaching the goal
     "MountainCar-v0": (-1.0, -1.0),  # -1 per step, until the goal
     "Pendulum-v1": (-16.2736044, 0.0),  # -(pi^2 + 0.1 * 8^2 + 0.001 * 2^2) at worst
+    "InvertedPendulum-v4": (0.0, 1.0),
     "InvertedPendulum-v5": (0.0, 1.0),  # +1 per step while the pole stands
 }
 
