@@ -225,6 +225,7 @@ def write_card(
     """(Re)write ``README.md`` in ``package_dir`` from its ``results.json``,
     ``hyperparameters.json`` and ``config.json``; ``video``/``curve`` default to
     whether those files are there."""
+    from hubpg.agent import AGENT_NAME, agent_line
     from hubpg.card import render_card
 
     package_dir = Path(package_dir)
@@ -248,6 +249,9 @@ def write_card(
         converted_from=(
             read_json(package_dir / LEGACY_NAME) if (package_dir / LEGACY_NAME).is_file() else None
         ),
+        agent={"file": AGENT_NAME, "description": agent_line(package_dir)}
+        if (package_dir / AGENT_NAME).is_file()
+        else None,
     )
     path = package_dir / CARD_NAME
     with atomic_path(path) as tmp:

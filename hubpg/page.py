@@ -259,14 +259,18 @@ def _verdict(row: dict[str, Any], cap: float | None) -> tuple[str, str]:
         if not problem.startswith("not verifiable"):
             problem = f"not verifiable: {problem}"
         return problem, "unknown"
+    verdict = row.get("claim_verdict") if isinstance(row.get("claim_verdict"), dict) else {}
+    reason = verdict.get("reason") if isinstance(verdict.get("reason"), str) else None
     if claim_impossible(row, cap):
         return (
             f"impossible claim: {_fixed(row['claimed_mean'])} is above the maximum return {cap:g}",
             "impossible",
         )
+    if verdict.get("code") == "impossible":
+        return f"impossible claim: {(reason or '').removeprefix('impossible: ')}", "impossible"
     supported = row.get("claim_supported")
     if supported is True:
-        return "claim supported", "ok"
+        return (f"claim supported: {reason}" if reason else "claim supported"), "ok"
     if supported is False:
         reason = row.get("claim_problem") or "the measured mean is lower by more than chance allows"
         return f"claim not supported: {reason}", "no"

@@ -455,6 +455,8 @@ class Verified:
     claimed: dict[str, Any] | None
     claim_supported: bool | None
     claim_problem: str | None = None
+    #: Why the claim is or is not supported (:meth:`hubpg.claims.Verdict.to_dict`).
+    claim_verdict: dict[str, Any] | None = None
     #: What a course checkpoint was read as and what was assumed (None: a hubpg repo).
     legacy: dict[str, Any] | None = None
     #: Whether course checkpoints were allowed (``legacy=True``): the report then says
@@ -474,6 +476,7 @@ class Verified:
             report.get("claimed"),
             report.get("claim_supported"),
             report.get("claim_problem"),
+            report.get("claim_verdict"),
             report.get("legacy"),
             "legacy" in report,
             Path(report["video"]) if report.get("video") else None,
@@ -492,6 +495,7 @@ class Verified:
             "claimed": self.claimed,
             "claim_supported": self.claim_supported,
             "claim_problem": self.claim_problem,
+            "claim_verdict": self.claim_verdict,
         }
         if self.legacy_read:
             report["legacy"] = self.legacy

@@ -36,6 +36,8 @@ class Row:
     measured_n_episodes: int | None = None
     claim_supported: bool | None = None
     claim_problem: str | None = None
+    #: Why the claim is or is not supported (:meth:`hubpg.claims.Verdict.to_dict`).
+    claim_verdict: dict[str, Any] | None = None
     #: The listed commit's date (ISO 8601).
     date: str | None = None
     #: The listed commit: exactly the one verified.
@@ -166,7 +168,7 @@ def _fill_from_listing(row: dict[str, Any], model: Any, env_id: str) -> None:
         row["problem"] = NO_CLAIM
         return
     row.update(claimed_mean=mean, claimed_std=std, claimed_score=leaderboard_score(mean, std))
-    impossible = impossible_reason(mean, env_id)
+    impossible = impossible_reason(mean, env_id, std=std)
     if impossible is not None:
         row.update(claim_supported=False, claim_problem=impossible)
 
@@ -208,7 +210,11 @@ def _apply(row: dict[str, Any], outcome: dict[str, Any], env_id: str) -> None:
     )
     claim = Claim(row["claimed_mean"], row["claimed_std"], row["claimed_n_episodes"])
     verdict = judge_claim(claim, env_id=env_id, mean=mean, std=std, n=n)
-    row.update(claim_supported=verdict.supported, claim_problem=verdict.reason)
+    row.update(
+        claim_supported=verdict.supported,
+        claim_problem=verdict.problem,
+        claim_verdict=verdict.to_dict(),
+    )
 
 
 def _sort_key(row: dict[str, Any], by: str) -> tuple[Any, ...]:
