@@ -1,7 +1,7 @@
 """Headless Chromium for page tests: Debian's ``chromium`` driven by Playwright's Python
-API (Playwright's own browser download cannot work offline). ``.ci/run`` installs
-chromium when it is missing; where no browser can be had at all, the browser tests
-are skipped with a visible reason, never silently."""
+API (Playwright's own browser download cannot work offline). ``scripts/test.sh`` (and so
+``.ci/run``) installs chromium when it is missing; without it the browser tests fail with
+that advice, never skip."""
 
 from __future__ import annotations
 
@@ -36,11 +36,13 @@ def browser() -> Iterator[Any]:
     """A headless Chromium (Playwright ``Browser``) for the whole session."""
     executable = chromium_path()
     if executable is None:
-        pytest.skip("no chromium on this machine (apt-get install chromium); browser tests skipped")
+        pytest.fail(
+            "no chromium on this machine: run scripts/test.sh (it installs it) or apt-get install chromium"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("playwright is not installed (pip install playwright); browser tests skipped")
+        pytest.fail("playwright is not installed: run scripts/test.sh (it installs the dev extras)")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=executable, headless=True, args=CHROMIUM_ARGS

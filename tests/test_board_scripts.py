@@ -62,7 +62,9 @@ def test_bench_leaderboard_distinct_models_tiny_mode() -> None:
 @pytest.mark.slow
 def test_screenshot_script_photographs_a_verified_page(cartpole_run, tmp_path) -> None:
     if chromium_path() is None:
-        pytest.skip("no chromium on this machine (apt-get install chromium): screenshot untested")
+        pytest.fail(
+            "no chromium on this machine: run scripts/test.sh (it installs it) or apt-get install chromium"
+        )
     out, site = tmp_path / "shot.png", tmp_path / "site"
     _run_script(
         "screenshot_leaderboard.py",
