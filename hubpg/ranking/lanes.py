@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from hubpg.evaluation import MAX_PARALLEL_EPISODES
+from hubpg.policy import softmax_rows
 from hubpg.results import Evaluated
 
 #: Sub-envs of one :class:`Lanes` at most (lanes x episodes).
@@ -247,7 +248,7 @@ class Lanes:
                         np.tanh(out, out=out)
                     else:
                         np.maximum(out, 0.0, out=out)
-        return _softmax(bufs[-1])
+        return softmax_rows(bufs[-1])
 
     def _actions(self, probs: np.ndarray) -> np.ndarray:
         if self.deterministic:
@@ -300,23 +301,6 @@ class Lanes:
             deterministic=self.deterministic,
             max_t=self.max_t,
         )
-
-
-def _softmax(h: np.ndarray) -> np.ndarray:
-    """:class:`~hubpg.policy.NumpyForward`'s softmax, in place, row by row."""
-    if h.shape[1] == 2:  # p0 = 1 / (1 + exp(l1 - l0)), p1 = 1 - p0
-        p0, p1 = h[:, 0], h[:, 1]
-        np.subtract(p1, p0, out=p0)
-        np.clip(p0, -80.0, 80.0, out=p0)
-        np.exp(p0, out=p0)
-        p0 += 1.0
-        np.reciprocal(p0, out=p0)
-        np.subtract(1.0, p0, out=p1)
-        return h
-    h -= h.max(axis=1, keepdims=True)
-    np.exp(h, out=h)
-    h /= h.sum(axis=1, keepdims=True)
-    return h
 
 
 def evaluate_many(
