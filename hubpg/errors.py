@@ -287,6 +287,18 @@ class ForeignFormatError(HubpgError, ValueError):
         self.library = library
 
 
+class PickleWalkRefusal(HubpgError, ValueError):
+    """Inside :mod:`hubpg.legacy.pickles`: a reason to refuse a pickle, which the walk
+    completes with the file's name as a :class:`LegacyCheckpointError` (never shown as
+    it is)."""
+
+    exit_code = 2
+
+
+class NotAPickleRefusal(PickleWalkRefusal):
+    """Bytes that are no pickle torch's weights-only unpickler reads."""
+
+
 # --------------------------------------------------------------------------- a student's own module (hubpg.live, hubpg.course)
 
 

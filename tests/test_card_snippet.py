@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ ALICE = "hf_local_alice"
 
 #: Runs the snippet with hubpg made unimportable (the venv may hold an editable install).
 HARNESS = """
-import importlib.util, sys
+import importlib.util, os, sys
 ROOT = {root!r}
 
 class NoHubpg:
@@ -28,7 +29,7 @@ class NoHubpg:
         return None
 
 sys.meta_path.insert(0, NoHubpg())
-sys.path[:] = [p for p in sys.path if p and not p.startswith(ROOT)]
+sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != ROOT]
 try:
     import hubpg  # noqa: F401
 except ModuleNotFoundError:
@@ -56,7 +57,8 @@ def test_the_cards_snippet_plays_an_episode_without_hubpg(cartpole_run, tmp_path
 
     repo = "alice/snippet-cartpole"
     with running_hub(tmp_path / "hubdata") as hub:
-        hubpg.push(cartpole_run, repo=repo, endpoint=hub.url, token=ALICE, episodes=3)
+        run = shutil.copytree(cartpole_run, tmp_path / "run", ignore=shutil.ignore_patterns("hub"))
+        hubpg.push(run, repo=repo, endpoint=hub.url, token=ALICE, episodes=3)
         card = Path(
             hf_hub_download(repo, "README.md", endpoint=hub.url, cache_dir=tmp_path / "cache")
         ).read_text(encoding="utf-8")

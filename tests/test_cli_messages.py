@@ -228,7 +228,7 @@ def test_help_lists_each_commands_whole_first_sentence() -> None:
     commands = proc.stdout.split("Commands:")[1]
     assert "..." not in commands
     flat = " ".join(commands.split())
-    assert "Rank the models tagged ENV_ID and reinforce by claimed (or, with --verify," in flat
+    assert "Rank the models tagged ENV_ID by claimed (or, with --verify, measured) mean" in flat
     assert "Upload RUN_DIR's package (built if needed) to the Hub in one commit." in flat
 
 

@@ -209,7 +209,8 @@ def test_a_dribbled_download_ends_with_timed_out(hub, cartpole_run, tmp_path: Pa
     once the timeout has passed."""
     from hubpg.api import push
 
-    push(cartpole_run, repo="alice/dribbled", endpoint=hub.url, token=ALICE, episodes=5)
+    run = shutil.copytree(cartpole_run, tmp_path / "run", ignore=shutil.ignore_patterns("hub"))
+    push(run, repo="alice/dribbled", endpoint=hub.url, token=ALICE, episodes=5)
     with _dribbling_proxy(hub.url) as url:
         start = time.monotonic()
         # run_cli's own timeout (a hang) fails the test with TimeoutExpired

@@ -101,9 +101,12 @@ def models(hub, cartpole_run, tmp_path_factory):
     alice, bob = HfApi(endpoint=hub.url, token=ALICE), HfApi(endpoint=hub.url, token=BOB)
     api_of = {"alice": alice, "bob": bob}
     token_of = {"alice": ALICE, "bob": BOB}
+    # a copy without the session run's package, which other tests may have built
+    # with fewer episodes (push reuses a package that is there)
+    good = shutil.copytree(cartpole_run, tmp / "good", ignore=shutil.ignore_patterns("hub"))
     for repo in GOOD:  # the trained run, 500 +/- 0
-        push(cartpole_run, repo=repo, endpoint=hub.url, token=token_of[repo.split("/")[0]])
-    push(cartpole_run, repo=PRIVATE, private=True, endpoint=hub.url, token=ALICE)
+        push(good, repo=repo, endpoint=hub.url, token=token_of[repo.split("/")[0]])
+    push(good, repo=PRIVATE, private=True, endpoint=hub.url, token=ALICE)
     for repo, factor in ((MID, 0.5), (LOW, 0.2), (INFLATED, 0.1)):
         run = _tempered_run(cartpole_run, tmp / repo.replace("/", "--"), factor)
         owner = repo.split("/")[0]

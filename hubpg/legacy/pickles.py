@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubpg.errors import LegacyCheckpointError
+from hubpg.errors import NotAPickleRefusal as _NotAPickle
+from hubpg.errors import PickleWalkRefusal as _Refused
 
 #: Deepest tuple nesting, and most elements a tuple may reach through shared
 #: references (``torch.save`` writes shapes and storage records: depth 2, a few items).
@@ -143,14 +145,6 @@ class PickleFacts:
 
 
 # --------------------------------------------------------------------------- the walk
-
-
-class _Refused(Exception):
-    """A reason to refuse, completed with the file's name by :func:`walk_pickle`."""
-
-
-class _NotAPickle(_Refused):
-    """Bytes that are no pickle torch's weights-only unpickler reads."""
 
 
 class _Walk:
