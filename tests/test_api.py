@@ -203,7 +203,10 @@ def test_progress_means_the_same_on_every_call(
     (train always did); ``False`` prints no bar and huggingface_hub's bar setting is as
     it was afterwards, whatever it was. (The setting is the test's to choose: the
     environment variable tests/localhub sets for the session would override it.)"""
-    monkeypatch.setattr("huggingface_hub.utils.tqdm.HF_HUB_DISABLE_PROGRESS_BARS", None)
+    import importlib
+
+    bars = importlib.import_module("huggingface_hub.utils.tqdm")  # the module, not the class
+    monkeypatch.setattr(bars, "HF_HUB_DISABLE_PROGRESS_BARS", None)
     from huggingface_hub.utils import (
         are_progress_bars_disabled,
         disable_progress_bars,
