@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -83,6 +84,10 @@ MIN_BYTES_PER_S = 10_000
 #: smallest. Empty: the hooks do nothing.
 _OPEN: list[float] = []
 _OPEN_LOCK = threading.Lock()
+#: huggingface_hub's settings as the first open block found them (restored by the last).
+_SAVED: dict[str, Any] = {}
+_SETTINGS = ("HF_HUB_DISABLE_XET", "HF_HUB_DISABLE_TELEMETRY", "HF_HUB_ETAG_TIMEOUT")
+_SETTINGS += ("HF_HUB_DOWNLOAD_TIMEOUT",)
 
 
 def _forget_open_blocks() -> None:
@@ -90,6 +95,7 @@ def _forget_open_blocks() -> None:
     at the fork) are not the child's."""
     global _OPEN_LOCK
     _OPEN.clear()
+    _SAVED.clear()
     _OPEN_LOCK = threading.Lock()
 
 
@@ -108,8 +114,10 @@ def hub_client(endpoint: str, *, timeout: float | None = None) -> Iterator[float
     shared client of ``huggingface_hub.utils.get_session()`` gets two event hooks
     (httpx's documented ``timeout`` and ``trace`` request extensions), removed when
     the last block ends; the client itself, and any factory set with
-    ``set_client_factory``, stay the caller's. Nests, and may run in several threads.
-    (Xet transfers, on huggingface.co only, run in ``hf_xet`` outside this client.)
+    ``set_client_factory``, stay the caller's. Nests, and may run in several threads
+    at once: the first block to open saves huggingface_hub's settings and the last to
+    close restores them (a block's changes hold until then). (Xet transfers, on
+    huggingface.co only, run in ``hf_xet`` outside this client.)
 
     Args:
         endpoint: the Hub URL the block talks to.
@@ -124,22 +132,19 @@ def hub_client(endpoint: str, *, timeout: float | None = None) -> Iterator[float
     )
 
     seconds = resolve_timeout(timeout)
-    saved = {
-        name: getattr(constants, name)
-        for name in ("HF_HUB_DISABLE_XET", "HF_HUB_DISABLE_TELEMETRY")
-        + (("HF_HUB_ETAG_TIMEOUT", "HF_HUB_DOWNLOAD_TIMEOUT") if timeout is not None else ())
-    }
-    bars_off = are_progress_bars_disabled()
     session = get_session()
     with _OPEN_LOCK:
+        if not _OPEN:
+            _SAVED.update({name: getattr(constants, name) for name in _SETTINGS})
+            _SAVED["bars_off"] = are_progress_bars_disabled()
+            _set_hooks(session, on=True)
+            disable_progress_bars()
         _OPEN.append(seconds)
-        _set_hooks(session, on=True)
-    if is_loopback(endpoint):
-        constants.HF_HUB_DISABLE_XET = True
-    constants.HF_HUB_DISABLE_TELEMETRY = True
-    if timeout is not None:
-        constants.HF_HUB_ETAG_TIMEOUT = constants.HF_HUB_DOWNLOAD_TIMEOUT = seconds
-    disable_progress_bars()
+        if is_loopback(endpoint):
+            constants.HF_HUB_DISABLE_XET = True
+        constants.HF_HUB_DISABLE_TELEMETRY = True
+        if timeout is not None:
+            constants.HF_HUB_ETAG_TIMEOUT = constants.HF_HUB_DOWNLOAD_TIMEOUT = seconds
     try:
         yield seconds
     finally:
@@ -147,10 +152,11 @@ def hub_client(endpoint: str, *, timeout: float | None = None) -> Iterator[float
             _OPEN.remove(seconds)
             if not _OPEN:
                 _set_hooks(session, on=False)
-        for name, value in saved.items():
-            setattr(constants, name, value)
-        if not bars_off:
-            enable_progress_bars()
+                for name in _SETTINGS:
+                    setattr(constants, name, _SAVED[name])
+                if not _SAVED.pop("bars_off"):
+                    enable_progress_bars()
+                _SAVED.clear()
 
 
 def _set_hooks(session: Any, *, on: bool) -> None:
@@ -461,6 +467,8 @@ def download(
     target: HubTarget | None = None,
     choose: Callable[[list[Any]], tuple[str, ...]] | None = None,
     files_metadata: bool = False,
+    listed: list[str] | None = None,
+    into: Path | None = None,
 ) -> Downloaded:
     """Download ``files`` (those the repo has) of ``repo_id``, all at one commit: the
     transport of every download. One ``model_info`` (the commit and the file list), then
@@ -477,31 +485,63 @@ def download(
             ``files``; it may raise a hubpg error to refuse the repo before anything is
             downloaded (the workflow's rules live there, not here).
         files_metadata: ask for each file's size too (for ``choose``).
+        listed: the repo's file names at ``revision``, a full commit sha, as a listing
+            gave them (``list_models(full=True)``): no ``model_info`` is asked then.
+        into: a folder: each file is fetched with one GET straight into it, not through
+            huggingface_hub's cache (for files read once, as a leaderboard reads them).
     """
     validate_repo_id(repo_id)
     target = (target or HubTarget()).resolved()
     endpoint, token = target.endpoint or DEFAULT_ENDPOINT, target.token
-    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import RepoSibling
 
     with (
         hub_client(endpoint, timeout=target.timeout),
         hub_errors("download", repo_id, endpoint, token_given=bool(token)),
     ):
-        api = HfApi(endpoint=endpoint, token=token or False)
-        info = api.model_info(repo_id, revision=revision, files_metadata=files_metadata)
-        siblings = list(info.siblings or [])
+        if listed is not None and revision is not None and _COMMIT_SHA.fullmatch(revision):
+            sha, siblings = revision, [RepoSibling(rfilename=name) for name in listed]
+        else:
+            api = HfApi(endpoint=endpoint, token=token or False)
+            info = api.model_info(repo_id, revision=revision, files_metadata=files_metadata)
+            sha, siblings = info.sha, list(info.siblings or [])
         present = {s.rfilename for s in siblings}
-        wanted = choose(siblings) if choose is not None else files
-        paths = {
-            name: Path(
-                hf_hub_download(
-                    repo_id, name, revision=info.sha, endpoint=endpoint, token=token or False
-                )
-            )
-            for name in wanted
-            if name in present
-        }
-    return Downloaded(repo_id, info.sha, paths)
+        wanted = [name for name in (choose(siblings) if choose else files) if name in present]
+        get = _cached if into is None else functools.partial(_fetched, folder=into)
+        paths = {name: get(repo_id, name, sha, endpoint, token) for name in wanted}
+    return Downloaded(repo_id, sha, paths)
+
+
+#: A full commit sha: what a listing names, and what a file URL may pin.
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def _cached(repo_id: str, name: str, sha: str, endpoint: str, token: str | None) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    return Path(
+        hf_hub_download(repo_id, name, revision=sha, endpoint=endpoint, token=token or False)
+    )
+
+
+def _fetched(
+    repo_id: str, name: str, sha: str, endpoint: str, token: str | None, *, folder: Path
+) -> Path:
+    """One GET of a file at a commit into ``folder`` (hub_client's limits apply)."""
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    url = hf_hub_url(repo_id, name, revision=sha, endpoint=endpoint)
+    headers = build_hf_headers(token=token or False, library_name="hubpg")
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with get_session().stream("GET", url, headers=headers, follow_redirects=True) as response:
+        hf_raise_for_status(response)
+        with path.open("wb") as handle:
+            for chunk in response.iter_bytes():
+                handle.write(chunk)
+    return path
 
 
 @dataclass
@@ -520,7 +560,8 @@ def list_models(
     tags: list[str],
     author: str | None = None,
 ) -> Iterator[Any]:
-    """The models tagged with every one of ``tags`` (``cardData`` included), page by page
+    """The models tagged with every one of ``tags`` (``cardData`` and ``siblings``, the
+    file names, included), page by page
     as ``huggingface_hub`` reads them, each a ``ModelInfo`` or, when one item cannot be
     read, an :class:`UnreadableListing` in its place. Call inside :func:`hub_client`
     and :func:`hub_errors`.
@@ -534,7 +575,8 @@ def list_models(
     from huggingface_hub import ModelInfo
     from huggingface_hub.utils import build_hf_headers, paginate
 
-    params: dict[str, Any] = {"filter": list(tags), "cardData": True}
+    # full: each model's file names too (siblings), so a check needs no model_info
+    params: dict[str, Any] = {"filter": list(tags), "cardData": True, "full": True}
     if author:
         params["author"] = author
     headers = build_hf_headers(token=token or False, library_name="hubpg")

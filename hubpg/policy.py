@@ -263,7 +263,14 @@ class Policy(nn.Module):
         return cls.from_files(config, directory / WEIGHTS_NAME, device=device)
 
     @classmethod
-    def from_files(cls, config: PolicyConfig, weights_path: Path, device: str = "cpu") -> Policy:
+    def from_files(
+        cls,
+        config: PolicyConfig,
+        weights_path: Path,
+        device: str = "cpu",
+        *,
+        source: str | None = None,
+    ) -> Policy:
         """Build from ``config`` and load the safetensors file at ``weights_path`` strictly.
 
         The file's header (names, shapes) is checked against ``config`` before the
@@ -274,10 +281,13 @@ class Policy(nn.Module):
             config: the architecture.
             weights_path: the ``model.safetensors`` file.
             device: the torch device.
+            source: how messages name the file (default: its path), e.g. the repo's
+                ``NAMESPACE/NAME/model.safetensors`` for a downloaded one.
         """
-        check_weights_header(config, weights_path)
+        source = source or str(weights_path)
+        check_weights_header(config, weights_path, source=source)
         policy = cls(config)
-        load_weights_strict(policy, read_weights(weights_path), str(weights_path))
+        load_weights_strict(policy, read_weights(weights_path, source=source), source)
         return policy.to(device).eval()
 
 
@@ -328,17 +338,19 @@ def expected_shapes(config: PolicyConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def check_weights_header(config: PolicyConfig, path: Path) -> None:
+def check_weights_header(config: PolicyConfig, path: Path, *, source: str | None = None) -> None:
     """Raise :class:`WeightsError` unless the safetensors header at ``path`` names exactly
     the tensors ``config`` needs, with their shapes (only the header is read).
 
     Args:
         config: the architecture.
         path: the ``model.safetensors`` file.
+        source: how messages name the file (default: its path).
     """
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
+    shown = source or path
     if not path.is_file():
         raise MissingFileError(f"{path} not found")
     try:
@@ -346,37 +358,43 @@ def check_weights_header(config: PolicyConfig, path: Path) -> None:
             found = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise WeightsError(
-            f"{path} is not a valid safetensors file ({exc}); re-train or re-download it"
+            f"{shown} is not a valid safetensors file ({exc}); re-train or re-download it"
         ) from exc
     want = expected_shapes(config)
     if set(found) != set(want):
         missing, extra = sorted(set(want) - set(found)), sorted(set(found) - set(want))
         raise WeightsError(
-            f"{path} does not match its config.json (missing {', '.join(missing) or 'none'}; "
+            f"{shown} does not match its config.json (missing {', '.join(missing) or 'none'}; "
             f"unexpected {', '.join(extra[:10]) or 'none'}); the weights and config come from "
             "different models"
         )
     for key, shape in want.items():
         if found[key] != shape:
             raise WeightsError(
-                f"{path} does not match its config.json: {key} has shape {found[key]}, "
+                f"{shown} does not match its config.json: {key} has shape {found[key]}, "
                 f"the config needs {shape}; nothing was built"
             )
 
 
-def read_weights(path: Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors file, with a clear error when missing or corrupt."""
+def read_weights(path: Path, *, source: str | None = None) -> dict[str, torch.Tensor]:
+    """Read a safetensors file, with a clear error when missing or corrupt.
+
+    Args:
+        path: the file.
+        source: how messages name it (default: its path).
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(path)
+    shown = source or path
     if not path.is_file():
         raise MissingFileError(f"{path} not found")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise WeightsError(
-            f"{path} is not a valid safetensors file ({exc}); re-train or re-download it"
+            f"{shown} is not a valid safetensors file ({exc}); re-train or re-download it"
         ) from exc
 
 

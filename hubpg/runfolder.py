@@ -167,19 +167,20 @@ def atomic_dir(path: Path | str, *, mode: int = 0o755) -> Iterator[Path]:
 # --------------------------------------------------------------------------- reading
 
 
-def read_json(path: Path | str) -> Any:
+def read_json(path: Path | str, *, source: str | None = None) -> Any:
     """Read a JSON file with a clear error when it is missing or invalid.
 
     Args:
         path: the file to read.
+        source: how messages name it (default: its path).
     """
     path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise MissingFileError(f"{path} not found") from exc
+        raise MissingFileError(f"{source or path} not found") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc})") from exc
+        raise ConfigError(f"{source or path} is not valid JSON ({exc})") from exc
 
 
 def read_log(run_dir: Path | str) -> list[dict[str, float]]:

@@ -97,6 +97,8 @@ def fetch(
     env_id: str | None = None,
     card: bool = True,
     max_bytes: int | None = None,
+    listed: list[str] | None = None,
+    into: Path | None = None,
 ) -> Fetched:
     """Download what a check needs of ``repo_id`` at one commit and rebuild its policy
     (no pickle, no code from the repo).
@@ -114,6 +116,10 @@ def fetch(
             its listing and passes False. With ``legacy`` the card is always read (it may
             name the env).
         max_bytes: the largest course checkpoint downloaded with ``legacy``.
+        listed: the repo's file names at ``revision`` (a commit sha) as a listing gave
+            them: no ``model_info`` request (not with ``legacy``: it needs the sizes).
+        into: a folder to fetch the files into, bypassing the download cache
+            (:func:`hubpg.hub.download`); ``files`` then name files in it.
     """
     validate_repo_id(repo_id)
     wanted = LEGACY_LOAD_FILES if legacy else LOAD_FILES
@@ -126,6 +132,8 @@ def fetch(
         target=target,
         choose=partial(_choose_files, repo_id, wanted, legacy, max_bytes),
         files_metadata=legacy,
+        listed=None if legacy else listed,
+        into=into,
     )
     policy, report = rebuild(got, legacy=legacy, env_id=env_id)
     results = got.files.get(RESULTS_NAME)
@@ -215,14 +223,13 @@ def policy_from_files(files: dict[str, Path], repo_id: str) -> Policy:
     from hubpg.policy import Policy, check_policy_matches_env
 
     try:
-        config = PolicyConfig.from_dict(
-            read_json(files[CONFIG_NAME]), source=f"{repo_id}/config.json"
-        )
+        shown = f"{repo_id}/{CONFIG_NAME}"
+        config = PolicyConfig.from_dict(read_json(files[CONFIG_NAME], source=shown), source=shown)
         space = env_action_space(config.env_id)  # a box policy's bounds are checked too
         check_policy_matches_env(config, *env_dims(config.env_id), space)
     except ConfigError as exc:
         raise ConfigError(f"{exc}; the repo's config.json is not a hubpg policy config") from exc
-    return Policy.from_files(config, files[WEIGHTS_NAME])
+    return Policy.from_files(config, files[WEIGHTS_NAME], source=f"{repo_id}/{WEIGHTS_NAME}")
 
 
 def claim_of(files: dict[str, Path]) -> Claim | None:

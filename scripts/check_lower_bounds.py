@@ -68,8 +68,21 @@ def make_venv(venv: Path, pins: dict[str, str]) -> Path:
     constraints = venv / "lower-bounds.txt"
     constraints.write_text("".join(re.sub(r"\[[^\]]*\]", "", p) + "\n" for p in pins.values()))
     run([python, "-m", "pip", "install", "-q", *pins.values()])
-    # hubpg without upgrading the pins: the constraints hold them where they are
-    run([python, "-m", "pip", "install", "-q", "-c", str(constraints), str(REPO_ROOT)])
+    # hubpg without upgrading the pins: the constraints hold them where they are. Built
+    # from a copy of the sources: pip would leave a build/ folder in the checkout.
+    source = venv / "hubpg-source"
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    for name in ("hubpg", "model_cards"):
+        shutil.copytree(
+            REPO_ROOT / name,
+            source / name,
+            symlinks=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    run([python, "-m", "pip", "install", "-q", "-c", str(constraints), str(source)])
     versions = run([python, "-m", "pip", "list", "--format=json"]).stdout
     installed = {_key(p["name"]): p["version"] for p in json.loads(versions)}
     for pin in pins.values():

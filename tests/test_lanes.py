@@ -80,6 +80,22 @@ def test_cartpole_models_together_equal_each_alone(activation, deterministic, ep
     assert max(means) == 500.0 and min(means) < 100  # three qualities, episodes of all lengths
 
 
+def test_where_a_batched_product_would_round_differently_each_lane_multiplies_alone(
+    monkeypatch,
+) -> None:
+    import hubpg.ranking.lanes as lanes_module
+
+    env_id = "CartPole-v1"
+    # torch picks its CPU kernel by size: for a few rows (or a narrow last layer) a
+    # batched product may round differently, and each lane then multiplies alone
+    monkeypatch.setattr(lanes_module, "batched_products_exact", lambda rows, shapes: False)
+    models = policies(env_id, 5, seed=2)
+    protocol = {"episodes": 8, "seed": 5, "deterministic": False, "max_t": 300}
+    expected = [alone(p, env_id, **protocol) for p in models]
+    got = evaluate_many(models, env_id, **protocol)
+    assert [g.to_dict() for g in got] == expected
+
+
 def test_pixelcopter_models_together_equal_each_alone() -> None:
     env_id = "Pixelcopter-PLE-v0"
     models = policies(env_id, 5, seed=1)

@@ -233,8 +233,8 @@ def reset_with_seeds(envs: gym.vector.VectorEnv, seeds: list[int]) -> np.ndarray
     base = envs.unwrapped
     if isinstance(base, CartPoleVectorEnv):
         envs.reset(seed=seeds[0])
-        starts = [np.random.default_rng(s).uniform(-0.05, 0.05, size=(4,)) for s in seeds]
-        base.state = np.stack(starts, axis=1)
+        drawn = {s: np.random.default_rng(s).uniform(-0.05, 0.05, size=(4,)) for s in set(seeds)}
+        base.state = np.stack([drawn[s] for s in seeds], axis=1)
         return base.state.T.astype(np.float32)
     obs, _ = envs.reset(seed=seeds)
     return obs

@@ -176,6 +176,8 @@ class Board:
             "legacy": p.legacy,
             "timeout": self.options.timeout,
             "repo_limit": self.options.repo_timeout,
+            # the listed commit's file names: the fetch asks no model_info
+            "files": self.listing.files.get(row["repo_id"]),
         }
 
     def verified_rows(self, store: VerificationStore | None) -> list[dict[str, Any]]:

@@ -13,8 +13,11 @@ What one model sees is unchanged, number for number:
   single env reset with that seed) and every env step is computed element by element;
 - its forward pass is the same :class:`~hubpg.policy.NumpyForward` arithmetic: the
   element-wise steps run over the whole batch (element by element, so the same
-  numbers), each matrix product is the model's own ``torch.addmm`` on its ``n`` rows,
-  with its own weights (a batched product rounds differently and is not used);
+  numbers), and each layer's matrix products run as one ``torch.baddbmm`` over the
+  lanes' stacked weights, each lane's slice the model's own ``torch.addmm`` on its
+  ``n`` rows. That holds for torch's CPU kernels here, and :func:`batched_products_exact`
+  checks it once per layer shape: where a batched product would round differently, each
+  lane runs its own ``addmm`` instead;
 - the uniforms of its step ``t`` are row ``t`` of ``default_rng(seed).random((max_t, n))``,
   which is what ``rng.random(n)`` returns at its ``t``-th call (all models share the
   seed, so all share that table);
@@ -28,6 +31,7 @@ reset here) are evaluated one at a time by the caller.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable
 from typing import Any
 
@@ -42,6 +46,8 @@ from hubpg.results import Evaluated
 MAX_SLOTS = 4096
 #: Rows of the uniform table drawn at a time.
 _U_BLOCK = 256
+#: Lanes of the probe :func:`batched_products_exact` compares.
+_PROBE_LANES = 8
 _CARTPOLE_VECTOR = "gymnasium.envs.classic_control.cartpole:CartPoleVectorEnv"
 _PIXELCOPTER_VECTOR = "hubpg.envs.pixelcopter:PixelcopterVectorEnv"
 
@@ -80,6 +86,30 @@ def _slot_kind(env_id: str) -> str | None:
     if entry == _PIXELCOPTER_VECTOR:
         return "pixelcopter"
     return None
+
+
+@functools.cache
+def batched_products_exact(rows: int, shapes: tuple[tuple[int, int], ...]) -> bool:
+    """Whether ``torch.baddbmm`` over stacked weights gives, slice by slice, exactly what
+    ``torch.addmm`` gives each model alone (with the transposed view of its ``nn.Linear``
+    weight, as :class:`~hubpg.policy.NumpyForward` passes it: the layout changes the
+    rounding), for layers of these ``(out, in)`` weight shapes on ``rows`` rows (checked
+    on random numbers once per process and shape).
+
+    Args:
+        rows: rows of each model's batch (its episodes).
+        shapes: each layer's ``nn.Linear`` weight shape, ``(out, in)``.
+    """
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for fan_out, fan_in in shapes:
+            x = torch.randn(_PROBE_LANES, rows, fan_in, generator=generator) * 3
+            w = torch.randn(_PROBE_LANES, fan_out, fan_in, generator=generator)
+            b = torch.randn(_PROBE_LANES, 1, fan_out, generator=generator)
+            alone = [torch.addmm(b[k, 0], x[k], w[k].T) for k in range(_PROBE_LANES)]
+            if not torch.equal(torch.baddbmm(b, x, w.transpose(1, 2)), torch.stack(alone)):
+                return False
+    return True
 
 
 class _SlotReset:
@@ -178,12 +208,18 @@ class Lanes:
         forward = policy.numpy_forward()
         widths = [policy.config.obs_dim] + [b.shape[0] for _, b in forward.layers]
         self.bufs = [np.zeros((slots, w), dtype=np.float32) for w in widths]
-        tensors = [torch.from_numpy(b) for b in self.bufs]
-        n = self.n
-        # per lane: its rows of every buffer (views made once, not per step)
-        self.views = [[t[k * n : (k + 1) * n] for t in tensors] for k in range(self.lanes)]
+        n, lanes = self.n, self.lanes
+        # every buffer as [lane, episode, width] (views made once, not per step)
+        self.stacked = [torch.from_numpy(b).view(lanes, n, -1) for b in self.bufs]
+        # each lane's nn.Linear weights [out, in], used transposed as NumpyForward does
+        self.weights = [torch.zeros(lanes, *w.T.shape) for w, _ in forward.layers]
+        self.biases = [torch.zeros(lanes, 1, b.shape[0]) for _, b in forward.layers]
+        shapes = tuple(tuple(int(d) for d in w.T.shape) for w, _ in forward.layers)
+        self.batched = batched_products_exact(n, shapes)
         self.shift = np.zeros((slots, widths[0]), dtype=np.float32)
         self.scale = np.ones((slots, widths[0]), dtype=np.float32)
+        self.clip = np.full((slots, 1), np.inf, dtype=np.float32)  # inf: no clip
+        self.clipped = False
         self.tanh = forward.tanh
         self.returns = np.zeros(slots, dtype=np.float64)
         self.lengths = np.zeros(slots, dtype=np.int64)
@@ -198,8 +234,14 @@ class Lanes:
             self.obs[rows] = self.reset_slots(rows, self.seeds)
         self.fresh[lane] = False
         forward = policy.numpy_forward()
+        with torch.no_grad():
+            for i, (w, b) in enumerate(forward.layers):
+                self.weights[i][lane].copy_(w.T)
+                self.biases[i][lane, 0].copy_(b)
         self.shift[rows] = forward.shift
         self.scale[rows] = forward.scale
+        self.clip[rows] = np.inf if forward.clip is None else forward.clip
+        self.clipped = bool(np.isfinite(self.clip).any())
         self.models[lane] = (tag, policy, forward)
         self.returns[rows] = 0.0
         self.lengths[rows] = 0
@@ -225,23 +267,27 @@ class Lanes:
 
     def _forward(self, active: list[int]) -> np.ndarray:
         """Action probabilities of every sub-env (lanes not in ``active``: whatever)."""
-        n, bufs, views, models = self.n, self.bufs, self.views, self.models
+        bufs, stacked = self.bufs, self.stacked
         h = bufs[0]
         np.subtract(self.obs, self.shift, out=h)
         h *= self.scale
-        for lane in active:
-            clip = self.models[lane][2].clip
-            if clip is not None:
-                rows = h[lane * n : (lane + 1) * n]
-                np.clip(rows, -clip, clip, out=rows)
+        if self.clipped:
+            np.clip(h, -self.clip, self.clip, out=h)
         last = len(bufs) - 2
         addmm = torch.addmm
         with torch.no_grad():
             for i in range(last + 1):
-                for lane in active:
-                    w, b = models[lane][2].layers[i]
-                    rows = views[lane]
-                    addmm(b, rows[i], w, out=rows[i + 1])
+                weights = self.weights[i].transpose(1, 2)
+                if self.batched:  # idle lanes compute numbers nobody reads
+                    torch.baddbmm(self.biases[i], stacked[i], weights, out=stacked[i + 1])
+                else:
+                    for lane in active:
+                        addmm(
+                            self.biases[i][lane, 0],
+                            stacked[i][lane],
+                            weights[lane],
+                            out=stacked[i + 1][lane],
+                        )
                 if i < last:
                     out = bufs[i + 1]
                     if self.tanh:
@@ -276,10 +322,12 @@ class Lanes:
         self.t[active] += 1
         self.fresh[:] = False
         n, done = self.n, []
+        lanes_running = running.reshape(self.lanes, n).any(axis=1)
+        ended = ~lanes_running | (self.t >= self.max_t)
         for lane in active:
-            rows = slice(lane * n, (lane + 1) * n)
-            if running[rows].any() and self.t[lane] < self.max_t:
+            if not ended[lane]:
                 continue
+            rows = slice(lane * n, (lane + 1) * n)
             tag = self.models[lane][0]
             done.append((tag, self._result(rows)))
             self.models[lane] = None

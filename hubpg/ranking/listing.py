@@ -39,6 +39,8 @@ class Listing:
         self.given_token = token
         self.url = ""
         self.token: str | None = None
+        #: repo id -> its file names at the listed commit (after :meth:`rows`).
+        self.files: dict[str, list[str]] = {}
 
     @property
     def tags(self) -> list[str]:
@@ -69,8 +71,27 @@ class Listing:
                 token_given=bool(self.token),
             ),
         ):
-            items = list_models(self.url, self.token, tags=self.tags, author=self.author)
-            return [row_from_listing(item, self.env_id) for item in items]
+            rows = []
+            for item in list_models(self.url, self.token, tags=self.tags, author=self.author):
+                rows.append(row_from_listing(item, self.env_id))
+                names = listed_files(item)
+                if names is not None and rows[-1]["revision"]:
+                    self.files[rows[-1]["repo_id"]] = names
+            return rows
+
+
+def listed_files(item: Any) -> list[str] | None:
+    """The file names a listing item gives (``siblings``), or None when it gives none
+    or they cannot be read.
+
+    Args:
+        item: a listing item (``ModelInfo``, or an unreadable one).
+    """
+    siblings = getattr(item, "siblings", None)
+    if not isinstance(siblings, list):
+        return None
+    names = [getattr(s, "rfilename", None) for s in siblings]
+    return names if all(isinstance(n, str) for n in names) else None
 
 
 __all__ = ["Listing"]

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any
 
 from hubpg.errors import ConfigError, LegacyCheckpointError, PickleRefusedError
@@ -28,7 +29,6 @@ UNIT_MAX = 256
 SWITCH_INTERVAL_S = 0.0002
 #: Seconds a model may take from the start of its download to its result, by default.
 REPO_LIMIT_S = 600.0
-_DOWNLOAD_LOCK = threading.Lock()
 #: Where a pool worker reports each fetch's start and end (set by the pool's initializer):
 #: the parent ends a worker whose fetch outlives the per-repo limit.
 BEATS: Any = None
@@ -45,18 +45,22 @@ def fetch_model(
 ) -> tuple[Any, dict[str, Any]]:
     """The fetch step (:func:`hubpg.verify.fetch`, without the card: the claim comes from
     the listing) of one task. Returns ``(policy, facts)`` with ``facts`` =
-    ``claimed_n_episodes`` and ``revision``. Fetches run one at a time per process (in a
-    thread, beside the evaluations): huggingface_hub's client setup is process-global.
+    ``claimed_n_episodes`` and ``revision``. Several run at once, in threads beside the
+    evaluations; the files go to a temporary folder, not the download cache (each is
+    read once), and with the listing's file names (``task["files"]``) no
+    ``model_info`` is asked.
 
     Args:
         task: the verification task (:meth:`hubpg.ranking.board.Board.task`).
         started: where to note when its fetch started (``id(task)`` -> time).
     """
+    import tempfile
+
     from hubpg.hub import HubTarget
     from hubpg.verify import fetch
 
     env_id = task["env_id"]
-    with _DOWNLOAD_LOCK:
+    with tempfile.TemporaryDirectory(prefix="hubpg-fetch-") as folder:
         if started is not None:
             started[id(task)] = time.monotonic()
         _beat(task["repo_id"], True)
@@ -67,6 +71,8 @@ def fetch_model(
                 target=HubTarget(task["endpoint"], task["token"], task.get("timeout")),
                 legacy=bool(task.get("legacy")),
                 card=False,
+                listed=task.get("files"),
+                into=Path(folder),  # read once: not kept in the download cache
             )
         finally:
             _beat(task["repo_id"], False)
