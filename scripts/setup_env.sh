@@ -15,7 +15,7 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   echo "setup: installing torch (CPU build)" >&2
   "${PIP[@]}" install torch==2.13.0
 fi
-if ! "$VENV/bin/python" -c "import hubpg, pytest, ruff, httpx, ray, playwright, Box2D, mujoco" 2>/dev/null \
+if ! "$VENV/bin/python" -c "import hubpg, pytest, xdist, ruff, httpx, ray, playwright, Box2D, mujoco" 2>/dev/null \
    || [ "$ROOT/pyproject.toml" -nt "$VENV/.hubpg-installed" ]; then
   echo "setup: installing hubpg and its dependencies" >&2
   "${PIP[@]}" install -e "$ROOT[dev,ray]" 2>&1 | grep -v "^WARNING: Location" >&2 || true

@@ -16,4 +16,6 @@ source "$ROOT/scripts/setup_env.sh"
 cd "$ROOT"
 ruff check .
 ruff format --check .
-exec python -m pytest "$@"
+# Two workers (CI has two cores), each test file on one of them (its module fixtures
+# are built once); PYTEST_WORKERS=0 runs everything in this process.
+exec python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

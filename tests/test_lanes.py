@@ -9,7 +9,7 @@ import torch
 from hubpg.config import PolicyConfig
 from hubpg.envs import env_dims
 from hubpg.evaluation import evaluate
-from hubpg.policy import Policy
+from hubpg.policy import Policy, small_model_threads
 from hubpg.ranking.lanes import Lanes, batch_key, evaluate_many
 
 
@@ -71,8 +71,9 @@ def test_cartpole_models_together_equal_each_alone(activation, deterministic, ep
         lanes.add(i, policy)
     got: dict[int, dict] = {}
     try:
-        while lanes.busy:
-            got.update((i, result.to_dict()) for i, result in lanes.step())
+        with small_model_threads():  # as evaluate_many and the leaderboard run them
+            while lanes.busy:
+                got.update((i, result.to_dict()) for i, result in lanes.step())
     finally:
         lanes.close()
     assert [got[i] for i in range(len(models))] == expected

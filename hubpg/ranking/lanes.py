@@ -148,7 +148,9 @@ class Lanes:
     """Plays the evaluations of models that share a :func:`batch_key`, ``lanes`` at a time.
 
     :meth:`add` queues a model; :meth:`step` plays one env step of every lane and
-    returns the models whose evaluation ended, with their :class:`Evaluated`.
+    returns the models whose evaluation ended, with their :class:`Evaluated`. Step it
+    under :func:`~hubpg.policy.small_model_threads` (as :func:`evaluate_many` and the
+    leaderboard do): torch's threads would split each small batched product.
 
     Args:
         env_id: the env.
