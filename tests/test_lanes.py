@@ -42,6 +42,10 @@ def policies(env_id: str, count: int, *, activation: str = "relu", seed: int = 0
             last[1, 0] = last[0, 1] = gain
             last[:, 2:] = torch.tensor(rng.standard_normal((n_actions, 14)) * 0.01)
             policy.net[2].weight.copy_(last)
+            # every weight set here (the same models in any run); the weak ones lean to
+            # one action, so that argmax play is weak too
+            policy.net[2].bias.zero_()
+            policy.net[2].bias[0] = 0.5 if m % 3 == 2 else 0.0
         made.append(policy.eval())
     return made
 
