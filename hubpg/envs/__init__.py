@@ -8,6 +8,8 @@ only imported when an env is made.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -186,35 +188,39 @@ def require_supported(space: gym.Space, env_id: str) -> None:
 require_discrete = require_supported
 
 
+@functools.lru_cache(maxsize=64)
+def _spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
+    """The observation and action spaces of ``env_id`` (an env made once per process:
+    a leaderboard checks thousands of configs against the same env)."""
+    env = make_env(env_id)
+    try:
+        return env.observation_space, env.action_space
+    finally:
+        env.close()
+
+
 def env_action_space(env_id: str) -> gym.Space:
-    """The action space of ``env_id`` (Discrete or Box; anything else is refused).
+    """The action space of ``env_id`` (Discrete or Box; anything else is refused): a
+    copy, the caller's to change.
 
     Args:
         env_id: a Gymnasium id.
     """
-    env = make_env(env_id)
-    try:
-        return env.action_space
-    finally:
-        env.close()
+    return copy.deepcopy(_spaces(env_id)[1])
 
 
 def env_dims(env_id: str) -> tuple[int, int]:
     """Observation size and number of actions (discrete) or action dimensions (box)
     of ``env_id``."""
-    env = make_env(env_id)
-    try:
-        shape = env.observation_space.shape
-        if shape is None or len(shape) != 1:
-            raise UnsupportedEnvError(
-                f"{env_id} has observations of shape {shape}; hubpg's MLP policy needs flat "
-                "vector observations. Pick an env with Box(n,) observations"
-            )
-        space = env.action_space
-        n = space.n if isinstance(space, gym.spaces.Discrete) else space.shape[0]
-        return int(shape[0]), int(n)
-    finally:
-        env.close()
+    observations, space = _spaces(env_id)
+    shape = observations.shape
+    if shape is None or len(shape) != 1:
+        raise UnsupportedEnvError(
+            f"{env_id} has observations of shape {shape}; hubpg's MLP policy needs flat "
+            "vector observations. Pick an env with Box(n,) observations"
+        )
+    n = space.n if isinstance(space, gym.spaces.Discrete) else space.shape[0]
+    return int(shape[0]), int(n)
 
 
 def reset_with_seeds(envs: gym.vector.VectorEnv, seeds: list[int]) -> np.ndarray:
