@@ -518,13 +518,13 @@ def softmax_rows(h: np.ndarray) -> np.ndarray:
         h: float32 logits, ``[N, A]``.
     """
     if h.shape[1] == 2:  # softmax of two logits: p0 = 1 / (1 + exp(l1 - l0)), p1 = 1 - p0
-        p0, p1 = h[:, 0], h[:, 1]
-        np.subtract(p1, p0, out=p0)
+        p0 = np.subtract(h[:, 1], h[:, 0])  # contiguous: numpy's clip is slow on strides
         np.clip(p0, -80.0, 80.0, out=p0)  # exp stays finite in float32
         np.exp(p0, out=p0)
         p0 += 1.0
         np.reciprocal(p0, out=p0)
-        np.subtract(1.0, p0, out=p1)
+        h[:, 0] = p0
+        np.subtract(1.0, p0, out=h[:, 1])
         return h
     h -= h.max(axis=1, keepdims=True)
     np.exp(h, out=h)
