@@ -261,9 +261,20 @@ def bench_page(n: int, tmp: Path, repeat: int) -> tuple[float, float] | None:
 RATIO_TARGET = 0.25
 
 
+#: Each env's balancing feature (a weight per observation) and the three qualities'
+#: gains on it. CartPole: push towards the falling side. Pixelcopter: thrust when
+#: below the middle of the cave (distance to ceiling minus distance to floor) or
+#: falling; it ignores the blocks, so even the strong one crashes after ~160 steps.
+BALANCING = {
+    "CartPole-v1": ([0.0, 0.2, 1.0, 0.5], 20.0, (3.0, 0.3, 0.02)),
+    "Pixelcopter-PLE-v0": ([0.0, 10.0, 1.0, -1.0, 0.0, 0.0, 0.0], 1.0, (10.0, 1.0, 0.3)),
+}
+
+
 def distinct_policy(env_id: str, index: int, rng: Any) -> Any:
     """Repo ``index``'s policy: quality ``index % 3`` (a strong, a middling or a nearly
-    uniform gain on a balancing feature), plus noise of its own on every weight."""
+    uniform gain on a balancing feature, :data:`BALANCING`), plus noise of its own on
+    every weight."""
     import torch
 
     from hubpg.config import PolicyConfig
@@ -271,18 +282,21 @@ def distinct_policy(env_id: str, index: int, rng: Any) -> Any:
     from hubpg.policy import Policy
 
     obs_dim, n_actions = env_dims(env_id)
+    feature, scale, gains = BALANCING[env_id]
     policy = Policy(PolicyConfig(env_id=env_id, obs_dim=obs_dim, n_actions=n_actions))
     with torch.no_grad():
         first = torch.zeros(16, obs_dim)
-        first[0, : min(4, obs_dim)] = torch.tensor([0.0, 0.2, 1.0, 0.5][: min(4, obs_dim)]) * 20
+        first[0] = torch.tensor(feature) * scale
         first[1] = -first[0]
         noise = torch.tensor(rng.standard_normal((16, obs_dim)) * 0.3, dtype=torch.float32)
         policy.net[0].weight.copy_(first + noise)
         policy.net[0].bias.copy_(torch.tensor(rng.standard_normal(16) * 0.01))
         last = torch.tensor(rng.standard_normal((n_actions, 16)) * 0.01, dtype=torch.float32)
-        gain = (3.0, 0.3, 0.02)[index % 3]
-        last[1, 0] += gain
+        gain = gains[index % 3]
+        last[1, 0] += gain  # CartPole: 1 pushes right; Pixelcopter: 0 thrusts
         last[0, 1] += gain
+        if env_id == "Pixelcopter-PLE-v0":
+            last = last.flip(0)
         policy.net[2].weight.copy_(last)
         policy.net[2].bias.zero_()  # every weight from rng: the same repos on every run
     return policy.eval()
