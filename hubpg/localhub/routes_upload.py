@@ -36,6 +36,7 @@ from hubpg.localhub.web import (
     HubJSONResponse,
     HubState,
     bad_request,
+    base_url,
     body_in_thread,
     entry_not_found,
     hub,
@@ -50,10 +51,6 @@ from hubpg.localhub.web import (
 )
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def checked_path(path: Any, what: str = "path") -> str:
@@ -125,7 +122,7 @@ def lfs_batch(request: Request) -> Response:
         raise bad_request(
             f"Too many objects in one LFS batch: the limit is {state.limits.max_batch_objects}"
         )
-    base = _base_url(request)
+    base = base_url(request)
     verify_href = f"{base}/{meta.id}.git/info/lfs/objects/verify"
     answers = []
     for obj in objects:
@@ -386,7 +383,7 @@ def commit(request: Request) -> Response:
     return HubJSONResponse(
         {
             "success": True,
-            "commitUrl": f"{_base_url(request)}/{meta.id}/commit/{new.id}",
+            "commitUrl": f"{base_url(request)}/{meta.id}/commit/{new.id}",
             "commitOid": new.id,
             "commitMessage": new.title,
             "pullRequestUrl": None,
