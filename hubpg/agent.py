@@ -28,10 +28,7 @@ from torch import nn
 
 from hubpg.config import PolicyConfig
 from hubpg.policy import Policy
-from hubpg.runfolder import atomic_path
-
-#: The file name the Open RL Leaderboard looks for.
-AGENT_NAME = "agent.pt"
+from hubpg.runfolder import AGENT_NAME, atomic_path
 
 #: One line for the card and README: what ``agent.pt`` does.
 AGENT_SAMPLES = (

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from hubpg.cardsafe import card_data_from_readme
 from hubpg.errors import CardDataError
-from hubpg.localhub.cards import CARD_NAME, tags_from_card
+from hubpg.localhub.cards import tags_from_card
 from hubpg.localhub.storage import (
     BranchExistsError,
     Commit,
@@ -44,6 +44,7 @@ from hubpg.localhub.web import (
     revision_not_found,
     writable_repo,
 )
+from hubpg.runfolder import CARD_NAME
 
 _BRANCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")

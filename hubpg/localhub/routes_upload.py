@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hubpg.localhub.cards import CARD_NAME, card_problem, read_card_head
+from hubpg.localhub.cards import card_problem, read_card_head
 from hubpg.localhub.lfs import Ticket, upload_mode
 from hubpg.localhub.routes_repos import resolve_commit
 from hubpg.localhub.storage import (
@@ -49,6 +49,7 @@ from hubpg.localhub.web import (
     too_large,
     writable_repo,
 )
+from hubpg.runfolder import CARD_NAME
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
 
