@@ -504,14 +504,8 @@ def leaderboard(
     board = run_leaderboard(env_id, progress=not (quiet or as_json or as_csv), **options)
     rows = board.rows
     if html_dir is not None:
-        site = leaderboard_site(
-            board,
-            html_dir,
-            episodes=options["episodes"],
-            seed=options["seed"],
-            deterministic=options["deterministic"],
-            max_t=options["max_t"],
-        )
+        protocol = {k: options[k] for k in ("episodes", "seed", "deterministic", "max_t")}
+        site = leaderboard_site(board, html_dir, **protocol)
         say(f"leaderboard site written to {site}/ (index.html, leaderboard.json)", quiet)
     if as_json:
         emit_json(board.to_dict())
@@ -519,7 +513,7 @@ def leaderboard(
     if as_csv:
         click.echo(board.csv, nl=False)
         return
-    ranked = sum(r["rank"] is not None for r in rows)
+    ranked = len(board.ranked)
     author, top, tags = options["author"], options["top"], env_id
     if options["tag"]:
         tags += f" and {options['tag']}"
