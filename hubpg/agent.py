@@ -28,10 +28,7 @@ from torch import nn
 
 from hubpg.config import PolicyConfig
 from hubpg.policy import Policy
-from hubpg.runfolder import atomic_path
-
-#: The file name the Open RL Leaderboard looks for.
-AGENT_NAME = "agent.pt"
+from hubpg.runfolder import AGENT_NAME, CONFIG_NAME, atomic_path
 
 #: One line for the card and README: what ``agent.pt`` does.
 AGENT_SAMPLES = (
@@ -123,8 +120,6 @@ def agent_line(package_dir: Path | str) -> str:
     Args:
         package_dir: the package folder (its ``config.json`` and ``agent.pt``).
     """
-    from hubpg.runfolder import CONFIG_NAME
-
     package_dir = Path(package_dir)
     if (package_dir / AGENT_NAME).is_file():
         return AGENT_SAMPLES + "."

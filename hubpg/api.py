@@ -380,10 +380,9 @@ def evaluate(
     source = _policy_source(run_dir_or_policy_or_result)
     if max_t is None and isinstance(source, Path):
         max_t = run_eval_max_t(source)
-    result = run_evaluation(
+    return run_evaluation(
         source, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
     )
-    return result
 
 
 # --------------------------------------------------------------------------- package / push
@@ -530,7 +529,7 @@ def package(
     if max_t is None:
         max_t = run_eval_max_t(run_dir)
     with show_progress(progress):
-        result = build_package(
+        return build_package(
             run_dir,
             out,
             episodes=episodes,
@@ -543,7 +542,6 @@ def package(
             repo_id=repo_name,
             overwrite=overwrite,
         )
-    return result
 
 
 def push(
@@ -881,19 +879,20 @@ def convert(
     if repo is not None:
         validate_repo_id(repo)
     with show_progress(progress):
-        result = run_convert(
-            source,
-            out=out,
-            repo_id=repo,
-            revision=revision,
-            env_id=env_id,
-            overwrite=overwrite,
-            max_bytes=max_mib * 2**20,
-            endpoint=endpoint,
-            token=token,
-            timeout=timeout,
+        return Converted.of(
+            run_convert(
+                source,
+                out=out,
+                repo_id=repo,
+                revision=revision,
+                env_id=env_id,
+                overwrite=overwrite,
+                max_bytes=max_mib * 2**20,
+                endpoint=endpoint,
+                token=token,
+                timeout=timeout,
+            )
         )
-    return Converted.of(result)
 
 
 __all__ = [

@@ -68,26 +68,16 @@ def _debug_enabled() -> bool:
     return os.environ.get("HUBPG_DEBUG", "") not in ("", "0") or "--debug" in sys.argv
 
 
-def debug_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--debug`` on every command: show tracebacks (read from argv by :func:`main`)."""
-    return click.option(
-        "--debug", is_flag=True, expose_value=False, help="Show tracebacks on errors."
-    )(func)
+#: ``--debug`` on every command: show tracebacks (read from argv by :func:`main`).
+common = click.option(
+    "--debug", is_flag=True, expose_value=False, help="Show tracebacks on errors."
+)
 
 
-def common(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options every command shares."""
-    return debug_option(func)
-
-
-def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="Print one JSON value on stdout.")(
-        func
-    )
-
-
-def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--quiet", "-q", is_flag=True, help="No progress bars or chatter.")(func)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON value on stdout."
+)
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars or chatter.")
 
 
 def eval_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -132,7 +122,7 @@ class Group(click.Group):
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hubpg")
-@click.option("--debug", is_flag=True, expose_value=False, help="Show tracebacks on errors.")
+@common
 def cli() -> None:
     """Train REINFORCE agents, package them, share them on the Hugging Face Hub,
     and verify shared scores."""
@@ -226,21 +216,12 @@ def train(
 @quiet_option
 @common
 def evaluate(
-    run_dir: Path,
-    episodes: int,
-    seed: int,
-    deterministic: bool,
-    max_t: int | None,
-    save_json: Path | None,
-    as_json: bool,
-    quiet: bool,
+    run_dir: Path, save_json: Path | None, as_json: bool, quiet: bool, **options: Any
 ) -> None:
     """Evaluate the policy in RUN_DIR (a run or package folder); prints MEAN +/- STD."""
     from hubpg.api import evaluate as run_evaluation
 
-    result = run_evaluation(
-        run_dir, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
-    )
+    result = run_evaluation(run_dir, **options)
     if save_json is not None:
         result.save_json(save_json)
     show(result, quiet=quiet, as_json=as_json)
@@ -281,45 +262,18 @@ def evaluate(
 @json_option
 @quiet_option
 @common
-def package(
-    run_dir: Path,
-    out: Path | None,
-    episodes: int,
-    seed: int,
-    deterministic: bool,
-    max_t: int | None,
-    video_fps: float | None,
-    video_max_t: int | None,
-    no_video: bool,
-    repo_name: str | None,
-    overwrite: bool,
-    as_json: bool,
-    quiet: bool,
-) -> None:
+def package(run_dir: Path, no_video: bool, as_json: bool, quiet: bool, **options: Any) -> None:
     """Build the Hub-ready folder for RUN_DIR: weights, config, results, video, card."""
     from hubpg.api import check_package
     from hubpg.api import package as build_package
 
-    check_package(run_dir, repo_name=repo_name)
+    check_package(run_dir, repo_name=options["repo_name"])
     say(
-        f"packaging {run_dir}: evaluating {episodes} episodes"
+        f"packaging {run_dir}: evaluating {options['episodes']} episodes"
         f"{'' if no_video else ', recording a replay'}",
         quiet,
     )
-    result = build_package(
-        run_dir,
-        out=out,
-        episodes=episodes,
-        seed=seed,
-        deterministic=deterministic,
-        max_t=max_t,
-        video=not no_video,
-        video_fps=video_fps,
-        video_max_t=video_max_t,
-        repo_name=repo_name,
-        overwrite=overwrite,
-        progress=not quiet,
-    )
+    result = build_package(run_dir, video=not no_video, progress=not quiet, **options)
     show(result, quiet=quiet, as_json=as_json)
 
 
@@ -371,19 +325,7 @@ def hub_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @quiet_option
 @common
 def push(
-    run_dir: Path | None,
-    repo_id: str,
-    private: bool,
-    commit_message: str | None,
-    revision: str | None,
-    episodes: int,
-    seed: int,
-    no_video: bool,
-    endpoint: str | None,
-    token: str | None,
-    timeout: float | None,
-    as_json: bool,
-    quiet: bool,
+    run_dir: Path | None, repo_id: str, no_video: bool, as_json: bool, quiet: bool, **options: Any
 ) -> None:
     """Upload RUN_DIR's package (built if needed) to the Hub in one commit.
 
@@ -397,20 +339,7 @@ def push(
         say(f"no RUN_DIR given: pushing {run_dir}, the only finished run in {RUNS_DIR}/", quiet)
     else:
         check_folder(run_dir, what="run folder")
-    result = run_push(
-        run_dir,
-        repo=repo_id,
-        private=private,
-        commit_message=commit_message,
-        revision=revision,
-        episodes=episodes,
-        seed=seed,
-        video=not no_video,
-        endpoint=endpoint,
-        token=token,
-        timeout=timeout,
-        progress=not quiet,
-    )
+    result = run_push(run_dir, repo=repo_id, video=not no_video, progress=not quiet, **options)
     show(result, quiet=quiet, as_json=as_json)
 
 
@@ -445,44 +374,14 @@ def push(
 @json_option
 @quiet_option
 @common
-def load_and_eval(
-    repo_id: str,
-    revision: str | None,
-    episodes: int,
-    seed: int,
-    deterministic: bool,
-    max_t: int | None,
-    video: Path | None,
-    legacy: bool,
-    env_id: str | None,
-    strict: bool,
-    endpoint: str | None,
-    token: str | None,
-    timeout: float | None,
-    as_json: bool,
-    quiet: bool,
-) -> None:
+def load_and_eval(repo_id: str, strict: bool, as_json: bool, quiet: bool, **options: Any) -> None:
     """Download a model (safetensors + JSON only), re-evaluate it, and check its card's claim.
 
     Exit status 0 whatever the verdict, unless --strict: then 1 when the claim is not
     supported by the measurement or the card claims no score."""
     from hubpg.api import load_and_eval as run_load_and_eval
 
-    result = run_load_and_eval(
-        repo_id,
-        revision=revision,
-        episodes=episodes,
-        seed=seed,
-        deterministic=deterministic,
-        max_t=max_t,
-        video=video,
-        endpoint=endpoint,
-        token=token,
-        timeout=timeout,
-        legacy=legacy,
-        env_id=env_id,
-        progress=not (quiet or as_json),
-    )
+    result = run_load_and_eval(repo_id, progress=not (quiet or as_json), **options)
     show(result, quiet=quiet, as_json=as_json)
     if strict:
         result.check_strict()
@@ -605,14 +504,8 @@ def leaderboard(
     board = run_leaderboard(env_id, progress=not (quiet or as_json or as_csv), **options)
     rows = board.rows
     if html_dir is not None:
-        site = leaderboard_site(
-            board,
-            html_dir,
-            episodes=options["episodes"],
-            seed=options["seed"],
-            deterministic=options["deterministic"],
-            max_t=options["max_t"],
-        )
+        protocol = {k: options[k] for k in ("episodes", "seed", "deterministic", "max_t")}
+        site = leaderboard_site(board, html_dir, **protocol)
         say(f"leaderboard site written to {site}/ (index.html, leaderboard.json)", quiet)
     if as_json:
         emit_json(board.to_dict())
@@ -620,7 +513,7 @@ def leaderboard(
     if as_csv:
         click.echo(board.csv, nl=False)
         return
-    ranked = sum(r["rank"] is not None for r in rows)
+    ranked = len(board.ranked)
     author, top, tags = options["author"], options["top"], env_id
     if options["tag"]:
         tags += f" and {options['tag']}"
@@ -675,18 +568,7 @@ def leaderboard(
 @quiet_option
 @common
 def convert(
-    source: Path | None,
-    repo_id: str | None,
-    revision: str | None,
-    out: Path,
-    env_id: str | None,
-    max_mib: int,
-    overwrite: bool,
-    endpoint: str | None,
-    token: str | None,
-    timeout: float | None,
-    as_json: bool,
-    quiet: bool,
+    source: Path | None, repo_id: str | None, as_json: bool, quiet: bool, **options: Any
 ) -> None:
     """Convert a course checkpoint (SOURCE, or --repo's model.pt) into a hubpg folder.
 
@@ -697,19 +579,7 @@ def convert(
 
     if (source is None) == (repo_id is None):
         raise click.UsageError("give a checkpoint SOURCE file or --repo NAMESPACE/NAME")
-    result = run_convert(
-        source,
-        out=out,
-        repo=repo_id,
-        revision=revision,
-        env_id=env_id,
-        overwrite=overwrite,
-        max_mib=max_mib,
-        endpoint=endpoint,
-        token=token,
-        timeout=timeout,
-        progress=not (quiet or as_json),
-    )
+    result = run_convert(source, repo=repo_id, progress=not (quiet or as_json), **options)
     show(result, quiet=quiet, as_json=as_json)
 
 
@@ -749,38 +619,16 @@ def hub() -> None:
 )
 @click.option("--access-log", is_flag=True, help=hub_defaults.ACCESS_LOG_HELP)
 @common
-def hub_serve(
-    host: str,
-    port: int,
-    data_dir: Path,
-    users: tuple[str, ...],
-    ready_file: Path | None,
-    access_log: bool,
-) -> None:
+def hub_serve(users: tuple[str, ...], **options: Any) -> None:
     """Serve a Hub-compatible API, and model pages for a browser, on HOST:PORT with storage
     in --data (open the printed URL to browse the models)."""
     from hubpg.localhub import parse_user_spec, serve
 
     accounts = dict(reversed(parse_user_spec(u)) for u in users)
-    serve(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        users=accounts,
-        ready_file=ready_file,
-        access_log=access_log,
-    )
+    serve(users=accounts, **options)
 
 
 # --------------------------------------------------------------------------- entry point
-
-
-def _print_traceback(debug: bool) -> None:
-    """``--debug``: the traceback on stderr, before the usual one-line error and exit status."""
-    if debug:
-        import traceback
-
-        traceback.print_exc()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -793,33 +641,34 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("error: aborted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as exc:
-        _print_traceback(debug)
+    except BrokenPipeError:
+        sys.exit(EXIT_FAILED)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the last line of defence
+        if debug:  # --debug: the traceback, before the usual one-line error and exit status
+            import traceback
+
+            traceback.print_exc()
+        message, code = _failure(exc, argv)
+        click.echo(f"error: {message}", err=True)
+        sys.exit(code)
+
+
+def _failure(exc: BaseException, argv: list[str] | None) -> tuple[str, int]:
+    """The one-line message and exit status of an error that ended a command."""
+    if isinstance(exc, click.ClickException):
         command = " ".join(sys.argv[1:2]) if argv is None else " ".join(argv[:1])
         if command not in cli.commands:  # "hubpg trian": the group's help, not "trian"'s
             command = ""
         hint = f" See 'hubpg {command} --help'." if command else " See 'hubpg --help'."
-        click.echo(f"error: {sentence(exc.format_message())}{hint}", err=True)
-        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
-    except HubpgError as exc:
-        _print_traceback(debug)
-        click.echo(f"error: {sentence(str(exc))}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt as exc:
-        _print_traceback(debug)
-        detail = str(exc)
-        click.echo(f"error: {sentence(detail) if detail else 'interrupted.'}", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        sys.exit(EXIT_FAILED)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        _print_traceback(debug)
-        click.echo(
-            f"error: unexpected {type(exc).__name__}: {sentence(str(exc))} "
-            "Re-run with --debug for the traceback, and please report it.",
-            err=True,
-        )
-        sys.exit(EXIT_FAILED)
+        return f"{sentence(exc.format_message())}{hint}", exc.exit_code or EXIT_USAGE
+    if isinstance(exc, HubpgError):
+        return sentence(str(exc)), exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return (sentence(str(exc)) if str(exc) else "interrupted."), EXIT_INTERRUPTED
+    return (
+        f"unexpected {type(exc).__name__}: {sentence(str(exc))} "
+        "Re-run with --debug for the traceback, and please report it."
+    ), EXIT_FAILED
 
 
 if __name__ == "__main__":

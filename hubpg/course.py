@@ -15,17 +15,14 @@ from __future__ import annotations
 import contextlib
 import numbers
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from hubpg.api import package, push
+from hubpg.claims import COURSE_EVAL_EPISODES
 from hubpg.errors import ConfigError
 from hubpg.live import env_id_for, module_run
 from hubpg.results import Pushed
-
-#: Evaluation episodes when the hyperparameters do not say (the course's 10).
-COURSE_EVAL_EPISODES = 10
 
 
 def push_to_hub(
@@ -90,7 +87,11 @@ def push_to_hub(
     env_id = env_id_for(hyperparameters, eval_env, None)
     n_episodes = episodes if episodes is not None else _eval_episodes(hyperparameters)
     with contextlib.ExitStack() as stack:
-        tmp = out if out is not None else stack.enter_context(_temporary_folder())
+        tmp = (
+            out
+            if out is not None
+            else stack.enter_context(tempfile.TemporaryDirectory(prefix="hubpg-push-"))
+        )
         run_dir = module_run(
             model,
             folder=Path(tmp) / "run",
@@ -124,12 +125,6 @@ def push_to_hub(
         )
     _say(f"Your model is pushed to the Hub. You can view your model here: {pushed.url}", progress)
     return pushed
-
-
-@contextlib.contextmanager
-def _temporary_folder() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="hubpg-push-") as tmp:
-        yield tmp
 
 
 def _eval_episodes(hyperparameters: dict[str, Any]) -> int:

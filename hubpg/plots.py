@@ -8,10 +8,8 @@ switch the backend of a notebook that imports hubpg.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hubpg.errors import PlotWriteError, UnplottableLogError
+from hubpg.runfolder import atomic_path
 
 #: Figure size in inches and resolution: 640 x 400 pixels.
 FIGSIZE = (6.4, 4.0)
@@ -63,11 +62,6 @@ def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     idx = np.arange(1, len(values) + 1)
     lo = np.maximum(0, idx - window)
     return (csum[idx] - csum[lo]) / (idx - lo)
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink(missing_ok=True)
 
 
 def plot_learning_curve(
@@ -121,18 +115,13 @@ def plot_learning_curve(
     ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
 
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp.png")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(tmp, format="png", dpi=DPI)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=DPI)
     except OSError as exc:
-        _remove(tmp)
         raise PlotWriteError(
             f"cannot write the learning curve to {path} ({exc.strerror or exc}); "
             "choose a writable output folder"
         ) from exc
-    except BaseException:
-        _remove(tmp)
-        raise
     return path

@@ -125,11 +125,10 @@ class Evaluated:
 
     def describe(self) -> str:
         """``ENV MEAN +/- STD over N episodes, seeds A..B, sampled, max_t T``."""
-        mode = "argmax" if self.deterministic else "sampled"
-        seeds = f"seeds {self.seeds[0]}..{self.seeds[-1]}" if self.seeds else "no seeds"
+        protocol = self.protocol().removesuffix(" actions")
         return (
-            f"{self.env_id} {self.summary()} over {self.n_episodes} episodes, {seeds}, "
-            f"{mode}, max_t {self.max_t}"
+            f"{self.env_id} {self.summary()} over {self.n_episodes} episodes, {protocol}, "
+            f"max_t {self.max_t}"
         )
 
     def save_json(self, path: str | Path) -> None:
@@ -310,18 +309,18 @@ class Packaged:
             if card.is_file()
             else None
         )
-        if claim is None:
-            claimed, supported = None, None
-        else:
-            claimed = claim.to_dict()
-            supported = judge_claim(
-                claim,
-                env_id=evaluation.env_id,
-                mean=evaluation.mean_reward,
-                std=evaluation.std_reward,
-                n=evaluation.n_episodes,
-            ).supported
-        return cls(folder, evaluation, list(files), dict(timings), claimed, supported)
+        e = evaluation
+        verdict = claim and judge_claim(
+            claim, env_id=e.env_id, mean=e.mean_reward, std=e.std_reward, n=e.n_episodes
+        )
+        return cls(
+            folder,
+            evaluation,
+            list(files),
+            dict(timings),
+            claim and claim.to_dict(),
+            verdict and verdict.supported,
+        )
 
     @property
     def video(self) -> Path | None:
@@ -383,30 +382,14 @@ class Pushed:
 
     @classmethod
     def of(cls, commit: Any, package_dir: Path | str) -> Pushed:
-        """From :class:`hubpg.hub.Commit` and the package folder uploaded."""
-        return cls(
-            commit.repo_id,
-            commit.url,
-            commit.commit_sha,
-            commit.commit_url,
-            commit.revision,
-            Path(package_dir),
-            commit.made_private,
-            commit.changed,
-        )
+        """From :class:`hubpg.hub.Commit` (its fields of the same names) and the package
+        folder uploaded."""
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "package_dir"]
+        return cls(**{n: getattr(commit, n) for n in names}, package_dir=Path(package_dir))
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``hubpg push --json`` prints."""
-        return {
-            "repo_id": self.repo_id,
-            "url": self.url,
-            "commit_sha": self.commit_sha,
-            "commit_url": self.commit_url,
-            "revision": self.revision,
-            "package_dir": str(self.package_dir),
-            "made_private": self.made_private,
-            "changed": self.changed,
-        }
+        """What ``hubpg push --json`` prints: every field, the folder as a string."""
+        return {**dataclasses.asdict(self), "package_dir": str(self.package_dir)}
 
     def warnings(self) -> list[str]:
         """What ``hubpg push`` says on stderr even with ``--json`` (``--quiet`` silences
@@ -417,15 +400,12 @@ class Pushed:
 
     def notes(self) -> list[str]:
         """The lines for people ``hubpg push`` writes on stderr (``--quiet`` silences them)."""
-        lines = []
         if not self.changed:
-            lines.append(
+            return [
                 f"nothing changed: {self.repo_id} ({self.revision}) already holds "
                 f"{self.package_dir}; no commit made"
-            )
-        else:
-            lines.append(f"pushed {self.package_dir} to {self.repo_id} ({self.revision})")
-        return lines
+            ]
+        return [f"pushed {self.package_dir} to {self.repo_id} ({self.revision})"]
 
     def __str__(self) -> str:
         return f"{self.url}\ncommit {self.commit_sha}"

@@ -44,6 +44,8 @@ CARD_NAME = hf_constants.REPOCARD_NAME  # "README.md"
 #: Where a model converted from a course checkpoint came from (``hubpg convert`` writes it;
 #: ``package`` ships it and the card says so).
 LEGACY_NAME = "legacy.json"
+#: The one TorchScript file hubpg writes (:mod:`hubpg.agent`), for the Open RL Leaderboard.
+AGENT_NAME = "agent.pt"
 #: The package folder inside a run folder, unless ``--out`` says otherwise.
 PACKAGE_SUBDIR = "hub"
 #: Suffixes of files that may hold pickles (``torch.save`` writes zip archives of pickles).

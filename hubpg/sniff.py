@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hubpg.errors import ForeignFormatError
-from hubpg.runfolder import PICKLE_SUFFIXES
+from hubpg.runfolder import AGENT_NAME, PICKLE_SUFFIXES
 
 #: Largest safetensors JSON header hubpg reads (the format itself caps it at 100 MB).
 MAX_HEADER_BYTES = 100 * 1024 * 1024
@@ -73,10 +73,6 @@ def _zip_holds_pickle(path: Path) -> bool:
             return any(name.endswith((".pkl", ".pickle")) for name in archive.namelist())
     except (OSError, zipfile.BadZipFile):
         return False
-
-
-#: The one TorchScript file hubpg writes (hubpg.agent), for the Open RL Leaderboard.
-AGENT_NAME = "agent.pt"
 
 
 def is_torchscript_archive(path: Path | str) -> bool:

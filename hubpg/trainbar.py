@@ -27,12 +27,9 @@ def _in_notebook() -> bool:
     """Whether this runs in a Jupyter kernel (where tqdm.auto shows a widget)."""
     if "ipykernel" not in sys.modules:
         return False
-    try:
-        from IPython import get_ipython
+    from IPython import get_ipython  # ipykernel always brings IPython
 
-        shell = get_ipython()
-    except ImportError:  # pragma: no cover - ipykernel always brings IPython
-        return False
+    shell = get_ipython()
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
@@ -167,7 +164,7 @@ def say_why_it_ended(
     """
     if stopped_on not in EARLY_STOPS or share >= 1.0:
         return
-    reason = EARLY_STOPS.get(stopped_on, stopped_on)
+    reason = EARLY_STOPS[stopped_on]
     more = f" ({detail})" if detail else ""
     out = stream or sys.stderr
     out.write(f"{desc}: stopped at {100 * share:.0f}% of the budget: {reason}{more}\n")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from hubpg.errors import FrameError, VideoError, one_line
+from hubpg.runfolder import atomic_path
 
 #: Frame sides are padded to a multiple of this (H.264 macroblocks; imageio's default).
 MACRO_BLOCK = 16
@@ -256,75 +256,70 @@ def write_mp4(
     if not (math.isfinite(fps) and fps > 0):
         raise VideoError(f"fps must be a positive number of frames per second (got {raw_fps!r})")
     exe = _bundled_ffmpeg()  # fail before touching the file system
+    n = 0
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp.mp4")
-        tmp.open("xb").close()  # a clear error for unwritable folders before ffmpeg starts
-    except OSError as exc:
+        # a clear error for unwritable folders before ffmpeg starts; removed on any failure
+        with atomic_path(path) as tmp:
+            try:
+                import imageio.v2 as iio
+
+                writer = None
+                first_shape: tuple[int, ...] | None = None
+                try:
+                    for frame in frames:
+                        arr = np.asarray(frame)
+                        if first_shape is None:
+                            first_shape = arr.shape
+                        elif arr.shape != first_shape:
+                            raise FrameError(
+                                f"video frame {n} has shape {arr.shape} but frame 0 has "
+                                f"{first_shape}; all frames of a video must have the same "
+                                f"size, or {_NO_VIDEO_HINT}"
+                            )
+                        image = upscale(arr, min_side)
+                        if writer is None:
+                            writer = iio.get_writer(
+                                tmp,
+                                format="FFMPEG",
+                                mode="I",
+                                fps=fps,
+                                codec="libx264",
+                                pixelformat="yuv420p",
+                                quality=None,  # rate control comes from -crf below
+                                macro_block_size=MACRO_BLOCK,  # sizes are multiples: no resizing
+                                ffmpeg_log_level="error",  # stderr only, and only on real errors
+                                output_params=[
+                                    *("-preset", preset, "-crf", str(int(crf))),
+                                    *("-movflags", "+faststart", "-f", "mp4"),
+                                ],
+                            )
+                        writer.append_data(image)
+                        n += 1
+                finally:
+                    if writer is not None:
+                        writer.close()
+                if n == 0:
+                    raise VideoError(
+                        f"no frames to encode for {path}; record at least one frame, or "
+                        f"{_NO_VIDEO_HINT}"
+                    )
+                _check_mp4(tmp)
+            except VideoError:
+                raise
+            except Exception as exc:  # the encoder's failures (OSError included) are one
+                first = one_line(exc, limit=None)
+                if "Broken pipe" in first:
+                    first = "ffmpeg stopped early; its own error is printed above"
+                raise VideoError(
+                    f"encoding the replay video with {Path(exe).name} failed after {n} frames "
+                    f"({first}); {_NO_VIDEO_HINT}"
+                ) from exc
+    except OSError as exc:  # the folder, the temporary file or the rename
         raise VideoError(
             f"cannot write the replay video to {path} ({exc.strerror or exc}); "
             f"choose a writable output folder, or {_NO_VIDEO_HINT}"
         ) from exc
-
-    n = 0
-    try:
-        import imageio.v2 as iio
-
-        writer = None
-        first_shape: tuple[int, ...] | None = None
-        try:
-            for frame in frames:
-                arr = np.asarray(frame)
-                if first_shape is None:
-                    first_shape = arr.shape
-                elif arr.shape != first_shape:
-                    raise FrameError(
-                        f"video frame {n} has shape {arr.shape} but frame 0 has {first_shape}; "
-                        f"all frames of a video must have the same size, or {_NO_VIDEO_HINT}"
-                    )
-                image = upscale(arr, min_side)
-                if writer is None:
-                    writer = iio.get_writer(
-                        tmp,
-                        format="FFMPEG",
-                        mode="I",
-                        fps=fps,
-                        codec="libx264",
-                        pixelformat="yuv420p",
-                        quality=None,  # rate control comes from -crf below
-                        macro_block_size=MACRO_BLOCK,  # sizes are already multiples: no resizing
-                        ffmpeg_log_level="error",  # stderr only, and only on real errors
-                        output_params=[
-                            *("-preset", preset, "-crf", str(int(crf))),
-                            *("-movflags", "+faststart", "-f", "mp4"),
-                        ],
-                    )
-                writer.append_data(image)
-                n += 1
-        finally:
-            if writer is not None:
-                writer.close()
-        if n == 0:
-            raise VideoError(
-                f"no frames to encode for {path}; record at least one frame, or {_NO_VIDEO_HINT}"
-            )
-        _check_mp4(tmp)
-        os.replace(tmp, path)
-    except VideoError:
-        tmp.unlink(missing_ok=True)
-        raise
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        first = one_line(exc, limit=None)
-        if "Broken pipe" in first:
-            first = "ffmpeg stopped early; its own error is printed above"
-        raise VideoError(
-            f"encoding the replay video with {Path(exe).name} failed after {n} frames ({first}); "
-            f"{_NO_VIDEO_HINT}"
-        ) from exc
-    except BaseException:  # KeyboardInterrupt: leave nothing behind
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubpg.errors import ConfigError, LegacyCheckpointError
 from hubpg.legacy.isolate import DEFAULT_READ_MEMORY_MIB, DEFAULT_READ_TIMEOUT_S, read_isolated
-from hubpg.legacy.rebuild import Architecture, rebuild_module
+from hubpg.legacy.rebuild import Architecture, class_name, rebuild_module
 from hubpg.legacy.scan import DEFAULT_MAX_BYTES, CheckpointScan
 
 if TYPE_CHECKING:
@@ -110,8 +110,7 @@ def read_module(module: Any, *, env_id: str) -> LegacyModel:
         env_id: the env it plays; its observation and action sizes must match.
     """
     arch = rebuild_module(module)
-    cls = type(module)
-    name = f"{cls.__module__}.{cls.__qualname__}"[:200]
+    name = class_name(module)
     policy, config = policy_of(arch, env_id=env_id, source=name)
     return LegacyModel(policy, config, None, arch, module_class=name)
 

@@ -441,20 +441,17 @@ def _long1(w: _Walk) -> None:
     w.stack.append(pickle.decode_long(w.read(w.read(1)[0])))
 
 
-def _get(size: int) -> Callable[[_Walk], None]:
+def _memo(size: int, *, get: bool) -> Callable[[_Walk], None]:
+    """BINGET/LONG_BINGET (``get``) or BINPUT/LONG_BINPUT, of a 1- or 4-byte index."""
+
     def handler(w: _Walk) -> None:
         index = w.read(1)[0] if size == 1 else struct.unpack("<I", w.read(4))[0]
-        if index not in w.memo:
+        if not get:
+            w.memo[index] = w.top()
+        elif index in w.memo:
+            w.stack.append(w.memo[index])
+        else:
             raise _Refused(f"its pickle reads memo {index}, never stored")
-        w.stack.append(w.memo[index])
-
-    return handler
-
-
-def _put(size: int) -> Callable[[_Walk], None]:
-    def handler(w: _Walk) -> None:
-        index = w.read(1)[0] if size == 1 else struct.unpack("<I", w.read(4))[0]
-        w.memo[index] = w.top()
 
     return handler
 
@@ -622,10 +619,10 @@ _HANDLERS: dict[int, Callable[[_Walk], None]] = {
     ord("X"): _binunicode,
     ord("U"): _short_binstring,
     ord("Q"): _persid,
-    ord("h"): _get(1),
-    ord("j"): _get(4),
-    ord("q"): _put(1),
-    ord("r"): _put(4),
+    ord("h"): _memo(1, get=True),
+    ord("j"): _memo(4, get=True),
+    ord("q"): _memo(1, get=False),
+    ord("r"): _memo(4, get=False),
     0x8A: _long1,
 }
 

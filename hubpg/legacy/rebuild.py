@@ -108,7 +108,7 @@ def rebuild_module(module: Any, *, source: str | None = None) -> Architecture:
             f"{type(module).__name__[:100]} is not a torch.nn.Module; hubpg rebuilds policies "
             "made of Linear layers"
         )
-    return rebuild(module, source=source or _class_name(module))
+    return rebuild(module, source=source or class_name(module))
 
 
 def _module_layers(
@@ -133,13 +133,13 @@ def _module_layers(
         return layers
     if kind == "custom":
         return _custom_layers(mod, source, assumed, depth, seen)
-    return [_leaf(_class_name(mod).rsplit(".", 1)[-1], mod, source)]
+    return [_leaf(class_name(mod).rsplit(".", 1)[-1], mod, source)]
 
 
 def _visit(mod: Any, source: str, seen: set[int]) -> None:
     if id(mod) in seen:
         raise LegacyCheckpointError(
-            f"{source}: a {_kind_name(mod)} is used twice in the network (shared or cyclic "
+            f"{source}: a {class_name(mod)} is used twice in the network (shared or cyclic "
             "modules); hubpg rebuilds plain feed-forward networks only"
         )
     seen.add(id(mod))
@@ -155,7 +155,7 @@ def _custom_layers(
     Linears in order, that activation between, softmax at the end), or one Sequential
     child (its forward is assumed to apply it). Its other attributes (a device, lists,
     numbers) play no part."""
-    name = _class_name(mod)
+    name = class_name(mod)
     _no_own_tensors(mod, source)
     children = _children(mod, source)
     kinds = [_kind(c) for _, c in children]
@@ -170,7 +170,7 @@ def _custom_layers(
         None,
     )
     if odd or "Linear" not in kinds:
-        what = f"its child {odd[0]!r} ({_kind_name(odd[1])})" if odd else "no Linear layer"
+        what = f"its child {odd[0]!r} ({class_name(odd[1])})" if odd else "no Linear layer"
         raise LegacyCheckpointError(
             f"{source}: {name} holds {what}, whose place in its forward hubpg cannot know; "
             "hubpg rebuilds a class of the student's own when it holds Linear layers (with "
@@ -236,11 +236,13 @@ def _kind(obj: Any) -> str:
     if isinstance(obj, StandIn):
         return type(obj).kind
     if _live_module(obj):
-        return live_kind(_class_name(obj))
+        return live_kind(class_name(obj))
     return "?"
 
 
-def _class_name(obj: Any) -> str:
+def class_name(obj: Any) -> str:
+    """The class a stand-in or a live module stands for (``module.QualName``, at most
+    200 characters), else the object's type name."""
     if isinstance(obj, StandIn):
         return type(obj).pickled_name
     cls = type(obj)
@@ -249,19 +251,11 @@ def _class_name(obj: Any) -> str:
     return cls.__name__[:100]
 
 
-def _kind_name(obj: Any) -> str:
-    return _class_name(obj)
-
-
-def _state(mod: Any) -> dict[str, Any]:
-    return vars(mod)
-
-
 def _children(mod: Any, source: str) -> list[tuple[str, Any]]:
-    modules = _state(mod).get("_modules")
+    modules = vars(mod).get("_modules")
     if type(modules) not in (dict, OrderedDict):
         raise LegacyCheckpointError(
-            f"{source}: {_class_name(mod)} has no module table (_modules); it was not "
+            f"{source}: {class_name(mod)} has no module table (_modules); it was not "
             "saved from an nn.Module"
         )
     if len(modules) > MAX_LAYERS:
@@ -270,11 +264,11 @@ def _children(mod: Any, source: str) -> list[tuple[str, Any]]:
 
 
 def _no_own_tensors(mod: Any, source: str) -> None:
-    state = _state(mod)
+    state = vars(mod)
     for table in ("_parameters", "_buffers"):
         if state.get(table):
             raise LegacyCheckpointError(
-                f"{source}: {_class_name(mod)} holds its own {table[1:]} "
+                f"{source}: {class_name(mod)} holds its own {table[1:]} "
                 f"({', '.join(_key_text(k) for k in list(state[table])[:3])}); hubpg cannot know how its "
                 "forward uses them"
             )
@@ -284,9 +278,9 @@ def _leaf(name: str, mod: Any, source: str) -> Layer:
     kind = _kind(mod)
     if kind == "?":
         raise LegacyCheckpointError(
-            f"{source}: layer {name!r} is a {_class_name(mod)}, not a module"
+            f"{source}: layer {name!r} is a {class_name(mod)}, not a module"
         )
-    state = _state(mod)
+    state = vars(mod)
     if kind == "Linear":
         params = state.get("_parameters")
         if type(params) not in (dict, OrderedDict) or set(params) - {"weight", "bias"}:
@@ -309,12 +303,12 @@ def _leaf(name: str, mod: Any, source: str) -> Layer:
         return Layer(kind, name)
     if kind == "custom" or kind == "Sequential":
         raise LegacyCheckpointError(
-            f"{source}: layer {name!r} is a {_class_name(mod)} nested in a Sequential; "
+            f"{source}: layer {name!r} is a {class_name(mod)} nested in a Sequential; "
             "hubpg rebuilds Sequentials of Linear and activation layers only"
         )
     if kind == "unsupported":
         raise LegacyCheckpointError(
-            f"{source}: layer {name!r} is a {_class_name(mod)}, which hubpg cannot rebuild "
+            f"{source}: layer {name!r} is a {class_name(mod)}, which hubpg cannot rebuild "
             "(it rebuilds Linear, Sequential, activations, Softmax, Dropout and Identity)"
         )
     raise LegacyCheckpointError(

@@ -14,7 +14,6 @@ from hubpg.errors import (
     MissingFileError,
     UnknownEnvError,
 )
-from hubpg.legacy.isolate import DEFAULT_READ_MEMORY_MIB, DEFAULT_READ_TIMEOUT_S
 from hubpg.legacy.model import LegacyModel, read_checkpoint
 from hubpg.legacy.scan import DEFAULT_MAX_BYTES
 from hubpg.runfolder import (
@@ -144,40 +143,21 @@ def env_id_of(files: dict[str, Path], env_id: str | None = None) -> str:
     return found
 
 
-def read_files(
-    files: dict[str, Path],
-    *,
-    env_id: str | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    repo_id: str | None = None,
-    revision: str | None = None,
-    read_timeout: float = DEFAULT_READ_TIMEOUT_S,
-    memory_mib: int = DEFAULT_READ_MEMORY_MIB,
-) -> LegacyModel:
+def read_files(files: dict[str, Path], *, env_id: str | None = None, **read: Any) -> LegacyModel:
     """Read the course checkpoint among ``files`` (a downloaded repo or a folder).
 
     Args:
         files: file name -> local path; one of them a checkpoint.
         env_id: the env (default: from the files).
-        max_bytes: the size cap of the checkpoint.
-        repo_id: recorded in the result.
-        revision: recorded in the result.
-        read_timeout: seconds the process reading the checkpoint may take.
-        memory_mib: MiB that process may take beyond the interpreter and torch.
+        **read: :func:`~hubpg.legacy.model.read_checkpoint`'s options (``max_bytes``,
+            ``repo_id`` and ``revision`` recorded in the result, ``read_timeout``,
+            ``memory_mib``).
     """
     name = pick_checkpoint(set(files))
     if name is None:
-        where = repo_id or "the folder"
+        where = read.get("repo_id") or "the folder"
         raise MissingFileError(f"{where} has no course checkpoint (model.pt, .pth or .bin)")
-    model = read_checkpoint(
-        files[name],
-        env_id=env_id_of(files, env_id),
-        max_bytes=max_bytes,
-        repo_id=repo_id,
-        revision=revision,
-        read_timeout=read_timeout,
-        memory_mib=memory_mib,
-    )
+    model = read_checkpoint(files[name], env_id=env_id_of(files, env_id), **read)
     model.files = dict(files)
     return model
 
@@ -191,8 +171,7 @@ def fetch_checkpoint(
     timeout: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     env_id: str | None = None,
-    read_timeout: float = DEFAULT_READ_TIMEOUT_S,
-    memory_mib: int = DEFAULT_READ_MEMORY_MIB,
+    **read: Any,
 ) -> LegacyModel:
     """Download a repo's course checkpoint (refused before downloading when over
     ``max_bytes``) and its JSON files at one commit, and read it without running it.
@@ -205,9 +184,9 @@ def fetch_checkpoint(
         timeout: seconds a Hub request may wait (see :func:`hubpg.hub.resolve_timeout`).
         max_bytes: the checkpoint size cap (default 64 MiB).
         env_id: the env (default: from the repo's files).
-        read_timeout: seconds the process reading the checkpoint may take (its start
-            included; the download is bounded by ``timeout`` per request).
-        memory_mib: MiB that process may take beyond the interpreter and torch.
+        **read: ``read_timeout`` and ``memory_mib`` of the reading process
+            (:func:`~hubpg.legacy.model.read_checkpoint`; the download is bounded by
+            ``timeout`` per request).
     """
     from hubpg.hub import HubTarget, download
 
@@ -235,6 +214,5 @@ def fetch_checkpoint(
         max_bytes=max_bytes,
         repo_id=repo_id,
         revision=got.revision,
-        read_timeout=read_timeout,
-        memory_mib=memory_mib,
+        **read,
     )

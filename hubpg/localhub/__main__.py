@@ -31,10 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        users = {}
-        for spec in args.user:
-            name, token = parse_user_spec(spec)
-            users[token] = name
+        users = dict(reversed(parse_user_spec(spec)) for spec in args.user)  # TOKEN -> NAME
         from hubpg.localhub.server import serve
 
         serve(

@@ -17,7 +17,6 @@ from hubpg.errors import CardDataError
 
 #: Bytes of a README read to find its front matter (the block must end within them).
 CARD_HEAD_BYTES = 1024 * 1024
-CARD_NAME = "README.md"
 
 
 def read_card_head(blob: Path) -> str:

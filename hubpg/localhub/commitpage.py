@@ -54,11 +54,10 @@ def changed_files(repo_id: str, commit: Commit, parent: Commit | None) -> list[C
         old, new = before.get(path), commit.files.get(path)
         if old == new:
             continue
-        if new is None and old is not None and parent is not None:
+        if new is None:  # deleted, so it was in the parent: link its last version there
+            assert old is not None and parent is not None
             url = resolve_url(repo_id, parent.id, path)
             changes.append(ChangedFile(path, "deleted", None, old.size, old.lfs, url))
-            continue
-        if new is None:  # pragma: no cover - a deleted file always has a parent
             continue
         kind = "added" if old is None else "modified"
         url = resolve_url(repo_id, commit.id, path)

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from hubpg.cardsafe import card_data_from_readme
 from hubpg.errors import CardDataError
-from hubpg.localhub.cards import CARD_NAME, tags_from_card
+from hubpg.localhub.cards import tags_from_card
 from hubpg.localhub.storage import (
     BranchExistsError,
     Commit,
@@ -28,6 +28,7 @@ from hubpg.localhub.web import (
     ApiError,
     HubJSONResponse,
     bad_request,
+    base_url,
     body_in_thread,
     can_see,
     current_user,
@@ -43,13 +44,10 @@ from hubpg.localhub.web import (
     revision_not_found,
     writable_repo,
 )
+from hubpg.runfolder import CARD_NAME
 
 _BRANCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def _flag(request: Request, key: str) -> bool:
@@ -178,7 +176,7 @@ def create_repo(request: Request) -> Response:
     if visibility not in (None, "public", "private", "protected"):
         raise bad_request(f"Invalid visibility '{visibility}'")
     private = visibility in ("private", "protected") or payload.get("private") is True
-    url = f"{_base_url(request)}/{repo_id}"
+    url = f"{base_url(request)}/{repo_id}"
     if namespace != user:
         raise ApiError(
             403, f"You don't have the rights to create a model under the namespace '{namespace}'"

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hubpg.localhub.cards import CARD_NAME, card_problem, read_card_head
+from hubpg.localhub.cards import card_problem, read_card_head
 from hubpg.localhub.lfs import Ticket, upload_mode
 from hubpg.localhub.routes_repos import resolve_commit
 from hubpg.localhub.storage import (
@@ -36,6 +36,7 @@ from hubpg.localhub.web import (
     HubJSONResponse,
     HubState,
     bad_request,
+    base_url,
     body_in_thread,
     entry_not_found,
     hub,
@@ -48,12 +49,9 @@ from hubpg.localhub.web import (
     too_large,
     writable_repo,
 )
+from hubpg.runfolder import CARD_NAME
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def checked_path(path: Any, what: str = "path") -> str:
@@ -125,7 +123,7 @@ def lfs_batch(request: Request) -> Response:
         raise bad_request(
             f"Too many objects in one LFS batch: the limit is {state.limits.max_batch_objects}"
         )
-    base = _base_url(request)
+    base = base_url(request)
     verify_href = f"{base}/{meta.id}.git/info/lfs/objects/verify"
     answers = []
     for obj in objects:
@@ -386,7 +384,7 @@ def commit(request: Request) -> Response:
     return HubJSONResponse(
         {
             "success": True,
-            "commitUrl": f"{_base_url(request)}/{meta.id}/commit/{new.id}",
+            "commitUrl": f"{base_url(request)}/{meta.id}/commit/{new.id}",
             "commitOid": new.id,
             "commitMessage": new.title,
             "pullRequestUrl": None,

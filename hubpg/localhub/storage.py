@@ -136,27 +136,13 @@ class Commit:
     files: dict[str, FileEntry]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "parents": list(self.parents),
-            "title": self.title,
-            "message": self.message,
-            "author": self.author,
-            "date": self.date,
-            "files": {path: entry.to_json() for path, entry in sorted(self.files.items())},
-        }
+        files = {path: entry.to_json() for path, entry in sorted(self.files.items())}
+        return {**vars(self), "parents": list(self.parents), "files": files}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Commit:
-        return cls(
-            id=data["id"],
-            parents=tuple(data["parents"]),
-            title=data["title"],
-            message=data["message"],
-            author=data["author"],
-            date=data["date"],
-            files={path: FileEntry.from_json(e) for path, e in data["files"].items()},
-        )
+        files = {path: FileEntry.from_json(e) for path, e in data["files"].items()}
+        return cls(**{**data, "parents": tuple(data["parents"]), "files": files})
 
 
 @dataclass

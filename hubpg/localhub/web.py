@@ -113,6 +113,11 @@ def error_response(exc: ApiError) -> HubJSONResponse:
     return HubJSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
 
 
+def base_url(request: Request) -> str:
+    """The server's URL as the client reached it, without a trailing slash."""
+    return str(request.base_url).rstrip("/")
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, message)
 
