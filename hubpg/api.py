@@ -36,7 +36,7 @@ from hubpg.config import (
     runs_course_algorithm,
     upgrade_legacy_keys,
 )
-from hubpg.errors import ConfigError, HubpgError, MissingFileError
+from hubpg.errors import ConfigError, HubpgError, LegacyCheckpointError, MissingFileError
 from hubpg.repoid import validate_repo_id
 from hubpg.results import (
     Converted,
@@ -872,27 +872,35 @@ def convert(
         timeout: seconds a Hub request may wait.
         progress: huggingface_hub's download bars (see :func:`show_progress`).
     """
+    from hubpg.hub import HubTarget
     from hubpg.legacy import convert as run_convert
+    from hubpg.legacy.convert import check_out
+    from hubpg.verify import fetch as fetch_repo
 
     if (source is None) == (repo is None):
         raise ConfigError("give a checkpoint SOURCE file or --repo NAMESPACE/NAME (one of them)")
-    if repo is not None:
-        validate_repo_id(repo)
-    with show_progress(progress):
+    max_bytes = max_mib * 2**20
+    if repo is None:
         return Converted.of(
-            run_convert(
-                source,
-                out=out,
-                repo_id=repo,
-                revision=revision,
-                env_id=env_id,
-                overwrite=overwrite,
-                max_bytes=max_mib * 2**20,
-                endpoint=endpoint,
-                token=token,
-                timeout=timeout,
-            )
+            run_convert(source, out=out, env_id=env_id, overwrite=overwrite, max_bytes=max_bytes)
         )
+    validate_repo_id(repo)
+    check_out(Path(out), overwrite)  # before anything is downloaded
+    with show_progress(progress):
+        fetched = fetch_repo(
+            repo,
+            revision=revision,
+            target=HubTarget(endpoint, token, timeout),
+            legacy=True,
+            env_id=env_id,
+            max_bytes=max_bytes,
+        )
+    if fetched.legacy_model is None:
+        raise LegacyCheckpointError(
+            f"{repo} already shares model.safetensors + config.json; nothing to convert "
+            "(hubpg load-and-eval reads it as it is)"
+        )
+    return Converted.of(run_convert(out=out, model=fetched.legacy_model, overwrite=overwrite))
 
 
 __all__ = [

@@ -42,6 +42,7 @@ from hubpg.sniff import check_not_foreign
 
 if TYPE_CHECKING:  # torch is imported only when a policy is built
     from hubpg.config import PolicyConfig
+    from hubpg.legacy import LegacyModel
     from hubpg.policy import Policy
 
 #: The files a check downloads: the policy, the claim's episode count, the card.
@@ -68,6 +69,9 @@ class Fetched:
     #: With ``legacy``: what was read and what was assumed
     #: (:meth:`hubpg.legacy.LegacyModel.report`); None for a hubpg repo.
     legacy: dict[str, Any] | None = None
+    #: With ``legacy``: the course checkpoint read (``hubpg convert`` writes it as a
+    #: folder); None for a hubpg repo.
+    legacy_model: LegacyModel | None = None
 
     @property
     def config(self) -> PolicyConfig:
@@ -135,7 +139,7 @@ def fetch(
         listed=None if legacy else listed,
         into=into,
     )
-    policy, report = rebuild(got, legacy=legacy, env_id=env_id)
+    policy, model = rebuild(got, legacy=legacy, env_id=env_id, max_bytes=max_bytes)
     results = got.files.get(RESULTS_NAME)
     return Fetched(
         repo_id=repo_id,
@@ -144,7 +148,8 @@ def fetch(
         files=got.files,
         claim=claim_of(got.files),
         claimed_n_episodes=read_episode_count(results) if results is not None else None,
-        legacy=report,
+        legacy=None if model is None else model.report(),
+        legacy_model=model,
     )
 
 
@@ -188,21 +193,29 @@ def check_loadable(repo_id: str, files: set[str]) -> None:
 
 
 def rebuild(
-    got: Downloaded, *, legacy: bool = False, env_id: str | None = None
-) -> tuple[Policy, dict[str, Any] | None]:
+    got: Downloaded,
+    *,
+    legacy: bool = False,
+    env_id: str | None = None,
+    max_bytes: int | None = None,
+) -> tuple[Policy, LegacyModel | None]:
     """The policy of a downloaded repo and, when it came from a course checkpoint
-    (``legacy``), what :meth:`hubpg.legacy.LegacyModel.report` says about it.
+    (``legacy``), the :class:`~hubpg.legacy.LegacyModel` read.
 
     Args:
         got: what :func:`hubpg.hub.download` fetched.
         legacy: read a course checkpoint when the repo has no safetensors weights.
         env_id: the env the model must play (see :func:`fetch`).
+        max_bytes: the largest course checkpoint read (default: the reader's).
     """
     if legacy and not (CONFIG_NAME in got.files and WEIGHTS_NAME in got.files):
         from hubpg.legacy import read_files
 
-        model = read_files(got.files, env_id=env_id, repo_id=got.repo_id, revision=got.revision)
-        return model.policy, model.report()
+        read = {} if max_bytes is None else {"max_bytes": max_bytes}
+        model = read_files(
+            got.files, env_id=env_id, repo_id=got.repo_id, revision=got.revision, **read
+        )
+        return model.policy, model
     policy = policy_from_files(got.files, got.repo_id)
     if env_id is not None and policy.config.env_id != env_id:
         raise ConfigError(f"its config.json is for {policy.config.env_id}, not {env_id}")

@@ -121,9 +121,8 @@ def main() -> None:
     import huggingface_hub.constants
     from huggingface_hub.utils import disable_progress_bars
 
-    from hubpg.api import push
+    from hubpg.api import convert, push
     from hubpg.config import TrainConfig
-    from hubpg.legacy import convert
     from hubpg.localhub.testing import running_hub
     from hubpg.reinforce import train
 
@@ -142,7 +141,9 @@ def main() -> None:
             legacy_repo, converted_repo = "alice/Reinforce-CartPole-v1", "alice/converted"
             api.create_repo(legacy_repo)
             api.upload_folder(repo_id=legacy_repo, folder_path=str(folder))
-            converted = convert(repo_id=legacy_repo, out=tmp / "converted", endpoint=hub.url)
+            converted = convert(
+                repo=legacy_repo, out=tmp / "converted", endpoint=hub.url, progress=False
+            )
             push(
                 converted.out,
                 repo=converted_repo,

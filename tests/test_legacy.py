@@ -25,6 +25,7 @@ from hubpg.errors import (
     LegacyReaderError,
     PickleRefusedError,
 )
+from hubpg.hub import HubTarget
 from hubpg.legacy import (
     LEGACY_NAME,
     CheckpointScan,
@@ -35,6 +36,7 @@ from hubpg.legacy import (
     read_checkpoint,
     scan_checkpoint,
 )
+from hubpg.verify import fetch
 
 HELPER = Path(__file__).with_name("course_checkpoints.py")
 CARTPOLE, PIXELCOPTER = "CartPole-v1", "Pixelcopter-PLE-v0"
@@ -631,9 +633,9 @@ def test_load_and_eval_legacy_refuses_the_hostile_repo_in_one_line(
     assert not marker_of(course).exists()
 
 
-def test_the_size_cap_applies_before_downloading(hub, course_repos, tmp_path) -> None:
+def test_the_size_cap_applies_before_downloading(hub, course_repos) -> None:
     with pytest.raises(LegacyCheckpointError, match="model.pt is .* over the 100-byte cap"):
-        convert(repo_id=course_repos["good"], out=tmp_path / "c", endpoint=hub.url, max_bytes=100)
+        fetch(course_repos["good"], target=HubTarget(hub.url), legacy=True, max_bytes=100)
 
 
 def test_leaderboard_verifies_course_repos_and_sets_the_hostile_apart(

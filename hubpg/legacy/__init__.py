@@ -23,8 +23,8 @@ one module per step:
   :func:`read_module` does the same for a live ``torch.nn.Module`` by the same
   rules, never pickling it (``hubpg.push_to_hub`` of a student's module).
 - :mod:`~hubpg.legacy.repo`: which file of a repo is the checkpoint, which env its
-  files name, and :func:`fetch_checkpoint` (download through :mod:`hubpg.hub`,
-  then read).
+  files name, and :func:`read_files` (read it from a repo's downloaded files;
+  :func:`hubpg.verify.fetch` with ``legacy`` downloads them).
 - :mod:`~hubpg.legacy.convert`: :func:`convert` writes a hubpg folder
   (safetensors + JSON, no pickle).
 """
@@ -39,7 +39,6 @@ from hubpg.legacy.rebuild import Architecture, Layer, rebuild, rebuild_module
 from hubpg.legacy.repo import (
     checkpoint_to_download,
     env_id_of,
-    fetch_checkpoint,
     pick_checkpoint,
     read_files,
 )
@@ -66,7 +65,6 @@ __all__ = [
     "checkpoint_to_download",
     "convert",
     "env_id_of",
-    "fetch_checkpoint",
     "load_checkpoint",
     "pick_checkpoint",
     "policy_of",

@@ -12,7 +12,7 @@ from typing import Any
 
 from hubpg.errors import ConfigError, MissingFileError, RunDirError
 from hubpg.legacy.model import LegacyModel, read_checkpoint
-from hubpg.legacy.repo import env_id_of, fetch_checkpoint, small_json
+from hubpg.legacy.repo import env_id_of, small_json
 from hubpg.legacy.scan import DEFAULT_MAX_BYTES
 from hubpg.runfolder import (
     CARD_NAME,
@@ -39,59 +39,50 @@ def convert(
     source: Path | str | None = None,
     *,
     out: Path | str,
-    repo_id: str | None = None,
-    revision: str | None = None,
+    model: LegacyModel | None = None,
     env_id: str | None = None,
     overwrite: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
-    endpoint: str | None = None,
-    token: str | None = None,
-    timeout: float | None = None,
 ) -> ConvertResult:
     """Convert a course checkpoint into a hubpg folder (safetensors + JSON, no pickle).
 
     Args:
         source: a local checkpoint file (its folder's ``hyperparameters.json``,
-            ``results.json`` and ``README.md`` are read too), or None with ``repo_id``.
+            ``results.json`` and ``README.md`` are read too), or None with ``model``.
         out: the folder to write (refused when it exists and is not empty, unless
             ``overwrite``).
-        repo_id: read the checkpoint from this Hub repo instead.
-        revision: the repo's branch, tag or commit.
-        env_id: the env (default: from the model's files).
+        model: a checkpoint already read, with its files (a repo's:
+            :func:`hubpg.verify.fetch` with ``legacy``; ``hubpg.convert(repo=...)``).
+        env_id: the env (default: from the checkpoint's files).
         overwrite: replace the files of an existing folder.
         max_bytes: the checkpoint size cap (default 64 MiB).
-        endpoint: the Hub (default ``HF_ENDPOINT`` or huggingface.co).
-        token: a Hub token for private repos.
-        timeout: seconds a Hub request may wait (see :func:`hubpg.hub.resolve_timeout`).
 
     Example:
         >>> hubpg.convert("model.pt", out="converted", env_id="CartPole-v1")  # doctest: +SKIP
     """
-    if (source is None) == (repo_id is None):
+    if (source is None) == (model is None):
         raise ConfigError("give a checkpoint FILE or --repo NAMESPACE/NAME (one of them)")
     out = Path(out)
-    _check_out(out, overwrite)
+    check_out(out, overwrite)
     if source is not None:
         files = _local_files(Path(source))
         model = read_checkpoint(
             files["__source__"], env_id=env_id_of(files, env_id), max_bytes=max_bytes
         )
     else:
-        model = fetch_checkpoint(
-            repo_id,  # type: ignore[arg-type]
-            revision=revision,
-            endpoint=endpoint,
-            token=token,
-            timeout=timeout,
-            max_bytes=max_bytes,
-            env_id=env_id,
-        )
-        files = model.files
-    written = _write_folder(out, model, files)
-    return ConvertResult(out, model, written)
+        files = model.files  # type: ignore[union-attr]
+    written = _write_folder(out, model, files)  # type: ignore[arg-type]
+    return ConvertResult(out, model, written)  # type: ignore[arg-type]
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
+def check_out(out: Path, overwrite: bool) -> None:
+    """Refuse ``out`` when it is a file, or a folder with files and not ``overwrite``
+    (before anything is downloaded or read).
+
+    Args:
+        out: the folder to write.
+        overwrite: replace the files of an existing folder.
+    """
     if out.exists() and not out.is_dir():
         raise RunDirError(f"{out} exists and is not a folder; choose another --out")
     if out.is_dir() and any(out.iterdir()) and not overwrite:

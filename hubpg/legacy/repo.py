@@ -1,6 +1,7 @@
 """A course checkpoint in a repo (or a folder): which file is the checkpoint, which
-env it plays (from its files), and fetching it from the Hub through the transport
-layer (:func:`hubpg.hub.download`), the one way every command reads a course repo."""
+env it plays (from its files), and reading it from the downloaded files. Downloading a
+course repo is :func:`hubpg.verify.fetch` with ``legacy``, the one way every command
+reads one."""
 
 from __future__ import annotations
 
@@ -18,10 +19,8 @@ from hubpg.legacy.model import LegacyModel, read_checkpoint
 from hubpg.legacy.scan import DEFAULT_MAX_BYTES
 from hubpg.runfolder import (
     CARD_NAME,
-    CONFIG_NAME,
     HYPERPARAMETERS_NAME,
     RESULTS_NAME,
-    WEIGHTS_NAME,
     read_json,
 )
 from hubpg.sniff import VERIFIES, check_not_foreign
@@ -31,10 +30,6 @@ JSON_MAX_BYTES = 2**20
 #: Suffixes a course checkpoint may have; ``model.pt`` (push_to_hub's) is preferred.
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin")
 COURSE_CHECKPOINT = "model.pt"
-#: What is downloaded besides the checkpoint: the JSON files and the card (for the
-#: env id and the claim), and the safetensors pair (to tell a repo that needs no
-#: conversion).
-REPO_FILES = (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME, CARD_NAME, HYPERPARAMETERS_NAME)
 
 
 def pick_checkpoint(names: list[str] | set[str]) -> str | None:
@@ -160,59 +155,3 @@ def read_files(files: dict[str, Path], *, env_id: str | None = None, **read: Any
     model = read_checkpoint(files[name], env_id=env_id_of(files, env_id), **read)
     model.files = dict(files)
     return model
-
-
-def fetch_checkpoint(
-    repo_id: str,
-    *,
-    revision: str | None = None,
-    endpoint: str | None = None,
-    token: str | None = None,
-    timeout: float | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    env_id: str | None = None,
-    **read: Any,
-) -> LegacyModel:
-    """Download a repo's course checkpoint (refused before downloading when over
-    ``max_bytes``) and its JSON files at one commit, and read it without running it.
-
-    Args:
-        repo_id: ``NAMESPACE/NAME``.
-        revision: branch, tag or commit (default: main).
-        endpoint: the Hub (default ``HF_ENDPOINT`` or huggingface.co).
-        token: a Hub token for private repos.
-        timeout: seconds a Hub request may wait (see :func:`hubpg.hub.resolve_timeout`).
-        max_bytes: the checkpoint size cap (default 64 MiB).
-        env_id: the env (default: from the repo's files).
-        **read: ``read_timeout`` and ``memory_mib`` of the reading process
-            (:func:`~hubpg.legacy.model.read_checkpoint`; the download is bounded by
-            ``timeout`` per request).
-    """
-    from hubpg.hub import HubTarget, download
-
-    def choose(siblings: list[Any]) -> tuple[str, ...]:
-        if {WEIGHTS_NAME, CONFIG_NAME} <= {s.rfilename for s in siblings}:
-            return REPO_FILES
-        return (*REPO_FILES, checkpoint_to_download(repo_id, siblings, max_bytes))
-
-    got = download(
-        repo_id,
-        REPO_FILES,
-        revision=revision,
-        target=HubTarget(endpoint, token, timeout),
-        choose=choose,
-        files_metadata=True,
-    )
-    if WEIGHTS_NAME in got.files and CONFIG_NAME in got.files:
-        raise LegacyCheckpointError(
-            f"{repo_id} already shares model.safetensors + config.json; nothing to convert "
-            "(hubpg load-and-eval reads it as it is)"
-        )
-    return read_files(
-        got.files,
-        env_id=env_id,
-        max_bytes=max_bytes,
-        repo_id=repo_id,
-        revision=got.revision,
-        **read,
-    )
