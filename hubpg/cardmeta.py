@@ -11,6 +11,7 @@ API); every form goes through the one card-data rule of :mod:`hubpg.cardsafe`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -54,6 +55,18 @@ def _checked_data(card: Any) -> dict[str, Any]:
     raise CardMetadataError(f"cannot read a model card from a {type(card).__name__}")
 
 
+@functools.cache
+def _checked_type() -> type:
+    """ModelCardData that passed the card-data rule: :func:`card_data` returns it as
+    it is (a leaderboard row reads one listing item's env ids and its claim)."""
+    from huggingface_hub import ModelCardData
+
+    class CheckedCardData(ModelCardData):
+        """Card data that passed :mod:`hubpg.cardsafe`'s rule."""
+
+    return CheckedCardData
+
+
 def card_data(card: Any) -> ModelCardData:
     """ModelCardData from a ModelCard, its text, a README path, a ModelCardData or a
     metadata dict, read through the one card-data rule (:mod:`hubpg.cardsafe`: no YAML
@@ -67,11 +80,13 @@ def card_data(card: Any) -> ModelCardData:
     """
     from huggingface_hub import ModelCardData
 
+    checked = _checked_type()
     try:
-        if isinstance(card, ModelCardData):  # e.g. a listing's ModelInfo.card_data
-            check_card_data(card.to_dict())
+        if isinstance(card, checked):  # read before: not checked twice
             return card
-        return ModelCardData(**_checked_data(card))
+        if isinstance(card, ModelCardData):  # e.g. a listing's ModelInfo.card_data
+            return checked(**check_card_data(card.to_dict()), ignore_metadata_errors=True)
+        return checked(**_checked_data(card))
     except CardMetadataError:
         raise
     except CardDataError as exc:

@@ -143,7 +143,7 @@ def model_format(model: Any) -> str | None:
 
 
 def _fill_from_listing(row: dict[str, Any], model: Any, env_id: str) -> None:
-    from hubpg.card import card_env_ids
+    from hubpg.card import card_data, card_env_ids
     from hubpg.claims import impossible_reason, parse_claim
 
     if getattr(model, "problem", None):  # an UnreadableListing
@@ -159,6 +159,7 @@ def _fill_from_listing(row: dict[str, Any], model: Any, env_id: str) -> None:
         row["problem"] = NO_CLAIM
         return
     try:
+        card = card_data(card)  # checked once, read twice
         envs = card_env_ids(card)
         if envs and env_id not in envs:
             row["problem"] = f"card claims {', '.join(sorted(envs))}"
