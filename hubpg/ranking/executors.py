@@ -23,7 +23,21 @@ from hubpg.ranking.rows import one_line
 from hubpg.ranking.unit import REPO_LIMIT_S, units, verify_batch, verify_one
 
 #: Modules the forkserver imports once, so that each worker starts by a plain fork.
-_PRELOAD = ["torch", "huggingface_hub", "hubpg.verify", "hubpg.evaluation", "hubpg.ranking"]
+_PRELOAD = [
+    "torch",
+    "huggingface_hub",
+    # what a fetch imports on first use (huggingface_hub's top level is lazy): about a
+    # second in each worker otherwise
+    "huggingface_hub.hf_api",
+    "huggingface_hub.file_download",
+    "safetensors.torch",
+    "tqdm.auto",
+    "hubpg.verify",
+    "hubpg.policy",
+    "hubpg.evaluation",
+    "hubpg.ranking",
+    "hubpg.ranking.lanes",
+]
 _WORKER_READY = False
 
 
