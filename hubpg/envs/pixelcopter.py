@@ -14,6 +14,7 @@ arrays, Gymnasium's next-step autoreset), registered as the ``entry_point`` and
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -535,6 +536,16 @@ def _mt_temper(y: np.ndarray) -> np.ndarray:
     return y ^ (y >> 18)
 
 
+@functools.lru_cache(maxsize=8192)
+def _seeded_state(seed: int) -> tuple[np.ndarray, int]:
+    """``RandomState(seed)``'s MT19937 key (read-only) and position: made once per seed
+    (a leaderboard resets thousands of sub-envs with the same evaluation seeds)."""
+    _, key, pos, *_ = np.random.RandomState(seed).get_state()
+    key = np.asarray(key, dtype=np.uint32)
+    key.flags.writeable = False
+    return key, int(pos)
+
+
 class _MTBatch:
     """Independent MT19937 streams that produce exactly ``numpy.random.RandomState``'s words.
 
@@ -550,9 +561,9 @@ class _MTBatch:
         self._ar = np.arange(_MT_N)
 
     def seed(self, idx: np.ndarray, seeds: Sequence[int]) -> None:
-        states = [np.random.RandomState(s).get_state() for s in seeds]
-        keys = np.stack([np.asarray(st[1], dtype=np.uint32) for st in states])
-        pos = np.array([st[2] for st in states], dtype=np.int64)
+        states = [_seeded_state(int(s)) for s in seeds]
+        keys = np.stack([key for key, _ in states])
+        pos = np.array([at for _, at in states], dtype=np.int64)
         nxt = keys.copy()
         _mt_twist(nxt)
         self.out[idx, :_MT_N] = _mt_temper(keys)
@@ -580,6 +591,23 @@ class _MTBatch:
         self._roll(idx[pos >= _MT_N])
 
 
+class _MTRows:
+    """Some rows of an :class:`_MTBatch`, addressed 0..len(rows)-1 (the streams stay
+    the batch's: what a part of the vector env draws advances them)."""
+
+    def __init__(self, batch: _MTBatch, rows: np.ndarray) -> None:
+        self.batch, self.rows, self._ar = batch, rows, batch._ar
+
+    def seed(self, idx: np.ndarray, seeds: Sequence[int]) -> None:
+        self.batch.seed(self.rows[idx], seeds)
+
+    def peek(self, idx: np.ndarray, n: int) -> np.ndarray:
+        return self.batch.peek(self.rows[idx], n)
+
+    def advance(self, idx: np.ndarray, counts: np.ndarray | int) -> None:
+        self.batch.advance(self.rows[idx], counts)
+
+
 def _doubles(words: np.ndarray) -> np.ndarray:
     """RandomState's 53-bit doubles in [0, 1) from consecutive pairs of words."""
     a = (words[:, 0::2] >> 5).astype(np.float64)
@@ -591,6 +619,9 @@ def _doubles(words: np.ndarray) -> np.ndarray:
 # The vector env
 
 _NO_BLOCK = 1e12  # x of an empty block slot: never reached, never collides
+#: Each sub-env's state (one row per sub-env) besides its random stream: what
+#: :meth:`PixelcopterVectorEnv.step` reads and writes.
+_ROW_STATE = ("_y", "_mom", "_bx", "_by", "_tx", "_ty", "_tlo", "_ta", "_done", "_elapsed", "_yc")
 
 
 class PixelcopterVectorEnv(VectorEnv):
@@ -904,6 +935,36 @@ class PixelcopterVectorEnv(VectorEnv):
             self._init_games(reset_idx)
         self._done = dead | truncated
         return self._observe(), reward, dead.copy(), truncated, {}
+
+    def step_rows(
+        self, actions: Any, rows: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """:meth:`step` of the sub-envs ``rows`` only, with their ``actions`` (one each);
+        the other sub-envs stay as they are. A sub-env's game depends on its own state
+        and random stream alone, so each plays here exactly what :meth:`step` plays it;
+        stepping only the games still running costs what they cost (a leaderboard's
+        lanes wait for their longest episode).
+
+        Args:
+            actions: one action per row of ``rows``.
+            rows: indices of the sub-envs to step (distinct).
+
+        Returns:
+            :meth:`step`'s five values, for those sub-envs in that order.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        part = object.__new__(type(self))
+        part.__dict__.update(self.__dict__)  # geometry and settings, shared
+        part.num_envs = m = rows.size
+        for name in _ROW_STATE:
+            setattr(part, name, getattr(self, name)[rows])
+        part._rows = np.arange(m)
+        part._base = (np.arange(2 * m, dtype=np.int64) * self._g.k).reshape(m, 2)
+        part._mt = _MTRows(self._mt, rows)
+        result = part.step(actions)
+        for name in _ROW_STATE:
+            getattr(self, name)[rows] = getattr(part, name)
+        return result
 
     def _block_events(self, idx: np.ndarray, reward: np.ndarray) -> None:
         """Step 5 (pass the block, spawn, remove) for the sub-envs in ``idx``."""

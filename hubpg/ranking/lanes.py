@@ -207,6 +207,10 @@ class Lanes:
         self.envs = make_vec_env(self.env_id, slots)
         self.obs = np.array(reset_with_seeds(self.envs, self.seeds * self.lanes), np.float32)
         self.reset_slots = _SlotReset(self.envs, _slot_kind(self.env_id) or "", self.seeds)
+        # Pixelcopter's vector env (hubpg's own) steps chosen sub-envs alone: a lane
+        # waits for its longest episode, and the finished ones are not stepped meanwhile
+        self.base = self.envs.unwrapped
+        self.by_rows = hasattr(self.base, "step_rows")
         forward = policy.numpy_forward()
         widths = [policy.config.obs_dim] + [b.shape[0] for _, b in forward.layers]
         self.bufs = [np.zeros((slots, w), dtype=np.float32) for w in widths]
@@ -315,12 +319,20 @@ class Lanes:
         if not active:
             return []
         actions = self._actions(self._forward(active))
-        obs, reward, terminated, truncated, _ = self.envs.step(actions)
-        self.obs = np.asarray(obs, dtype=np.float32)
         running = self.running
-        self.returns += np.where(running, reward, 0.0)
-        self.lengths += running
-        running &= ~(terminated | truncated)
+        if self.by_rows:  # only the games still running are stepped
+            rows = np.flatnonzero(running)
+            obs, reward, terminated, truncated, _ = self.base.step_rows(actions[rows], rows)
+            self.obs[rows] = obs
+            self.returns[rows] += reward
+            self.lengths[rows] += 1
+            running[rows] = ~(terminated | truncated)
+        else:
+            obs, reward, terminated, truncated, _ = self.envs.step(actions)
+            self.obs = np.asarray(obs, dtype=np.float32)
+            self.returns += np.where(running, reward, 0.0)
+            self.lengths += running
+            running &= ~(terminated | truncated)
         self.t[active] += 1
         self.fresh[:] = False
         n, done = self.n, []

@@ -727,3 +727,40 @@ def test_vector_bad_input():
         envs.step(np.array([0, 1, 1]))
     with pytest.raises(ValueError, match="seeds"):
         envs.reset(seed=[1, 2, 3])
+
+
+def _centring_actions(obs: np.ndarray, flips: np.ndarray) -> np.ndarray:
+    """Thrust below the cave's middle or when falling (games of a few hundred frames,
+    blocks passed and terrain refilled), every action flipped where ``flips``."""
+    return np.where(((obs[:, 2] - obs[:, 3]) + 10 * obs[:, 1] > 0) ^ flips, 0, 1)
+
+
+def test_step_rows_plays_each_sub_env_as_step_does():
+    n, frames = 24, 400
+    full = PixelcopterVectorEnv(n)
+    obs, _ = full.reset(seed=list(range(100, 100 + n)))
+    rng = np.random.default_rng(0)
+    played = []  # per frame: actions and everything step returned, for every sub-env
+    for _ in range(frames):
+        actions = _centring_actions(obs, rng.random(n) < 0.05)
+        obs, reward, terminated, truncated, _ = full.step(actions)
+        played.append((actions, obs.copy(), reward.copy(), terminated.copy(), truncated))
+    # the same games, each sub-env advanced at its own pace: a random part of them per call
+    part = PixelcopterVectorEnv(n)
+    part.reset(seed=list(range(100, 100 + n)))
+    frame = np.zeros(n, dtype=np.int64)
+    scores = np.zeros(n)
+    while (frame < frames).any():
+        rows = np.flatnonzero((frame < frames) & (rng.random(n) < 0.5))
+        if rows.size == 0:
+            continue
+        actions = np.array([played[frame[r]][0][r] for r in rows])
+        obs, reward, terminated, truncated, _ = part.step_rows(actions, rows)
+        for i, r in enumerate(rows):
+            _, want_obs, want_reward, want_term, want_trunc = played[frame[r]]
+            assert np.array_equal(obs[i], want_obs[r]) and reward[i] == want_reward[r]
+            assert terminated[i] == want_term[r] and truncated[i] == want_trunc[r]
+            scores[r] += reward[i]
+        frame[rows] += 1
+    assert scores.max() >= 3  # blocks were passed ...
+    assert sum(int(t.sum()) for _, _, _, t, _ in played) > n  # ... games ended and restarted
