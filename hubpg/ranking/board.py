@@ -185,10 +185,11 @@ class Board:
         o = self.options
         verifier = make_verifier(o.workers, o.ray)
         reverify = o.reverify or store is None
-        if isinstance(verifier, PoolVerifier) and reverify:
-            # Start the workers (about a second) while a thread lists the models. Not
-            # for Ray: it starts its processes with a fork that other threads can hang.
-            # Not with a store to consult either: the workers may not be needed at all.
+        if isinstance(verifier, PoolVerifier) and (reverify or store.count() == 0):
+            # Start the workers (a second or two: torch's import) while a thread lists
+            # the models. Not for Ray: it starts its processes with a fork that other
+            # threads can hang. Not with a store that holds results either: the workers
+            # may not be needed at all.
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(1) as lister:
