@@ -371,6 +371,12 @@ class TrainConfig:
     value_lr: float = 1e-3
     #: Value-network epochs per update (--baseline value).
     value_epochs: int = 5
+    #: GAE(lambda) advantages from the value network (needs --baseline value): a step's
+    #: weight is sum_k (gamma lambda)^k delta_(t+k), delta_t = r_t + gamma V(s_t+1) - V(s_t),
+    #: a segment's last step bootstrapped with V of the next observation, and the value
+    #: network is fitted to the advantages plus V (lambda-returns). 0: one-step TD errors;
+    #: 1: returns-to-go minus V; none: returns-to-go minus V, no bootstrapping (hubpg option).
+    gae_lambda: float | None = None
     #: Stop once every episode of --target-updates batches in a row reaches this return.
     target_return: float | None = None
     #: Batches in a row that must reach --target-return.
@@ -472,9 +478,22 @@ class TrainConfig:
             raise ConfigError(f"reward_scale must be a positive number (got {self.reward_scale})")
         if not (_is_number(self.log_std_init) and math.isfinite(self.log_std_init)):
             raise ConfigError(f"log_std_init must be a finite number (got {self.log_std_init})")
+        self._validate_gae()
         if self.vector_mode not in VECTOR_MODES:
             raise ConfigError(
                 f"unknown vector_mode {self.vector_mode!r}; use one of {', '.join(VECTOR_MODES)}"
+            )
+
+    def _validate_gae(self) -> None:
+        """``gae_lambda``: None, or a number in [0, 1] with the value baseline."""
+        if self.gae_lambda is None:
+            return
+        if not (_is_number(self.gae_lambda) and 0 <= self.gae_lambda <= 1):
+            raise ConfigError(f"gae_lambda must be in [0, 1] (got {self.gae_lambda!r:.60})")
+        if self.baseline != "value":
+            raise ConfigError(
+                "gae_lambda needs the value network: add --baseline value "
+                f"(got --baseline {self.baseline})"
             )
 
     def policy_config(self, obs_dim: int, n_actions: int, action: Any = None) -> PolicyConfig:
