@@ -12,7 +12,10 @@ Two ways to fill a batch:
   truncation, as ``max_t`` is) and the time baseline is taken per segment step.
 
 Every episode's discounted returns-to-go are computed exactly as the Deep RL course
-does and normalised over the batch (mean, unbiased std, float32 epsilon). The policy
+does and normalised over the batch (mean, unbiased std, float32 epsilon); with the
+value baseline and ``gae_lambda`` the weights are GAE advantages instead
+(:func:`gae_advantages`, a segment bootstrapped with the value of its next
+observation). The policy
 sees each episode through its observation history (:mod:`hubpg.observations`) and
 acts with a numpy forward pass of its current weights; steps are stored in buffers
 reused from round to round.
