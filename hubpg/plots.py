@@ -31,15 +31,18 @@ def _points(log_rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarr
             "train for at least one update first"
         )
     xs, ys = [], []
+    # read_log drops empty cells: a segment update that ended no episode has no
+    # mean_return, but some row of a run's log does
+    returns_logged = any(isinstance(row, Mapping) and "mean_return" in row for row in log_rows)
     for i, row in enumerate(log_rows):
-        if not isinstance(row, Mapping) or "steps" not in row or "mean_return" not in row:
+        if not isinstance(row, Mapping) or "steps" not in row or not returns_logged:
             have = sorted(row) if isinstance(row, Mapping) else type(row).__name__
             raise UnplottableLogError(
                 f"training log row {i} lacks 'steps' or 'mean_return' (it has {have}); "
                 "pass the rows of the run's training log"
             )
         try:
-            x, y = float(row["steps"]), float(row["mean_return"])
+            x, y = float(row["steps"]), float(row.get("mean_return", "nan"))
         except (TypeError, ValueError):
             continue  # an update with no finished episode logs no return
         if math.isfinite(x) and math.isfinite(y):

@@ -141,7 +141,8 @@ def reinforce_loss(
 
 class ValueBaseline:
     """A state-value estimate V(s, t/max_t) fitted by regression to the batch's
-    Monte-Carlo returns-to-go (REINFORCE with baseline; no bootstrapping, no TD).
+    Monte-Carlo returns-to-go (REINFORCE with baseline; no bootstrapping, no TD), or
+    with ``gae_lambda`` to its lambda-returns (:func:`hubpg.rollout.gae_advantages`).
 
     It only reduces the variance of the policy gradient; it is not part of the
     shared model (saved as ``value.safetensors`` in the run folder for --resume)."""
@@ -721,15 +722,25 @@ class _Session:
     def _collect(self, seed: int | None) -> Batch:
         """The next batch: whole episodes (reset with ``seed``), or the next segment."""
         run, config = self.run, self.run.config
+        value = run.value if config.gae_lambda is not None else None
         if config.segment_steps is None:
             return collect_batch(
-                run.policy, self.envs, config, run.rng, seed, self.buffers, run.grad_rng
+                run.policy,
+                self.envs,
+                config,
+                run.rng,
+                seed,
+                self.buffers,
+                run.grad_rng,
+                value=value,
             )
         if self.segments is None:
             self.segments = SegmentRollout(
                 run.policy, self.envs, segment_steps=config.segment_steps, seed=seed
             )
-        return collect_segment(run.policy, self.segments, config, run.rng, run.grad_rng)
+        return collect_segment(
+            run.policy, self.segments, config, run.rng, run.grad_rng, value=value
+        )
 
     def _show(self, run: _Run) -> None:
         if self.bar is None:
@@ -766,8 +777,9 @@ def _update(run: _Run, batch: Batch) -> tuple[float, float]:
         for group in run.optimizer.param_groups:
             group["lr"] = config.lr * (1.0 - run.progress())
     if run.value is not None:
-        values = run.value.predict(batch.obs, batch.times)
-        batch.weights = step_weights(batch.returns, batch.times, config, values)
+        if config.gae_lambda is None:  # else the rollout gave GAE weights and lambda-returns
+            values = run.value.predict(batch.obs, batch.times)
+            batch.weights = step_weights(batch.returns, batch.times, config, values)
         run.value.fit(batch.obs, batch.times, batch.returns)
     loss, entropy = batch_loss(run.policy, batch, config.entropy_coef)
     if not torch.isfinite(loss):

@@ -12,7 +12,10 @@ Two ways to fill a batch:
   truncation, as ``max_t`` is) and the time baseline is taken per segment step.
 
 Every episode's discounted returns-to-go are computed exactly as the Deep RL course
-does and normalised over the batch (mean, unbiased std, float32 epsilon). The policy
+does and normalised over the batch (mean, unbiased std, float32 epsilon); with the
+value baseline and ``gae_lambda`` the weights are GAE advantages instead
+(:func:`gae_advantages`, a segment bootstrapped with the value of its next
+observation). The policy
 sees each episode through its observation history (:mod:`hubpg.observations`) and
 acts with a numpy forward pass of its current weights; steps are stored in buffers
 reused from round to round.
@@ -88,6 +91,47 @@ def step_weights(
     return returns.astype(np.float32)
 
 
+def gae_advantages(
+    rewards: np.ndarray,
+    values: np.ndarray,
+    ends: np.ndarray,
+    recorded: np.ndarray,
+    gamma: float,
+    lam: float,
+    last_values: np.ndarray | None = None,
+) -> np.ndarray:
+    """GAE(lambda) advantages on a ``[T, N]`` grid of steps (Schulman et al. 2016):
+    ``A_t = delta_t + gamma lam A_t+1`` with ``delta_t = r_t + gamma V_t+1 - V_t``, both
+    restarting after a step marked in ``ends`` (an episode's last step: no value after
+    it). Rows not ``recorded`` (a sub-env's auto-reset step, or idling) are skipped; a
+    sub-env whose last recorded step is not an end is bootstrapped with ``last_values``
+    (V of the observation after the grid; None: 0). With ``lam = 1`` and zero values
+    this is :func:`discounted_returns`.
+
+    Args:
+        rewards: ``[T, N]`` rewards.
+        values: ``[T, N]`` value estimates of the steps' observations.
+        ends: ``[T, N]`` marks of episodes' last steps.
+        recorded: ``[T, N]`` marks of the steps that belong to the batch.
+        gamma: discount factor.
+        lam: the GAE lambda.
+        last_values: ``[N]`` values of the observations after the last row.
+    """
+    advantages = np.zeros(rewards.shape, dtype=np.float64)
+    n = rewards.shape[1]
+    next_value = np.zeros(n) if last_values is None else np.asarray(last_values, np.float64)
+    next_adv = np.zeros(n)
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        going = ~ends[t]
+        delta = rewards[t] + gamma * next_value * going - values[t]
+        adv = delta + gamma * lam * next_adv * going
+        row = recorded[t]
+        advantages[t] = np.where(row, adv, 0.0)
+        next_value = np.where(row, values[t], next_value)
+        next_adv = np.where(row, adv, next_adv)
+    return advantages
+
+
 # --------------------------------------------------------------------------- rollout
 
 
@@ -132,6 +176,12 @@ class Round:
     baseline_times: np.ndarray | None = None
     #: what the loss is averaged over (None: the number of episodes)
     n_rollouts: int | None = None
+    #: the ``[T, N]`` step grid: (rewards as scaled for the gradient, episode ends,
+    #: recorded marks, step row and sub-env of each recorded step), for GAE
+    grid: tuple[np.ndarray, ...] | None = None
+    #: a segment's next policy inputs and their times in their episodes (bootstrap)
+    next_inputs: np.ndarray | None = None
+    next_times: np.ndarray | None = None
 
     @property
     def obs(self) -> np.ndarray:
@@ -349,6 +399,7 @@ def _round_from(
         episode_lengths=np.asarray(lengths),
         inputs=inputs,
         baseline_times=baseline_times,
+        grid=(rewards, buf.ends[start:t], recorded, step_idx - start, env_idx),
     )
 
 
@@ -436,6 +487,8 @@ class SegmentRollout:
             reward_scale=reward_scale,
         )
         played.n_rollouts = self.envs.num_envs
+        played.next_inputs = stacked.copy()
+        played.next_times = ep_step.copy()
         return played
 
 
@@ -445,6 +498,8 @@ def collect_segment(
     config: TrainConfig,
     rng: np.random.Generator,
     grad_rng: np.random.Generator | None = None,
+    *,
+    value: Any = None,
 ) -> Batch:
     """Play one segment of ``config.segment_steps`` steps per sub-env (see
     :class:`SegmentRollout`) and make it a batch, as :func:`collect_batch` does.
@@ -455,9 +510,10 @@ def collect_segment(
         config: the run's hyperparameters.
         rng: generator of the action samples.
         grad_rng: generator of the kept steps (needed with ``grad_step_fraction < 1``).
+        value: the value baseline, for ``gae_lambda`` (its ``predict(obs, times)``).
     """
     played = rollout.play(policy, config.gamma, rng, config.reward_scale)
-    return _batch_from(played, config, grad_rng)
+    return _batch_from(played, config, grad_rng, value)
 
 
 def collect_batch(
@@ -468,6 +524,8 @@ def collect_batch(
     first_seed: int | None,
     buffers: RolloutBuffers | None = None,
     grad_rng: np.random.Generator | None = None,
+    *,
+    value: Any = None,
 ) -> Batch:
     """Play ``episodes_per_update`` episodes over the ``num_envs`` sub-envs.
 
@@ -484,6 +542,7 @@ def collect_batch(
         first_seed: seed of the reset (``None``: continue the envs' streams).
         buffers: rollout storage to reuse.
         grad_rng: generator of the kept steps (needed with ``grad_step_fraction < 1``).
+        value: the value baseline, for ``gae_lambda`` (its ``predict(obs, times)``).
     """
     obs, _ = envs.reset(seed=first_seed)
     played = play_round(
@@ -497,16 +556,21 @@ def collect_batch(
         buffers=buffers,
         reward_scale=config.reward_scale,
     )
-    return _batch_from(played, config, grad_rng)
+    return _batch_from(played, config, grad_rng, value)
 
 
-def _batch_from(played: Round, config: TrainConfig, grad_rng: np.random.Generator | None) -> Batch:
-    """The gradient's batch of a round: per-step weights, and with
-    ``grad_step_fraction < 1`` the kept share of the steps."""
+def _batch_from(
+    played: Round, config: TrainConfig, grad_rng: np.random.Generator | None, value: Any = None
+) -> Batch:
+    """The gradient's batch of a round: per-step weights (with ``value`` and
+    ``gae_lambda``, GAE advantages, and the lambda-returns as the value net's targets),
+    and with ``grad_step_fraction < 1`` the kept share of the steps."""
     baseline_times = played.times if played.baseline_times is None else played.baseline_times
     weights = (
         step_weights(played.returns, baseline_times, config) if config.baseline != "value" else None
     )
+    if value is not None and config.gae_lambda is not None:
+        weights, played.returns = _gae_weights(played, config, value)
     rows = None
     fraction = config.grad_step_fraction
     if fraction < 1.0 and grad_rng is not None and played.actions.size > 1:
@@ -527,3 +591,22 @@ def _batch_from(played: Round, config: TrainConfig, grad_rng: np.random.Generato
             played.n_rollouts if played.n_rollouts is not None else len(played.episode_returns)
         ),
     )
+
+
+def _gae_weights(played: Round, config: TrainConfig, value: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The GAE(``config.gae_lambda``) weights of a round's steps (normalised if asked)
+    and their lambda-returns (advantage plus value: the value net's targets)."""
+    rewards, ends, recorded, rows, envs = played.grid
+    values = value.predict(played.obs, played.times)
+    grid = np.zeros(rewards.shape, dtype=np.float64)
+    grid[rows, envs] = values
+    last = None
+    if played.next_inputs is not None:
+        last = value.predict(played.next_inputs, played.next_times)
+    advantages = gae_advantages(
+        rewards, grid, ends, recorded, config.gamma, config.gae_lambda, last
+    )[rows, envs]
+    weights = (
+        normalize_returns(advantages) if config.normalize_returns else advantages.astype(np.float32)
+    )
+    return weights, advantages + values

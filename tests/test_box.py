@@ -38,6 +38,7 @@ def _tiny(**overrides) -> TrainConfig:
         "hidden": [16],
         "eval_episodes": 0,
         "normalize_obs": True,
+        "select_episodes": 5,  # the recipe's model selection, on few episodes
         **overrides,
     }
     return TrainConfig.for_env(ENV, seed=3, **values)
@@ -366,3 +367,99 @@ def test_reward_scale_changes_the_returns_to_go_only() -> None:
     assert np.allclose(quarter.returns, 0.25 * one.returns)
     assert np.array_equal(quarter.episode_returns, one.episode_returns)  # logged raw
     assert one.actions.shape == (4 * 50, 1) and one.actions.dtype == np.float32
+
+
+# --------------------------------------------------------------------------- GAE(lambda)
+
+
+def _gae_by_episode(rewards, values, ends, recorded, gamma, lam, last):
+    """GAE per sub-env, episode by episode, as the paper writes it (the reference)."""
+    out = np.zeros_like(rewards)
+    for env in range(rewards.shape[1]):
+        rows = [t for t in range(rewards.shape[0]) if recorded[t, env]]
+        episodes, current = [], []
+        for t in rows:
+            current.append(t)
+            if ends[t, env]:
+                episodes.append((current, 0.0))
+                current = []
+        if current:
+            episodes.append((current, last[env]))
+        for steps, bootstrap in episodes:
+            vals = [values[t, env] for t in steps] + [bootstrap]
+            for i, t in enumerate(steps):
+                out[t, env] = sum(
+                    (gamma * lam) ** k * (rewards[u, env] + gamma * vals[i + k + 1] - vals[i + k])
+                    for k, u in enumerate(steps[i:])
+                )
+    return out
+
+
+def test_gae_advantages_match_the_papers_sum_episode_by_episode() -> None:
+    from hubpg.rollout import gae_advantages
+
+    rng = np.random.default_rng(0)
+    rewards, values = rng.normal(size=(12, 3)), rng.normal(size=(12, 3))
+    ends = np.zeros((12, 3), dtype=bool)
+    recorded = np.ones((12, 3), dtype=bool)
+    ends[3, 0] = ends[7, 1] = ends[11, 2] = True
+    recorded[4, 0] = recorded[8, 1] = False  # the auto-reset steps after those ends
+    rewards[~recorded] = 0.0
+    last = rng.normal(size=3)
+    got = gae_advantages(rewards, values, ends, recorded, 0.9, 0.8, last)
+    want = _gae_by_episode(rewards, values, ends, recorded, 0.9, 0.8, last)
+    assert np.allclose(got, want)
+    # lambda 1 without values is the discounted returns-to-go
+    from hubpg.rollout import discounted_returns
+
+    zero = np.zeros_like(values)
+    got = gae_advantages(rewards, zero, ends, recorded, 0.9, 1.0)
+    assert np.allclose(got[recorded], discounted_returns(rewards, 0.9, ends)[recorded])
+
+
+def test_gae_lambda_needs_the_value_baseline_and_a_number_from_0_to_1() -> None:
+    with pytest.raises(ConfigError, match="--baseline value"):
+        _tiny(baseline="time", gae_lambda=0.9)
+    for bad in (-0.1, 1.5, "0.9"):
+        with pytest.raises(ConfigError, match="gae_lambda must be in"):
+            _tiny(baseline="value", gae_lambda=bad)
+    # off by default: the recipes that do not ask for it are unchanged
+    assert TrainConfig.for_env("CartPole-v1").gae_lambda is None
+
+
+def test_a_segment_is_bootstrapped_with_the_value_of_the_next_observation() -> None:
+    from hubpg.rollout import SegmentRollout, collect_segment
+
+    class Constant:
+        """V = 5 everywhere, for checking the bootstrap by hand."""
+
+        def predict(self, obs, times):
+            return np.full(len(obs), 5.0)
+
+    config = _tiny(baseline="value", gae_lambda=1.0, segment_steps=16, normalize_returns=False)
+    torch.manual_seed(0)
+    policy = Policy(_box_config())
+    envs = make_vec_env(ENV, 4, max_t=200)
+    try:
+        rollout = SegmentRollout(policy, envs, segment_steps=16, seed=0)
+        batch = collect_segment(policy, rollout, config, np.random.default_rng(0), value=Constant())
+        rewards = rollout.buffers.rewards[:16] * config.reward_scale
+    finally:
+        envs.close()
+    # no episode ends in the first 16 of Pendulum's 200 steps: A_t = G_t + gamma^(16-t) V - V
+    from hubpg.rollout import discounted_returns
+
+    g = discounted_returns(rewards, config.gamma)
+    bootstrap = config.gamma ** (16 - np.arange(16))[:, None] * 5.0
+    assert np.allclose(batch.weights, (g + bootstrap - 5.0).reshape(-1), atol=1e-4)
+    assert np.allclose(batch.returns, (g + bootstrap).reshape(-1))  # the value net's targets
+
+
+def test_a_gae_run_is_reproducible_and_records_its_lambda(tmp_path) -> None:
+    config = _tiny(baseline="value", gae_lambda=0.9, segment_steps=16, total_steps=3_200)
+    for name in ("a", "b"):
+        train(config, tmp_path / name, progress=False)
+    for name in ("model.safetensors", "value.safetensors", "config.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    record = json.loads((tmp_path / "a" / "hyperparameters.json").read_text())
+    assert record["gae_lambda"] == 0.9 and record["baseline"] == "value"

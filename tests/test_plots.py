@@ -33,6 +33,7 @@ def test_writes_a_640x400_png_atomically(tmp_path):
 def test_one_row_and_missing_returns_still_plot(tmp_path):
     plot_learning_curve(_rows(1), tmp_path / "one.png", "Pixelcopter-PLE-v0", title="t")
     rows = _rows(5) + [{"steps": 9000, "mean_return": None}, {"steps": 9500, "mean_return": "nan"}]
+    rows.append({"steps": 9800, "loss": 0.1})  # read_log's row of an update that ended no episode
     out = plot_learning_curve(rows, tmp_path / "sub" / "five.png", "CartPole-v1")
     assert _png_size(out.read_bytes()) == (640, 400)
 
