@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from hubpg.evaluation import MAX_PARALLEL_EPISODES
-from hubpg.policy import softmax_rows
+from hubpg.policy import activate_in_place, softmax_rows
 from hubpg.results import Evaluated
 
 #: Sub-envs of one :class:`Lanes` at most (lanes x episodes).
@@ -295,11 +295,7 @@ class Lanes:
                             out=stacked[i + 1][lane],
                         )
                 if i < last:
-                    out = bufs[i + 1]
-                    if self.tanh:
-                        np.tanh(out, out=out)
-                    else:
-                        np.maximum(out, 0.0, out=out)
+                    activate_in_place(bufs[i + 1], tanh=self.tanh)
         return softmax_rows(bufs[-1])
 
     def _actions(self, probs: np.ndarray) -> np.ndarray:
