@@ -471,9 +471,9 @@ def download(
     into: Path | None = None,
 ) -> Downloaded:
     """Download ``files`` (those the repo has) of ``repo_id``, all at one commit: the
-    transport of every download. One ``model_info`` (the commit and the file list), then
-    ``hf_hub_download`` of each name, inside :func:`hub_client` and
-    :func:`~hubpg.huberrors.hub_errors`.
+    transport of every download. One ``model_info`` (the commit and the file list; none
+    with ``listed``), then ``hf_hub_download`` of each name (one GET each with ``into``),
+    inside :func:`hub_client` and :func:`~hubpg.huberrors.hub_errors`.
 
     Args:
         repo_id: ``NAMESPACE/NAME``.

@@ -219,6 +219,7 @@ class Lanes:
         self.stacked = [torch.from_numpy(b).view(lanes, n, -1) for b in self.bufs]
         # each lane's nn.Linear weights [out, in], used transposed as NumpyForward does
         self.weights = [torch.zeros(lanes, *w.T.shape) for w, _ in forward.layers]
+        self.weights_t = [w.transpose(1, 2) for w in self.weights]  # [lane, in, out] views
         self.biases = [torch.zeros(lanes, 1, b.shape[0]) for _, b in forward.layers]
         shapes = tuple(tuple(int(d) for d in w.T.shape) for w, _ in forward.layers)
         self.batched = batched_products_exact(n, shapes)
@@ -283,7 +284,7 @@ class Lanes:
         addmm = torch.addmm
         with torch.no_grad():
             for i in range(last + 1):
-                weights = self.weights[i].transpose(1, 2)
+                weights = self.weights_t[i]
                 if self.batched:  # idle lanes compute numbers nobody reads
                     torch.baddbmm(self.biases[i], stacked[i], weights, out=stacked[i + 1])
                 else:
