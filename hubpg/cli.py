@@ -638,8 +638,9 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="hubpg", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("error: aborted.", err=True)
+    except click.exceptions.Abort as exc:  # click's name for Ctrl-C (or EOF at a prompt)
+        stopped = "interrupted" if isinstance(exc.__cause__, KeyboardInterrupt) else "aborted"
+        click.echo(f"error: {stopped}.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(EXIT_FAILED)

@@ -470,7 +470,7 @@ def test_ctrl_c_ends_the_reader_with_the_command(course, tmp_path) -> None:
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 130 and err.strip() == "error: aborted.", err
+    assert proc.returncode == 130 and err.strip() == "error: interrupted.", err
     deadline = time.monotonic() + 10
     while _readers_of(source.name) and time.monotonic() < deadline:
         time.sleep(0.05)

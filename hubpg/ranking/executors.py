@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -251,13 +252,18 @@ class PoolVerifier(Verifier):
         self.pids |= set(getattr(pool, "_processes", None) or {})
 
     def __enter__(self) -> PoolVerifier:
-        self.context = _pool_context()
-        self.beats = self.context.SimpleQueue()
-        self.pool = self._new_pool(self.workers)
-        with _caller_main_hidden():  # a pool starts its workers in submit()
-            for _ in range(self.workers):
-                self.pool.submit(_ready)
-        self._note_pids(self.pool)
+        try:
+            with _ctrl_c_deferred():
+                self.context = _pool_context()
+                self.beats = self.context.SimpleQueue()
+                self.pool = self._new_pool(self.workers)
+                with _caller_main_hidden():  # a pool starts its workers in submit()
+                    for _ in range(self.workers):
+                        self.pool.submit(_ready)
+                self._note_pids(self.pool)
+        except BaseException:  # Ctrl-C while they started: end them, as __exit__ would
+            self.__exit__(*sys.exc_info())
+            raise
         return self
 
     def __exit__(self, exc_type: object, *exc_info: object) -> None:
@@ -317,9 +323,9 @@ class PoolVerifier(Verifier):
 
         pool = self._new_pool(1)
         try:
-            with _caller_main_hidden():
+            with _ctrl_c_deferred(), _caller_main_hidden():
                 future = pool.submit(work, [task])
-            self._note_pids(pool)
+                self._note_pids(pool)
             return future.result(timeout=2 * _limit([task]))[0]
         except FutureTimeout:
             kill_tree(sorted(getattr(pool, "_processes", None) or {}))
@@ -353,6 +359,30 @@ def _alive(pid: int) -> bool:
             return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C that comes while workers start, and raise it when they have.
+
+    Starting a forkserver worker sends it its queues, then waits for its pid (the first
+    one waits for the forkserver to import torch). A Ctrl-C in that wait would end this
+    process before it knows the worker, and the worker, still reading its queues, would
+    outlive the run and print a traceback. In a thread other than the main one (which
+    cannot set signal handlers) the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held and callable(previous):
+        previous(signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
+    elif held and previous == signal.SIG_DFL:
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 @contextlib.contextmanager
