@@ -150,7 +150,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "gamma": 0.999,
         "gae_lambda": 0.98,
         "baseline": "value",
-        "reward_scale": 0.01,  # returns of about -3..3 for the value network
+        "reward_scale": 0.01,  # returns of about -5..3 for the value network
         # 16 landers, 128 steps each per update: about 2,450 updates in 5M steps
         "num_envs": 16,
         "segment_steps": 128,
@@ -171,7 +171,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "max_t": 1000,
         "baseline": "time",
         "normalize_obs": True,
-        # 9M steps (about 11 minutes on one core): 3M levelled off near 145 and scored
+        # 9M steps (11-13 minutes on one core): 3M levelled off near 145 and scored
         # 123.45, 107.72 and 105.84 on seeds 1-3; the lr anneals over the whole budget
         "total_steps": 9_000_000,
         # keep the best of 18 checks by mean - std on 100 held-out episodes
