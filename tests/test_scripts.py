@@ -3,6 +3,7 @@ with the folder by a test), and the repository names no package registry."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -28,6 +29,7 @@ TINY_ARGS: dict[str, list[str]] = {
     "bench_throughput.py": ["--steps", "20000", "--raw-envs", "64", "--raw-seconds", "0.2",
                             "--rounds", "1"],
     "sweep_pixelcopter.py": ["--steps", "20000", "--seeds", "1", "--only", "default"],
+    "package_size.py": ["--base", "HEAD"],
 }  # fmt: skip
 #: Shell scripts are parsed (bash -n), not run: setup_env.sh installs into a venv,
 #: test.sh runs this suite, demo.sh is setup_env.sh + demo.py (run above).
@@ -41,7 +43,7 @@ COVERED_ELSEWHERE = {
 }
 #: Scripts that cannot run in this branch yet, with the reason.
 NOT_YET: dict[str, str] = {}
-SLOW = set(TINY_ARGS) - {"bench_envs.py"}  # each takes 10-70 s here
+SLOW = set(TINY_ARGS) - {"bench_envs.py", "package_size.py"}  # each takes 10-70 s here
 
 
 def test_every_script_has_a_tiny_mode_here() -> None:
@@ -100,3 +102,33 @@ def test_no_package_registry_is_named_in_the_repository() -> None:
     assert found == []
     setup = (SCRIPTS / "setup_env.sh").read_text()
     assert "--index-url" not in setup and "torch==2.13.0" in setup
+
+
+def _package_size_module():
+    spec = importlib.util.spec_from_file_location("package_size", SCRIPTS / "package_size.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_package_size_counts_code_lines_apart_from_prose() -> None:
+    package_size = _package_size_module()
+    source = '''"""Module doc,
+on two lines."""
+
+# a comment
+def f(x):
+    """Its doc."""
+    y = (x +
+         1)  # trailing comment
+
+    return y
+'''
+    assert package_size.code_lines(source) == 4  # def, the two lines of y, return
+    sizes = package_size.sizes(None)
+    on_disk = sorted((ROOT / "hubpg").rglob("*.py"))
+    assert len(sizes) == len(on_disk)
+    assert sum(lines for lines, _ in sizes.values()) == sum(
+        p.read_text().count("\n") for p in on_disk
+    )
+    assert all(0 < code <= lines for lines, code in sizes.values() if lines > 40)
