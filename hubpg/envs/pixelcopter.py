@@ -818,132 +818,36 @@ class PixelcopterVectorEnv(VectorEnv):
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        g = self._g
-        n = self.num_envs
-        a = np.asarray(actions)
-        if a.shape != (n,):
-            raise ConfigError(f"expected {n} actions (shape ({n},)), got shape {a.shape}")
-        thrust = a == 0
-        if not (thrust | (a == 1)).all():
-            bad = a[~(thrust | (a == 1))][0]
-            raise ConfigError(
-                f"invalid Pixelcopter action {bad!r}: use 0 (thrust) or 1 (do nothing)"
-            )
-        reset_idx = np.flatnonzero(self._done)
-        act = ~self._done
-
-        # 2. move the copter, the blocks and the terrain
-        mom = self._mom
-        mom += np.where(thrust, g.climb_dt, g.fall_dt)
-        mom *= 0.99
-        y = self._y
-        y += mom
-        ctop = _rnd_array(y) - g.ch_half
-        cbot = ctop + g.ch
-        bx, by = self._bx, self._by
-        bx -= g.d
-        tx = self._tx
-        tx -= g.d
-
-        # 3. block collisions
-        bl = _rnd_array(bx) - g.bw_half
-        bt = by - g.bh_half
-        hit = (
-            (bl < g.cr) & (bl > g.cl - g.bw) & (bt < cbot[:, None]) & (bt > (ctop - g.bh)[:, None])
-        )
-        dead = hit[:, 0] | hit[:, 1]
-
-        # 4. terrain collisions, on the few columns that can be over the copter
-        k = g.k
-        lo, alive = self._tlo, self._ta
-        kc = np.ceil((g.ovl_a - 0.5 - 1e-6 - tx[:, :, 0]) * (1.0 / g.tw))
-        kc = np.clip(kc, 0, k).astype(np.int64)[:, :, None] + self._ar_nc
-        valid = (kc < k) & (kc >= lo[:, :, None]) & alive[:, :, None]
-        fi = self._base[:, :, None] + np.minimum(kc, k - 1)
-        cx = tx.reshape(-1)[fi]
-        cy = self._ty.reshape(-1)[fi]
-        r = _rnd_array(cx)
-        ct = cy - g.th_half
-        h = (
-            valid
-            & (r >= g.ovl_a)
-            & (r <= g.ovl_b)
-            & (ct < cbot[:, None, None])
-            & (ct > (ctop - g.th)[:, None, None])
-        )
-        die = h & (
-            ((y - g.phf)[:, None, None] <= cy - g.quarter) | (y[:, None, None] >= cy + g.quarter)
-        )
-        dead |= die.reshape(n, -1).any(1)
-        hf = h.reshape(n, -1)
-        first = hf.argmax(1)
-        self._yc = np.where(hf[self._rows, first], cy.reshape(n, -1)[self._rows, first], g.half)
-
-        # 5. passing the block spawns the next one (rare: handled on the few sub-envs)
-        reward = np.zeros(n)
-        x0, x1 = bx[:, 0], bx[:, 1]
-        ev = (((x0 <= g.px) & (x1 >= _NO_BLOCK / 2)) | (x0 <= -g.bw)) & act
-        if ev.any():
-            self._block_events(np.flatnonzero(ev), reward)
-
-        # 6. columns leaving the screen (at most one per batch per frame)
-        xlo = tx.reshape(-1)[self._base + lo]
-        rem = alive & (xlo <= -g.tw)
-        lo += rem
-        reward += rem[:, 0]
-        reward += rem[:, 1]
-        ended = lo >= k
-        if ended.any():
-            alive &= ~ended
-            lo[ended] = 0
-            sh = np.flatnonzero(~alive[:, 0] & alive[:, 1])
-            if sh.size:
-                tx[sh, 0] = tx[sh, 1]
-                self._ty[sh, 0] = self._ty[sh, 1]
-                lo[sh, 0] = lo[sh, 1]
-                lo[sh, 1] = 0
-                alive[sh, 0] = True
-                alive[sh, 1] = False
-
-        # 7. out of the screen band
-        dead |= (y < g.ceil_lim) | (y > g.floor_lim)
-
-        # 8. refill the cave
-        count = np.where(alive[:, 0], k - lo[:, 0], 0) + np.where(alive[:, 1], k - lo[:, 1], 0)
-        refill = (count <= _REFILL_AT) & act
-        if refill.any():
-            ridx = np.flatnonzero(refill)
-            if alive[ridx, 1].any():  # pragma: no cover - the game never has 3 batches
-                raise RuntimeError("internal error: a third terrain batch")
-            slot = alive[ridx, 0].astype(np.int64)
-            ty_new = self._draw_terrain(ridx, self._refill)
-            tx[ridx, slot] = self._refill
-            self._ty[ridx, slot] = ty_new
-            lo[ridx, slot] = 0
-            alive[ridx, slot] = True
-
-        # 9. crash; then the next-step autoreset of the sub-envs that ended last step
-        dead &= act
-        reward[dead] += _LOSS
-        self._elapsed = np.where(act, self._elapsed + 1, 0)
+        thrust = self._thrust(actions)
+        restarting = np.flatnonzero(self._done)  # ended last step: next-step autoreset
+        playing = ~self._done
+        copter_top, copter_bottom = self._move(thrust)
+        crashed = self._block_hits(copter_top, copter_bottom)
+        crashed |= self._terrain_hits(copter_top, copter_bottom)
+        reward = np.zeros(self.num_envs)
+        self._pass_blocks(playing, reward)
+        reward += self._drop_columns()
+        crashed |= (self._y < self._g.ceil_lim) | (self._y > self._g.floor_lim)
+        self._refill_cave(playing)
+        crashed &= playing
+        reward[crashed] += _LOSS
+        self._elapsed = np.where(playing, self._elapsed + 1, 0)
         if self.max_episode_steps is None:
-            truncated = np.zeros(n, dtype=bool)
+            truncated = np.zeros(self.num_envs, dtype=bool)
         else:
-            truncated = ~dead & (self._elapsed >= self.max_episode_steps)
-        if reset_idx.size:
-            reward[reset_idx] = 0.0
-            self._init_games(reset_idx)
-        self._done = dead | truncated
-        return self._observe(), reward, dead.copy(), truncated, {}
+            truncated = ~crashed & (self._elapsed >= self.max_episode_steps)
+        if restarting.size:
+            reward[restarting] = 0.0
+            self._init_games(restarting)
+        self._done = crashed | truncated
+        return self._observe(), reward, crashed, truncated, {}
 
     def step_rows(
         self, actions: Any, rows: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """:meth:`step` of the sub-envs ``rows`` only, with their ``actions`` (one each);
-        the other sub-envs stay as they are. A sub-env's game depends on its own state
-        and random stream alone, so each plays here exactly what :meth:`step` plays it;
-        stepping only the games still running costs what they cost (a leaderboard's
-        lanes wait for their longest episode).
+        the other sub-envs stay as they are. Each sub-env's game depends on its own state
+        and random stream alone, so each plays here exactly what :meth:`step` plays it.
 
         Args:
             actions: one action per row of ``rows``.
@@ -955,41 +859,152 @@ class PixelcopterVectorEnv(VectorEnv):
         rows = np.asarray(rows, dtype=np.int64)
         part = object.__new__(type(self))
         part.__dict__.update(self.__dict__)  # geometry and settings, shared
-        part.num_envs = m = rows.size
+        part.num_envs = count = rows.size
         for name in _ROW_STATE:
             setattr(part, name, getattr(self, name)[rows])
-        part._rows = np.arange(m)
-        part._base = (np.arange(2 * m, dtype=np.int64) * self._g.k).reshape(m, 2)
+        part._rows = np.arange(count)
+        part._base = (np.arange(2 * count, dtype=np.int64) * self._g.k).reshape(count, 2)
         part._mt = _MTRows(self._mt, rows)
         result = part.step(actions)
         for name in _ROW_STATE:
             getattr(self, name)[rows] = getattr(part, name)
         return result
 
-    def _block_events(self, idx: np.ndarray, reward: np.ndarray) -> None:
-        """Step 5 (pass the block, spawn, remove) for the sub-envs in ``idx``."""
+    def _thrust(self, actions: Any) -> np.ndarray:
+        """Whether each sub-env's action is thrust (0); anything but 0 or 1 raises."""
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,):
+            raise ConfigError(
+                f"expected {self.num_envs} actions (shape ({self.num_envs},)), "
+                f"got shape {actions.shape}"
+            )
+        valid = (actions == 0) | (actions == 1)
+        if not valid.all():
+            raise ConfigError(
+                f"invalid Pixelcopter action {actions[~valid][0]!r}: "
+                "use 0 (thrust) or 1 (do nothing)"
+            )
+        return actions == 0
+
+    def _move(self, thrust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Move the copter, scroll the blocks and the cave; the copter rect's top and bottom."""
         g = self._g
-        bx, by = self._bx, self._by
-        x0, x1 = bx[idx, 0], bx[idx, 1]
-        a1 = x1 < _NO_BLOCK / 2
-        pass0 = ~a1 & (x0 <= g.px)
-        kill0 = x0 <= -g.bw
-        cnt = 1 + a1.astype(np.int64) + pass0 - kill0
-        pass1 = a1 & (x1 <= g.px) & (cnt == 1)
-        kill1 = a1 & (x1 <= -g.bw)
-        spawn = pass0 | pass1
-        reward[idx] += spawn
-        nx = np.full(idx.size, _NO_BLOCK)
-        ny = np.zeros(idx.size)
+        self._mom += np.where(thrust, g.climb_dt, g.fall_dt)
+        self._mom *= 0.99
+        self._y += self._mom
+        self._bx -= g.d
+        self._tx -= g.d
+        copter_top = _rnd_array(self._y) - g.ch_half
+        return copter_top, copter_top + g.ch
+
+    def _block_hits(self, copter_top: np.ndarray, copter_bottom: np.ndarray) -> np.ndarray:
+        """Whether a block overlaps the copter's rect, per sub-env."""
+        g = self._g
+        left = _rnd_array(self._bx) - g.bw_half
+        top = self._by - g.bh_half
+        return (
+            (left < g.cr)
+            & (left > g.cl - g.bw)
+            & (top < copter_bottom[:, None])
+            & (top > (copter_top - g.bh)[:, None])
+        ).any(1)
+
+    def _terrain_hits(self, copter_top: np.ndarray, copter_bottom: np.ndarray) -> np.ndarray:
+        """Whether the copter touches the ceiling or floor of a column over it, per sub-env;
+        sets ``_yc``, the centre y of the first such column (H / 2 if none). Only the few
+        columns of each batch that can be over the copter are looked at."""
+        g, k, n = self._g, self._g.k, self.num_envs
+        y = self._y
+        # in each batch, the first column whose rounded centre can reach g.ovl_a
+        first = np.ceil((g.ovl_a - 0.5 - 1e-6 - self._tx[:, :, 0]) * (1.0 / g.tw))
+        index = np.clip(first, 0, k).astype(np.int64)[:, :, None] + self._ar_nc
+        valid = (index < k) & (index >= self._tlo[:, :, None]) & self._ta[:, :, None]
+        flat_index = self._base[:, :, None] + np.minimum(index, k - 1)
+        column_x = self._tx.reshape(-1)[flat_index]
+        column_y = self._ty.reshape(-1)[flat_index]
+        centre = _rnd_array(column_x)
+        column_top = column_y - g.th_half
+        over = (
+            valid
+            & (centre >= g.ovl_a)
+            & (centre <= g.ovl_b)
+            & (column_top < copter_bottom[:, None, None])
+            & (column_top > (copter_top - g.th)[:, None, None])
+        )
+        touches = over & (
+            ((y - g.phf)[:, None, None] <= column_y - g.quarter)
+            | (y[:, None, None] >= column_y + g.quarter)
+        )
+        over = over.reshape(n, -1)
+        first_over = over.argmax(1)
+        first_y = column_y.reshape(n, -1)[self._rows, first_over]
+        self._yc = np.where(over[self._rows, first_over], first_y, g.half)
+        return touches.reshape(n, -1).any(1)
+
+    def _pass_blocks(self, playing: np.ndarray, reward: np.ndarray) -> None:
+        """Passing the block spawns the next one (``reward`` 1); blocks off screen go.
+        Rare, so done on the few sub-envs where it happens."""
+        g = self._g
+        block_x, block_y = self._bx, self._by
+        passed_alone = (block_x[:, 0] <= g.px) & (block_x[:, 1] >= _NO_BLOCK / 2)
+        rows = np.flatnonzero((passed_alone | (block_x[:, 0] <= -g.bw)) & playing)
+        if rows.size == 0:
+            return
+        x0, x1 = block_x[rows, 0], block_x[rows, 1]
+        y0, y1 = block_y[rows, 0], block_y[rows, 1]
+        has_second = x1 < _NO_BLOCK / 2
+        pass_first = ~has_second & (x0 <= g.px)
+        drop_first = x0 <= -g.bw
+        blocks_at_second = 1 + has_second.astype(np.int64) + pass_first - drop_first
+        pass_second = has_second & (x1 <= g.px) & (blocks_at_second == 1)
+        spawn = pass_first | pass_second
+        reward[rows] += spawn
+        new_x = np.full(rows.size, _NO_BLOCK)
+        new_y = np.zeros(rows.size)
         if spawn.any():
-            nx[spawn], ny[spawn] = self._draw_blocks(idx[spawn])
-        k0, k1 = ~kill0, a1 & ~kill1
-        y0, y1 = by[idx, 0], by[idx, 1]
-        bx[idx, 0] = np.where(k0, x0, np.where(k1, x1, nx))
-        by[idx, 0] = np.where(k0, y0, np.where(k1, y1, ny))
-        tail = (k0 | k1) & spawn
-        bx[idx, 1] = np.where(k0 & k1, x1, np.where(tail, nx, _NO_BLOCK))
-        by[idx, 1] = np.where(k0 & k1, y1, np.where(tail, ny, 0.0))
+            new_x[spawn], new_y[spawn] = self._draw_blocks(rows[spawn])
+        keep_first, keep_second = ~drop_first, has_second & (x1 > -g.bw)
+        block_x[rows, 0] = np.where(keep_first, x0, np.where(keep_second, x1, new_x))
+        block_y[rows, 0] = np.where(keep_first, y0, np.where(keep_second, y1, new_y))
+        keep_both = keep_first & keep_second
+        new_second = (keep_first | keep_second) & spawn
+        block_x[rows, 1] = np.where(keep_both, x1, np.where(new_second, new_x, _NO_BLOCK))
+        block_y[rows, 1] = np.where(keep_both, y1, np.where(new_second, new_y, 0.0))
+
+    def _drop_columns(self) -> np.ndarray:
+        """Columns that left the screen go (at most one per batch per frame); a batch
+        whose columns all left goes, the newer one moving to slot 0. Returns the rewards
+        (1 per column gone)."""
+        first, alive = self._tlo, self._ta
+        gone = alive & (self._tx.reshape(-1)[self._base + first] <= -self._g.tw)
+        first += gone
+        ended = first >= self._g.k
+        if ended.any():
+            alive &= ~ended
+            first[ended] = 0
+            shift = np.flatnonzero(~alive[:, 0] & alive[:, 1])
+            self._tx[shift, 0] = self._tx[shift, 1]
+            self._ty[shift, 0] = self._ty[shift, 1]
+            first[shift, 0] = first[shift, 1]
+            first[shift, 1] = 0
+            alive[shift] = (True, False)
+        return gone.sum(1)
+
+    def _refill_cave(self, playing: np.ndarray) -> None:
+        """A new terrain batch, in the free slot, where 13 columns or fewer remain."""
+        k, first, alive = self._g.k, self._tlo, self._ta
+        remaining = np.where(alive, k - first, 0).sum(1)
+        rows = np.flatnonzero((remaining <= _REFILL_AT) & playing)
+        if rows.size == 0:
+            return
+        if alive[rows, 1].any():  # pragma: no cover - the game never has 3 batches
+            raise RuntimeError("internal error: a third terrain batch")
+        slot = alive[rows, 0].astype(np.int64)
+        new_y = self._draw_terrain(rows, self._refill)
+        self._tx[rows, slot] = self._refill
+        self._ty[rows, slot] = new_y
+        first[rows, slot] = 0
+        alive[rows, slot] = True
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         """One H x W x 3 ``uint8`` frame per sub-env (``render_mode="rgb_array"``)."""
