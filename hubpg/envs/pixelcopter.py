@@ -1,15 +1,8 @@
 """Pixelcopter, the PyGame Learning Environment (PLE) game, as a Gymnasium env.
 
-A faithful re-implementation of PLE's ``Pixelcopter`` as played through
-``gym_pygame``'s ``Pixelcopter-PLE-v0`` (30 frames per second, no frame skip,
-raw game-state observations): the same seed and the same actions give the same
-observations, rewards and terminations as the original, step for step. The
-game's rules are written out in ``docs/pixelcopter.md``.
-
-Two classes: :class:`PixelcopterEnv` (one game, plain Python floats, no pygame)
-and :class:`PixelcopterVectorEnv` (many games stepped together with numpy
-arrays, Gymnasium's next-step autoreset), registered as the ``entry_point`` and
-``vector_entry_point`` of ``Pixelcopter-PLE-v0``.
+An exact re-implementation of ``gym_pygame``'s ``Pixelcopter-PLE-v0`` (same seed and
+actions, same observations, rewards and terminations; rules in ``docs/pixelcopter.md``):
+:class:`PixelcopterEnv` plays one game, :class:`PixelcopterVectorEnv` many with numpy.
 """
 
 from __future__ import annotations
@@ -30,9 +23,8 @@ from hubpg.errors import ConfigError
 
 __all__ = ["MIN_HEIGHT", "MIN_WIDTH", "PixelcopterEnv", "PixelcopterVectorEnv"]
 
-#: Smallest screen width: every width from 40 up keeps the cave walls under the
-#: copter at every frame. Below 20 the copter is 0 px wide; at 25-29 and 39 the
-#: wall columns leave a gap at the copter's x, where the original game crashes.
+#: Smallest screen width: from 40 up the cave walls are under the copter at every frame
+#: (at 25-29 and 39 they leave a gap, where the original game crashes).
 MIN_WIDTH = 40
 #: Smallest screen height: below 20 the copter is 0 px tall and collides with nothing.
 MIN_HEIGHT = 20
@@ -231,10 +223,8 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
     PLE's Pixelcopter: a copter flies through a cave that scrolls to the left. Thrust
     pushes it up, gravity pulls it down; it must not touch the cave's ceiling or floor
     (columns 0.1 W wide whose height follows a noisy sine) nor the single block (a
-    "gate") that floats in the cave. This is an exact re-implementation of the game
-    behind ``gym_pygame``'s ``Pixelcopter-PLE-v0``, so agents trained on the original
-    (for example the Hugging Face Deep RL course's ``Reinforce-Pixelcopter-PLE-v0``
-    models) see exactly the same game. One step is one game frame of 1000/30 ms.
+    "gate") in the cave. Exactly the game behind ``gym_pygame``'s ``Pixelcopter-PLE-v0``
+    (the Deep RL course's). One step is one game frame of 1000/30 ms.
 
     ## Action Space
 
@@ -282,18 +272,9 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
     ## Arguments
 
     - ``width=48``, ``height=48``: screen size in pixels (at least ``MIN_WIDTH`` = 40
-      and ``MIN_HEIGHT`` = 20; smaller screens leave gaps in the cave or a copter of no
-      size, where the original game is not defined).
+      and ``MIN_HEIGHT`` = 20, where the original game is defined).
     - ``render_mode``: ``None``, ``"rgb_array"`` (an H x W x 3 ``uint8`` frame) or
       ``"human"`` (a pygame window; pygame is imported only then).
-
-    ```python
-    >>> import gymnasium as gym
-    >>> import hubpg.envs
-    >>> env = gym.make("Pixelcopter-PLE-v0")
-    >>> obs, info = env.reset(seed=0)
-
-    ```
 
     ## Seeding
 
@@ -375,36 +356,28 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
         return self._obs.copy(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if action == 0:
-            climb = True
-        elif action == 1:
-            climb = False
-        else:
+        if action not in (0, 1):
             raise ConfigError(
                 f"invalid Pixelcopter action {action!r}: use 0 (thrust) or 1 (do nothing)"
             )
         if self._terminated:
             return self._obs.copy(), 0.0, True, False, {}
         g = self._g
-        # 2. move the copter, the blocks, the terrain
-        mom = (self._mom + (g.climb_dt if climb else g.fall_dt)) * 0.99
+        mom = (self._mom + (g.climb_dt if action == 0 else g.fall_dt)) * 0.99
         y = self._y + mom
         self._mom, self._y = mom, y
-        ctop = _rnd(y) - g.ch_half
-        cbot = ctop + g.ch
-        dead = self._move_blocks(ctop, cbot)  # 3. block collisions
-        tx = [x - g.d for x in self._tx]
-        yc, hit = self._terrain_hit(tx, y, ctop, cbot)  # 4. terrain collisions
+        copter_top = _rnd(y) - g.ch_half
+        copter_bottom = copter_top + g.ch
+        dead = self._move_blocks(copter_top, copter_bottom)
+        column_x = [x - g.d for x in self._tx]
+        yc, hit = self._terrain_hit(column_x, y, copter_top, copter_bottom)
         dead |= hit
-        reward = self._pass_blocks()  # 5. passing the block spawns the next one
-        reward += self._drop_columns(tx)  # 6. columns leaving the screen
-        # 7. out of the screen band
+        reward = self._pass_blocks()
+        reward += self._drop_columns(column_x)
         if y < g.ceil_lim or y > g.floor_lim:
             dead = True
-        # 8. refill the cave
         if len(self._tx) <= _REFILL_AT:
             self._add_terrain(g.refill_steps)
-        # 9. crash
         if dead:
             reward += _LOSS
             self._terminated = True
@@ -432,22 +405,16 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
         """The centre y of the first column over the copter (the observation's), and
         whether the copter touches the ceiling or floor of a column over it."""
         g = self._g
-        ty = self._ty
         yc = None
         dead = False
-        lo, hi, a, b_ = g.cand_lo, g.cand_hi, g.ovl_a, g.ovl_b
-        for i, x in enumerate(tx):
-            if not lo < x < hi:
+        for x, column_y in zip(tx, self._ty, strict=True):
+            if not (g.cand_lo < x < g.cand_hi and g.ovl_a <= _rnd(x) <= g.ovl_b):
                 continue
-            r = _rnd(x)
-            if not a <= r <= b_:
-                continue
-            yt = ty[i]
-            top = yt - g.th_half
+            top = column_y - g.th_half
             if top < cbot and top + g.th > ctop:
                 if yc is None:
-                    yc = yt
-                if y - g.phf <= yt - g.quarter or y >= yt + g.quarter:
+                    yc = column_y
+                if y - g.phf <= column_y - g.quarter or y >= column_y + g.quarter:
                     dead = True
         return yc, dead
 
@@ -477,14 +444,6 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
         self._tx = tx
         return reward
 
-    def _frame(self) -> np.ndarray:
-        return _draw(
-            self._g,
-            self._y,
-            [(x, y) for x, y in self._blocks],
-            list(zip(self._tx, self._ty, strict=True)),
-        )
-
     def render(self) -> np.ndarray | None:
         """The current frame (``"rgb_array"``), or show it in a window (``"human"``)."""
         if self.render_mode is None:
@@ -493,7 +452,7 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
                 'render_mode="rgb_array" or "human"'
             )
             return None
-        frame = self._frame()
+        frame = _draw(self._g, self._y, self._blocks, list(zip(self._tx, self._ty, strict=True)))
         if self.render_mode == "rgb_array":
             return frame
         if self._window is None:
@@ -628,8 +587,7 @@ class PixelcopterVectorEnv(VectorEnv):
     """``num_envs`` Pixelcopter games stepped together with numpy arrays.
 
     Each sub-env plays exactly what :class:`PixelcopterEnv` plays with the same seed
-    and actions (observations, rewards and terminations bit for bit), including the
-    games after its automatic resets, since each sub-env keeps its own random stream.
+    and actions, bit for bit, its automatic resets included (its own random stream).
 
     ## Autoreset
 
@@ -698,8 +656,7 @@ class PixelcopterVectorEnv(VectorEnv):
         self._yc = np.zeros(n)
         self._rows = np.arange(n)
         self._base = (np.arange(2 * n, dtype=np.int64) * k).reshape(n, 2)
-        self._nc = -(-(g.cw + g.tw - 1) // g.tw) + 1  # candidate columns per batch
-        self._ar_nc = np.arange(self._nc)
+        self._ar_nc = np.arange(-(-(g.cw + g.tw - 1) // g.tw) + 1)  # candidate columns per batch
         self._first = np.array(g.first_steps, dtype=np.float64)
         self._refill = np.array(g.refill_steps, dtype=np.float64)
 
@@ -712,24 +669,23 @@ class PixelcopterVectorEnv(VectorEnv):
     def _draw_blocks(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """RandomState.randint(bx_low, bx_high) then randint(by_low, by_high) per row."""
         g = self._g
-        rx, ry = g.bx_high - 1 - g.bx_low, g.by_high - 1 - g.by_low
-        mx, my = _mask(rx), _mask(ry)
+        range_x, range_y = g.bx_high - 1 - g.bx_low, g.by_high - 1 - g.by_low
         rows = np.arange(idx.size)
-        n = 16
+        n_words = 16
         while True:
-            w = self._mt.peek(idx, n)
-            vx, vy = w & mx, w & my
-            ax = vx <= rx
-            i1 = ax.argmax(1)
-            ay = (vy <= ry) & (self._mt._ar[:n] > i1[:, None])
-            i2 = ay.argmax(1)
-            if ax.any(1).all() and ay.any(1).all():
+            words = self._mt.peek(idx, n_words)
+            x, y = words & _mask(range_x), words & _mask(range_y)
+            x_ok = x <= range_x
+            x_at = x_ok.argmax(1)
+            y_ok = (y <= range_y) & (self._mt._ar[:n_words] > x_at[:, None])
+            y_at = y_ok.argmax(1)
+            if x_ok.any(1).all() and y_ok.any(1).all():
                 break
-            if n >= _MT_N:  # pragma: no cover - probability below 1e-300
+            if n_words >= _MT_N:  # pragma: no cover - probability below 1e-300
                 raise RuntimeError("rejection sampling ran out of words")
-            n = min(4 * n, _MT_N)
-        self._mt.advance(idx, i2 + 1)
-        return g.bx_low + vx[rows, i1].astype(np.float64), g.by_low + vy[rows, i2].astype(
+            n_words = min(4 * n_words, _MT_N)
+        self._mt.advance(idx, y_at + 1)
+        return g.bx_low + x[rows, x_at].astype(np.float64), g.by_low + y[rows, y_at].astype(
             np.float64
         )
 
@@ -805,14 +761,13 @@ class PixelcopterVectorEnv(VectorEnv):
         obs[:, 2] = y - (yc - q)
         obs[:, 3] = (yc + q) - y
         dist = self._bx - g.px
-        d0, d1 = dist[:, 0], dist[:, 1]
-        v0 = (d0 > 0) & (d0 < _NO_GATE)
-        v1 = (d1 > 0) & (d1 < _NO_GATE)
-        use1 = v1 & (~v0 | (d1 < d0))
-        obs[:, 4] = np.where(use1, d1, np.where(v0, d0, float(_NO_GATE)))
-        top = np.where(use1, self._by[:, 1], np.where(v0, self._by[:, 0], 0.0))
+        ahead = (dist > 0) & (dist < _NO_GATE)  # a block ahead, in each slot
+        use_second = ahead[:, 1] & (~ahead[:, 0] | (dist[:, 1] < dist[:, 0]))
+        first_or_none = np.where(ahead[:, 0], dist[:, 0], float(_NO_GATE))
+        obs[:, 4] = np.where(use_second, dist[:, 1], first_or_none)
+        top = np.where(use_second, self._by[:, 1], np.where(ahead[:, 0], self._by[:, 0], 0.0))
         obs[:, 5] = top
-        obs[:, 6] = np.where(v0 | v1, top + g.bh, 0.0)
+        obs[:, 6] = np.where(ahead.any(1), top + g.bh, 0.0)
         return obs
 
     def step(
@@ -1014,18 +969,15 @@ class PixelcopterVectorEnv(VectorEnv):
                 'render_mode="rgb_array"'
             )
             return None
-        g = self._g
         frames = []
         for i in range(self.num_envs):
             blocks = [
                 (x, y) for x, y in zip(self._bx[i], self._by[i], strict=True) if x < _NO_BLOCK / 2
             ]
             columns = []
-            for s in range(2):
-                if self._ta[i, s]:
-                    lo = self._tlo[i, s]
-                    columns += list(
-                        zip(self._tx[i, s, lo:].tolist(), self._ty[i, s, lo:].tolist(), strict=True)
-                    )
-            frames.append(_draw(g, float(self._y[i]), blocks, columns))
+            for slot in np.flatnonzero(self._ta[i]):
+                first = self._tlo[i, slot]
+                xs, ys = self._tx[i, slot, first:].tolist(), self._ty[i, slot, first:].tolist()
+                columns += zip(xs, ys, strict=True)
+            frames.append(_draw(self._g, float(self._y[i]), blocks, columns))
         return tuple(frames)
