@@ -9,7 +9,7 @@ like huggingface_hub's ``hub_mixin``; loading is strict and never unpickles.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -56,13 +56,7 @@ class Policy(nn.Module):
     def __init__(self, config: PolicyConfig) -> None:
         super().__init__()
         self.config = config
-        layers: list[nn.Module] = []
-        width = config.input_dim
-        for size in config.hidden:
-            layers += [nn.Linear(width, size), _ACTIVATIONS[config.activation]()]
-            width = size
-        layers.append(nn.Linear(width, config.n_actions))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp(config.input_dim, config.hidden, config.n_actions, config.activation)
         if config.is_box:
             self.log_std = nn.Parameter(torch.zeros(config.n_actions))
             self._low = np.asarray(config.action_low, dtype=np.float32)
@@ -70,12 +64,8 @@ class Policy(nn.Module):
         frames = config.frame_stack
         scale = (config.obs_scale or [1.0] * config.obs_dim) * frames
         shift = (config.obs_shift or [0.0] * config.obs_dim) * frames
-        self.register_buffer(
-            "obs_scale", torch.tensor(scale, dtype=torch.float32), persistent=False
-        )
-        self.register_buffer(
-            "obs_shift", torch.tensor(shift, dtype=torch.float32), persistent=False
-        )
+        for name, values in (("obs_scale", scale), ("obs_shift", shift)):
+            self.register_buffer(name, torch.tensor(values, dtype=torch.float32), persistent=False)
         self._history: ObservationHistory | None = None
         self._numpy: NumpyForward | None = None
 
@@ -289,6 +279,24 @@ class Policy(nn.Module):
         policy = cls(config)
         load_weights_strict(policy, read_weights(weights_path, source=source), source)
         return policy.to(device).eval()
+
+
+def mlp(input_dim: int, hidden: Sequence[int], output_dim: int, activation: str) -> nn.Sequential:
+    """Linear layers ``input_dim -> *hidden -> output_dim``, ``activation`` between them.
+
+    Args:
+        input_dim: the input's size.
+        hidden: the hidden layers' widths.
+        output_dim: the output's size.
+        activation: a name of :data:`_ACTIVATIONS` (``relu``, ``tanh``, ...).
+    """
+    layers: list[nn.Module] = []
+    width = input_dim
+    for size in hidden:
+        layers += [nn.Linear(width, size), _ACTIVATIONS[activation]()]
+        width = size
+    layers.append(nn.Linear(width, output_dim))
+    return nn.Sequential(*layers)
 
 
 def save_weights(tensors: dict[str, torch.Tensor], path: Path) -> None:
