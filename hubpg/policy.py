@@ -355,19 +355,12 @@ def check_weights_header(config: PolicyConfig, path: Path, *, source: str | None
         path: the ``model.safetensors`` file.
         source: how messages name the file (default: its path).
     """
-    from safetensors import SafetensorError, safe_open
+    from safetensors import safe_open
 
     path = Path(path)
     shown = source or path
-    if not path.is_file():
-        raise MissingFileError(f"{path} not found")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            found = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise WeightsError(
-            f"{shown} is not a valid safetensors file ({exc}); re-train or re-download it"
-        ) from exc
+    with _safetensors_errors(path, source), safe_open(str(path), framework="pt") as handle:
+        found = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
     want = expected_shapes(config)
     if set(found) != set(want):
         missing, extra = sorted(set(want) - set(found)), sorted(set(found) - set(want))
@@ -391,18 +384,26 @@ def read_weights(path: Path, *, source: str | None = None) -> dict[str, torch.Te
         path: the file.
         source: how messages name it (default: its path).
     """
-    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
-    shown = source or path
-    if not path.is_file():
-        raise MissingFileError(f"{path} not found")
-    try:
+    with _safetensors_errors(path, source):
         return load_file(str(path))
+
+
+@contextmanager
+def _safetensors_errors(path: Path, source: str | None) -> Iterator[None]:
+    """Refuse a missing file at ``path``, and make reading errors a :class:`WeightsError`
+    naming ``source`` (default: the path)."""
+    from safetensors import SafetensorError
+
+    if not Path(path).is_file():
+        raise MissingFileError(f"{Path(path)} not found")
+    try:
+        yield
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise WeightsError(
-            f"{shown} is not a valid safetensors file ({exc}); re-train or re-download it"
+            f"{source or Path(path)} is not a valid safetensors file ({exc}); "
+            "re-train or re-download it"
         ) from exc
 
 

@@ -222,13 +222,9 @@ def write_mp4(
     changes size, the folder is not writable, or ffmpeg fails.
     """
     path = Path(path)
-    raw_fps = fps
-    try:
-        fps = float(fps)
-    except (TypeError, ValueError):
-        fps = math.nan
-    if not (math.isfinite(fps) and fps > 0):
-        raise VideoError(f"fps must be a positive number of frames per second (got {raw_fps!r})")
+    rate = _positive_number(fps)
+    if rate is None:
+        raise VideoError(f"fps must be a positive number of frames per second (got {fps!r})")
     exe = _bundled_ffmpeg()  # fail before touching the file system
     n = 0
     try:
@@ -257,7 +253,7 @@ def write_mp4(
                                 tmp,
                                 format="FFMPEG",
                                 mode="I",
-                                fps=fps,
+                                fps=rate,
                                 codec="libx264",
                                 pixelformat="yuv420p",
                                 quality=None,  # rate control comes from -crf below
@@ -300,9 +296,14 @@ def write_mp4(
 def env_fps(env: Any, default: float = 30) -> float:
     """The env's own playback rate (``metadata["render_fps"]``), else ``default``."""
     meta = getattr(env, "metadata", None) or {}
-    fps = meta.get("render_fps")
+    fps = _positive_number(meta.get("render_fps"))
+    return float(default) if fps is None else fps
+
+
+def _positive_number(value: Any) -> float | None:
+    """``value`` as a finite positive float, else None."""
     try:
-        fps = float(fps)
+        number = float(value)
     except (TypeError, ValueError):
-        return float(default)
-    return fps if math.isfinite(fps) and fps > 0 else float(default)
+        return None
+    return number if math.isfinite(number) and number > 0 else None

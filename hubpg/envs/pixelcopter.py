@@ -252,22 +252,13 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
 
     ``y_c`` is the centre of the first cave column (in creation order) under the copter.
 
-    ## Rewards
+    ## Rewards, Starting State, Episode End
 
-    +1 whenever a cave column leaves the screen (first at frame 10, then about every
-    6.25 frames), +1 whenever the copter passes the block, and -5 on the frame it
-    crashes (added to any +1 of that frame, so a step can return -4). 0 otherwise.
-
-    ## Starting State
-
-    The copter at x = int(0.35 W), y = H / 2, momentum 0; one block at a random
-    x in [W, 1.5 W) and y in [0.25 H, 0.75 H); a random cave 4 W wide.
-
-    ## Episode End
-
-    Termination when the copter touches a block, the cave's ceiling or floor, or leaves
-    [0.125 H, 0.875 H]. There is no time limit (no truncation): cap episodes yourself.
-    A step after termination changes nothing: same observation, reward 0, terminated.
+    +1 whenever a cave column leaves the screen or the copter passes the block, -5 on
+    the frame it crashes (a step can return -4). The copter starts at y = H / 2 with a
+    random block and cave. Termination when it touches a block, the ceiling or floor,
+    or leaves [0.125 H, 0.875 H]; no truncation (cap episodes yourself). A step after
+    termination returns the same observation, reward 0, terminated.
 
     ## Arguments
 
@@ -278,12 +269,10 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
 
     ## Seeding
 
-    As the original, all randomness comes from one ``numpy.random.RandomState``.
-    ``reset(seed=s)`` equals the original's ``seed(s)`` then ``reset()``: a fresh
-    ``RandomState(s)``, a first game whose level is thrown away, then the game played.
-    ``reset()`` without a seed plays the next game on the same stream. Before any seed
-    the stream is ``RandomState(24)`` with two games already drawn (the original's
-    construction), so the first unseeded ``reset()`` plays its third game.
+    As the original: ``reset(seed=s)`` is its ``seed(s)`` then ``reset()`` (a fresh
+    ``RandomState(s)``, one game thrown away, then the game played); ``reset()`` plays
+    the next game on the same stream (before any seed, ``RandomState(24)`` with two
+    games drawn). The full rules are in ``docs/pixelcopter.md``.
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": _FPS}
@@ -589,27 +578,16 @@ class PixelcopterVectorEnv(VectorEnv):
     Each sub-env plays exactly what :class:`PixelcopterEnv` plays with the same seed
     and actions, bit for bit, its automatic resets included (its own random stream).
 
-    ## Autoreset
+    Autoreset: Gymnasium's next-step mode; the step after a sub-env ended starts its
+    next game, whatever the action (reward 0, ``terminated`` False).
 
-    Gymnasium's next-step mode (``AutoresetMode.NEXT_STEP``, as ``CartPoleVectorEnv``):
-    the step after a sub-env terminated starts its next game, whatever the action, and
-    returns that game's first observation with reward 0 and ``terminated`` False.
+    Seeding: ``reset(seed=S)`` seeds sub-env ``i`` with ``S + i``; ``reset(seed=[s0, s1,
+    ...])`` each with its own (``None`` keeps its stream). Unseeded, each sub-env goes
+    on with its own stream, which starts as the single env's default.
 
-    ## Seeding
-
-    ``reset(seed=S)`` seeds sub-env ``i`` with ``S + i``; ``reset(seed=[s0, s1, ...])``
-    seeds each sub-env with its own seed (``None`` entries keep their stream). Without a
-    seed every sub-env continues its own stream; before any seed each stream is the
-    single env's default (``RandomState(24)`` with two games drawn), so an unseeded first
-    ``reset()`` starts every sub-env on the same level, as a sync vector env would.
-
-    ## Arguments
-
-    ``num_envs=1``, ``width=48``, ``height=48``, ``render_mode`` (``None`` or
-    ``"rgb_array"``: ``render()`` returns a tuple of one H x W x 3 frame per sub-env),
-    ``max_episode_steps=None`` (if set, a sub-env's game is truncated after that many
-    steps, as Gymnasium's ``TimeLimit``, and restarts on the next step).
-    Observations are ``float32`` of shape ``(num_envs, 7)``; rewards ``float64``.
+    Arguments: ``num_envs=1``, ``width=48``, ``height=48``, ``render_mode`` (``None`` or
+    ``"rgb_array"``: a tuple of one frame per sub-env), ``max_episode_steps=None`` (a
+    game is truncated after that many steps, as by ``TimeLimit``).
     """
 
     metadata = {
@@ -800,9 +778,8 @@ class PixelcopterVectorEnv(VectorEnv):
     def step_rows(
         self, actions: Any, rows: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """:meth:`step` of the sub-envs ``rows`` only, with their ``actions`` (one each);
-        the other sub-envs stay as they are. Each sub-env's game depends on its own state
-        and random stream alone, so each plays here exactly what :meth:`step` plays it.
+        """:meth:`step` of the sub-envs ``rows`` only (each plays exactly what :meth:`step`
+        plays it); the other sub-envs stay as they are.
 
         Args:
             actions: one action per row of ``rows``.
