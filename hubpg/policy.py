@@ -22,13 +22,7 @@ from hubpg.errors import ConfigError, MissingFileError, WeightsError
 from hubpg.observations import ObservationHistory
 from hubpg.runfolder import CONFIG_NAME, WEIGHTS_NAME, atomic_path
 
-__all__ = [
-    "CONFIG_NAME",
-    "WEIGHTS_NAME",
-    "Policy",
-    "sample_categorical",
-    "small_model_threads",
-]
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "Policy", "sample_categorical", "small_model_threads"]
 
 #: The name of the box policy's log standard deviation in ``model.safetensors``.
 LOG_STD_NAME = "log_std"
@@ -194,10 +188,7 @@ class Policy(nn.Module):
         return self._numpy
 
     def act(
-        self,
-        obs: np.ndarray,
-        rng: np.random.Generator | None = None,
-        deterministic: bool = False,
+        self, obs: np.ndarray, rng: np.random.Generator | None = None, deterministic: bool = False
     ) -> np.ndarray | int:
         """Choose actions for the next step of one episode (``obs`` of shape ``[obs_dim]``,
         returns an ``int``) or of a batch of episodes (``[N, obs_dim]``, returns an int

@@ -522,11 +522,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _train(
-    config: TrainConfig,
-    out: Path | str | None,
-    overwrite: bool,
-    resume: bool,
-    progress: bool,
+    config: TrainConfig, out: Path | str | None, overwrite: bool, resume: bool, progress: bool
 ) -> TrainResult:
     run_dir = Path(out) if out is not None else default_run_dir(config.env_id, config.seed)
     if not resume:  # a config or env error stops here, before any run folder exists
@@ -797,9 +793,4 @@ def _early_stop_detail(config: TrainConfig) -> str:
     return detail
 
 
-__all__ = [
-    "TrainResult",
-    "reinforce_loss",
-    "resume_config",
-    "train",
-]
+__all__ = ["TrainResult", "reinforce_loss", "resume_config", "train"]

@@ -57,10 +57,7 @@ def time_baseline(returns: np.ndarray, times: np.ndarray) -> np.ndarray:
 
 
 def step_weights(
-    returns: np.ndarray,
-    times: np.ndarray,
-    config: TrainConfig,
-    values: np.ndarray | None = None,
+    returns: np.ndarray, times: np.ndarray, config: TrainConfig, values: np.ndarray | None = None
 ) -> np.ndarray:
     """The per-step weights of the policy gradient: returns-to-go, minus the baseline
     (``time``: if the batch has more than one episode; ``value``: ``values``, the
@@ -412,11 +409,7 @@ class SegmentRollout:
         self.rounds = 0
 
     def play(
-        self,
-        policy: Policy,
-        gamma: float,
-        rng: np.random.Generator,
-        reward_scale: float = 1.0,
+        self, policy: Policy, gamma: float, rng: np.random.Generator, reward_scale: float = 1.0
     ) -> Round:
         """Play one segment with the current policy and return its steps.
 

@@ -54,10 +54,7 @@ def _render(env: Any) -> np.ndarray:
 
 
 def record_episode(
-    env: Any,
-    act: Callable[[np.ndarray], int],
-    seed: int,
-    max_t: int,
+    env: Any, act: Callable[[np.ndarray], int], seed: int, max_t: int
 ) -> tuple[list[np.ndarray], float, int]:
     """Play one episode of ``env`` and keep every rendered frame (after the reset and
     after every step); it stops when it ends or after ``max_t`` steps.
