@@ -206,11 +206,8 @@ def hyperparameters_record(
     """The course's ``hyperparameters.json`` keys, then hubpg's own."""
     record = config.course_hyperparameters(obs_dim, n_actions)
     record |= to_course_keys({"total_episodes": episodes})  # the episodes played
-    record.update(config.to_dict())
-    record["algorithm"] = "reinforce"
-    record["library"] = "hubpg"
-    record["hubpg_version"] = __version__
-    return record
+    record |= config.to_dict()
+    return record | {"algorithm": "reinforce", "library": "hubpg", "hubpg_version": __version__}
 
 
 def config_from_record(record: dict[str, Any]) -> TrainConfig:

@@ -54,9 +54,7 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
 
     close = difflib.get_close_matches(env_id, gym.registry.keys(), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}? " if close else ""
-    common = ", ".join(
-        ["CartPole-v1", PIXELCOPTER_ID, "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"]
-    )
+    common = f"CartPole-v1, {PIXELCOPTER_ID}, Acrobot-v1, MountainCar-v0, LunarLander-v3"
     raise UnknownEnvError(
         f"unknown env id {env_id!r}. {hint}Known ids include {common} "
         f'(all {len(gym.registry)}: python -c "import gymnasium; print(list(gymnasium.registry))")'
