@@ -763,16 +763,7 @@ class PixelcopterVectorEnv(VectorEnv):
         crashed |= (self._y < self._g.ceil_lim) | (self._y > self._g.floor_lim)
         self._refill_cave(playing)
         crashed &= playing
-        reward[crashed] += _LOSS
-        self._elapsed = np.where(playing, self._elapsed + 1, 0)
-        if self.max_episode_steps is None:
-            truncated = np.zeros(self.num_envs, dtype=bool)
-        else:
-            truncated = ~crashed & (self._elapsed >= self.max_episode_steps)
-        if restarting.size:
-            reward[restarting] = 0.0
-            self._init_games(restarting)
-        self._done = crashed | truncated
+        truncated = self._end_games(crashed, playing, restarting, reward)
         return self._observe(), reward, crashed, truncated, {}
 
     def step_rows(
@@ -801,6 +792,24 @@ class PixelcopterVectorEnv(VectorEnv):
         for name in _ROW_STATE:
             getattr(self, name)[rows] = getattr(part, name)
         return result
+
+    def _end_games(
+        self, crashed: np.ndarray, playing: np.ndarray, restarting: np.ndarray, reward: np.ndarray
+    ) -> np.ndarray:
+        """The crash penalty and the episodes' step counts (truncation, if capped), then
+        the next-step autoreset of the sub-envs ``restarting`` (reward 0). Returns
+        ``truncated``."""
+        reward[crashed] += _LOSS
+        self._elapsed = np.where(playing, self._elapsed + 1, 0)
+        if self.max_episode_steps is None:
+            truncated = np.zeros(self.num_envs, dtype=bool)
+        else:
+            truncated = ~crashed & (self._elapsed >= self.max_episode_steps)
+        if restarting.size:
+            reward[restarting] = 0.0
+            self._init_games(restarting)
+        self._done = crashed | truncated
+        return truncated
 
     def _thrust(self, actions: Any) -> np.ndarray:
         """Whether each sub-env's action is thrust (0); anything but 0 or 1 raises."""
