@@ -1,21 +1,11 @@
 """``agent.pt``: the policy as a TorchScript module, for the Open RL Leaderboard.
 
-The leaderboard evaluates any public model tagged ``reinforcement-learning`` and with
-its env id that holds an ``agent.pt``: it loads it with ``torch.jit.load`` and, over a
-vector of Gymnasium envs, calls ``agent(torch.tensor(observations).float())`` for a
-batch of actions at every step (50 episodes). The module written here takes a float
-batch of raw observations (``[N, obs_dim]``; one observation ``[obs_dim]`` works too)
-and returns a batch of actions, with hubpg's observation pipeline inside (shift,
-scale, clip: the frozen statistics of ``normalize_obs`` included). It **samples** its
-actions, as hubpg's evaluation does (the score in ``results.json`` is of sampled
-actions): a discrete policy draws from its softmax, a box policy from its Gaussian
-(mean + std * noise), clipped to the action bounds.
-
-A policy that sees a history of frames (``frame_stack > 1``, e.g. Pixelcopter's)
-cannot be expressed this way: a call on one batch of observations has no memory of
-the previous ones. No ``agent.pt`` is written for it; :func:`agent_unsupported` says
-why. hubpg writes ``agent.pt`` and never loads one it did not write: downloads fetch
-``model.safetensors`` and ``config.json`` only.
+The leaderboard calls ``agent(torch.tensor(observations).float())`` for a batch of
+actions at every step. The module takes raw observations (``[N, obs_dim]`` or
+``[obs_dim]``), applies hubpg's observation transform, and **samples** its actions as
+hubpg's evaluation does (clipped to a box's bounds). A policy with ``frame_stack > 1``
+needs a history a stateless module cannot keep: no ``agent.pt`` is written for it.
+hubpg never loads an ``agent.pt``.
 """
 
 from __future__ import annotations
@@ -91,26 +81,7 @@ class _Agent(nn.Module):
             actions = torch.max(torch.min(actions, self.high), self.low)
         else:
             actions = torch.multinomial(torch.softmax(out, dim=-1), 1).squeeze(-1)
-        if single:
-            return actions[0]
-        return actions
-
-
-def write_agent(policy: Policy, path: Path | str) -> Path:
-    """Write ``policy`` as a TorchScript ``agent.pt`` at ``path`` (atomically).
-
-    Args:
-        policy: the policy (``frame_stack`` 1; see :func:`agent_unsupported`).
-        path: the file to write.
-    """
-    reason = agent_unsupported(policy.config)
-    if reason is not None:
-        raise ValueError(reason)
-    scripted = torch.jit.script(_Agent(policy))
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.jit.save(scripted, str(tmp))
-    return path
+        return actions[0] if single else actions
 
 
 def agent_line(package_dir: Path | str) -> str:
@@ -137,5 +108,7 @@ def package_agent(policy: Policy, package_dir: Path | str) -> str | None:
     """
     reason = agent_unsupported(policy.config)
     if reason is None:
-        write_agent(policy, Path(package_dir) / AGENT_NAME)
+        scripted = torch.jit.script(_Agent(policy))
+        with atomic_path(Path(package_dir) / AGENT_NAME) as tmp:
+            torch.jit.save(scripted, str(tmp))
     return reason

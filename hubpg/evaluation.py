@@ -1,11 +1,8 @@
 """Seeded evaluation: mean and std of episode returns over N episodes.
 
-Episode k is played from the env reset with ``seed + k`` (the CLI's convention),
-all episodes side by side in a vector env. Actions are sampled from the policy
-(the Deep RL course's protocol) unless ``deterministic`` (the most likely action, or
-a box policy's mean); sampling uses a numpy generator seeded with ``seed``, so the
-same call gives the same numbers. Evaluation always plays Gymnasium's own env (or the
-env's batched twin), never the async vector env training may use.
+Episode k is played from the env reset with ``seed + k``, all side by side in a vector
+env; actions are sampled (the Deep RL course's protocol) unless ``deterministic``, with
+a numpy generator seeded with ``seed``, so the same call gives the same numbers.
 """
 
 from __future__ import annotations
@@ -24,9 +21,8 @@ from hubpg.results import Evaluated
 MAX_PARALLEL_EPISODES = 256
 
 
-def default_max_t(env_id: str) -> int:
-    """The episode cap used when none is given (:func:`hubpg.config.evaluation_max_t`)."""
-    return evaluation_max_t(env_id)
+#: The episode cap used when none is given.
+default_max_t = evaluation_max_t
 
 
 def evaluate(
@@ -67,8 +63,8 @@ def evaluate(
         mean_reward=float(values.mean()),
         std_reward=float(values.std()),
         n_episodes=episodes,
-        episode_returns=[float(x) for x in returns],
-        episode_lengths=[int(x) for x in lengths],
+        episode_returns=returns,
+        episode_lengths=lengths,
         seeds=seeds,
         deterministic=deterministic,
         max_t=max_t,

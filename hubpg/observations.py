@@ -1,16 +1,9 @@
 """The observation pipeline: the frame history a policy sees.
 
-A policy with ``frame_stack = F`` and ``frame_stride = S`` (see
-:class:`~hubpg.config.PolicyConfig`) acts on the raw observations of frames
-``t, t - S, ..., t - (F - 1) S`` side by side, newest first; at the start of an
-episode the missing earlier frames repeat its first observation. With ``F = 1``
-the input is the observation itself.
-
-:class:`ObservationHistory` is the one implementation of that rule. Training,
-evaluation, the replay video and :meth:`hubpg.policy.Policy.act` all feed
-observations through it step by step (``reset`` at an episode's first
-observation, ``push`` after every step); :meth:`ObservationHistory.stack_recorded`
-applies the same rule to a stored rollout, for the gradient step.
+A policy with ``frame_stack = F`` and ``frame_stride = S`` acts on the raw observations
+of frames ``t, t - S, ..., t - (F - 1) S`` side by side, newest first; at the start of
+an episode the missing earlier frames repeat its first observation.
+:class:`ObservationHistory` is the one implementation of that rule.
 """
 
 from __future__ import annotations
@@ -129,10 +122,8 @@ class ObservationHistory:
 
 class RunningObsStats:
     """Running mean and variance of raw observations (per entry, in float64; the
-    parallel update of Chan et al.), for ``normalize_obs``: training normalises with
-    the current statistics, and the saved model keeps them frozen as its
-    ``obs_shift`` (the mean) and ``obs_scale`` (``1 / sqrt(var + eps)``), so
-    evaluation, replay and loading feed the network exactly what training did.
+    parallel update of Chan et al.), for ``normalize_obs``: the saved model keeps them
+    frozen as its ``obs_shift`` (the mean) and ``obs_scale`` (``1 / sqrt(var + eps)``).
 
     Args:
         obs_dim: size of one raw observation.

@@ -1,9 +1,7 @@
 """The learning-curve image shipped with a model: mean episode return against env steps.
 
-matplotlib is imported only inside :func:`plot_learning_curve`, and only its
-object-oriented API with the Agg renderer is used (a ``Figure`` that is never
-registered with pyplot): it needs no display, leaks no figures, and does not
-switch the backend of a notebook that imports hubpg.
+Drawn on a matplotlib ``Figure`` never registered with pyplot: no display needed, no
+figure leaked, and a notebook's backend left alone.
 """
 
 from __future__ import annotations
@@ -73,12 +71,15 @@ def plot_learning_curve(
     env_id: str,
     title: str | None = None,
 ) -> Path:
-    """Plot ``mean_return`` against ``steps`` from the training log; write a PNG at ``path``.
+    """Plot ``mean_return`` against ``steps`` from the training log; write a 640x400 PNG
+    at ``path`` (atomically) and return it as a :class:`Path`. Raw points are drawn
+    faintly, with a rolling mean over about a twentieth of them.
 
-    Raw points are drawn faintly with a rolling mean over them (a window of
-    about a twentieth of the points). The image is 640x400 pixels. It is
-    written to a temporary file beside ``path`` and renamed over it, so
-    ``path`` is never a partial image. Returns ``path`` as a :class:`Path`.
+    Args:
+        log_rows: the rows of the run's training log.
+        path: the image to write.
+        env_id: the env, for the default title.
+        title: the title.
 
     Raises :class:`UnplottableLogError` (a ``ValueError``) when ``log_rows`` is empty or
     a row lacks ``steps``/``mean_return``, and :class:`PlotWriteError` when the

@@ -9,7 +9,7 @@ like huggingface_hub's ``hub_mixin``; loading is strict and never unpickles.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,13 +22,7 @@ from hubpg.errors import ConfigError, MissingFileError, WeightsError
 from hubpg.observations import ObservationHistory
 from hubpg.runfolder import CONFIG_NAME, WEIGHTS_NAME, atomic_path
 
-__all__ = [
-    "CONFIG_NAME",
-    "WEIGHTS_NAME",
-    "Policy",
-    "sample_categorical",
-    "small_model_threads",
-]
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "Policy", "sample_categorical", "small_model_threads"]
 
 #: The name of the box policy's log standard deviation in ``model.safetensors``.
 LOG_STD_NAME = "log_std"
@@ -56,13 +50,7 @@ class Policy(nn.Module):
     def __init__(self, config: PolicyConfig) -> None:
         super().__init__()
         self.config = config
-        layers: list[nn.Module] = []
-        width = config.input_dim
-        for size in config.hidden:
-            layers += [nn.Linear(width, size), _ACTIVATIONS[config.activation]()]
-            width = size
-        layers.append(nn.Linear(width, config.n_actions))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp(config.input_dim, config.hidden, config.n_actions, config.activation)
         if config.is_box:
             self.log_std = nn.Parameter(torch.zeros(config.n_actions))
             self._low = np.asarray(config.action_low, dtype=np.float32)
@@ -70,12 +58,8 @@ class Policy(nn.Module):
         frames = config.frame_stack
         scale = (config.obs_scale or [1.0] * config.obs_dim) * frames
         shift = (config.obs_shift or [0.0] * config.obs_dim) * frames
-        self.register_buffer(
-            "obs_scale", torch.tensor(scale, dtype=torch.float32), persistent=False
-        )
-        self.register_buffer(
-            "obs_shift", torch.tensor(shift, dtype=torch.float32), persistent=False
-        )
+        for name, values in (("obs_scale", scale), ("obs_shift", shift)):
+            self.register_buffer(name, torch.tensor(values, dtype=torch.float32), persistent=False)
         self._history: ObservationHistory | None = None
         self._numpy: NumpyForward | None = None
 
@@ -204,10 +188,7 @@ class Policy(nn.Module):
         return self._numpy
 
     def act(
-        self,
-        obs: np.ndarray,
-        rng: np.random.Generator | None = None,
-        deterministic: bool = False,
+        self, obs: np.ndarray, rng: np.random.Generator | None = None, deterministic: bool = False
     ) -> np.ndarray | int:
         """Choose actions for the next step of one episode (``obs`` of shape ``[obs_dim]``,
         returns an ``int``) or of a batch of episodes (``[N, obs_dim]``, returns an int
@@ -291,6 +272,24 @@ class Policy(nn.Module):
         return policy.to(device).eval()
 
 
+def mlp(input_dim: int, hidden: Sequence[int], output_dim: int, activation: str) -> nn.Sequential:
+    """Linear layers ``input_dim -> *hidden -> output_dim``, ``activation`` between them.
+
+    Args:
+        input_dim: the input's size.
+        hidden: the hidden layers' widths.
+        output_dim: the output's size.
+        activation: a name of :data:`_ACTIVATIONS` (``relu``, ``tanh``, ...).
+    """
+    layers: list[nn.Module] = []
+    width = input_dim
+    for size in hidden:
+        layers += [nn.Linear(width, size), _ACTIVATIONS[activation]()]
+        width = size
+    layers.append(nn.Linear(width, output_dim))
+    return nn.Sequential(*layers)
+
+
 def save_weights(tensors: dict[str, torch.Tensor], path: Path) -> None:
     """Write ``tensors`` as a safetensors file at ``path`` (atomically).
 
@@ -347,19 +346,12 @@ def check_weights_header(config: PolicyConfig, path: Path, *, source: str | None
         path: the ``model.safetensors`` file.
         source: how messages name the file (default: its path).
     """
-    from safetensors import SafetensorError, safe_open
+    from safetensors import safe_open
 
     path = Path(path)
     shown = source or path
-    if not path.is_file():
-        raise MissingFileError(f"{path} not found")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            found = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise WeightsError(
-            f"{shown} is not a valid safetensors file ({exc}); re-train or re-download it"
-        ) from exc
+    with _safetensors_errors(path, source), safe_open(str(path), framework="pt") as handle:
+        found = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
     want = expected_shapes(config)
     if set(found) != set(want):
         missing, extra = sorted(set(want) - set(found)), sorted(set(found) - set(want))
@@ -383,18 +375,26 @@ def read_weights(path: Path, *, source: str | None = None) -> dict[str, torch.Te
         path: the file.
         source: how messages name it (default: its path).
     """
-    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
-    shown = source or path
-    if not path.is_file():
-        raise MissingFileError(f"{path} not found")
-    try:
+    with _safetensors_errors(path, source):
         return load_file(str(path))
+
+
+@contextmanager
+def _safetensors_errors(path: Path, source: str | None) -> Iterator[None]:
+    """Refuse a missing file at ``path``, and make reading errors a :class:`WeightsError`
+    naming ``source`` (default: the path)."""
+    from safetensors import SafetensorError
+
+    if not Path(path).is_file():
+        raise MissingFileError(f"{Path(path)} not found")
+    try:
+        yield
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise WeightsError(
-            f"{shown} is not a valid safetensors file ({exc}); re-train or re-download it"
+            f"{source or Path(path)} is not a valid safetensors file ({exc}); "
+            "re-train or re-download it"
         ) from exc
 
 

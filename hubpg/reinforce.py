@@ -1,28 +1,14 @@
 """REINFORCE (Monte-Carlo policy gradient) over a vector of environments.
 
-Each update plays ``episodes_per_update`` whole episodes, ``num_envs`` at a
-time side by side, computes every episode's discounted returns-to-go exactly as
-the Deep RL course does, normalises them over the batch (mean, unbiased std,
-float32 epsilon), and takes one Adam step on
+Each update plays a batch (:mod:`hubpg.rollout`: whole episodes, or segments) and
+takes one Adam step on
 
     loss = -sum_t log pi(a_t | s_t) * G_t_normalised / n_episodes
            - entropy_coef * sum_t H(pi(. | s_t)) / n_episodes
 
-With ``num_envs=1, episodes_per_update=1`` (and ``entropy_coef=0``) that is the
-course's loss for one episode, term for term. The policy acts with the weights
-of the current update (on-policy), so log-probabilities are recomputed in one
-batched forward pass instead of being kept per step (the rollout is
-:mod:`hubpg.rollout`). With ``grad_step_fraction < 1`` the sum runs over a random
-share of the steps, each weight divided by that share (an unbiased estimate).
-With ``segment_steps`` each update plays that many steps on every sub-env instead,
-episodes carrying on into the next update (returns-to-go stop at the segment's end,
-the time baseline is per segment step and the loss is averaged over the sub-envs;
-see :class:`hubpg.rollout.SegmentRollout`), so no sub-env waits for the longest
-episode.
-
-Budgets and model selection are counted in env steps, episodes and updates, so the
-same config and seed give the same weights on any machine; ``time_limit`` is an
-option, and a run records what stopped it (``stopped_on``).
+which with ``num_envs=1, episodes_per_update=1`` is the Deep RL course's loss, term
+for term. Budgets and model selection count env steps, episodes and updates, so the
+same config and seed give the same weights on any machine.
 """
 
 from __future__ import annotations
@@ -60,6 +46,7 @@ from hubpg.observations import RunningObsStats
 from hubpg.policy import (
     Policy,
     load_weights_strict,
+    mlp,
     read_weights,
     save_weights,
     small_model_threads,
@@ -87,20 +74,10 @@ from hubpg.runfolder import (
     write_json,
 )
 
-LOG_FIELDS = [
-    "update",
-    "steps",
-    "episodes",
-    "mean_return",
-    "min_return",
-    "max_return",
-    "mean_length",
-    "loss",
-    "entropy",
-    "lr",
-    "wall_time",
-    "val_score",
-]
+LOG_FIELDS = (
+    "update steps episodes mean_return min_return max_return mean_length loss entropy lr "
+    "wall_time val_score"
+).split()
 
 
 @dataclass
@@ -141,22 +118,11 @@ def reinforce_loss(
 
 class ValueBaseline:
     """A state-value estimate V(s, t/max_t) fitted by regression to the batch's
-    Monte-Carlo returns-to-go (REINFORCE with baseline; no bootstrapping, no TD), or
-    with ``gae_lambda`` to its lambda-returns (:func:`hubpg.rollout.gae_advantages`).
-
-    It only reduces the variance of the policy gradient; it is not part of the
-    shared model (saved as ``value.safetensors`` in the run folder for --resume)."""
+    returns-to-go (or with ``gae_lambda`` its lambda-returns). Not part of the shared
+    model: saved as ``value.safetensors`` in the run folder for --resume."""
 
     def __init__(self, policy: Policy, config: TrainConfig) -> None:
-        from torch import nn
-
-        layers: list[nn.Module] = []
-        width = policy.config.input_dim + 1
-        for size in config.hidden:
-            layers += [nn.Linear(width, size), nn.Tanh()]
-            width = size
-        layers.append(nn.Linear(width, 1))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp(policy.config.input_dim + 1, config.hidden, 1, "tanh")
         self.preprocess = policy.preprocess
         self.max_t = config.max_t
         self.epochs = config.value_epochs
@@ -240,11 +206,8 @@ def hyperparameters_record(
     """The course's ``hyperparameters.json`` keys, then hubpg's own."""
     record = config.course_hyperparameters(obs_dim, n_actions)
     record |= to_course_keys({"total_episodes": episodes})  # the episodes played
-    record.update(config.to_dict())
-    record["algorithm"] = "reinforce"
-    record["library"] = "hubpg"
-    record["hubpg_version"] = __version__
-    return record
+    record |= config.to_dict()
+    return record | {"algorithm": "reinforce", "library": "hubpg", "hubpg_version": __version__}
 
 
 def config_from_record(record: dict[str, Any]) -> TrainConfig:
@@ -258,11 +221,8 @@ def save_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
     tensors: dict[str, torch.Tensor] = {}
     for index, state in optimizer.state_dict()["state"].items():
         for key, value in state.items():
-            tensors[f"{index}.{key}"] = (
-                torch.as_tensor(value).detach().clone().reshape(-1)
-                if (key == "step")
-                else value.detach().clone()
-            )
+            tensor = torch.as_tensor(value).detach().clone()
+            tensors[f"{index}.{key}"] = tensor.reshape(-1) if key == "step" else tensor
     save_weights(tensors, path)
 
 
@@ -324,15 +284,7 @@ class _Selector:
             return None
         if not (last or run.steps >= self.next_at):
             return None
-        from hubpg.evaluation import evaluate
-
-        c = self.config
-        result = evaluate(
-            run.policy,
-            episodes=c.select_episodes,
-            seed=c.select_seed,
-            max_t=c.eval_max_t or c.max_t,
-        )
+        result = _evaluate_held_out(run, self.config.select_episodes)
         if result.score > self.best_score:
             self.best_score = result.score
             self.best_weights = {k: v.clone() for k, v in run.policy.state_dict().items()}
@@ -409,29 +361,20 @@ class _Run:
         """Seed of the first reset of this session (a resumed run continues elsewhere)."""
         return self.config.seed + 7919 * self.updates
 
+    def _budgets(self) -> list[tuple[str, float, float]]:
+        """``(name, spent, limit)`` of each budget the config sets."""
+        spent = (self.steps, self.episodes, self.wall_time)  # in BUDGET_FIELDS order
+        limits = [getattr(self.config, name) for name in BUDGET_FIELDS]
+        return [b for b in zip(BUDGET_FIELDS, spent, limits, strict=True) if b[2] is not None]
+
     def progress(self) -> float:
         """How much of the budget is spent, from 0 to 1 (the largest of steps, episodes
         and seconds)."""
-        c = self.config
-        spent = [0.0]
-        if c.total_steps is not None:
-            spent.append(self.steps / c.total_steps)
-        if c.total_episodes is not None:
-            spent.append(self.episodes / c.total_episodes)
-        if c.time_limit is not None:
-            spent.append(self.wall_time / c.time_limit)
-        return min(max(spent), 1.0)
+        return min(max([0.0] + [spent / limit for _, spent, limit in self._budgets()]), 1.0)
 
     def budget_spent(self) -> str | None:
         """The budget that is used up (``total_steps``, ``total_episodes``, ``time_limit``)."""
-        c = self.config
-        if c.total_steps is not None and self.steps >= c.total_steps:
-            return "total_steps"
-        if c.total_episodes is not None and self.episodes >= c.total_episodes:
-            return "total_episodes"
-        if c.time_limit is not None and self.wall_time >= c.time_limit:
-            return "time_limit"
-        return None
+        return next((name for name, spent, limit in self._budgets() if spent >= limit), None)
 
     def checkpoint(self, status: str) -> None:
         """Save the model (the selected weights if there are, else the last complete
@@ -576,11 +519,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _train(
-    config: TrainConfig,
-    out: Path | str | None,
-    overwrite: bool,
-    resume: bool,
-    progress: bool,
+    config: TrainConfig, out: Path | str | None, overwrite: bool, resume: bool, progress: bool
 ) -> TrainResult:
     run_dir = Path(out) if out is not None else default_run_dir(config.env_id, config.seed)
     if not resume:  # a config or env error stops here, before any run folder exists
@@ -751,22 +690,23 @@ class _Session:
         )
 
 
-def _confirm_target(run: _Run) -> tuple[bool, float]:
-    """Whether the policy also reaches ``target_return`` in every one of
-    ``target_confirm_episodes`` held-out episodes (seeds from ``select_seed``, disjoint
-    from the evaluation's 0, 1, ...; sampled actions, as the evaluation plays), and
-    that check's mean - std (logged as ``val_score``). Seeded: the same run stops at
-    the same update on any machine."""
+def _evaluate_held_out(run: _Run, episodes: int) -> Any:
+    """The policy's evaluation on ``episodes`` held-out seeds from ``select_seed``
+    (disjoint from the evaluation's 0, 1, ...; seeded, so the same on any machine)."""
     from hubpg.evaluation import evaluate
 
     c = run.config
-    result = evaluate(
-        run.policy,
-        episodes=c.target_confirm_episodes,
-        seed=c.select_seed,
-        max_t=c.eval_max_t or c.max_t,
+    return evaluate(
+        run.policy, episodes=episodes, seed=c.select_seed, max_t=c.eval_max_t or c.max_t
     )
-    reached = min(result.episode_returns) >= float(c.target_return or 0.0)
+
+
+def _confirm_target(run: _Run) -> tuple[bool, float]:
+    """Whether the policy also reaches ``target_return`` in every one of
+    ``target_confirm_episodes`` held-out episodes, and that check's mean - std
+    (logged as ``val_score``)."""
+    result = _evaluate_held_out(run, run.config.target_confirm_episodes)
+    reached = min(result.episode_returns) >= float(run.config.target_return or 0.0)
     return reached, result.score
 
 
@@ -820,8 +760,7 @@ def _log_row(
 
 
 def _bar_position(total: int, run: _Run) -> int:
-    """Where the bar stands: the spent share of whichever budget is nearest its end
-    (steps, episodes or --time-limit), in the bar's units, so its ETA is right."""
+    """Where the bar stands: the spent share of the budget nearest its end, in bar units."""
     return round(run.progress() * total)
 
 
@@ -851,9 +790,4 @@ def _early_stop_detail(config: TrainConfig) -> str:
     return detail
 
 
-__all__ = [
-    "TrainResult",
-    "reinforce_loss",
-    "resume_config",
-    "train",
-]
+__all__ = ["TrainResult", "reinforce_loss", "resume_config", "train"]

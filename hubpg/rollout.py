@@ -1,24 +1,8 @@
-"""The rollout of REINFORCE: playing episodes over a vector env with the current
-policy, and the per-step returns and weights of the policy gradient.
-
-Two ways to fill a batch:
-
-* whole episodes (:func:`play_round`, the default): each round plays
-  ``episodes_per_update`` whole episodes, ``num_envs`` at a time side by side, and
-  a sub-env whose episode ends idles once enough episodes have started;
-* segments (:class:`SegmentRollout`, ``segment_steps``): each round plays
-  ``segment_steps`` steps on every sub-env, episodes carrying on from one round to
-  the next, so no sub-env ever idles. Returns-to-go stop at the segment's end (a
-  truncation, as ``max_t`` is) and the time baseline is taken per segment step.
-
-Every episode's discounted returns-to-go are computed exactly as the Deep RL course
-does and normalised over the batch (mean, unbiased std, float32 epsilon); with the
-value baseline and ``gae_lambda`` the weights are GAE advantages instead
-(:func:`gae_advantages`, a segment bootstrapped with the value of its next
-observation). The policy
-sees each episode through its observation history (:mod:`hubpg.observations`) and
-acts with a numpy forward pass of its current weights; steps are stored in buffers
-reused from round to round.
+"""The rollout of REINFORCE: playing a batch over a vector env with the current policy
+(whole episodes, :func:`play_round`, or segments of every sub-env,
+:class:`SegmentRollout`), and the per-step returns and weights of the policy gradient:
+returns-to-go as the Deep RL course computes them, or GAE advantages
+(:func:`gae_advantages`).
 """
 
 from __future__ import annotations
@@ -73,10 +57,7 @@ def time_baseline(returns: np.ndarray, times: np.ndarray) -> np.ndarray:
 
 
 def step_weights(
-    returns: np.ndarray,
-    times: np.ndarray,
-    config: TrainConfig,
-    values: np.ndarray | None = None,
+    returns: np.ndarray, times: np.ndarray, config: TrainConfig, values: np.ndarray | None = None
 ) -> np.ndarray:
     """The per-step weights of the policy gradient: returns-to-go, minus the baseline
     (``time``: if the batch has more than one episode; ``value``: ``values``, the
@@ -102,11 +83,9 @@ def gae_advantages(
 ) -> np.ndarray:
     """GAE(lambda) advantages on a ``[T, N]`` grid of steps (Schulman et al. 2016):
     ``A_t = delta_t + gamma lam A_t+1`` with ``delta_t = r_t + gamma V_t+1 - V_t``, both
-    restarting after a step marked in ``ends`` (an episode's last step: no value after
-    it). Rows not ``recorded`` (a sub-env's auto-reset step, or idling) are skipped; a
-    sub-env whose last recorded step is not an end is bootstrapped with ``last_values``
-    (V of the observation after the grid; None: 0). With ``lam = 1`` and zero values
-    this is :func:`discounted_returns`.
+    restarting after a step marked in ``ends``. Rows not ``recorded`` (an auto-reset
+    step, or idling) are skipped; a sub-env whose last recorded step is not an end is
+    bootstrapped with ``last_values``.
 
     Args:
         rewards: ``[T, N]`` rewards.
@@ -300,13 +279,9 @@ def play_round(
 ) -> Round:
     """Play ``n_episodes`` whole episodes with the current policy over the sub-envs.
 
-    Every sub-env starts an episode from ``obs`` (the observations of a reset); a
-    sub-env whose episode ends starts another (after the vector env's next-step
-    auto-reset) until ``n_episodes`` have been started, and the round ends when all
-    started episodes have ended (or reached ``max_t`` steps). Every started episode
-    is played to its end, so the batch is an unbiased on-policy sample while the
-    sub-envs stay busy until the last few episodes. The policy sees each episode
-    through its observation history (:meth:`Policy.new_history`).
+    Every sub-env starts an episode from ``obs``; a sub-env whose episode ends starts
+    another (after the next-step auto-reset) until ``n_episodes`` have started, and
+    the round ends when all started episodes have ended (or reached ``max_t`` steps).
 
     Args:
         policy: acts with its current weights (numpy forward pass).
@@ -342,9 +317,8 @@ def play_round(
         )
         ends = buf.ends[t]
         np.logical_and(buf.recorded[t], natural | (ep_step >= max_t), out=ends)
-        for i in np.flatnonzero(ends):
-            returns.append(float(ep_return[i]))
-            lengths.append(int(ep_step[i]))
+        returns += ep_return[ends].tolist()
+        lengths += ep_step[ends].tolist()
         # a sub-env cut at max_t restarts if the vector env truncates there too
         # (make_vec_env(..., max_t=...)); otherwise it idles until the next round
         new = resetting & (started < n_episodes)
@@ -408,9 +382,8 @@ class SegmentRollout:
     from one round to the next (no sub-env idles while others finish).
 
     A round's returns-to-go stop at its last step (a truncation, like ``max_t``), and
-    the ``time`` baseline compares steps at the same step of the segment, which are
-    truncated alike. Episodes that end during a round are reported with their whole
-    return. The envs are reset once, with ``seed``, when this is made.
+    the ``time`` baseline compares steps at the same step of the segment. The envs are
+    reset once, with ``seed``, when this is made.
 
     Args:
         policy: the policy being trained (its observation history is kept here).
@@ -436,11 +409,7 @@ class SegmentRollout:
         self.rounds = 0
 
     def play(
-        self,
-        policy: Policy,
-        gamma: float,
-        rng: np.random.Generator,
-        reward_scale: float = 1.0,
+        self, policy: Policy, gamma: float, rng: np.random.Generator, reward_scale: float = 1.0
     ) -> Round:
         """Play one segment with the current policy and return its steps.
 
@@ -529,10 +498,9 @@ def collect_batch(
 ) -> Batch:
     """Play ``episodes_per_update`` episodes over the ``num_envs`` sub-envs.
 
-    With ``grad_step_fraction < 1`` the batch keeps that share of the steps, drawn
-    with ``grad_rng`` after the returns, baseline and normalisation were computed on
-    all of them, and their weights are divided by the share: the gradient stays an
-    unbiased estimate of the full batch's, at a fraction of the cost.
+    With ``grad_step_fraction < 1`` the batch keeps that share of the steps (drawn
+    with ``grad_rng`` after the weights were computed on all of them), their weights
+    divided by the share: an unbiased estimate of the full batch's gradient.
 
     Args:
         policy: the current policy.

@@ -1,11 +1,6 @@
-"""Training progress on stderr: a bar in a terminal or a notebook, plain lines elsewhere.
-
-In a terminal (or a Jupyter kernel) the bar is tqdm's, showing one throughput figure:
-the run's own env steps per second of training (tqdm's rate is left out, so the bar
-never shows two different figures). When stderr is not a terminal (a pipe, a log
-file, CI) a bar would write a carriage-return update many times a second; there
-:class:`LineProgress` writes one plain line every few seconds instead, and one at the
-end. Either way a run that ends before its budget says why in one last line.
+"""Training progress on stderr: tqdm's bar in a terminal or a notebook, and elsewhere (a
+pipe, a log file) one plain line every few seconds (:class:`LineProgress`). A run that
+ends before its budget says why in one last line.
 """
 
 from __future__ import annotations
@@ -42,10 +37,8 @@ def _is_terminal(stream: IO[str]) -> bool:
 
 class LineProgress:
     """A progress report for output that is not a terminal: one line at most every
-    ``interval`` seconds (``desc: 17% 872k/5.00M steps, POSTFIX``), and one at the end.
-
-    It offers the part of tqdm's interface training uses (``n``, ``total``,
-    ``update``, ``set_postfix_str``, ``close``).
+    ``interval`` seconds (``desc: 17% 872k/5.00M steps, POSTFIX``), and one at the end;
+    the part of tqdm's interface training uses.
 
     Args:
         total: the budget, in ``unit``.

@@ -1,20 +1,9 @@
 """Replay videos: play one episode, upscale its frames, encode them as an mp4.
 
-The mp4 is H.264 (libx264) in yuv420p with ``+faststart``, so it plays in every
-browser and in the Hub's model page. Encoding goes through imageio's ffmpeg
-plugin with the ffmpeg binary shipped in the ``imageio-ffmpeg`` wheel (never a
-system ffmpeg, unless ``IMAGEIO_FFMPEG_EXE`` names one explicitly). Nothing
-needs a display: Gymnasium's ``rgb_array`` rendering is used, and pygame-based
-envs are told to use SDL's dummy video driver when no display exists.
-
-Frame sizes are made codec friendly here, not by ffmpeg: small frames are
-upscaled by an integer factor with nearest-neighbour repetition (48x48
-Pixelcopter frames become 288x288) and both sides are padded, by repeating the
-edge pixels, to a multiple of 16 (CartPole's 600x400 becomes 608x400), so
-imageio never resizes or warns.
-
-Every failure raises :class:`VideoError` with one line saying what failed and
-what to do about it.
+The mp4 is H.264 (libx264, yuv420p, ``+faststart``: it plays in every browser),
+encoded by imageio with the ffmpeg of the ``imageio-ffmpeg`` wheel (a system ffmpeg
+only if ``IMAGEIO_FFMPEG_EXE`` names one). Nothing needs a display. Every failure
+raises :class:`VideoError` with one line saying what failed and what to do.
 """
 
 from __future__ import annotations
@@ -41,12 +30,8 @@ _NO_VIDEO_HINT = "pass --no-video to package without a video"
 
 
 def _quiet_headless_pygame() -> None:
-    """Keep pygame-rendered envs from printing to stdout or needing a display.
-
-    pygame prints a greeting on stdout when imported (which would corrupt
-    ``--json`` output), and its display init complains on stderr when there is
-    no display, although ``rgb_array`` rendering never draws to one.
-    """
+    """Keep pygame-rendered envs from printing to stdout (its greeting would corrupt
+    ``--json`` output) or needing a display (``rgb_array`` never draws to one)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -69,20 +54,18 @@ def _render(env: Any) -> np.ndarray:
 
 
 def record_episode(
-    env: Any,
-    act: Callable[[np.ndarray], int],
-    seed: int,
-    max_t: int,
+    env: Any, act: Callable[[np.ndarray], int], seed: int, max_t: int
 ) -> tuple[list[np.ndarray], float, int]:
-    """Play one episode of ``env`` and keep every rendered frame.
+    """Play one episode of ``env`` and keep every rendered frame (after the reset and
+    after every step); it stops when it ends or after ``max_t`` steps.
 
-    ``env`` must be a Gymnasium env made with ``render_mode="rgb_array"``; it is
-    reset with ``seed``, rendered once after the reset and once after every
-    step. ``act(obs)`` chooses each action. The episode stops when it
-    terminates or is truncated, or after ``max_t`` steps.
+    Args:
+        env: a Gymnasium env made with ``render_mode="rgb_array"`` (not closed here).
+        act: chooses the action for an observation.
+        seed: the seed of the reset.
+        max_t: cap on the episode's steps.
 
     Returns ``(frames, episode_return, length)``; ``len(frames) == length + 1``.
-    The caller keeps ownership of ``env`` (it is not closed).
     """
     if max_t < 1:
         raise VideoError(f"max_t must be at least 1 to record an episode (got {max_t})")
@@ -133,12 +116,9 @@ def _as_rgb(frame: Any) -> np.ndarray:
 
 
 def output_size(height: int, width: int, min_side: int = 256) -> tuple[int, int, int]:
-    """``(scale, out_height, out_width)`` that :func:`upscale` gives a ``height`` x ``width`` frame.
-
-    ``scale`` is the smallest integer that brings the short side to at least
-    ``min_side`` (1 when it already is); the output sides are the scaled sides
-    rounded up to a multiple of 16.
-    """
+    """``(scale, out_height, out_width)`` that :func:`upscale` gives a ``height`` x ``width``
+    frame: the smallest integer scale bringing the short side to ``min_side`` (at least 1),
+    the scaled sides rounded up to a multiple of 16."""
     if height < 1 or width < 1:
         raise FrameError(f"video frames must not be empty (got {height}x{width})")
     scale = max(1, math.ceil(int(min_side) / min(height, width)))
@@ -148,14 +128,10 @@ def output_size(height: int, width: int, min_side: int = 256) -> tuple[int, int,
 
 
 def upscale(frame: np.ndarray, min_side: int = 256) -> np.ndarray:
-    """Upscale ``frame`` for encoding: nearest neighbour, then pad to multiples of 16.
-
-    The short side is multiplied by the smallest integer that makes it at least
-    ``min_side`` (each pixel becomes a ``k`` x ``k`` block, so the aspect ratio
-    is kept and nothing is blurred); then the edges are repeated so that both
-    sides are multiples of 16, the size libx264 with yuv420p encodes without
-    imageio resizing anything. The content stays centred. A 48x48 frame becomes
-    288x288, a 400x600 one 400x608. Returns a new uint8 HxWx3 array.
+    """Upscale ``frame`` for encoding: each pixel a ``k`` x ``k`` block (:func:`output_size`),
+    then the edges repeated to sides that are multiples of 16 (what libx264 encodes
+    without resizing), the content centred: 48x48 becomes 288x288, 400x600 400x608.
+    Returns a new uint8 HxWx3 array.
     """
     arr = _as_rgb(frame)
     h, w = arr.shape[:2]
@@ -235,26 +211,17 @@ def write_mp4(
     crf: int = CRF,
     preset: str = PRESET,
 ) -> Path:
-    """Encode ``frames`` (uint8 HxWx3, all the same size) as an H.264 mp4 at ``path``.
+    """Encode ``frames`` (uint8 HxWx3, all the same size; any iterable) as an H.264 mp4
+    at ``path``, each through :func:`upscale` (``min_side``). Written atomically, parent
+    folders created; returns ``path`` as a :class:`Path`.
 
-    Each frame goes through :func:`upscale` (``min_side``). ``frames`` may be a
-    list or any iterable (a generator streams without holding the episode in
-    memory). The video is written to a hidden temporary file beside ``path``
-    and renamed over it only once complete, so ``path`` never holds a partial
-    video; parent folders are created. Returns ``path`` as a :class:`Path`.
-
-    Raises :class:`VideoError` when there are no frames, a frame is not an
-    image or changes size, the folder is not writable, or ffmpeg fails; no
-    temporary file is left behind.
+    Raises :class:`VideoError` when there are no frames, a frame is not an image or
+    changes size, the folder is not writable, or ffmpeg fails.
     """
     path = Path(path)
-    raw_fps = fps
-    try:
-        fps = float(fps)
-    except (TypeError, ValueError):
-        fps = math.nan
-    if not (math.isfinite(fps) and fps > 0):
-        raise VideoError(f"fps must be a positive number of frames per second (got {raw_fps!r})")
+    rate = _positive_number(fps)
+    if rate is None:
+        raise VideoError(f"fps must be a positive number of frames per second (got {fps!r})")
     exe = _bundled_ffmpeg()  # fail before touching the file system
     n = 0
     try:
@@ -283,7 +250,7 @@ def write_mp4(
                                 tmp,
                                 format="FFMPEG",
                                 mode="I",
-                                fps=fps,
+                                fps=rate,
                                 codec="libx264",
                                 pixelformat="yuv420p",
                                 quality=None,  # rate control comes from -crf below
@@ -326,9 +293,14 @@ def write_mp4(
 def env_fps(env: Any, default: float = 30) -> float:
     """The env's own playback rate (``metadata["render_fps"]``), else ``default``."""
     meta = getattr(env, "metadata", None) or {}
-    fps = meta.get("render_fps")
+    fps = _positive_number(meta.get("render_fps"))
+    return float(default) if fps is None else fps
+
+
+def _positive_number(value: Any) -> float | None:
+    """``value`` as a finite positive float, else None."""
     try:
-        fps = float(fps)
+        number = float(value)
     except (TypeError, ValueError):
-        return float(default)
-    return fps if math.isfinite(fps) and fps > 0 else float(default)
+        return None
+    return number if math.isfinite(number) and number > 0 else None

@@ -1,9 +1,5 @@
-"""Environment construction by id, and registration of hubpg's own games.
-
-Importing this module registers ``Pixelcopter-PLE-v0`` with Gymnasium (unless
-the id is already registered) with both an ``entry_point`` (single env) and a
-``vector_entry_point`` (the batched numpy env). The game's module itself is
-only imported when an env is made.
+"""Environment construction by id. Importing this module registers ``Pixelcopter-PLE-v0``
+with Gymnasium (single and vector entry points; the game is imported when made).
 """
 
 from __future__ import annotations
@@ -42,17 +38,12 @@ def headless_gl() -> None:
 headless_gl()
 
 
-def register_envs() -> None:
-    """Register hubpg's games with Gymnasium; a no-op for ids already registered."""
-    if PIXELCOPTER_ID not in gym.registry:
-        gym.register(
-            id=PIXELCOPTER_ID,
-            entry_point="hubpg.envs.pixelcopter:PixelcopterEnv",
-            vector_entry_point="hubpg.envs.pixelcopter:PixelcopterVectorEnv",
-        )
-
-
-register_envs()
+if PIXELCOPTER_ID not in gym.registry:
+    gym.register(
+        id=PIXELCOPTER_ID,
+        entry_point="hubpg.envs.pixelcopter:PixelcopterEnv",
+        vector_entry_point="hubpg.envs.pixelcopter:PixelcopterVectorEnv",
+    )
 
 
 def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
@@ -63,9 +54,7 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
 
     close = difflib.get_close_matches(env_id, gym.registry.keys(), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}? " if close else ""
-    common = ", ".join(
-        ["CartPole-v1", PIXELCOPTER_ID, "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"]
-    )
+    common = f"CartPole-v1, {PIXELCOPTER_ID}, Acrobot-v1, MountainCar-v0, LunarLander-v3"
     raise UnknownEnvError(
         f"unknown env id {env_id!r}. {hint}Known ids include {common} "
         f'(all {len(gym.registry)}: python -c "import gymnasium; print(list(gymnasium.registry))")'
@@ -86,16 +75,12 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
 def make_vec_env(
     env_id: str, num_envs: int, max_t: int | None = None, mode: str = "auto", **kwargs: Any
 ) -> gym.vector.VectorEnv:
-    """Make ``num_envs`` copies of an env stepped together.
+    """Make ``num_envs`` copies of an env stepped together (next-step auto-reset).
 
-    With ``mode="auto"`` it uses the env's own batched implementation
-    (``vector_entry_point``) where it has one (CartPole-v1, Pixelcopter-PLE-v0), else
-    Gymnasium's sync vector env; ``"sync"`` always the sync one, ``"async"`` Gymnasium's
-    async vector env (one worker process per copy: the same observations and rewards as
-    the sync env, spread over the cores). Sub-envs auto-reset on the step after they
-    end (Gymnasium's next-step mode). ``max_t`` truncates every game after that many
-    steps (never later than the env's own time limit), so that a sub-env cut at
-    ``max_t`` starts its next game.
+    ``mode="auto"`` uses the env's own batched implementation (``vector_entry_point``)
+    where it has one, else Gymnasium's sync vector env; ``"sync"`` and ``"async"`` pick
+    Gymnasium's. ``max_t`` truncates every game after that many steps (never later than
+    the env's own time limit), so that a sub-env cut at ``max_t`` starts its next game.
 
     Args:
         env_id: the Gymnasium id.
@@ -159,10 +144,7 @@ def env_extra(env_id: str) -> tuple[str, str] | None:
     entry = spec.entry_point if spec is not None else None
     if not isinstance(entry, str):
         return None
-    for prefix, extra in EXTRAS.items():
-        if entry.startswith(prefix):
-            return extra
-    return None
+    return next((extra for prefix, extra in EXTRAS.items() if entry.startswith(prefix)), None)
 
 
 def require_supported(space: gym.Space, env_id: str) -> None:
@@ -182,10 +164,6 @@ def require_supported(space: gym.Space, env_id: str) -> None:
         f"{env_id} has a {type(space).__name__} action space; hubpg's policies act in "
         "Discrete or Box(n,) action spaces. Pick such an env, e.g. CartPole-v1 or Pendulum-v1"
     )
-
-
-#: Kept for callers written before box action spaces: the same check.
-require_discrete = require_supported
 
 
 @functools.lru_cache(maxsize=64)
@@ -225,11 +203,8 @@ def env_dims(env_id: str) -> tuple[int, int]:
 
 def reset_with_seeds(envs: gym.vector.VectorEnv, seeds: list[int]) -> np.ndarray:
     """Reset a vector env so that sub-env i starts exactly as a single env reset
-    with ``seeds[i]`` would; returns the observations.
-
-    Sync/async vector envs and Pixelcopter's take a list of seeds. Gymnasium's
-    ``CartPoleVectorEnv`` takes one int for all sub-envs, so its start states are
-    drawn here the way the single ``CartPoleEnv.reset(seed=s)`` draws them.
+    with ``seeds[i]`` would; returns the observations. (``CartPoleVectorEnv`` takes one
+    seed for all, so its start states are drawn here as ``CartPoleEnv.reset`` draws them.)
     """
     seeds = [int(s) for s in seeds]
     if len(seeds) != envs.num_envs:
@@ -246,9 +221,8 @@ def reset_with_seeds(envs: gym.vector.VectorEnv, seeds: list[int]) -> np.ndarray
     return obs
 
 
-#: The range of one step's reward, for envs where it is known: with the step limit of the
-#: env's registered spec (``max_episode_steps``) it bounds an episode's return
-#: (:func:`return_bounds`), the one source of every return bound hubpg uses.
+#: The range of one step's reward, for envs where it is known: with the registered step
+#: limit it bounds an episode's return (:func:`return_bounds`).
 REWARD_PER_STEP: dict[str, tuple[float, float]] = {
     "CartPole-v0": (0.0, 1.0),  # +1 per step
     "CartPole-v1": (0.0, 1.0),

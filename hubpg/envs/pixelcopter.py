@@ -1,15 +1,8 @@
 """Pixelcopter, the PyGame Learning Environment (PLE) game, as a Gymnasium env.
 
-A faithful re-implementation of PLE's ``Pixelcopter`` as played through
-``gym_pygame``'s ``Pixelcopter-PLE-v0`` (30 frames per second, no frame skip,
-raw game-state observations): the same seed and the same actions give the same
-observations, rewards and terminations as the original, step for step. The
-game's rules are written out in ``docs/pixelcopter.md``.
-
-Two classes: :class:`PixelcopterEnv` (one game, plain Python floats, no pygame)
-and :class:`PixelcopterVectorEnv` (many games stepped together with numpy
-arrays, Gymnasium's next-step autoreset), registered as the ``entry_point`` and
-``vector_entry_point`` of ``Pixelcopter-PLE-v0``.
+An exact re-implementation of ``gym_pygame``'s ``Pixelcopter-PLE-v0`` (same seed and
+actions, same observations, rewards and terminations; rules in ``docs/pixelcopter.md``):
+:class:`PixelcopterEnv` plays one game, :class:`PixelcopterVectorEnv` many with numpy.
 """
 
 from __future__ import annotations
@@ -30,9 +23,8 @@ from hubpg.errors import ConfigError
 
 __all__ = ["MIN_HEIGHT", "MIN_WIDTH", "PixelcopterEnv", "PixelcopterVectorEnv"]
 
-#: Smallest screen width: every width from 40 up keeps the cave walls under the
-#: copter at every frame. Below 20 the copter is 0 px wide; at 25-29 and 39 the
-#: wall columns leave a gap at the copter's x, where the original game crashes.
+#: Smallest screen width: from 40 up the cave walls are under the copter at every frame
+#: (at 25-29 and 39 they leave a gap, where the original game crashes).
 MIN_WIDTH = 40
 #: Smallest screen height: below 20 the copter is 0 px tall and collides with nothing.
 MIN_HEIGHT = 20
@@ -231,10 +223,8 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
     PLE's Pixelcopter: a copter flies through a cave that scrolls to the left. Thrust
     pushes it up, gravity pulls it down; it must not touch the cave's ceiling or floor
     (columns 0.1 W wide whose height follows a noisy sine) nor the single block (a
-    "gate") that floats in the cave. This is an exact re-implementation of the game
-    behind ``gym_pygame``'s ``Pixelcopter-PLE-v0``, so agents trained on the original
-    (for example the Hugging Face Deep RL course's ``Reinforce-Pixelcopter-PLE-v0``
-    models) see exactly the same game. One step is one game frame of 1000/30 ms.
+    "gate") in the cave. Exactly the game behind ``gym_pygame``'s ``Pixelcopter-PLE-v0``
+    (the Deep RL course's). One step is one game frame of 1000/30 ms.
 
     ## Action Space
 
@@ -262,47 +252,27 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
 
     ``y_c`` is the centre of the first cave column (in creation order) under the copter.
 
-    ## Rewards
+    ## Rewards, Starting State, Episode End
 
-    +1 whenever a cave column leaves the screen (first at frame 10, then about every
-    6.25 frames), +1 whenever the copter passes the block, and -5 on the frame it
-    crashes (added to any +1 of that frame, so a step can return -4). 0 otherwise.
-
-    ## Starting State
-
-    The copter at x = int(0.35 W), y = H / 2, momentum 0; one block at a random
-    x in [W, 1.5 W) and y in [0.25 H, 0.75 H); a random cave 4 W wide.
-
-    ## Episode End
-
-    Termination when the copter touches a block, the cave's ceiling or floor, or leaves
-    [0.125 H, 0.875 H]. There is no time limit (no truncation): cap episodes yourself.
-    A step after termination changes nothing: same observation, reward 0, terminated.
+    +1 whenever a cave column leaves the screen or the copter passes the block, -5 on
+    the frame it crashes (a step can return -4). The copter starts at y = H / 2 with a
+    random block and cave. Termination when it touches a block, the ceiling or floor,
+    or leaves [0.125 H, 0.875 H]; no truncation (cap episodes yourself). A step after
+    termination returns the same observation, reward 0, terminated.
 
     ## Arguments
 
     - ``width=48``, ``height=48``: screen size in pixels (at least ``MIN_WIDTH`` = 40
-      and ``MIN_HEIGHT`` = 20; smaller screens leave gaps in the cave or a copter of no
-      size, where the original game is not defined).
+      and ``MIN_HEIGHT`` = 20, where the original game is defined).
     - ``render_mode``: ``None``, ``"rgb_array"`` (an H x W x 3 ``uint8`` frame) or
       ``"human"`` (a pygame window; pygame is imported only then).
 
-    ```python
-    >>> import gymnasium as gym
-    >>> import hubpg.envs
-    >>> env = gym.make("Pixelcopter-PLE-v0")
-    >>> obs, info = env.reset(seed=0)
-
-    ```
-
     ## Seeding
 
-    As the original, all randomness comes from one ``numpy.random.RandomState``.
-    ``reset(seed=s)`` equals the original's ``seed(s)`` then ``reset()``: a fresh
-    ``RandomState(s)``, a first game whose level is thrown away, then the game played.
-    ``reset()`` without a seed plays the next game on the same stream. Before any seed
-    the stream is ``RandomState(24)`` with two games already drawn (the original's
-    construction), so the first unseeded ``reset()`` plays its third game.
+    As the original: ``reset(seed=s)`` is its ``seed(s)`` then ``reset()`` (a fresh
+    ``RandomState(s)``, one game thrown away, then the game played); ``reset()`` plays
+    the next game on the same stream (before any seed, ``RandomState(24)`` with two
+    games drawn). The full rules are in ``docs/pixelcopter.md``.
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": _FPS}
@@ -375,36 +345,28 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
         return self._obs.copy(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if action == 0:
-            climb = True
-        elif action == 1:
-            climb = False
-        else:
+        if action not in (0, 1):
             raise ConfigError(
                 f"invalid Pixelcopter action {action!r}: use 0 (thrust) or 1 (do nothing)"
             )
         if self._terminated:
             return self._obs.copy(), 0.0, True, False, {}
         g = self._g
-        # 2. move the copter, the blocks, the terrain
-        mom = (self._mom + (g.climb_dt if climb else g.fall_dt)) * 0.99
+        mom = (self._mom + (g.climb_dt if action == 0 else g.fall_dt)) * 0.99
         y = self._y + mom
         self._mom, self._y = mom, y
-        ctop = _rnd(y) - g.ch_half
-        cbot = ctop + g.ch
-        dead = self._move_blocks(ctop, cbot)  # 3. block collisions
-        tx = [x - g.d for x in self._tx]
-        yc, hit = self._terrain_hit(tx, y, ctop, cbot)  # 4. terrain collisions
+        copter_top = _rnd(y) - g.ch_half
+        copter_bottom = copter_top + g.ch
+        dead = self._move_blocks(copter_top, copter_bottom)
+        column_x = [x - g.d for x in self._tx]
+        yc, hit = self._terrain_hit(column_x, y, copter_top, copter_bottom)
         dead |= hit
-        reward = self._pass_blocks()  # 5. passing the block spawns the next one
-        reward += self._drop_columns(tx)  # 6. columns leaving the screen
-        # 7. out of the screen band
+        reward = self._pass_blocks()
+        reward += self._drop_columns(column_x)
         if y < g.ceil_lim or y > g.floor_lim:
             dead = True
-        # 8. refill the cave
         if len(self._tx) <= _REFILL_AT:
             self._add_terrain(g.refill_steps)
-        # 9. crash
         if dead:
             reward += _LOSS
             self._terminated = True
@@ -432,22 +394,16 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
         """The centre y of the first column over the copter (the observation's), and
         whether the copter touches the ceiling or floor of a column over it."""
         g = self._g
-        ty = self._ty
         yc = None
         dead = False
-        lo, hi, a, b_ = g.cand_lo, g.cand_hi, g.ovl_a, g.ovl_b
-        for i, x in enumerate(tx):
-            if not lo < x < hi:
+        for x, column_y in zip(tx, self._ty, strict=True):
+            if not (g.cand_lo < x < g.cand_hi and g.ovl_a <= _rnd(x) <= g.ovl_b):
                 continue
-            r = _rnd(x)
-            if not a <= r <= b_:
-                continue
-            yt = ty[i]
-            top = yt - g.th_half
+            top = column_y - g.th_half
             if top < cbot and top + g.th > ctop:
                 if yc is None:
-                    yc = yt
-                if y - g.phf <= yt - g.quarter or y >= yt + g.quarter:
+                    yc = column_y
+                if y - g.phf <= column_y - g.quarter or y >= column_y + g.quarter:
                     dead = True
         return yc, dead
 
@@ -477,14 +433,6 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
         self._tx = tx
         return reward
 
-    def _frame(self) -> np.ndarray:
-        return _draw(
-            self._g,
-            self._y,
-            [(x, y) for x, y in self._blocks],
-            list(zip(self._tx, self._ty, strict=True)),
-        )
-
     def render(self) -> np.ndarray | None:
         """The current frame (``"rgb_array"``), or show it in a window (``"human"``)."""
         if self.render_mode is None:
@@ -493,7 +441,7 @@ class PixelcopterEnv(gym.Env[np.ndarray, int]):
                 'render_mode="rgb_array" or "human"'
             )
             return None
-        frame = self._frame()
+        frame = _draw(self._g, self._y, self._blocks, list(zip(self._tx, self._ty, strict=True)))
         if self.render_mode == "rgb_array":
             return frame
         if self._window is None:
@@ -628,30 +576,18 @@ class PixelcopterVectorEnv(VectorEnv):
     """``num_envs`` Pixelcopter games stepped together with numpy arrays.
 
     Each sub-env plays exactly what :class:`PixelcopterEnv` plays with the same seed
-    and actions (observations, rewards and terminations bit for bit), including the
-    games after its automatic resets, since each sub-env keeps its own random stream.
+    and actions, bit for bit, its automatic resets included (its own random stream).
 
-    ## Autoreset
+    Autoreset: Gymnasium's next-step mode; the step after a sub-env ended starts its
+    next game, whatever the action (reward 0, ``terminated`` False).
 
-    Gymnasium's next-step mode (``AutoresetMode.NEXT_STEP``, as ``CartPoleVectorEnv``):
-    the step after a sub-env terminated starts its next game, whatever the action, and
-    returns that game's first observation with reward 0 and ``terminated`` False.
+    Seeding: ``reset(seed=S)`` seeds sub-env ``i`` with ``S + i``; ``reset(seed=[s0, s1,
+    ...])`` each with its own (``None`` keeps its stream). Unseeded, each sub-env goes
+    on with its own stream, which starts as the single env's default.
 
-    ## Seeding
-
-    ``reset(seed=S)`` seeds sub-env ``i`` with ``S + i``; ``reset(seed=[s0, s1, ...])``
-    seeds each sub-env with its own seed (``None`` entries keep their stream). Without a
-    seed every sub-env continues its own stream; before any seed each stream is the
-    single env's default (``RandomState(24)`` with two games drawn), so an unseeded first
-    ``reset()`` starts every sub-env on the same level, as a sync vector env would.
-
-    ## Arguments
-
-    ``num_envs=1``, ``width=48``, ``height=48``, ``render_mode`` (``None`` or
-    ``"rgb_array"``: ``render()`` returns a tuple of one H x W x 3 frame per sub-env),
-    ``max_episode_steps=None`` (if set, a sub-env's game is truncated after that many
-    steps, as Gymnasium's ``TimeLimit``, and restarts on the next step).
-    Observations are ``float32`` of shape ``(num_envs, 7)``; rewards ``float64``.
+    Arguments: ``num_envs=1``, ``width=48``, ``height=48``, ``render_mode`` (``None`` or
+    ``"rgb_array"``: a tuple of one frame per sub-env), ``max_episode_steps=None`` (a
+    game is truncated after that many steps, as by ``TimeLimit``).
     """
 
     metadata = {
@@ -698,8 +634,7 @@ class PixelcopterVectorEnv(VectorEnv):
         self._yc = np.zeros(n)
         self._rows = np.arange(n)
         self._base = (np.arange(2 * n, dtype=np.int64) * k).reshape(n, 2)
-        self._nc = -(-(g.cw + g.tw - 1) // g.tw) + 1  # candidate columns per batch
-        self._ar_nc = np.arange(self._nc)
+        self._ar_nc = np.arange(-(-(g.cw + g.tw - 1) // g.tw) + 1)  # candidate columns per batch
         self._first = np.array(g.first_steps, dtype=np.float64)
         self._refill = np.array(g.refill_steps, dtype=np.float64)
 
@@ -712,24 +647,23 @@ class PixelcopterVectorEnv(VectorEnv):
     def _draw_blocks(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """RandomState.randint(bx_low, bx_high) then randint(by_low, by_high) per row."""
         g = self._g
-        rx, ry = g.bx_high - 1 - g.bx_low, g.by_high - 1 - g.by_low
-        mx, my = _mask(rx), _mask(ry)
+        range_x, range_y = g.bx_high - 1 - g.bx_low, g.by_high - 1 - g.by_low
         rows = np.arange(idx.size)
-        n = 16
+        n_words = 16
         while True:
-            w = self._mt.peek(idx, n)
-            vx, vy = w & mx, w & my
-            ax = vx <= rx
-            i1 = ax.argmax(1)
-            ay = (vy <= ry) & (self._mt._ar[:n] > i1[:, None])
-            i2 = ay.argmax(1)
-            if ax.any(1).all() and ay.any(1).all():
+            words = self._mt.peek(idx, n_words)
+            x, y = words & _mask(range_x), words & _mask(range_y)
+            x_ok = x <= range_x
+            x_at = x_ok.argmax(1)
+            y_ok = (y <= range_y) & (self._mt._ar[:n_words] > x_at[:, None])
+            y_at = y_ok.argmax(1)
+            if x_ok.any(1).all() and y_ok.any(1).all():
                 break
-            if n >= _MT_N:  # pragma: no cover - probability below 1e-300
+            if n_words >= _MT_N:  # pragma: no cover - probability below 1e-300
                 raise RuntimeError("rejection sampling ran out of words")
-            n = min(4 * n, _MT_N)
-        self._mt.advance(idx, i2 + 1)
-        return g.bx_low + vx[rows, i1].astype(np.float64), g.by_low + vy[rows, i2].astype(
+            n_words = min(4 * n_words, _MT_N)
+        self._mt.advance(idx, y_at + 1)
+        return g.bx_low + x[rows, x_at].astype(np.float64), g.by_low + y[rows, y_at].astype(
             np.float64
         )
 
@@ -805,145 +739,38 @@ class PixelcopterVectorEnv(VectorEnv):
         obs[:, 2] = y - (yc - q)
         obs[:, 3] = (yc + q) - y
         dist = self._bx - g.px
-        d0, d1 = dist[:, 0], dist[:, 1]
-        v0 = (d0 > 0) & (d0 < _NO_GATE)
-        v1 = (d1 > 0) & (d1 < _NO_GATE)
-        use1 = v1 & (~v0 | (d1 < d0))
-        obs[:, 4] = np.where(use1, d1, np.where(v0, d0, float(_NO_GATE)))
-        top = np.where(use1, self._by[:, 1], np.where(v0, self._by[:, 0], 0.0))
+        ahead = (dist > 0) & (dist < _NO_GATE)  # a block ahead, in each slot
+        use_second = ahead[:, 1] & (~ahead[:, 0] | (dist[:, 1] < dist[:, 0]))
+        first_or_none = np.where(ahead[:, 0], dist[:, 0], float(_NO_GATE))
+        obs[:, 4] = np.where(use_second, dist[:, 1], first_or_none)
+        top = np.where(use_second, self._by[:, 1], np.where(ahead[:, 0], self._by[:, 0], 0.0))
         obs[:, 5] = top
-        obs[:, 6] = np.where(v0 | v1, top + g.bh, 0.0)
+        obs[:, 6] = np.where(ahead.any(1), top + g.bh, 0.0)
         return obs
 
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        g = self._g
-        n = self.num_envs
-        a = np.asarray(actions)
-        if a.shape != (n,):
-            raise ConfigError(f"expected {n} actions (shape ({n},)), got shape {a.shape}")
-        thrust = a == 0
-        if not (thrust | (a == 1)).all():
-            bad = a[~(thrust | (a == 1))][0]
-            raise ConfigError(
-                f"invalid Pixelcopter action {bad!r}: use 0 (thrust) or 1 (do nothing)"
-            )
-        reset_idx = np.flatnonzero(self._done)
-        act = ~self._done
-
-        # 2. move the copter, the blocks and the terrain
-        mom = self._mom
-        mom += np.where(thrust, g.climb_dt, g.fall_dt)
-        mom *= 0.99
-        y = self._y
-        y += mom
-        ctop = _rnd_array(y) - g.ch_half
-        cbot = ctop + g.ch
-        bx, by = self._bx, self._by
-        bx -= g.d
-        tx = self._tx
-        tx -= g.d
-
-        # 3. block collisions
-        bl = _rnd_array(bx) - g.bw_half
-        bt = by - g.bh_half
-        hit = (
-            (bl < g.cr) & (bl > g.cl - g.bw) & (bt < cbot[:, None]) & (bt > (ctop - g.bh)[:, None])
-        )
-        dead = hit[:, 0] | hit[:, 1]
-
-        # 4. terrain collisions, on the few columns that can be over the copter
-        k = g.k
-        lo, alive = self._tlo, self._ta
-        kc = np.ceil((g.ovl_a - 0.5 - 1e-6 - tx[:, :, 0]) * (1.0 / g.tw))
-        kc = np.clip(kc, 0, k).astype(np.int64)[:, :, None] + self._ar_nc
-        valid = (kc < k) & (kc >= lo[:, :, None]) & alive[:, :, None]
-        fi = self._base[:, :, None] + np.minimum(kc, k - 1)
-        cx = tx.reshape(-1)[fi]
-        cy = self._ty.reshape(-1)[fi]
-        r = _rnd_array(cx)
-        ct = cy - g.th_half
-        h = (
-            valid
-            & (r >= g.ovl_a)
-            & (r <= g.ovl_b)
-            & (ct < cbot[:, None, None])
-            & (ct > (ctop - g.th)[:, None, None])
-        )
-        die = h & (
-            ((y - g.phf)[:, None, None] <= cy - g.quarter) | (y[:, None, None] >= cy + g.quarter)
-        )
-        dead |= die.reshape(n, -1).any(1)
-        hf = h.reshape(n, -1)
-        first = hf.argmax(1)
-        self._yc = np.where(hf[self._rows, first], cy.reshape(n, -1)[self._rows, first], g.half)
-
-        # 5. passing the block spawns the next one (rare: handled on the few sub-envs)
-        reward = np.zeros(n)
-        x0, x1 = bx[:, 0], bx[:, 1]
-        ev = (((x0 <= g.px) & (x1 >= _NO_BLOCK / 2)) | (x0 <= -g.bw)) & act
-        if ev.any():
-            self._block_events(np.flatnonzero(ev), reward)
-
-        # 6. columns leaving the screen (at most one per batch per frame)
-        xlo = tx.reshape(-1)[self._base + lo]
-        rem = alive & (xlo <= -g.tw)
-        lo += rem
-        reward += rem[:, 0]
-        reward += rem[:, 1]
-        ended = lo >= k
-        if ended.any():
-            alive &= ~ended
-            lo[ended] = 0
-            sh = np.flatnonzero(~alive[:, 0] & alive[:, 1])
-            if sh.size:
-                tx[sh, 0] = tx[sh, 1]
-                self._ty[sh, 0] = self._ty[sh, 1]
-                lo[sh, 0] = lo[sh, 1]
-                lo[sh, 1] = 0
-                alive[sh, 0] = True
-                alive[sh, 1] = False
-
-        # 7. out of the screen band
-        dead |= (y < g.ceil_lim) | (y > g.floor_lim)
-
-        # 8. refill the cave
-        count = np.where(alive[:, 0], k - lo[:, 0], 0) + np.where(alive[:, 1], k - lo[:, 1], 0)
-        refill = (count <= _REFILL_AT) & act
-        if refill.any():
-            ridx = np.flatnonzero(refill)
-            if alive[ridx, 1].any():  # pragma: no cover - the game never has 3 batches
-                raise RuntimeError("internal error: a third terrain batch")
-            slot = alive[ridx, 0].astype(np.int64)
-            ty_new = self._draw_terrain(ridx, self._refill)
-            tx[ridx, slot] = self._refill
-            self._ty[ridx, slot] = ty_new
-            lo[ridx, slot] = 0
-            alive[ridx, slot] = True
-
-        # 9. crash; then the next-step autoreset of the sub-envs that ended last step
-        dead &= act
-        reward[dead] += _LOSS
-        self._elapsed = np.where(act, self._elapsed + 1, 0)
-        if self.max_episode_steps is None:
-            truncated = np.zeros(n, dtype=bool)
-        else:
-            truncated = ~dead & (self._elapsed >= self.max_episode_steps)
-        if reset_idx.size:
-            reward[reset_idx] = 0.0
-            self._init_games(reset_idx)
-        self._done = dead | truncated
-        return self._observe(), reward, dead.copy(), truncated, {}
+        thrust = self._thrust(actions)
+        restarting = np.flatnonzero(self._done)  # ended last step: next-step autoreset
+        playing = ~self._done
+        copter_top, copter_bottom = self._move(thrust)
+        crashed = self._block_hits(copter_top, copter_bottom)
+        crashed |= self._terrain_hits(copter_top, copter_bottom)
+        reward = np.zeros(self.num_envs)
+        self._pass_blocks(playing, reward)
+        reward += self._drop_columns()
+        crashed |= (self._y < self._g.ceil_lim) | (self._y > self._g.floor_lim)
+        self._refill_cave(playing)
+        crashed &= playing
+        truncated = self._end_games(crashed, playing, restarting, reward)
+        return self._observe(), reward, crashed, truncated, {}
 
     def step_rows(
         self, actions: Any, rows: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """:meth:`step` of the sub-envs ``rows`` only, with their ``actions`` (one each);
-        the other sub-envs stay as they are. A sub-env's game depends on its own state
-        and random stream alone, so each plays here exactly what :meth:`step` plays it;
-        stepping only the games still running costs what they cost (a leaderboard's
-        lanes wait for their longest episode).
+        """:meth:`step` of the sub-envs ``rows`` only (each plays exactly what :meth:`step`
+        plays it); the other sub-envs stay as they are.
 
         Args:
             actions: one action per row of ``rows``.
@@ -955,41 +782,170 @@ class PixelcopterVectorEnv(VectorEnv):
         rows = np.asarray(rows, dtype=np.int64)
         part = object.__new__(type(self))
         part.__dict__.update(self.__dict__)  # geometry and settings, shared
-        part.num_envs = m = rows.size
+        part.num_envs = count = rows.size
         for name in _ROW_STATE:
             setattr(part, name, getattr(self, name)[rows])
-        part._rows = np.arange(m)
-        part._base = (np.arange(2 * m, dtype=np.int64) * self._g.k).reshape(m, 2)
+        part._rows = np.arange(count)
+        part._base = (np.arange(2 * count, dtype=np.int64) * self._g.k).reshape(count, 2)
         part._mt = _MTRows(self._mt, rows)
         result = part.step(actions)
         for name in _ROW_STATE:
             getattr(self, name)[rows] = getattr(part, name)
         return result
 
-    def _block_events(self, idx: np.ndarray, reward: np.ndarray) -> None:
-        """Step 5 (pass the block, spawn, remove) for the sub-envs in ``idx``."""
+    def _end_games(
+        self, crashed: np.ndarray, playing: np.ndarray, restarting: np.ndarray, reward: np.ndarray
+    ) -> np.ndarray:
+        """The crash penalty and the episodes' step counts (truncation, if capped), then
+        the next-step autoreset of the sub-envs ``restarting`` (reward 0). Returns
+        ``truncated``."""
+        reward[crashed] += _LOSS
+        self._elapsed = np.where(playing, self._elapsed + 1, 0)
+        if self.max_episode_steps is None:
+            truncated = np.zeros(self.num_envs, dtype=bool)
+        else:
+            truncated = ~crashed & (self._elapsed >= self.max_episode_steps)
+        if restarting.size:
+            reward[restarting] = 0.0
+            self._init_games(restarting)
+        self._done = crashed | truncated
+        return truncated
+
+    def _thrust(self, actions: Any) -> np.ndarray:
+        """Whether each sub-env's action is thrust (0); anything but 0 or 1 raises."""
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,):
+            raise ConfigError(
+                f"expected {self.num_envs} actions (shape ({self.num_envs},)), "
+                f"got shape {actions.shape}"
+            )
+        valid = (actions == 0) | (actions == 1)
+        if not valid.all():
+            raise ConfigError(
+                f"invalid Pixelcopter action {actions[~valid][0]!r}: "
+                "use 0 (thrust) or 1 (do nothing)"
+            )
+        return actions == 0
+
+    def _move(self, thrust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Move the copter, scroll the blocks and the cave; the copter rect's top and bottom."""
         g = self._g
-        bx, by = self._bx, self._by
-        x0, x1 = bx[idx, 0], bx[idx, 1]
-        a1 = x1 < _NO_BLOCK / 2
-        pass0 = ~a1 & (x0 <= g.px)
-        kill0 = x0 <= -g.bw
-        cnt = 1 + a1.astype(np.int64) + pass0 - kill0
-        pass1 = a1 & (x1 <= g.px) & (cnt == 1)
-        kill1 = a1 & (x1 <= -g.bw)
-        spawn = pass0 | pass1
-        reward[idx] += spawn
-        nx = np.full(idx.size, _NO_BLOCK)
-        ny = np.zeros(idx.size)
+        self._mom += np.where(thrust, g.climb_dt, g.fall_dt)
+        self._mom *= 0.99
+        self._y += self._mom
+        self._bx -= g.d
+        self._tx -= g.d
+        copter_top = _rnd_array(self._y) - g.ch_half
+        return copter_top, copter_top + g.ch
+
+    def _block_hits(self, copter_top: np.ndarray, copter_bottom: np.ndarray) -> np.ndarray:
+        """Whether a block overlaps the copter's rect, per sub-env."""
+        g = self._g
+        left = _rnd_array(self._bx) - g.bw_half
+        top = self._by - g.bh_half
+        return (
+            (left < g.cr)
+            & (left > g.cl - g.bw)
+            & (top < copter_bottom[:, None])
+            & (top > (copter_top - g.bh)[:, None])
+        ).any(1)
+
+    def _terrain_hits(self, copter_top: np.ndarray, copter_bottom: np.ndarray) -> np.ndarray:
+        """Whether the copter touches the ceiling or floor of a column over it, per sub-env;
+        sets ``_yc``, the centre y of the first such column (H / 2 if none). Only the few
+        columns of each batch that can be over the copter are looked at."""
+        g, k, n = self._g, self._g.k, self.num_envs
+        y = self._y
+        # in each batch, the first column whose rounded centre can reach g.ovl_a
+        first = np.ceil((g.ovl_a - 0.5 - 1e-6 - self._tx[:, :, 0]) * (1.0 / g.tw))
+        index = np.clip(first, 0, k).astype(np.int64)[:, :, None] + self._ar_nc
+        valid = (index < k) & (index >= self._tlo[:, :, None]) & self._ta[:, :, None]
+        flat_index = self._base[:, :, None] + np.minimum(index, k - 1)
+        column_x = self._tx.reshape(-1)[flat_index]
+        column_y = self._ty.reshape(-1)[flat_index]
+        centre = _rnd_array(column_x)
+        column_top = column_y - g.th_half
+        over = (
+            valid
+            & (centre >= g.ovl_a)
+            & (centre <= g.ovl_b)
+            & (column_top < copter_bottom[:, None, None])
+            & (column_top > (copter_top - g.th)[:, None, None])
+        )
+        touches = over & (
+            ((y - g.phf)[:, None, None] <= column_y - g.quarter)
+            | (y[:, None, None] >= column_y + g.quarter)
+        )
+        over = over.reshape(n, -1)
+        first_over = over.argmax(1)
+        first_y = column_y.reshape(n, -1)[self._rows, first_over]
+        self._yc = np.where(over[self._rows, first_over], first_y, g.half)
+        return touches.reshape(n, -1).any(1)
+
+    def _pass_blocks(self, playing: np.ndarray, reward: np.ndarray) -> None:
+        """Passing the block spawns the next one (``reward`` 1); blocks off screen go.
+        Rare, so done on the few sub-envs where it happens."""
+        g = self._g
+        block_x, block_y = self._bx, self._by
+        passed_alone = (block_x[:, 0] <= g.px) & (block_x[:, 1] >= _NO_BLOCK / 2)
+        rows = np.flatnonzero((passed_alone | (block_x[:, 0] <= -g.bw)) & playing)
+        if rows.size == 0:
+            return
+        x0, x1 = block_x[rows, 0], block_x[rows, 1]
+        y0, y1 = block_y[rows, 0], block_y[rows, 1]
+        has_second = x1 < _NO_BLOCK / 2
+        pass_first = ~has_second & (x0 <= g.px)
+        drop_first = x0 <= -g.bw
+        blocks_at_second = 1 + has_second.astype(np.int64) + pass_first - drop_first
+        pass_second = has_second & (x1 <= g.px) & (blocks_at_second == 1)
+        spawn = pass_first | pass_second
+        reward[rows] += spawn
+        new_x = np.full(rows.size, _NO_BLOCK)
+        new_y = np.zeros(rows.size)
         if spawn.any():
-            nx[spawn], ny[spawn] = self._draw_blocks(idx[spawn])
-        k0, k1 = ~kill0, a1 & ~kill1
-        y0, y1 = by[idx, 0], by[idx, 1]
-        bx[idx, 0] = np.where(k0, x0, np.where(k1, x1, nx))
-        by[idx, 0] = np.where(k0, y0, np.where(k1, y1, ny))
-        tail = (k0 | k1) & spawn
-        bx[idx, 1] = np.where(k0 & k1, x1, np.where(tail, nx, _NO_BLOCK))
-        by[idx, 1] = np.where(k0 & k1, y1, np.where(tail, ny, 0.0))
+            new_x[spawn], new_y[spawn] = self._draw_blocks(rows[spawn])
+        keep_first, keep_second = ~drop_first, has_second & (x1 > -g.bw)
+        block_x[rows, 0] = np.where(keep_first, x0, np.where(keep_second, x1, new_x))
+        block_y[rows, 0] = np.where(keep_first, y0, np.where(keep_second, y1, new_y))
+        keep_both = keep_first & keep_second
+        new_second = (keep_first | keep_second) & spawn
+        block_x[rows, 1] = np.where(keep_both, x1, np.where(new_second, new_x, _NO_BLOCK))
+        block_y[rows, 1] = np.where(keep_both, y1, np.where(new_second, new_y, 0.0))
+
+    def _drop_columns(self) -> np.ndarray:
+        """Columns that left the screen go (at most one per batch per frame); a batch
+        whose columns all left goes, the newer one moving to slot 0. Returns the rewards
+        (1 per column gone)."""
+        first, alive = self._tlo, self._ta
+        gone = alive & (self._tx.reshape(-1)[self._base + first] <= -self._g.tw)
+        first += gone
+        ended = first >= self._g.k
+        if ended.any():
+            alive &= ~ended
+            first[ended] = 0
+            shift = np.flatnonzero(~alive[:, 0] & alive[:, 1])
+            self._tx[shift, 0] = self._tx[shift, 1]
+            self._ty[shift, 0] = self._ty[shift, 1]
+            first[shift, 0] = first[shift, 1]
+            first[shift, 1] = 0
+            alive[shift] = (True, False)
+        return gone.sum(1)
+
+    def _refill_cave(self, playing: np.ndarray) -> None:
+        """A new terrain batch, in the free slot, where 13 columns or fewer remain."""
+        k, first, alive = self._g.k, self._tlo, self._ta
+        remaining = np.where(alive, k - first, 0).sum(1)
+        rows = np.flatnonzero((remaining <= _REFILL_AT) & playing)
+        if rows.size == 0:
+            return
+        if alive[rows, 1].any():  # pragma: no cover - the game never has 3 batches
+            raise RuntimeError("internal error: a third terrain batch")
+        slot = alive[rows, 0].astype(np.int64)
+        new_y = self._draw_terrain(rows, self._refill)
+        self._tx[rows, slot] = self._refill
+        self._ty[rows, slot] = new_y
+        first[rows, slot] = 0
+        alive[rows, slot] = True
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         """One H x W x 3 ``uint8`` frame per sub-env (``render_mode="rgb_array"``)."""
@@ -999,18 +955,15 @@ class PixelcopterVectorEnv(VectorEnv):
                 'render_mode="rgb_array"'
             )
             return None
-        g = self._g
         frames = []
         for i in range(self.num_envs):
             blocks = [
                 (x, y) for x, y in zip(self._bx[i], self._by[i], strict=True) if x < _NO_BLOCK / 2
             ]
             columns = []
-            for s in range(2):
-                if self._ta[i, s]:
-                    lo = self._tlo[i, s]
-                    columns += list(
-                        zip(self._tx[i, s, lo:].tolist(), self._ty[i, s, lo:].tolist(), strict=True)
-                    )
-            frames.append(_draw(g, float(self._y[i]), blocks, columns))
+            for slot in np.flatnonzero(self._ta[i]):
+                first = self._tlo[i, slot]
+                xs, ys = self._tx[i, slot, first:].tolist(), self._ty[i, slot, first:].tolist()
+                columns += zip(xs, ys, strict=True)
+            frames.append(_draw(self._g, float(self._y[i]), blocks, columns))
         return tuple(frames)
