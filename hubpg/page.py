@@ -1,13 +1,10 @@
 """A verified leaderboard as a static site: ``index.html``, ``leaderboard.json`` and a
-``README.md`` with Hugging Face Space metadata (``sdk: static``), so the folder can be
-uploaded as a Space as it is.
+``README.md`` with Hugging Face Space metadata (``sdk: static``), ready to upload as a Space.
 
-The page is one self-contained file (inline CSS and JavaScript, no network: it works
-from ``file://``): a ranked table (sortable by a click on a column header), the
-set-apart models with their reasons, and a search box filtering by repo or user.
-Everything that comes from a card or a repo id is escaped by Jinja2's autoescaping,
-and a Content-Security-Policy allows only the page's own script and style (by hash),
-so an injected ``<img onerror=...>`` could not run even if it got through.
+The page is one self-contained file (inline CSS and JavaScript, no network): a sortable
+ranked table, the set-apart models with their reasons, and a search box. Everything from
+a card or a repo id is escaped by Jinja2's autoescaping, and a Content-Security-Policy
+allows only the page's own script and style (by hash).
 """
 
 from __future__ import annotations
@@ -151,14 +148,12 @@ def claim_impossible(row: dict[str, Any], cap: float | None) -> bool:
         row: a leaderboard row.
         cap: :func:`hubpg.envs.max_return` of the env, None when unbounded.
     """
+    from hubpg.claims import above_max_return
+
     mean = row.get("claimed_mean")
     if mean is None:
         return False
-    if not math.isfinite(mean):
-        return True
-    from hubpg.claims import above_max_return
-
-    return above_max_return(mean, cap)
+    return not math.isfinite(mean) or above_max_return(mean, cap)
 
 
 def space_readme(env_id: str, endpoint: str) -> str:
