@@ -264,13 +264,10 @@ class Board:
 
 def _verifiable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows to verify; a model of another library is set apart as not verifiable."""
-    todo = []
     for row in rows:
-        if row["problem"] is None and not_verifiable(row):
-            row["problem"] = not_verifiable(row)
         if row["problem"] is None:
-            todo.append(row)
-    return todo
+            row["problem"] = not_verifiable(row)
+    return [row for row in rows if row["problem"] is None]
 
 
 def run_leaderboard(options: LeaderboardOptions) -> list[dict[str, Any]]:
