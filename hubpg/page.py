@@ -185,9 +185,6 @@ def space_readme(env_id: str, endpoint: str) -> str:
     )
 
 
-# --------------------------------------------------------------------------- internals
-
-
 def _check_replaceable(out: Path) -> None:
     """Refuse to replace a folder that is neither empty nor an earlier site."""
     if not out.exists():

@@ -71,9 +71,6 @@ def _ray_verify_batch(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return verify_batch(tasks)
 
 
-# --------------------------------------------------------------------------- executors
-
-
 def default_workers() -> int:
     """The cores this process may use."""
     try:
