@@ -417,11 +417,9 @@ def _ray_node_ip(address: str) -> str | None:
     import ipaddress
 
     host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
-    try:
+    with contextlib.suppress(ValueError):
         if ipaddress.ip_address(host).is_loopback:
             return host
-    except ValueError:
-        pass
     return os.environ.get("RAY_NODE_IP_ADDRESS") or None
 
 

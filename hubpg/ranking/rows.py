@@ -242,8 +242,7 @@ def rank_rows(
         top: keep this many ranked rows.
     """
     ranked = [r for r in rows if _rankable(r, by)]
-    ranked_ids = {id(r) for r in ranked}
-    apart = [r for r in rows if id(r) not in ranked_ids]
+    apart = [r for r in rows if not _rankable(r, by)]
     ranked.sort(key=lambda r: _sort_key(r, by))
     if top is not None:
         ranked = ranked[:top]
