@@ -122,7 +122,7 @@ class _Unit:
 
     def measure(self, task: dict[str, Any], policy: Any, facts: dict[str, Any]) -> None:
         """Queue the model in its lanes, or evaluate it now when it cannot be batched."""
-        from hubpg.ranking.lanes import Lanes, batch_key
+        from hubpg.ranking.lanes import MAX_SLOTS, Lanes, batch_key
         from hubpg.verify import measure
 
         key = batch_key(policy, self.env_id, self.episodes)
@@ -138,7 +138,7 @@ class _Unit:
             self.outcomes.append(_measured(task["repo_id"], result, facts))
             return
         if key not in self.lanes:
-            fit = max(1, min(self.count, 4096 // self.episodes))
+            fit = max(1, min(self.count, MAX_SLOTS // self.episodes))
             self.lanes[key] = Lanes(
                 self.env_id,
                 episodes=self.episodes,
