@@ -1,12 +1,7 @@
 """Reading a model card's metadata back: the one reader that :mod:`hubpg.card` (which
-writes cards) and :mod:`hubpg.claims` (which judges what they claim) both use, so that
-neither imports the other.
-
-A card comes from hubpg or from any other library's course card, as a
-:class:`~huggingface_hub.ModelCard`, its text, a README path, a
-:class:`~huggingface_hub.ModelCardData` or a metadata dict (``cardData`` from the Hub's
-API); every form goes through the one card-data rule of :mod:`hubpg.cardsafe`.
-``huggingface_hub`` is imported only when a function needs it.
+writes cards) and :mod:`hubpg.claims` (which judges their claims) share. Every form of a
+card goes through the card-data rule of :mod:`hubpg.cardsafe`; ``huggingface_hub`` is
+imported only when a function needs it.
 """
 
 from __future__ import annotations
@@ -116,9 +111,9 @@ def card_env_ids(card: Any) -> set[str]:
     Args:
         card: anything :func:`card_data` reads.
     """
-    ids: set[str] = set()
-    for result in card_data(card).eval_results or []:
-        for value in (result.dataset_type, result.dataset_name):
-            if isinstance(value, str) and value:
-                ids.add(value)
-    return ids
+    return {
+        value
+        for result in card_data(card).eval_results or []
+        for value in (result.dataset_type, result.dataset_name)
+        if isinstance(value, str) and value
+    }

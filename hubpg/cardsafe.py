@@ -1,25 +1,13 @@
 """The one rule for model-card metadata hubpg accepts, on the server and in the client.
 
-A card's YAML front matter is user input that ends up in every listing
-(``list_models(cardData=True)``) and in every leaderboard. :func:`parse_card_yaml`
-turns the YAML text into card data that any ``huggingface_hub`` client can always
-read, or raises :class:`~hubpg.errors.CardDataError` with one clear line:
-
-- no anchors or aliases (``&a`` / ``*a``: the "billion laughs" bomb),
-- at most :data:`MAX_CARD_BYTES` of YAML and of serialised JSON,
-- at most :data:`MAX_CARD_DEPTH` nested mappings/sequences (checked on the event
-  stream, before anything recursive runs),
-- string keys only (``2024-01-01:``, ``1:``, ``on:``, ``!!binary`` keys are refused),
-- values are JSON scalars (str, int, finite float, bool, null), lists and mappings;
-  dates become ISO strings (as the Hub's JSON writes them); binary, sets and
-  non-finite floats are refused,
-- no key that breaks ``huggingface_hub``'s ``ModelCardData`` (``self``,
-  ``ignore_metadata_errors``, names of its methods such as ``get``), ``tags`` is a
-  string or a list, and ``ModelCardData(**data, ignore_metadata_errors=True)``,
-  what ``ModelInfo`` does with ``cardData``, must succeed.
-
-:func:`check_card_data` applies the same rule to data already parsed (JSON from a
-Hub listing); :func:`card_data_from_readme` finds the front matter in a README.
+Card YAML is user input that ends up in every listing and leaderboard.
+:func:`parse_card_yaml` makes it card data any ``huggingface_hub`` client can read, or
+raises :class:`~hubpg.errors.CardDataError` with one clear line: no anchors or aliases
+(the "billion laughs" bomb), at most :data:`MAX_CARD_BYTES` of YAML and of JSON, at most
+:data:`MAX_CARD_DEPTH` levels of nesting (checked on the event stream first), string keys
+only, JSON values only (dates become ISO strings; binary, sets and non-finite floats are
+refused), and nothing ``ModelCardData(**data, ignore_metadata_errors=True)`` refuses.
+:func:`check_card_data` applies the rule to parsed data (a Hub listing's JSON).
 """
 
 from __future__ import annotations
@@ -53,6 +41,14 @@ def _first_line(exc: BaseException) -> str:
     return one_line(exc, limit=None, whole=True)
 
 
+def _too_deep() -> CardDataError:
+    return CardDataError(f"card metadata is nested deeper than {MAX_CARD_DEPTH} levels. Flatten it")
+
+
+def _not_yaml(exc: BaseException) -> CardDataError:
+    return CardDataError(f"card metadata is not valid YAML ({_first_line(exc)}). Fix it")
+
+
 def _scan_events(text: str) -> None:
     """Refuse anchors, aliases and deep nesting by walking the YAML event stream
     (iterative, linear in the text; nothing is built yet)."""
@@ -67,47 +63,35 @@ def _scan_events(text: str) -> None:
             if isinstance(event, _OPEN_EVENTS):
                 depth += 1
                 if depth > MAX_CARD_DEPTH:
-                    raise CardDataError(
-                        f"card metadata is nested deeper than {MAX_CARD_DEPTH} levels. Flatten it"
-                    )
+                    raise _too_deep()
             elif isinstance(event, _CLOSE_EVENTS):
                 depth -= 1
     except yaml.YAMLError as exc:
-        raise CardDataError(
-            f"card metadata is not valid YAML ({_first_line(exc)}). Fix it"
-        ) from exc
-
-
-def _check_key(key: Any, where: str) -> None:
-    if not isinstance(key, str):
-        raise CardDataError(
-            f"card metadata key {key!r} in {where or 'the top level'} is a {type(key).__name__}, not a string. "
-            "Quote the key"
-        )
+        raise _not_yaml(exc) from exc
 
 
 def _clean(value: Any, where: str, depth: int) -> Any:
     """A JSON-ready copy of ``value`` (iterative over siblings, depth-bounded)."""
     if depth > MAX_CARD_DEPTH:
-        raise CardDataError(
-            f"card metadata is nested deeper than {MAX_CARD_DEPTH} levels. Flatten it"
-        )
+        raise _too_deep()
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            _check_key(key, where)
+            if not isinstance(key, str):
+                raise CardDataError(
+                    f"card metadata key {key!r} in {where or 'the top level'} is a "
+                    f"{type(key).__name__}, not a string. Quote the key"
+                )
             out[key] = _clean(item, f"{where}.{key}" if where else key, depth + 1)
         return out
     if isinstance(value, (list, tuple)):
         return [_clean(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise CardDataError(
-                f"card metadata value at {where} is {value}, not a finite number. Use a finite "
-                "number or a quoted string"
-            )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CardDataError(
+            f"card metadata value at {where} is {value}, not a finite number. Use a finite "
+            "number or a quoted string"
+        )
+    if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
@@ -192,9 +176,7 @@ def parse_card_yaml(text: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CardDataError(
-            f"card metadata is not valid YAML ({_first_line(exc)}). Fix it"
-        ) from exc
+        raise _not_yaml(exc) from exc
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a 5000-digit integer
         raise CardDataError(
             f"card metadata has a value YAML cannot load ({_first_line(exc)})"
@@ -216,8 +198,7 @@ def card_data_from_readme(text: str) -> dict[str, Any] | None:
     match = _YAML_BLOCK.search(text)
     if match is None:
         return None
-    data = parse_card_yaml(match.group(2))
-    return data or None
+    return parse_card_yaml(match.group(2)) or None
 
 
 def readme_body(text: str) -> str:

@@ -1,31 +1,10 @@
-"""The one claim parser: what a model card claims, and whether a measurement supports it.
+"""What a model card claims, and whether a measurement supports it.
 
-A claim is the card's ``model-index`` value ``"MEAN +/- STD"`` (read by
-:func:`parse_claim`) and, when the repo has a ``results.json``, what that file says
-(:func:`read_results`: the episode count, and its env and mean, which must agree with
-the card). Everything here is hostile input made safe: a claim is a pair of finite
-numbers no larger than :data:`MAX_CLAIM_MAGNITUDE`, an episode count is an int in
-``1 ..`` :data:`MAX_CLAIM_EPISODES` or unknown, and the judging uses
-:func:`math.hypot` / :func:`math.sqrt` on finite values only, so no claim can
-overflow, raise or print ``-Infinity``.
-
-:func:`judge_claim` judges a claim on everything it says, and its :class:`Verdict`
-says why in a sentence (``reason``) and a short ``code``, for both outcomes:
-
-- ``other_env``: the card claims another env than the one measured;
-- ``results_contradict``: the repo's ``results.json`` names another env or mean;
-- ``impossible``: the mean lies outside the env's return range, or the std is larger
-  than any distribution on that range with that mean can have
-  (:func:`max_possible_std`, the Bhatia-Davis inequality), from
-  :func:`hubpg.envs.return_bounds`;
-- ``beyond_tolerance``: the claimed mean exceeds the measured one by more than
-  :data:`CLAIM_Z` standard errors (:func:`tolerance`: from hubpg's own measured std,
-  and the claimed episode count floored at :data:`MIN_CLAIM_EPISODES`);
-- ``unmeasurable``: the measurement is not a finite number;
-- ``supported``: none of these.
-
-Ranking keeps the course's convention, measured mean - std; the claim only decides
-the verdict shown beside it.
+A claim is the card's ``model-index`` value ``"MEAN +/- STD"`` (:func:`parse_claim`)
+plus what the repo's ``results.json`` states (:func:`read_results`). All of it is
+hostile input: only finite numbers within :data:`MAX_CLAIM_MAGNITUDE` and counts within
+:data:`MAX_CLAIM_EPISODES` are taken, so judging a claim never overflows or raises.
+:func:`judge_claim` gives a :class:`Verdict`; ranking still uses measured mean - std.
 """
 
 from __future__ import annotations
@@ -96,7 +75,16 @@ class Claim:
 @dataclass(frozen=True)
 class Verdict:
     """Whether a claim holds, and why: ``reason`` is a sentence for a person (for both
-    outcomes), ``code`` one word for a program (see the module's docstring)."""
+    outcomes), ``code`` one word for a program, in the order :func:`judge_claim` checks:
+
+    - ``other_env``: the card claims another env than the one measured;
+    - ``results_contradict``: the repo's ``results.json`` names another env or mean;
+    - ``impossible``: the mean or std cannot be true on the env (:func:`impossible_reason`);
+    - ``unmeasurable``: the measurement is not a finite number;
+    - ``beyond_tolerance``: the claimed mean exceeds the measured one by more than
+      :func:`tolerance`;
+    - ``supported``: none of these.
+    """
 
     supported: bool
     reason: str | None = None
@@ -112,9 +100,6 @@ class Verdict:
         return {"supported": self.supported, "code": self.code, "reason": self.reason}
 
 
-# --------------------------------------------------------------------------- parsing
-
-
 def parse_claim_value(value: Any) -> tuple[float, float]:
     """``"500.00 +/- 0.00"`` (or ``"500 ± 0"``, spaces optional) -> ``(500.0, 0.0)``.
 
@@ -125,12 +110,12 @@ def parse_claim_value(value: Any) -> tuple[float, float]:
         CardMetadataError: not of the form, not finite, std negative, or beyond
             :data:`MAX_CLAIM_MAGNITUDE`.
     """
-    text = value if isinstance(value, str) and len(value) <= MAX_CLAIM_TEXT else None
-    match = _CLAIM.match(text) if text is not None else None
+    readable = isinstance(value, str) and len(value) <= MAX_CLAIM_TEXT
+    match = _CLAIM.match(value) if readable else None
     if not match:
-        shown = repr(value)[:60]
         raise CardMetadataError(
-            f"the model card's mean_reward value {shown} is not of the form 'MEAN +/- STD'"
+            f"the model card's mean_reward value {repr(value)[:60]} is not of the form "
+            "'MEAN +/- STD'"
         )
     mean, std = float(match.group(1)), float(match.group(2))
     if not (math.isfinite(mean) and math.isfinite(std)) or std < 0:
@@ -213,9 +198,8 @@ def read_results(path: Path | str) -> dict[str, Any]:
 
 
 def read_episode_count(path: Path | str) -> int | None:
-    """:func:`episode_count` of a ``results.json`` file; None when it cannot be read.
-
-    Never raises: a missing, huge, deeply nested or invalid file gives None.
+    """:func:`episode_count` of a ``results.json`` file; None when it cannot be read
+    (never raises).
 
     Args:
         path: the ``results.json`` file.
@@ -247,19 +231,11 @@ def read_claim(card: Any, *, results: Path | str | None = None) -> Claim | None:
     )
 
 
-# --------------------------------------------------------------------------- judging
-
-
 def claimed_episodes(n: Any) -> int:
     """The episode count a claim is judged on: its own count, but never fewer than
-    :data:`MIN_CLAIM_EPISODES`, and that floor when it states none.
-
-    The count comes from the repo itself, so it cannot be what sets the tolerance: a
-    repo that says ``n = 1`` (or nothing) would widen its own tolerance at will. The
-    floor is the course's own evaluation count (``n_evaluation_episodes = 10`` in Unit
-    4's notebook, the count every course card was made with unless it says otherwise),
-    so an honest course card is judged as it was made, and nothing claims less. A
-    larger count only narrows the tolerance, so it is taken as stated.
+    :data:`MIN_CLAIM_EPISODES`, and that floor when it states none. The count is the
+    repo's word, so it may narrow the tolerance but not widen it; the floor is the
+    course's own evaluation count, so an honest course card is judged as it was made.
 
     Args:
         n: the claimed count (anything; None or unbelievable: unknown).
@@ -269,11 +245,10 @@ def claimed_episodes(n: Any) -> int:
 
 def tolerance(claimed_n: Any, std: float, n: int) -> float:
     """How far a claimed mean may lie above the measured one: :data:`CLAIM_Z` standard
-    errors of the difference of the two means, plus the card's :data:`ROUNDING`.
-
-    Both means are of the same policy, so one spread serves both: hubpg's own measured
-    ``std`` (the claimed std is the repo's word, and would let it widen the tolerance).
-    The claim's count is :func:`claimed_episodes` (floored).
+    errors of the difference of the two means, plus the card's :data:`ROUNDING`. Both
+    means are of one policy, so hubpg's measured ``std`` serves both (the claimed std is
+    the repo's word, and would let it widen the tolerance); the claim's count is
+    :func:`claimed_episodes`.
 
     Args:
         claimed_n: the episode count the claim states (None: unknown).
@@ -348,15 +323,13 @@ def above_max_return(mean: float, best: float | None) -> bool:
 def _finite(*values: Any) -> bool:
     """Whether every value is a finite int or float (a bool is not; an int too large for a
     float is not)."""
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return False
-        try:
-            if not math.isfinite(v):
-                return False
-        except OverflowError:
-            return False
-    return True
+    try:
+        return all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in values
+        )
+    except OverflowError:
+        return False
 
 
 def _claimed_numbers(claimed: Claim | Mapping[str, Any]) -> tuple[Any, Any, Any]:
@@ -419,8 +392,7 @@ def _count_text(n: Any) -> str:
 
 def judge_claim(claim: Claim, *, env_id: str, mean: float, std: float, n: int) -> Verdict:
     """The verdict of a measurement of ``n`` episodes on ``env_id`` on ``claim``, with its
-    reason (a sentence) and code, checked in this order: the env, ``results.json``,
-    what is possible, the tolerance (see the module's docstring).
+    reason (a sentence) and code (:class:`Verdict` lists them in the order checked).
 
     Args:
         claim: what the card claims.

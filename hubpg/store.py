@@ -1,19 +1,12 @@
 """Verifications kept in SQLite, so a later ``hubpg leaderboard --verify`` evaluates only
 the models whose listed commit has no stored result.
 
-A result is keyed by everything that decides the measurement (:class:`VerificationKey`):
-the endpoint, the repo, the commit sha, the env, the number of episodes, the first
-seed, the episode cap ``max_t``, the action mode (sampled or argmax), whether course
-checkpoints were read (``legacy``) and
-:data:`PROTOCOL_VERSION` (raised whenever hubpg changes how it measures, which
-invalidates every older result). Only measurements are stored: a model that could not
-be verified (a network error, a pickle) is tried again next time.
-
-The database runs in WAL mode and every result is written in its own transaction
-(``BEGIN IMMEDIATE``, with a busy timeout), so two leaderboard runs at once neither
-corrupt the file nor lose each other's results, and an interrupted run keeps what it
-measured. A file that is not a readable hubpg store is an error naming the file and
-how to reset it; it is never replaced silently.
+A result is keyed by everything that decides the measurement (:class:`VerificationKey`,
+with :data:`PROTOCOL_VERSION`, raised whenever hubpg changes how it measures). Only
+measurements are stored: a model that could not be verified is tried again next time.
+The database runs in WAL mode and each result is its own ``BEGIN IMMEDIATE`` transaction
+(with a busy timeout), so concurrent runs neither corrupt the file nor lose results. A
+file that is not a readable hubpg store is an error naming it; it is never replaced.
 """
 
 from __future__ import annotations
@@ -62,9 +55,6 @@ CREATE TABLE IF NOT EXISTS verifications (
     )
 )
 """
-_KEY_COLUMNS = (
-    "endpoint, repo_id, revision, env_id, episodes, seed, max_t, actions, legacy, protocol"
-)
 _VALUE_COLUMNS = ("mean", "std", "n_episodes", "claimed_n_episodes", "verified_at")
 
 
@@ -99,8 +89,6 @@ class VerificationStore:
         self.path = path
         self._db = connection
 
-    # ----------------------------------------------------------------- reading
-
     def get(self, key: VerificationKey) -> dict[str, Any] | None:
         """The stored result for ``key`` (``mean``, ``std``, ``n_episodes``,
         ``claimed_n_episodes``, ``verified_at``), or None.
@@ -121,8 +109,6 @@ class VerificationStore:
         with self._errors():
             return int(self._db.execute("SELECT COUNT(*) FROM verifications").fetchone()[0])
 
-    # ----------------------------------------------------------------- writing
-
     def put(self, key: VerificationKey, result: dict[str, Any]) -> None:
         """Store one result in its own transaction (replacing an older one for ``key``).
 
@@ -134,29 +120,17 @@ class VerificationStore:
         values = [result.get(name) for name in _VALUE_COLUMNS]
         if not all(math.isfinite(v) for v in values[:2]):
             raise ValueError(f"refusing to store a non-finite measurement for {key.repo_id}")
-        marks = ", ".join("?" * (len(fields(key)) + len(values)))
-        with self._errors(), self._transaction():
+        columns = [f.name for f in fields(key)] + list(_VALUE_COLUMNS)
+        marks = ", ".join("?" * len(columns))
+        with self._errors(), _transaction(self._db):
             self._db.execute(
-                f"INSERT OR REPLACE INTO verifications ({_KEY_COLUMNS}, "
-                f"{', '.join(_VALUE_COLUMNS)}) VALUES ({marks})",
+                f"INSERT OR REPLACE INTO verifications ({', '.join(columns)}) VALUES ({marks})",
                 (*astuple(key), *values),
             )
 
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
-
-    # ----------------------------------------------------------------- internals
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -172,6 +146,17 @@ class VerificationStore:
             raise _corrupt(self.path, exc) from exc
         except sqlite3.DatabaseError as exc:
             raise _corrupt(self.path, exc) from exc
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _corrupt(path: Path, exc: BaseException) -> CorruptStoreError:
@@ -267,15 +252,10 @@ def _prepare(path: Path, db: sqlite3.Connection) -> None:
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if app_id == 0 and version == 0 and not tables:  # a new, empty file
         db.execute("PRAGMA journal_mode = WAL")
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(db):
             db.execute(_SCHEMA)
             db.execute(f"PRAGMA application_id = {_APP_ID}")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
         return
     if app_id != _APP_ID or version != SCHEMA_VERSION or "verifications" not in tables:
         raise _corrupt(

@@ -4,7 +4,7 @@ list, take stored results, verify the rest, rank."""
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -162,18 +162,12 @@ class Board:
 
     def task(self, row: dict[str, Any]) -> dict[str, Any]:
         """The verification task of one row (picklable: it goes to a worker)."""
-        p = self.protocol
         return {
             "repo_id": row["repo_id"],
             "revision": row["revision"],
             "endpoint": self.listing.url,
             "token": self.listing.token,
-            "env_id": p.env_id,
-            "episodes": p.episodes,
-            "seed": p.seed,
-            "max_t": p.max_t,
-            "deterministic": p.deterministic,
-            "legacy": p.legacy,
+            **asdict(self.protocol),  # env_id, episodes, seed, max_t, deterministic, legacy
             "timeout": self.options.timeout,
             "repo_limit": self.options.repo_timeout,
             # the listed commit's file names: the fetch asks no model_info
@@ -264,13 +258,10 @@ class Board:
 
 def _verifiable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows to verify; a model of another library is set apart as not verifiable."""
-    todo = []
     for row in rows:
-        if row["problem"] is None and not_verifiable(row):
-            row["problem"] = not_verifiable(row)
         if row["problem"] is None:
-            todo.append(row)
-    return todo
+            row["problem"] = not_verifiable(row)
+    return [row for row in rows if row["problem"] is None]
 
 
 def run_leaderboard(options: LeaderboardOptions) -> list[dict[str, Any]]:

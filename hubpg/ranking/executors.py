@@ -21,7 +21,7 @@ from typing import Any
 
 from hubpg.errors import ConfigError, InterruptedByUser, RayMissingError
 from hubpg.ranking.rows import one_line
-from hubpg.ranking.unit import REPO_LIMIT_S, units, verify_batch, verify_one
+from hubpg.ranking.unit import REPO_LIMIT_S, problem_outcome, units, verify_batch, verify_one
 
 #: Modules the forkserver imports once, so that each worker starts by a plain fork.
 _PRELOAD = [
@@ -69,9 +69,6 @@ def _prepare_worker(ignore_sigint: bool = True, beats: Any = None) -> None:
 def _ray_verify_batch(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     _prepare_worker(ignore_sigint=False)
     return verify_batch(tasks)
-
-
-# --------------------------------------------------------------------------- executors
 
 
 def default_workers() -> int:
@@ -240,16 +237,15 @@ class PoolVerifier(Verifier):
     def _new_pool(self, workers: int) -> Any:
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(
+        return ProcessPoolExecutor(
             workers,
             mp_context=self.context,
             initializer=_prepare_worker,
             initargs=(True, self.beats),
         )
-        return pool
 
     def _note_pids(self, pool: Any) -> None:
-        self.pids |= set(getattr(pool, "_processes", None) or {})
+        self.pids |= _worker_pids(pool)
 
     def __enter__(self) -> PoolVerifier:
         try:
@@ -328,24 +324,24 @@ class PoolVerifier(Verifier):
                 self._note_pids(pool)
             return future.result(timeout=2 * _limit([task]))[0]
         except FutureTimeout:
-            kill_tree(sorted(getattr(pool, "_processes", None) or {}))
-            return {
-                "repo_id": task["repo_id"],
-                "problem": f"timed out: no result within {_limit([task]):g} s "
-                "(its process was ended)",
-            }
+            kill_tree(sorted(_worker_pids(pool)))
+            return problem_outcome(
+                task, f"timed out: no result within {_limit([task]):g} s (its process was ended)"
+            )
         except BrokenProcessPool as exc:
-            return {
-                "repo_id": task["repo_id"],
-                "problem": f"verification failed: the worker process died ({one_line(exc)})",
-            }
+            return problem_outcome(
+                task, f"verification failed: the worker process died ({one_line(exc)})"
+            )
         finally:
             self._note_pids(pool)
             pool.shutdown(wait=False, cancel_futures=True)
-            kill_tree([p for p in sorted(self.pids) if _alive(p) and p not in self._live()])
+            live = _worker_pids(self.pool)
+            kill_tree([p for p in sorted(self.pids) if _alive(p) and p not in live])
 
-    def _live(self) -> set[int]:
-        return set(getattr(self.pool, "_processes", None) or {})
+
+def _worker_pids(pool: Any) -> set[int]:
+    """The pids of a pool's worker processes (none for no pool)."""
+    return set(getattr(pool, "_processes", None) or {})
 
 
 def _limit(unit: list[dict[str, Any]]) -> float:
@@ -421,11 +417,9 @@ def _ray_node_ip(address: str) -> str | None:
     import ipaddress
 
     host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
-    try:
+    with contextlib.suppress(ValueError):
         if ipaddress.ip_address(host).is_loopback:
             return host
-    except ValueError:
-        pass
     return os.environ.get("RAY_NODE_IP_ADDRESS") or None
 
 
@@ -500,19 +494,13 @@ class RayVerifier(Verifier):
 
     def _alone(self, remote: Any, unit: list[dict[str, Any]], exc: Exception) -> Iterator[dict]:
         if len(unit) == 1:
-            yield {
-                "repo_id": unit[0]["repo_id"],
-                "problem": f"verification failed: {one_line(exc)}",
-            }
+            yield problem_outcome(unit[0], f"verification failed: {one_line(exc)}")
             return
         for task in unit:
             try:
                 yield from self.ray.get(remote.remote([task]))
             except Exception as again:  # noqa: BLE001 - this model's own failure
-                yield {
-                    "repo_id": task["repo_id"],
-                    "problem": f"verification failed: {one_line(again)}",
-                }
+                yield problem_outcome(task, f"verification failed: {one_line(again)}")
 
 
 __all__ = [

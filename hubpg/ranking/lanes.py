@@ -1,32 +1,20 @@
 """Many models' evaluations played together, each exactly as :func:`hubpg.evaluation.evaluate`
 plays it alone.
 
-:func:`~hubpg.evaluation.evaluate` plays a model's ``n`` episodes side by side in a
-vector env of ``n`` sub-envs, seeded ``seed``, ``seed + 1``, ..., sampling the actions of
-step ``t`` from the ``t``-th draw of ``rng.random(n)`` of a generator seeded ``seed``,
-until every episode has ended (or ``max_t`` steps). :class:`Lanes` keeps one vector env
-of ``lanes x n`` sub-envs: each lane of ``n`` sub-envs plays one model's episodes from
-their seeds, and when a model's episodes have all ended the lane takes the next model.
-What one model sees is unchanged, number for number:
+:class:`Lanes` keeps one vector env of ``lanes x n`` sub-envs: each lane of ``n`` sub-envs
+plays one model's episodes from their seeds, and takes the next model when they have all
+ended. What one model sees is unchanged, number for number:
 
-- its sub-envs start from the same seeds (the lane's sub-envs are reset one by one as a
-  single env reset with that seed) and every env step is computed element by element;
-- its forward pass is the same :class:`~hubpg.policy.NumpyForward` arithmetic: the
-  element-wise steps run over the whole batch (element by element, so the same
-  numbers), and each layer's matrix products run as one ``torch.baddbmm`` over the
-  lanes' stacked weights, each lane's slice the model's own ``torch.addmm`` on its
-  ``n`` rows. That holds for torch's CPU kernels here, and :func:`batched_products_exact`
-  checks it once per layer shape: where a batched product would round differently, each
-  lane runs its own ``addmm`` instead;
+- its sub-envs are reset one by one as a single env reset with each seed, and every env
+  step is computed element by element;
+- its forward pass is :class:`~hubpg.policy.NumpyForward`'s arithmetic: the element-wise
+  steps over the whole batch, each layer's products as one ``torch.baddbmm`` whose lane
+  slices equal the model's own ``torch.addmm`` (:func:`batched_products_exact` checks it
+  once per layer shape; where they would differ, each lane runs its own ``addmm``);
 - the uniforms of its step ``t`` are row ``t`` of ``default_rng(seed).random((max_t, n))``,
-  which is what ``rng.random(n)`` returns at its ``t``-th call (all models share the
-  seed, so all share that table);
-- it stops when its own episodes have ended.
+  what ``rng.random(n)`` returns at its ``t``-th call.
 
-A test compares every number with :func:`~hubpg.evaluation.evaluate`. Models this
-module cannot batch (:func:`batch_key` is None: other activations, frame stacks, more
-than :data:`~hubpg.evaluation.MAX_PARALLEL_EPISODES` episodes, an env without a slot
-reset here) are evaluated one at a time by the caller.
+Models :func:`batch_key` refuses are evaluated one at a time by the caller.
 """
 
 from __future__ import annotations
@@ -176,12 +164,10 @@ class Lanes:
         self.lanes = max(1, lanes or MAX_SLOTS // self.n)
         self.seeds = [self.seed + k for k in range(self.n)]
         self.queue: list[tuple[Any, Any]] = []
-        self.models: list[Any] = [None] * self.lanes  # (tag, policy) per lane
+        self.models: list[Any] = [None] * self.lanes  # (tag, policy, forward) per lane
         self.envs: Any = None
         self._u = np.empty((0, self.n))
         self._rng = np.random.default_rng(self.seed)
-
-    # ----------------------------------------------------------------- queue
 
     def add(self, tag: Any, policy: Any) -> None:
         """Queue ``policy``'s evaluation; ``tag`` comes back with its result."""
@@ -197,8 +183,6 @@ class Lanes:
         if self.envs is not None:
             self.envs.close()
             self.envs = None
-
-    # ----------------------------------------------------------------- playing
 
     def _start(self, policy: Any) -> None:
         from hubpg.envs import make_vec_env, reset_with_seeds
@@ -339,8 +323,7 @@ class Lanes:
             if not ended[lane]:
                 continue
             rows = slice(lane * n, (lane + 1) * n)
-            tag = self.models[lane][0]
-            done.append((tag, self._result(rows)))
+            done.append((self.models[lane][0], self._result(rows)))
             self.models[lane] = None
             running[rows] = False
             self.t[lane] = 0

@@ -1,10 +1,7 @@
 """Leaderboard rows: one flat dict of scalars per model (:data:`ROW_KEYS`), read from a
-listing item, given a measurement, judged, ranked.
-
-A row is a plain dict so that ``pandas.DataFrame(rows)``, ``--json`` and ``--csv``
-take it as it is; :class:`Row` is the one place its keys and their meaning are
-declared.
-"""
+listing item, given a measurement, judged, ranked. A row is a plain dict so that
+``pandas.DataFrame(rows)``, ``--json`` and ``--csv`` take it as it is; :class:`Row`
+declares its keys."""
 
 from __future__ import annotations
 
@@ -90,16 +87,9 @@ def one_line(exc: BaseException, cap: int = 300) -> str:
     return quoted(_SNAPSHOT_PATH.sub("", quoted(exc, limit=None, whole=True)), limit=cap)
 
 
-def empty_row(repo_id: str) -> dict[str, Any]:
-    """A row with every key, all None but ``repo_id``."""
-    return Row(repo_id=repo_id).to_dict()
-
-
 def not_verifiable(row: dict[str, Any]) -> str | None:
     """``"not verifiable here: FORMAT"`` for a row of another library's model, else None."""
-    if row.get("other_format"):
-        return f"{NOT_VERIFIABLE}: {row['other_format']}"
-    return None
+    return f"{NOT_VERIFIABLE}: {row['other_format']}" if row.get("other_format") else None
 
 
 def row_from_listing(model: Any, env_id: str) -> dict[str, Any]:
@@ -113,7 +103,7 @@ def row_from_listing(model: Any, env_id: str) -> dict[str, Any]:
         env_id: the env the leaderboard ranks.
     """
     repo_id = getattr(model, "id", None)
-    row = empty_row(repo_id if isinstance(repo_id, str) else repr(repo_id)[:80])
+    row = Row(repo_id=repo_id if isinstance(repo_id, str) else repr(repo_id)[:80]).to_dict()
     try:
         _fill_from_listing(row, model, env_id)
     except Exception as exc:  # noqa: BLE001 - one hostile item must not stop the ranking
@@ -136,10 +126,7 @@ def model_format(model: Any) -> str | None:
     marks += [str(t).lower() for t in tags if isinstance(t, str)]
     if any(m in VERIFIABLE_MARKS for m in marks):
         return None
-    for mark in marks:
-        if mark in OTHER_FORMATS:
-            return OTHER_FORMATS[mark]
-    return "unknown format"
+    return next((OTHER_FORMATS[m] for m in marks if m in OTHER_FORMATS), "unknown format")
 
 
 def _fill_from_listing(row: dict[str, Any], model: Any, env_id: str) -> None:
@@ -255,8 +242,7 @@ def rank_rows(
         top: keep this many ranked rows.
     """
     ranked = [r for r in rows if _rankable(r, by)]
-    ranked_ids = {id(r) for r in ranked}
-    apart = [r for r in rows if id(r) not in ranked_ids]
+    apart = [r for r in rows if not _rankable(r, by)]
     ranked.sort(key=lambda r: _sort_key(r, by))
     if top is not None:
         ranked = ranked[:top]
@@ -278,7 +264,6 @@ __all__ = [
     "ROW_KEYS",
     "Row",
     "apply_measurement",
-    "empty_row",
     "model_format",
     "not_verifiable",
     "one_line",

@@ -1,9 +1,7 @@
-"""One work unit of a leaderboard's verification: a few dozen models whose downloads
-run in a thread (:func:`hubpg.verify.fetch`) while the models already rebuilt are
-played together (:mod:`hubpg.ranking.lanes`, the numbers :func:`hubpg.verify.measure`
-gives each alone). Every executor (:mod:`hubpg.ranking.executors`) runs
-:func:`verify_batch`; a model that gives no result within its per-repo limit is set
-apart as timed out.
+"""One work unit of a leaderboard's verification: models download in threads
+(:func:`hubpg.verify.fetch`) while those already rebuilt are played together
+(:mod:`hubpg.ranking.lanes`, with the numbers each gives alone). Every executor
+(:mod:`hubpg.ranking.executors`) runs :func:`verify_batch`.
 """
 
 from __future__ import annotations
@@ -11,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import queue
 import sys
 import threading
 import time
@@ -44,11 +43,8 @@ def fetch_model(
     task: dict[str, Any], started: dict[int, float] | None = None
 ) -> tuple[Any, dict[str, Any]]:
     """The fetch step (:func:`hubpg.verify.fetch`, without the card: the claim comes from
-    the listing) of one task. Returns ``(policy, facts)`` with ``facts`` =
-    ``claimed_n_episodes`` and ``revision``. Several run at once, in threads beside the
-    evaluations; the files go to a temporary folder, not the download cache (each is
-    read once), and with the listing's file names (``task["files"]``) no
-    ``model_info`` is asked.
+    the listing) of one task, into a temporary folder (each file is read once). Returns
+    ``(policy, facts)`` with ``facts`` = ``claimed_n_episodes`` and ``revision``.
 
     Args:
         task: the verification task (:meth:`hubpg.ranking.board.Board.task`).
@@ -72,13 +68,23 @@ def fetch_model(
                 legacy=bool(task.get("legacy")),
                 card=False,
                 listed=task.get("files"),
-                into=Path(folder),  # read once: not kept in the download cache
+                into=Path(folder),
             )
         finally:
             _beat(task["repo_id"], False)
     if got.env_id != env_id:
         raise ConfigError(f"its config.json is for {got.env_id}, not {env_id}")
     return got.policy, {"claimed_n_episodes": got.claimed_n_episodes, "revision": got.revision}
+
+
+def problem_outcome(task: dict[str, Any], problem: str) -> dict[str, Any]:
+    """The outcome of a task that gives no measurement: its repo id and why.
+
+    Args:
+        task: the verification task.
+        problem: why it has no measurement.
+    """
+    return {"repo_id": task["repo_id"], "problem": problem}
 
 
 def _problem(exc: BaseException) -> str:
@@ -116,7 +122,7 @@ class _Unit:
 
     def measure(self, task: dict[str, Any], policy: Any, facts: dict[str, Any]) -> None:
         """Queue the model in its lanes, or evaluate it now when it cannot be batched."""
-        from hubpg.ranking.lanes import Lanes, batch_key
+        from hubpg.ranking.lanes import MAX_SLOTS, Lanes, batch_key
         from hubpg.verify import measure
 
         key = batch_key(policy, self.env_id, self.episodes)
@@ -132,7 +138,7 @@ class _Unit:
             self.outcomes.append(_measured(task["repo_id"], result, facts))
             return
         if key not in self.lanes:
-            fit = max(1, min(self.count, 4096 // self.episodes))
+            fit = max(1, min(self.count, MAX_SLOTS // self.episodes))
             self.lanes[key] = Lanes(
                 self.env_id,
                 episodes=self.episodes,
@@ -197,17 +203,13 @@ def verify_batch(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     if waiting.pop(id(task), None) is None:
                         continue  # already set apart as timed out
                     if exc is not None:
-                        unit.outcomes.append({"repo_id": task["repo_id"], "problem": _problem(exc)})
+                        unit.outcomes.append(problem_outcome(task, _problem(exc)))
                     else:
                         _measure(unit, task, *got)
                 for task in fetcher.overdue(waiting.values(), unit.limit):
                     del waiting[id(task)]
-                    unit.outcomes.append(
-                        {
-                            "repo_id": task["repo_id"],
-                            "problem": f"timed out: no result within {unit.limit:g} s",
-                        }
-                    )
+                    timed_out = f"timed out: no result within {unit.limit:g} s"
+                    unit.outcomes.append(problem_outcome(task, timed_out))
                 unit.step()
     finally:
         sys.setswitchinterval(interval)
@@ -220,7 +222,7 @@ def _measure(unit: _Unit, task: dict[str, Any], policy: Any, facts: dict[str, An
     try:
         unit.measure(task, policy, facts)
     except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
-        unit.outcomes.append({"repo_id": task["repo_id"], "problem": _problem(exc)})
+        unit.outcomes.append(problem_outcome(task, _problem(exc)))
 
 
 class _Fetcher:
@@ -228,8 +230,6 @@ class _Fetcher:
     it never keeps the process alive)."""
 
     def __init__(self, tasks: list[dict[str, Any]]) -> None:
-        import queue
-
         self.progress = time.monotonic()
         self.todo: Any = queue.SimpleQueue()
         self.done: Any = queue.SimpleQueue()
@@ -240,8 +240,6 @@ class _Fetcher:
             threading.Thread(target=self._work, daemon=True, name="hubpg-fetch").start()
 
     def _work(self) -> None:
-        import queue
-
         fetch = sys.modules[__name__].fetch_model  # looked up here: tests replace it
         while True:
             try:
@@ -255,8 +253,6 @@ class _Fetcher:
 
     def arrived(self, wait: float) -> list[tuple[dict[str, Any], Any, Any]]:
         """The fetches finished since the last call (waiting up to ``wait`` s for one)."""
-        import queue
-
         got = []
         try:
             if wait > 0:
@@ -278,8 +274,6 @@ class _Fetcher:
 
     def stop(self) -> None:
         """Start no further fetch."""
-        import queue
-
         with contextlib.suppress(queue.Empty):
             while True:
                 self.todo.get_nowait()
@@ -297,9 +291,8 @@ def verify_one(task: dict[str, Any]) -> dict[str, Any]:
 def units(tasks: list[dict[str, Any]], workers: int) -> list[list[dict[str, Any]]]:
     """``tasks`` cut into work units of equal size: as few as possible, a multiple of
     ``workers`` (each worker takes the same number), each at most :data:`UNIT_MAX`
-    models. Few large units keep the lanes full: a unit's last models play in a vector
-    env whose other lanes have finished (over 300 CartPole models, two units step 10%
-    fewer idle sub-envs than six).
+    models. Few large units keep the lanes full (a unit's last models play beside lanes
+    that have finished).
 
     Args:
         tasks: the verification tasks.
