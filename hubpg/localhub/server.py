@@ -120,12 +120,10 @@ def serve(
     """Serve the local Hub until SIGINT/SIGTERM (Ctrl-C), then return.
 
     ``users`` maps TOKEN -> NAME; with none, the data folder's local user
-    (:func:`hubpg.localhub.localuser.local_user`, made on first start) is the one
-    account. Once listening, prints ``Local Hub serving on http://HOST:PORT (data:
-    DIR)`` to stdout (then, for the local user, the line that says how to push with
-    its token), and writes the URL to ``ready_file`` when given. Raises
-    :class:`hubpg.errors.ConfigError` when the address cannot be bound, the data
-    folder cannot be used or a user is invalid.
+    (:func:`hubpg.localhub.localuser.local_user`) is the one account. Once listening, prints
+    ``Local Hub serving on http://HOST:PORT (data: DIR)`` (then, for the local user, how to
+    push) and writes the URL to ``ready_file`` when given. Raises
+    :class:`hubpg.errors.ConfigError` when the address, the data folder or a user is unusable.
     """
     data = Path(data_dir).resolve()
     local = None
@@ -133,7 +131,7 @@ def serve(
         local = local_user(data)
         users = {local[1]: local[0]}
     try:
-        server = make_server(data, users or {}, limits=limits, access_log=access_log)
+        server = make_server(data, users, limits=limits, access_log=access_log)
     except OSError as exc:
         raise ConfigError(
             f"cannot use {data} as the data folder: {exc}. Pass another --data"

@@ -1,12 +1,8 @@
 """Run a local Hub for a test: ``with running_hub(tmp_path) as hub: HfApi(endpoint=hub.url, ...)``.
 
-Thread mode (default) serves from a background thread of the test process and
-starts in milliseconds; subprocess mode runs ``python -m hubpg.localhub`` so a
-test can kill it (``hub.process.kill()``) and restart another on the same data.
-Both wait until the server accepts connections before yielding.
-
-The client must have Xet disabled (``HF_HUB_DISABLE_XET=1`` before importing
-``huggingface_hub``, or ``huggingface_hub.constants.HF_HUB_DISABLE_XET = True``).
+Thread mode (default) serves from a background thread; subprocess mode runs ``python -m
+hubpg.localhub``, so a test can kill it and restart another on the same data. The client
+must have Xet disabled (``HF_HUB_DISABLE_XET=1`` before importing ``huggingface_hub``).
 """
 
 from __future__ import annotations
@@ -48,8 +44,8 @@ class RunningHub:
     _thread: threading.Thread | None = field(default=None, repr=False)
     _server: object | None = field(default=None, repr=False)
     _drains: list[threading.Thread] = field(default_factory=list, repr=False)
-    _stdout: collections.deque = field(default_factory=lambda: _tail(), repr=False)
-    _stderr: collections.deque = field(default_factory=lambda: _tail(), repr=False)
+    _stdout: collections.deque = field(default_factory=_tail, repr=False)
+    _stderr: collections.deque = field(default_factory=_tail, repr=False)
 
     def token(self, name: str) -> str:
         """The token of the user called ``name``."""
@@ -93,13 +89,11 @@ class RunningHub:
 
 def wait_until_accepting(url: str, timeout: float = START_TIMEOUT_S) -> None:
     """Block until a TCP connection to ``url``'s host and port succeeds."""
-    hostport = url.split("://", 1)[1].rstrip("/")
-    host, _, port = hostport.rpartition(":")
-    host = host.strip("[]")
+    host, _, port = url.split("://", 1)[1].rstrip("/").rpartition(":")
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with socket.create_connection((host, int(port)), timeout=1.0):
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
                 return
         except OSError:
             if time.monotonic() > deadline:
@@ -143,13 +137,8 @@ def _start_process(data_dir: Path, users: dict[str, str]) -> RunningHub:
     command += ["--data", str(data_dir)]
     for token, name in users.items():
         command += ["--user", f"{name}:{token}"]
-    process = sp.Popen(
-        command,
-        stdout=sp.PIPE,
-        stderr=sp.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = sp.Popen(command, stdout=sp.PIPE, stderr=sp.PIPE, text=True, env=env)
     hub = RunningHub("", data_dir, users, process=process)
     lines: queue.Queue[str] = queue.Queue()
 
@@ -190,9 +179,8 @@ def running_hub(
 ) -> Iterator[RunningHub]:
     """Run a local Hub on a free loopback port for the duration of the ``with`` block.
 
-    ``users`` maps TOKEN -> NAME (default :data:`DEFAULT_USERS`). ``limits``
-    applies in thread mode only (the subprocess uses the defaults).
-    """
+    ``users`` maps TOKEN -> NAME (default :data:`DEFAULT_USERS`); ``limits`` applies in
+    thread mode only."""
     data = Path(data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     users = dict(DEFAULT_USERS if users is None else users)
