@@ -313,8 +313,7 @@ def model_page(request: Request) -> Response:
         history = hub(request).store.history(meta, commit.id)
     except ApiError as exc:
         return error_page(exc)
-    text = read_card_text(request, commit)
-    card_html, card_too_large = card_view(meta.id, commit, text)
+    card_html, card_too_large = card_view(meta.id, commit, read_card_text(request, commit))
     return render_page(
         "model.html",
         title=meta.id,

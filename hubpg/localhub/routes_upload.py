@@ -54,14 +54,14 @@ from hubpg.runfolder import CARD_NAME
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
 
 
-def checked_path(path: Any, what: str = "path") -> str:
+def checked_path(path: Any) -> str:
     """A repo file path from a request, or a 400 when it is unsafe."""
     if not isinstance(path, str):
-        raise bad_request(f"'{what}' must be a string")
+        raise bad_request("'path' must be a string")
     problem = path_problem(path)
     if problem is not None:
         shown = path if len(path) <= 120 else path[:100] + "..."
-        raise bad_request(f"Invalid {what} '{shown}': {problem}")
+        raise bad_request(f"Invalid path '{shown}': {problem}")
     return path
 
 
@@ -226,19 +226,19 @@ def lfs_verify(request: Request) -> Response:
 
 
 def parse_ndjson(
-    body: bytes, *, max_lines: int | None = None
+    body: bytes, *, max_lines: int
 ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """Split a commit payload into its header value and its ``(key, value)`` operations.
 
     Args:
         body: the NDJSON payload.
-        max_lines: most operations accepted (400 beyond), None for no limit.
+        max_lines: most operations accepted (400 beyond).
     """
     lines = []
     for number, raw in enumerate(body.splitlines(), start=1):
         if not raw.strip():
             continue
-        if max_lines is not None and len(lines) > max_lines:
+        if len(lines) > max_lines:
             raise bad_request(
                 f"Too many operations in one commit: the limit is {max_lines}; split the commit"
             )

@@ -54,9 +54,9 @@ def url_of(sock: socket.socket) -> str:
 class HubServer(uvicorn.Server):
     """A uvicorn server that calls ``on_ready`` once it is listening."""
 
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None) -> None:
+    def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
-        self.on_ready = on_ready
+        self.on_ready: Callable[[], None] | None = None
         self.ready = threading.Event()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -73,7 +73,6 @@ def make_server(
     *,
     limits: Limits | None = None,
     access_log: bool = False,
-    on_ready: Callable[[], None] | None = None,
 ) -> HubServer:
     """A :class:`HubServer` for the local Hub app, quiet unless ``access_log``."""
     app = create_app(Path(data_dir), users, limits=limits)
@@ -90,7 +89,7 @@ def make_server(
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         logging.getLogger("uvicorn.access").addHandler(handler)
-    return HubServer(config, on_ready=on_ready)
+    return HubServer(config)
 
 
 @contextlib.contextmanager

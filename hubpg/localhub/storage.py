@@ -333,10 +333,9 @@ class Store:
         """Where the content with this sha256 is (or would be) stored."""
         return self.objects / sha256[:2] / sha256
 
-    def has_blob(self, sha256: str, size: int | None = None) -> bool:
-        """True when the content is stored (and has ``size`` bytes, if given)."""
-        stored = self.blob_size(sha256)
-        return stored is not None and size in (None, stored)
+    def has_blob(self, sha256: str, size: int) -> bool:
+        """True when the content is stored with ``size`` bytes."""
+        return self.blob_size(sha256) == size
 
     def blob_size(self, sha256: str) -> int | None:
         """Size of a stored blob, or None when it is not stored."""
@@ -481,8 +480,8 @@ class Store:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
 
-    def has_lfs(self, repo_id: str, sha256: str, size: int | None = None) -> bool:
-        """True when the LFS object was uploaded to this repo and is stored."""
+    def has_lfs(self, repo_id: str, sha256: str, size: int) -> bool:
+        """True when the LFS object was uploaded to this repo and is stored with ``size`` bytes."""
         marker = self._repo_dir(repo_id) / "lfs" / sha256
         return marker.exists() and self.has_blob(sha256, size)
 

@@ -87,10 +87,10 @@ class RunningHub:
                     stream.close()
 
 
-def wait_until_accepting(url: str, timeout: float = START_TIMEOUT_S) -> None:
+def wait_until_accepting(url: str) -> None:
     """Block until a TCP connection to ``url``'s host and port succeeds."""
     host, _, port = url.split("://", 1)[1].rstrip("/").rpartition(":")
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
             with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
@@ -153,7 +153,8 @@ def _start_process(data_dir: Path, users: dict[str, str]) -> RunningHub:
     for drain in hub._drains:
         drain.start()
     deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
+    line = ""
+    while not line.startswith(READY_PREFIX):
         try:
             line = lines.get(timeout=0.05)
         except queue.Empty:
@@ -161,10 +162,7 @@ def _start_process(data_dir: Path, users: dict[str, str]) -> RunningHub:
                 hub.stop()
                 time.sleep(0.05)
                 raise RuntimeError(f"local Hub process did not start:\n{hub.stderr}") from None
-            continue
-        if line.startswith(READY_PREFIX):
-            hub.url = line[len(READY_PREFIX) :].split(" ", 1)[0]
-            break
+    hub.url = line[len(READY_PREFIX) :].split(" ", 1)[0]
     wait_until_accepting(hub.url)
     return hub
 

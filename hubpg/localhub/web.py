@@ -80,11 +80,10 @@ def paginated(
     if not raw.isdigit() or len(raw) > 12:
         raise bad_request(f"Invalid cursor '{raw[:40]}': it must be a non-negative integer")
     start = int(raw)
-    page = items[start : start + size]
     extra = dict(headers or {})
     if start + size < len(items):
         extra["Link"] = f'<{request.url.include_query_params(cursor=start + size)}>; rel="next"'
-    return HubJSONResponse(page, headers=extra)
+    return HubJSONResponse(items[start : start + size], headers=extra)
 
 
 def header_safe(text: str, limit: int = 500) -> str:
@@ -125,9 +124,8 @@ def revision_not_found(revision: str) -> ApiError:
     return ApiError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
 
 
-def entry_not_found(message: str, commit_id: str | None = None) -> ApiError:
-    headers = {"X-Repo-Commit": commit_id} if commit_id else None
-    return ApiError(404, message, "EntryNotFound", headers)
+def entry_not_found(message: str, commit_id: str) -> ApiError:
+    return ApiError(404, message, "EntryNotFound", {"X-Repo-Commit": commit_id})
 
 
 def hub(request: Request) -> HubState:
