@@ -1,20 +1,10 @@
 """hubpg: REINFORCE agents from training to a shared, verifiable model on the Hugging Face Hub.
 
 The Python API mirrors the ``hubpg`` command (keyword-only options named as in the CLI):
-
-- ``train(env_id_or_config, *, seed=None, out=None, **overrides)`` -> :class:`Trained`
-- ``evaluate(run_dir_or_policy_or_result, *, episodes=100, seed=0)`` -> :class:`Evaluated`
-- ``package(run_dir_or_result, *, repo_name=None, video=True)`` -> :class:`Packaged`
-- ``push(run_dir_or_result, *, repo="NAMESPACE/NAME")`` -> :class:`Pushed`
-- ``push_to_hub(repo_id, model, hyperparameters, eval_env, video_fps=30)`` -> :class:`Pushed`:
-  the Deep RL course's function for a module you trained yourself, safely (no pickle);
-  ``package(model, env_id=...)`` takes such a module too
-- ``load_and_eval(repo, *, episodes=100)`` -> :class:`Verified`
-- ``leaderboard(env_id, *, verify=False)`` -> :class:`Leaderboard`
-- ``load(repo)`` -> ``(Policy, PolicyConfig)``, without unpickling anything
-- ``convert(source, *, out)`` -> :class:`Converted` (a course checkpoint, read weights-only)
-
-Example::
+``train``, ``evaluate``, ``package``, ``push``, ``load_and_eval``, ``leaderboard`` and
+``convert`` return result objects (:class:`Trained`, :class:`Evaluated`, ...); ``load(repo)``
+gives ``(Policy, PolicyConfig)`` without unpickling anything; ``push_to_hub`` is the Deep RL
+course's function for a module you trained yourself, done safely (no pickle). Example::
 
     import hubpg
     run = hubpg.train("CartPole-v1", seed=1)        # 500.00 +/- 0.00
@@ -22,8 +12,8 @@ Example::
     hubpg.push(pkg, repo="alice/Reinforce-CartPole-v1")
     hubpg.load_and_eval("alice/Reinforce-CartPole-v1")
 
-``import hubpg`` registers ``Pixelcopter-PLE-v0`` with Gymnasium. The heavy
-parts (torch, huggingface_hub) are imported only when used.
+``import hubpg`` registers ``Pixelcopter-PLE-v0`` with Gymnasium; torch and huggingface_hub
+are imported only when used.
 """
 
 from __future__ import annotations

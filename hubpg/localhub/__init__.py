@@ -1,14 +1,8 @@
-"""A Hugging Face Hub-compatible server on loopback, for offline use and tests.
+"""A Hugging Face Hub-compatible server on loopback, for offline use and tests (the real
+``huggingface_hub`` client talks to it with Xet disabled; see ``docs/hub-api.md``).
 
-The real ``huggingface_hub`` client talks to it over HTTP (with Xet disabled):
-see ``docs/hub-api.md`` for the endpoints and their pitfalls.
-
-- :func:`create_app` builds the ASGI app (starlette),
-- :func:`serve` runs it with uvicorn until Ctrl-C / SIGTERM,
-- :func:`parse_user_spec` parses the ``NAME:TOKEN`` user option,
-- :func:`running_hub` (in :mod:`hubpg.localhub.testing`) runs one for a test.
-
-Imports are lazy so that ``import hubpg.localhub`` stays cheap.
+:func:`create_app` builds the ASGI app, :func:`serve` runs it until Ctrl-C / SIGTERM,
+:func:`running_hub` runs one for a test. Imports are lazy, so importing this is cheap.
 """
 
 from __future__ import annotations

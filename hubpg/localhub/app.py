@@ -14,7 +14,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hubpg.localhub import commitpage, pages, routes_files, routes_repos, routes_upload
-from hubpg.localhub.lfs import TicketBook
 from hubpg.localhub.storage import DamagedDataError, Store
 from hubpg.localhub.validation import name_problem
 from hubpg.localhub.web import ApiError, HubState, Limits, error_response
@@ -90,14 +89,11 @@ class ErrorMessageHeader:
             return
 
         async def send_with_header(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] >= 400:
+            status = message.get("status", 0)
+            if message["type"] == "http.response.start" and status >= 400:
                 headers = list(message.get("headers", []))
                 if not any(key.lower() == b"x-error-message" for key, _ in headers):
-                    reason = (
-                        HTTPStatus(message["status"]).phrase
-                        if message["status"] in _STATUSES
-                        else "Error"
-                    )
+                    reason = HTTPStatus(status).phrase if status in _STATUSES else "Error"
                     headers.append((b"x-error-message", reason.encode()))
                     message = {**message, "headers": headers}
             await send(message)
@@ -108,27 +104,16 @@ class ErrorMessageHeader:
 _STATUSES = {status.value for status in HTTPStatus}
 
 
-def create_app(
-    data_dir: Path,
-    users: dict[str, str],
-    *,
-    limits: Limits | None = None,
-) -> Starlette:
+def create_app(data_dir: Path, users: dict[str, str], *, limits: Limits | None = None) -> Starlette:
     """Build the Hub-compatible ASGI app storing its data under ``data_dir``.
 
-    ``users`` maps TOKEN -> NAME (the name ``whoami`` answers and the namespace
-    the token may write to). ``limits`` bounds request bodies (413 beyond).
-    """
+    ``users`` maps TOKEN -> NAME (the name ``whoami`` answers and the namespace the token
+    may write to); ``limits`` bounds what one request may ask."""
     for token, name in users.items():
         problem = name_problem(name)
         if problem is not None or not token:
             raise ValueError(f"invalid user {name!r}: {problem or 'empty token'}")
-    state = HubState(
-        store=Store(Path(data_dir)),
-        users=dict(users),
-        limits=limits or Limits(),
-        tickets=TicketBook(),
-    )
+    state = HubState(store=Store(Path(data_dir)), users=dict(users), limits=limits or Limits())
     app = Starlette(
         routes=_routes(),
         middleware=[Middleware(ErrorMessageHeader)],

@@ -1,11 +1,9 @@
 """A model card's Markdown as safe HTML: the one place cards are rendered and sanitised.
 
-markdown-it-py renders (CommonMark, tables, raw HTML allowed so that the card's
-``<video src="replay.mp4">`` survives), then nh3 sanitises the result: a card is
-user input, so ``<script>``, ``<style>``, event handlers, ``style`` attributes and
-any URL scheme other than http(s)/mailto never reach a page. Relative URLs
-(``replay.mp4``, ``./learning_curve.png``, ``config.json``) are rewritten to the
-repo's ``resolve`` URLs at the page's commit, so media load from that revision.
+markdown-it-py renders (raw HTML allowed, so the card's ``<video src="replay.mp4">``
+survives), then nh3 sanitises: ``<script>``, ``<style>``, event handlers, ``style``
+attributes and URL schemes other than http(s)/mailto never reach a page. Relative URLs
+are rewritten to the repo's ``resolve`` URLs at the page's commit.
 """
 
 from __future__ import annotations
@@ -77,23 +75,12 @@ def render_card_html(markdown: str, *, repo_id: str, commit_id: str) -> str:
         repo_id: ``namespace/name`` of the repo the card belongs to.
         commit_id: the full commit id whose files relative URLs point to.
     """
-    html = _MARKDOWN.render(markdown)
-    return sanitise_html(html, url_relative=relative_url_rewriter(repo_id, commit_id))
-
-
-def sanitise_html(html: str, *, url_relative: Callable[[str], str | None] | None = None) -> str:
-    """``html`` with everything but the allowed tags, attributes and URL schemes removed.
-
-    Args:
-        html: untrusted HTML.
-        url_relative: rewrites relative ``href``/``src`` URLs (None keeps them).
-    """
     return nh3.clean(
-        html,
+        _MARKDOWN.render(markdown),
         tags=set(TAGS),
         clean_content_tags=set(DROPPED),
         attributes=ATTRIBUTES,
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer nofollow",
-        url_relative=url_relative,
+        url_relative=relative_url_rewriter(repo_id, commit_id),
     )

@@ -1,9 +1,5 @@
-"""Model card metadata as the Hub serves it: the YAML front matter of README.md, and tags.
-
-The rule for what card data is acceptable is :mod:`hubpg.cardsafe` (shared with the
-client); this module applies it to stored README blobs, remembers the answer per
-blob (a listing parses each card once, not once per request), and reads tags.
-"""
+"""Model card metadata as the Hub serves it: README.md's YAML front matter (accepted by the
+rule of :mod:`hubpg.cardsafe`, remembered per blob), and tags."""
 
 from __future__ import annotations
 

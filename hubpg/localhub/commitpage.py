@@ -1,11 +1,6 @@
 """The local Hub's commit page, ``/{namespace}/{name}/commit/{revision}``: one commit's
-message, author and date, its parents, and the files it added, changed or deleted
-(against its first parent), each linked at that commit. The leaderboard links its rows
-here, as it links the Hub's own commit pages.
-
-Like every page it follows the API's visibility rules (a private repo is a 404 without
-its owner's token), autoescapes every string (commit messages, authors and paths are
-user input) and runs no script (:func:`hubpg.localhub.pages.render_page`).
+message, author, date and parents, and the files it added, changed or deleted against its
+first parent. Like every page it follows the API's visibility rules and autoescapes.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Large-file handling: which files go through Git LFS, and one-time upload tickets.
 
-The client's LFS ``PUT`` carries no ``Authorization`` header, so the batch
-endpoint hands out an upload URL with a random one-time ticket that names the
-repo, the object's sha256 and its size; the upload endpoint accepts exactly
-those bytes, once: the ticket is used up by the first upload that succeeds
-(a failed or interrupted attempt, which the client retries, leaves it valid).
+The client's LFS ``PUT`` carries no ``Authorization`` header, so the batch endpoint hands
+out an upload URL with a random ticket naming the repo, the object's sha256 and size; the
+first upload that succeeds uses it up (a failed attempt, which the client retries, does not).
 """
 
 from __future__ import annotations
@@ -26,22 +24,11 @@ LFS_SUFFIXES = frozenset(
 
 
 def upload_mode(path: str, size: int, sample: bytes) -> str:
-    """``"lfs"`` or ``"regular"`` for a file, decided like the Hub.
-
-    LFS for known binary extensions, for anything over 10 MB and for content
-    whose first bytes contain a NUL byte; regular (plain git) otherwise, which
-    covers README.md, JSON and other small text files.
-    """
-    if size == 0:
-        return "regular"
-    if size > REGULAR_MAX_BYTES:
-        return "lfs"
+    """``"lfs"`` or ``"regular"`` for a non-empty file, decided like the Hub: LFS for known
+    binary extensions, anything over 10 MB and a sample holding a NUL byte."""
     pure = PurePosixPath(path)
-    if pure.suffix.lower() in LFS_SUFFIXES or "tfevents" in pure.name:
-        return "lfs"
-    if b"\0" in sample:
-        return "lfs"
-    return "regular"
+    binary = pure.suffix.lower() in LFS_SUFFIXES or "tfevents" in pure.name or b"\0" in sample
+    return "lfs" if size != 0 and (size > REGULAR_MAX_BYTES or binary) else "regular"
 
 
 @dataclass(frozen=True)
@@ -55,12 +42,9 @@ class Ticket:
 
 
 class TicketBook:
-    """One-time upload tickets, kept in memory (a restarted server forgets them).
-
-    Tickets all live ``lifetime_s``, so the dict's insertion order is their expiry
-    order: issuing one drops the expired ones from the front (O(1) amortised), and
-    beyond ``max_tickets`` the oldest go first, so memory stays bounded.
-    """
+    """One-time upload tickets, kept in memory. They all live ``lifetime_s``, so insertion
+    order is expiry order: issuing one drops the expired (and, beyond ``max_tickets``, the
+    oldest) from the front."""
 
     def __init__(self, lifetime_s: float = 3600.0, max_tickets: int = 100_000) -> None:
         self.lifetime_s = lifetime_s
@@ -94,15 +78,13 @@ class TicketBook:
     def peek(self, secret: str) -> Ticket | None:
         """The ticket, if it is known and not expired (it stays valid)."""
         with self._lock:
-            ticket = self._tickets.get(secret)
-        if ticket is None or ticket.expires < time.monotonic():
-            return None
-        return ticket
+            return _unexpired(self._tickets.get(secret))
 
     def redeem(self, secret: str) -> Ticket | None:
         """Consume a ticket; None when it is unknown, used or expired."""
         with self._lock:
-            ticket = self._tickets.pop(secret, None)
-        if ticket is None or ticket.expires < time.monotonic():
-            return None
-        return ticket
+            return _unexpired(self._tickets.pop(secret, None))
+
+
+def _unexpired(ticket: Ticket | None) -> Ticket | None:
+    return ticket if ticket is not None and ticket.expires >= time.monotonic() else None

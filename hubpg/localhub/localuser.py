@@ -1,11 +1,6 @@
-"""The one local user of a ``hubpg hub serve`` started without ``--user``.
-
-A bare server must still be pushable to: it makes one account, named after the
-person running it (``$USER`` when that is a valid Hub name, else ``local``), with a
-fresh random token, and keeps both in ``DATA/local-user.json`` (mode 0600, written
-atomically) so the next start on the same data folder reuses them. The token is
-printed once, in the line that says how to push (:func:`push_hint`): the server's
-own freshly made local credential, never logged anywhere else.
+"""The one local user of a ``hubpg hub serve`` started without ``--user``: named after
+``$USER`` (else ``local``), with a fresh random token, both kept in ``DATA/local-user.json``
+(mode 0600) for the next start. The token is printed only in :func:`push_hint`'s line.
 """
 
 from __future__ import annotations

@@ -1,24 +1,13 @@
-"""HTML pages of the local Hub, for a person with a browser (the API routes are untouched).
-
-- ``/``: the public models, newest first, with a search box;
-- ``/{namespace}/{name}``: a model page: the card's metadata summarised, the card
-  rendered (:mod:`hubpg.localhub.cardhtml`), the files with sizes and download links,
-  the commit history;
-- ``/{namespace}/{name}/tree/{revision}``: the same page at another branch or commit;
-- ``/{namespace}/{name}/commit/{revision}``: one commit (:mod:`hubpg.localhub.commitpage`).
-
-Pages follow the API's visibility rules (:func:`hubpg.localhub.web.readable_repo`):
-a private repo is never listed and its page is a 404 without its owner's token,
-which a browser never sends. Pages are server-rendered with Jinja2 (autoescaped),
-need no network (inline CSS, allowed by its hash in a strict Content-Security-Policy
-that also forbids every script), and are served from the threadpool (sync handlers).
+"""HTML pages of the local Hub for a browser: ``/`` (the models, newest first, with a search
+box) and ``/{namespace}/{name}[/tree/{revision}]`` (a model: its card's metadata and rendered
+card, its files and history). They follow the API's visibility rules, are autoescaped Jinja2,
+and run no script (a strict Content-Security-Policy allows only the inline CSS, by hash).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,9 +36,8 @@ RESERVED_NAMESPACES = frozenset({"api", "lfs-upload"})
 MAX_LISTED = 1000
 MAX_HISTORY = 100
 MAX_SEARCH_CHARS = 200
-#: Cards whose Markdown is longer are not rendered (a download link is shown instead):
-#: hubpg's cards are ~3 kB, and a hostile 64 kB card already costs markdown-it-py + nh3
-#: a few seconds of one worker thread (1 MiB of ``<div>`` took 190 s), once per commit.
+#: Cards whose Markdown is longer are not rendered (a download link is shown instead): hubpg's
+#: cards are ~3 kB, and a hostile 64 kB card already costs a few seconds to render.
 MAX_RENDERED_CARD_BYTES = 64 * 1024
 
 
@@ -165,8 +153,7 @@ class Summary:
 
 
 def read_card_text(request: Request, commit: Commit) -> str | None:
-    """The commit's README.md as text (its first MiB); None when it has none or it is
-    unreadable.
+    """The commit's README.md as text (its first MiB); None when it has none or is unreadable.
 
     Args:
         request: the request (for the store).
@@ -181,29 +168,20 @@ def read_card_text(request: Request, commit: Commit) -> str | None:
         return None
 
 
-@dataclass(frozen=True)
-class CardFacts:
-    """What a card's metadata says: env ids, tags, library and the claimed score."""
-
-    env_ids: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    library: str | None = None
-    claim: str | None = None
-
-
-def card_facts(card: dict[str, Any] | None) -> CardFacts:
-    """The :class:`CardFacts` of a card's parsed metadata (empty ones for None): the env
+def summarise(request: Request, meta: RepoMeta, commit: Commit) -> Summary:
+    """The :class:`Summary` of ``meta`` at ``commit`` from its README.md's metadata: the env
     ids its model-index claims results on (sorted) and its claimed ``mean_reward`` as
-    ``MEAN +/- STD``, each empty when the model-index is missing or unreadable.
+    ``MEAN +/- STD`` are empty when the model-index is missing or unreadable.
 
     Args:
-        card: the card's parsed metadata.
+        request: the request (for the store and its card cache).
+        meta: the repo.
+        commit: the revision shown.
     """
-    if not card:
-        return CardFacts()
     from hubpg.cardmeta import card_env_ids
     from hubpg.claims import parse_claim
 
+    card = card_of(request, commit) or {}
     env_ids, claim = (), None
     if "model-index" in card:
         with contextlib.suppress(ValueError, TypeError):  # CardMetadataError is a ValueError
@@ -211,30 +189,15 @@ def card_facts(card: dict[str, Any] | None) -> CardFacts:
         with contextlib.suppress(ValueError, TypeError):
             claim = format_score(*parse_claim(card))
     library = card.get("library_name")
-    return CardFacts(
-        env_ids=env_ids,
-        tags=tuple(tags_from_card(card)),
-        library=library if isinstance(library, str) and library else None,
-        claim=claim,
-    )
-
-
-def summarise(request: Request, meta: RepoMeta, commit: Commit) -> Summary:
-    """The :class:`Summary` of ``meta`` at ``commit``, from what its README.md's metadata
-    says (parsed once per content by the server's card cache; the facts cost ~0.1 ms more).
-
-    Args:
-        request: the request (for the store and its card cache).
-        meta: the repo.
-        commit: the revision shown.
-    """
-    facts = card_facts(card_of(request, commit))
     return Summary(
         repo_id=meta.id,
         commit_id=commit.id,
         last_modified=commit.date,
         private=meta.private,
-        **dataclasses.asdict(facts),
+        env_ids=env_ids,
+        tags=tuple(tags_from_card(card)),
+        library=library if isinstance(library, str) and library else None,
+        claim=claim,
     )
 
 
@@ -337,11 +300,7 @@ def index(request: Request) -> Response:
     except ApiError as exc:
         return error_page(exc)
     return render_page(
-        "index.html",
-        title="Models",
-        rows=rows[:MAX_LISTED],
-        total=len(rows),
-        search=search,
+        "index.html", title="Models", rows=rows[:MAX_LISTED], total=len(rows), search=search
     )
 
 
@@ -354,8 +313,7 @@ def model_page(request: Request) -> Response:
         history = hub(request).store.history(meta, commit.id)
     except ApiError as exc:
         return error_page(exc)
-    text = read_card_text(request, commit)
-    card_html, card_too_large = card_view(meta.id, commit, text)
+    card_html, card_too_large = card_view(meta.id, commit, read_card_text(request, commit))
     return render_page(
         "model.html",
         title=meta.id,

@@ -28,12 +28,11 @@ def resolve_file(request: Request) -> Response:
     entry = commit.files.get(path)
     if entry is None:
         raise entry_not_found(f"Entry not found: {path}", commit.id)
+    cache = "private, max-age=0, must-revalidate" if meta.private else "public, max-age=0"
     headers = {
         "X-Repo-Commit": commit.id,
         "ETag": f'"{entry.sha256 if entry.lfs else entry.oid}"',
-        "Cache-Control": "private, max-age=0, must-revalidate"
-        if meta.private
-        else "public, max-age=0",
+        "Cache-Control": cache,
     }
     if entry.lfs:
         headers["X-Linked-Etag"] = f'"{entry.sha256}"'

@@ -34,7 +34,7 @@ from hubpg.localhub.web import (
     current_user,
     entry_not_found,
     hub,
-    json_in_thread,
+    json_body,
     json_object,
     paginated,
     parse_json,
@@ -113,10 +113,9 @@ def repo_summary(
         "likes": 0,
         "tags": tags_from_card(card_data),
     }
-    if card_data and isinstance(card_data.get("library_name"), str):
-        info["library_name"] = card_data["library_name"]
-    if card_data and isinstance(card_data.get("pipeline_tag"), str):
-        info["pipeline_tag"] = card_data["pipeline_tag"]
+    for key in ("library_name", "pipeline_tag"):
+        if card_data and isinstance(card_data.get(key), str):
+            info[key] = card_data[key]
     if card:
         info["cardData"] = card_data
         if card_data and "model-index" in card_data:
@@ -150,17 +149,12 @@ def whoami(request: Request) -> Response:
     )
 
 
-def _check_model_type(payload: dict[str, Any]) -> None:
-    repo_type = payload.get("type")
-    if repo_type not in (None, "model"):
-        raise bad_request(f"This local Hub only hosts model repos, not '{repo_type}' repos")
-
-
 def _repo_request(request: Request) -> tuple[str, dict[str, Any], str, str]:
     """The caller and the ``{name, organization, type?}`` body of a create/delete call."""
     user = require_user(request)
-    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
-    _check_model_type(payload)
+    payload = json_body(request)
+    if payload.get("type") not in (None, "model"):
+        raise bad_request(f"This local Hub only hosts model repos, not '{payload['type']}' repos")
     name = payload.get("name")
     namespace = payload.get("organization") or user
     if not isinstance(name, str) or not isinstance(namespace, str):
@@ -202,7 +196,7 @@ def delete_repo(request: Request) -> Response:
 def repo_settings(request: Request) -> Response:
     """``PUT /api/models/{ns}/{name}/settings`` with ``{visibility?, private?, gated?}``."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
-    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
+    payload = json_body(request)
     private = meta.private
     if "visibility" in payload:
         if payload["visibility"] not in ("public", "private", "protected"):
@@ -221,8 +215,7 @@ def create_branch(request: Request) -> Response:
     exists)."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     branch = request.path_params["branch"]
-    limit = hub(request).limits.max_json_bytes
-    payload = json_object(json_in_thread(request, limit, allow_empty=True))
+    payload = json_body(request, allow_empty=True)
     if not _BRANCH_NAME.fullmatch(branch) or _FULL_SHA.fullmatch(branch):
         raise bad_request(f"Invalid branch name '{branch}'")
     start = payload.get("startingPoint")
@@ -262,14 +255,10 @@ def list_models(request: Request) -> Response:
         raise bad_request("'limit' must be an integer") from exc
     results = []
     for meta in store.list_repos():
-        if not can_see(meta, user):
-            continue
-        if author and meta.namespace != author:
-            continue
-        if search and search not in meta.id.lower():
-            continue
         head = meta.branches.get("main")
-        if head is None:
+        if not can_see(meta, user) or (author and meta.namespace != author) or head is None:
+            continue
+        if search not in meta.id.lower():
             continue
         try:
             commit = store.get_commit(meta.id, head)
@@ -291,8 +280,7 @@ def list_models(request: Request) -> Response:
 
 def folder_oids(files: dict[str, FileEntry]) -> dict[str, str]:
     """The oid of every folder of a commit ("" is the root), computed bottom-up like git
-    trees: a folder's oid hashes its direct children's names and oids. One pass, linear
-    in the files and folders.
+    trees: a folder's oid hashes its direct children's names and oids.
 
     Args:
         files: the commit's path -> entry map.
@@ -400,19 +388,17 @@ def list_commits(request: Request) -> Response:
     """``GET /api/models/{ns}/{name}/commits/{rev}``: the history, newest first."""
     meta, _ = readable_repo(request, request.path_params["ns"], request.path_params["name"])
     commit = resolve_commit(request, meta, request.path_params["rev"])
-    items = []
-    for c in hub(request).store.history(meta, commit.id):
-        message = c.title + (f"\n\n{c.message}" if c.message else "")
-        items.append(
-            {
-                "id": c.id,
-                "title": c.title,
-                "message": message,
-                "authors": [{"user": c.author}],
-                "date": c.date,
-                "parents": list(c.parents),
-            }
-        )
+    items = [
+        {
+            "id": c.id,
+            "title": c.title,
+            "message": c.title + (f"\n\n{c.message}" if c.message else ""),
+            "authors": [{"user": c.author}],
+            "date": c.date,
+            "parents": list(c.parents),
+        }
+        for c in hub(request).store.history(meta, commit.id)
+    ]
     return paginated(request, items)
 
 
@@ -428,20 +414,17 @@ def list_refs(request: Request) -> Response:
 
 def validate_yaml(request: Request) -> Response:
     """``POST /api/validate-yaml`` with ``{content, repoType}``: errors and warnings as JSON."""
-    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
+    payload = json_body(request)
     content = payload.get("content")
     if not isinstance(content, str):
         raise bad_request("'content' must be a string")
     try:
         card = card_data_from_readme(content)
     except CardDataError as exc:
-        error = {"message": str(exc)}
         return HubJSONResponse(
-            {"errors": [error], "warnings": []},
+            {"errors": [{"message": str(exc)}], "warnings": []},
             status_code=400,
             headers={"X-Error-Message": "Invalid metadata in README.md"},
         )
-    warnings = []
-    if card is None:
-        warnings.append({"message": "empty or missing yaml metadata in repo card"})
+    warnings = [{"message": "empty or missing yaml metadata in repo card"}] if card is None else []
     return HubJSONResponse({"errors": [], "warnings": warnings})

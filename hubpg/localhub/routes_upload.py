@@ -40,7 +40,7 @@ from hubpg.localhub.web import (
     body_in_thread,
     entry_not_found,
     hub,
-    json_in_thread,
+    json_body,
     json_object,
     parse_json,
     readable_repo,
@@ -54,14 +54,14 @@ from hubpg.runfolder import CARD_NAME
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
 
 
-def checked_path(path: Any, what: str = "path") -> str:
+def checked_path(path: Any) -> str:
     """A repo file path from a request, or a 400 when it is unsafe."""
     if not isinstance(path, str):
-        raise bad_request(f"'{what}' must be a string")
+        raise bad_request("'path' must be a string")
     problem = path_problem(path)
     if problem is not None:
         shown = path if len(path) <= 120 else path[:100] + "..."
-        raise bad_request(f"Invalid {what} '{shown}': {problem}")
+        raise bad_request(f"Invalid path '{shown}': {problem}")
     return path
 
 
@@ -70,15 +70,14 @@ def preupload(request: Request) -> Response:
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     if request.query_params.get("create_pr"):
         raise bad_request("Pull requests are not supported by this local Hub")
-    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
+    payload = json_body(request)
     commit = resolve_commit(request, meta, request.path_params["rev"])
     files = payload.get("files")
     if not isinstance(files, list):
         raise bad_request("'files' must be a list")
-    if len(files) > hub(request).limits.max_paths:
-        raise bad_request(
-            f"Too many files in one request: the limit is {hub(request).limits.max_paths}"
-        )
+    limit = hub(request).limits.max_paths
+    if len(files) > limit:
+        raise bad_request(f"Too many files in one request: the limit is {limit}")
     answers = []
     for item in files:
         item = json_object(item, "'files' item")
@@ -111,17 +110,17 @@ def lfs_batch(request: Request) -> Response:
     """``POST /{ns}/{name}.git/info/lfs/objects/batch`` (Git LFS batch API, uploads only)."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
     state = hub(request)
-    payload = json_object(json_in_thread(request, state.limits.max_json_bytes))
+    payload = json_body(request)
     if payload.get("operation") != "upload":
         raise bad_request("Only the 'upload' operation is supported; download files with /resolve/")
     if payload.get("hash_algo", "sha256") != "sha256":
         raise bad_request("Only the sha256 hash algorithm is supported")
-    objects = payload.get("objects")
+    objects, limits = payload.get("objects"), state.limits
     if not isinstance(objects, list):
         raise bad_request("'objects' must be a list")
-    if len(objects) > state.limits.max_batch_objects:
+    if len(objects) > limits.max_batch_objects:
         raise bad_request(
-            f"Too many objects in one LFS batch: the limit is {state.limits.max_batch_objects}"
+            f"Too many objects in one LFS batch: the limit is {limits.max_batch_objects}"
         )
     base = base_url(request)
     verify_href = f"{base}/{meta.id}.git/info/lfs/objects/verify"
@@ -131,8 +130,8 @@ def lfs_batch(request: Request) -> Response:
         oid, size = obj.get("oid"), obj.get("size")
         if not is_hex(oid, 64) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
             answers.append(_object_error(oid, size, 422, "Invalid oid or size"))
-        elif size > state.limits.max_lfs_bytes:
-            message = f"Object too large: the limit is {state.limits.max_lfs_bytes} bytes"
+        elif size > limits.max_lfs_bytes:
+            message = f"Object too large: the limit is {limits.max_lfs_bytes} bytes"
             answers.append(_object_error(oid, size, 413, message))
         elif state.store.has_lfs(meta.id, oid, size):
             answers.append({"oid": oid, "size": size, "authenticated": True})
@@ -163,20 +162,16 @@ def _store_upload(state: HubState, ticket: Ticket, tmp_path: Path) -> bool:
     repo; True when the temp file was adopted (False: the blob was already stored)."""
     if state.store.get_repo(ticket.repo_id) is None:
         raise repo_not_found(ticket.repo_id)
-    kept = False
-    if not state.store.has_blob(ticket.oid, ticket.size):
+    kept = not state.store.has_blob(ticket.oid, ticket.size)
+    if kept:
         state.store.adopt_blob(tmp_path, ticket.oid)
-        kept = True
     state.store.mark_lfs(ticket.repo_id, ticket.oid)
     return kept
 
 
 async def lfs_upload(request: Request) -> Response:
-    """``PUT /lfs-upload/{ticket}``: store the bytes only if their size and sha256 match the ticket.
-
-    The bytes stream to a temp file while being hashed; only verified content
-    is moved into the object store, so an interrupted upload leaves nothing.
-    """
+    """``PUT /lfs-upload/{ticket}``: store the bytes only if their size and sha256 match the
+    ticket; they stream to a temp file, moved into the object store only once verified."""
     state = hub(request)
     secret = request.path_params["ticket"]
     ticket = state.tickets.peek(secret)
@@ -221,7 +216,7 @@ async def lfs_upload(request: Request) -> Response:
 def lfs_verify(request: Request) -> Response:
     """``POST /{ns}/{name}.git/info/lfs/objects/verify`` with ``{oid, size}``."""
     meta, _ = writable_repo(request, request.path_params["ns"], request.path_params["name"])
-    payload = json_object(json_in_thread(request, hub(request).limits.max_json_bytes))
+    payload = json_body(request)
     oid, size = payload.get("oid"), payload.get("size")
     if not is_hex(oid, 64) or not isinstance(size, int):
         raise bad_request("Invalid oid or size")
@@ -231,19 +226,19 @@ def lfs_verify(request: Request) -> Response:
 
 
 def parse_ndjson(
-    body: bytes, *, max_lines: int | None = None
+    body: bytes, *, max_lines: int
 ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """Split a commit payload into its header value and its ``(key, value)`` operations.
 
     Args:
         body: the NDJSON payload.
-        max_lines: most operations accepted (400 beyond), None for no limit.
+        max_lines: most operations accepted (400 beyond).
     """
     lines = []
     for number, raw in enumerate(body.splitlines(), start=1):
         if not raw.strip():
             continue
-        if max_lines is not None and len(lines) > max_lines:
+        if len(lines) > max_lines:
             raise bad_request(
                 f"Too many operations in one commit: the limit is {max_lines}; split the commit"
             )
@@ -255,11 +250,9 @@ def parse_ndjson(
         lines.append((item["key"], item["value"]))
     if not lines or lines[0][0] != "header":
         raise bad_request("The commit payload must start with a 'header' line")
-    header = lines[0][1]
-    operations = lines[1:]
-    if any(key == "header" for key, _ in operations):
+    if any(key == "header" for key, _ in lines[1:]):
         raise bad_request("The commit payload must have exactly one 'header' line")
-    return header, operations
+    return lines[0][1], lines[1:]
 
 
 def build_operations(
@@ -329,11 +322,11 @@ def _commit_header(header: dict[str, Any]) -> tuple[str, str, str | None]:
 
 def _check_card(request: Request, operations: list[Operation]) -> None:
     """400 when the commit adds a README.md whose metadata :mod:`hubpg.cardsafe` refuses."""
-    added = [op for op in operations if isinstance(op, AddFile) and op.path == CARD_NAME]
+    added = [op.entry for op in operations if isinstance(op, AddFile) and op.path == CARD_NAME]
     if not added:
         return
     try:
-        text = read_card_head(hub(request).store.blob_path(added[-1].entry.sha256))
+        text = read_card_head(hub(request).store.blob_path(added[-1].sha256))
     except OSError as exc:
         raise bad_request(f"Cannot read the README.md of this commit: {exc}") from exc
     problem = card_problem(text)

@@ -54,9 +54,9 @@ def url_of(sock: socket.socket) -> str:
 class HubServer(uvicorn.Server):
     """A uvicorn server that calls ``on_ready`` once it is listening."""
 
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None) -> None:
+    def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
-        self.on_ready = on_ready
+        self.on_ready: Callable[[], None] | None = None
         self.ready = threading.Event()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -73,7 +73,6 @@ def make_server(
     *,
     limits: Limits | None = None,
     access_log: bool = False,
-    on_ready: Callable[[], None] | None = None,
 ) -> HubServer:
     """A :class:`HubServer` for the local Hub app, quiet unless ``access_log``."""
     app = create_app(Path(data_dir), users, limits=limits)
@@ -90,7 +89,7 @@ def make_server(
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         logging.getLogger("uvicorn.access").addHandler(handler)
-    return HubServer(config, on_ready=on_ready)
+    return HubServer(config)
 
 
 @contextlib.contextmanager
@@ -120,12 +119,10 @@ def serve(
     """Serve the local Hub until SIGINT/SIGTERM (Ctrl-C), then return.
 
     ``users`` maps TOKEN -> NAME; with none, the data folder's local user
-    (:func:`hubpg.localhub.localuser.local_user`, made on first start) is the one
-    account. Once listening, prints ``Local Hub serving on http://HOST:PORT (data:
-    DIR)`` to stdout (then, for the local user, the line that says how to push with
-    its token), and writes the URL to ``ready_file`` when given. Raises
-    :class:`hubpg.errors.ConfigError` when the address cannot be bound, the data
-    folder cannot be used or a user is invalid.
+    (:func:`hubpg.localhub.localuser.local_user`) is the one account. Once listening, prints
+    ``Local Hub serving on http://HOST:PORT (data: DIR)`` (then, for the local user, how to
+    push) and writes the URL to ``ready_file`` when given. Raises
+    :class:`hubpg.errors.ConfigError` when the address, the data folder or a user is unusable.
     """
     data = Path(data_dir).resolve()
     local = None
@@ -133,7 +130,7 @@ def serve(
         local = local_user(data)
         users = {local[1]: local[0]}
     try:
-        server = make_server(data, users or {}, limits=limits, access_log=access_log)
+        server = make_server(data, users, limits=limits, access_log=access_log)
     except OSError as exc:
         raise ConfigError(
             f"cannot use {data} as the data folder: {exc}. Pass another --data"

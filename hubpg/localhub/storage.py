@@ -8,24 +8,17 @@ Layout under the data folder::
     repos/<ns>/<name>/lfs/<sha256>   marks an LFS object as uploaded to this repo
     tmp/                             partial uploads and files being written
 
-Every file is written to ``tmp/`` (or next to its target), fsynced and moved into
-place with :func:`os.replace`, and its folder fsynced, so a reader sees a whole
-file or none and what was answered survives power loss. A commit is
-visible only once ``repo.json`` names it: a crash before that leaves the repo
-as it was (an orphan commit file or blob is harmless). Writers hold a thread
-lock and an ``fcntl`` lock on ``.lock``, so one server process, or several
-sharing a folder, never interleave two commits.
-
-A repo whose ``repo.json`` is empty or unreadable (what a power loss on a disk
-that lies about fsync can leave) is moved, whole, to ``damaged/`` with a warning
-in the log: it is missing from then on, and creating it again starts afresh
-without touching the old history.
+Every file is written whole, fsynced and renamed into place (its folder fsynced too). A
+commit is visible only once ``repo.json`` names it, so a crash leaves the repo as it was.
+Writers hold a thread lock and an ``fcntl`` lock on ``.lock``. A repo whose ``repo.json``
+is empty or unreadable is moved, whole, to ``damaged/`` with a warning in the log.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -116,7 +109,7 @@ class FileEntry:
         return len(lfs_pointer(self.sha256, self.size))
 
     def to_json(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "size": self.size, "oid": self.oid, "lfs": self.lfs}
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FileEntry:
@@ -161,25 +154,14 @@ class RepoMeta:
         return self.id.split("/", 1)[0]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "owner": self.owner,
-            "private": self.private,
-            "createdAt": self.created_at,
-            "branches": self.branches,
-            "commits": self.commits,
-        }
+        data = dataclasses.asdict(self)
+        data["createdAt"] = data.pop("created_at")
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RepoMeta:
-        return cls(
-            id=data["id"],
-            owner=data["owner"],
-            private=bool(data["private"]),
-            created_at=data["createdAt"],
-            branches=dict(data["branches"]),
-            commits=list(data["commits"]),
-        )
+        fields = (data["id"], data["owner"], bool(data["private"]), data["createdAt"])
+        return cls(*fields, dict(data["branches"]), list(data["commits"]))
 
 
 @dataclass(frozen=True)
@@ -213,12 +195,7 @@ def _folder_count(paths: list[str]) -> int:
     previous: list[str] = []
     for path in paths:
         folders = path.split("/")[:-1]
-        common = 0
-        for mine, theirs in zip(folders[: len(previous)], previous[: len(folders)], strict=True):
-            if mine != theirs:
-                break
-            common += 1
-        count += len(folders) - common
+        count += len(folders) - len(os.path.commonprefix([folders, previous]))
         previous = folders
     return count
 
@@ -251,12 +228,11 @@ def apply_operations(
     max_files: int | None = None,
     max_folders: int | None = None,
 ) -> dict[str, FileEntry]:
-    """Return a new path -> entry map with ``operations`` applied in order.
+    """Return a new path -> entry map with ``operations`` applied in order, in O(n log n).
 
-    Raises :class:`EntryMissingError` when a deleted file or folder does not
-    exist and :class:`InvalidOperationError` when a file would sit where a
-    folder is (or the reverse), or the result has more than ``max_files`` files
-    or ``max_folders`` folders. The cost is O(n log n) in the files and operations.
+    Raises :class:`EntryMissingError` when a deleted file or folder does not exist and
+    :class:`InvalidOperationError` when a path would be both a file and a folder, or the
+    result has more than ``max_files`` files or ``max_folders`` folders.
 
     Args:
         files: the parent commit's files.
@@ -297,8 +273,7 @@ def apply_operations(
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` durably: a temp file beside it, fsynced, renamed, and the
-    folder fsynced (:func:`hubpg.runfolder.atomic_write_bytes`)."""
+    """Write ``data`` to ``path`` durably (its folder made and fsynced after the rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data, sync_dir=True)
 
@@ -358,13 +333,9 @@ class Store:
         """Where the content with this sha256 is (or would be) stored."""
         return self.objects / sha256[:2] / sha256
 
-    def has_blob(self, sha256: str, size: int | None = None) -> bool:
-        """True when the content is stored (and has ``size`` bytes, if given)."""
-        try:
-            st = self.blob_path(sha256).stat()
-        except OSError:
-            return False
-        return size is None or st.st_size == size
+    def has_blob(self, sha256: str, size: int) -> bool:
+        """True when the content is stored with ``size`` bytes."""
+        return self.blob_size(sha256) == size
 
     def blob_size(self, sha256: str) -> int | None:
         """Size of a stored blob, or None when it is not stored."""
@@ -386,8 +357,7 @@ class Store:
         return fd, Path(tmp)
 
     def adopt_blob(self, tmp_path: Path, sha256: str) -> None:
-        """Move a fully written and verified temp file into the object store, durably
-        (the file and its new folder entry are fsynced)."""
+        """Move a fully written and verified temp file into the object store, durably."""
         target = self.blob_path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp_path, "rb") as handle:
@@ -399,6 +369,13 @@ class Store:
     def _repo_dir(self, repo_id: str) -> Path:
         namespace, name = repo_id.split("/", 1)
         return self.repos / namespace / name
+
+    def _save(self, meta: RepoMeta, commit: Commit | None = None) -> None:
+        """Write ``commit`` (if any), then the ``repo.json`` that makes it visible."""
+        repo_dir = self._repo_dir(meta.id)
+        if commit is not None:
+            _write_json(repo_dir / "commits" / f"{commit.id}.json", commit.to_json())
+        _write_json(repo_dir / "repo.json", meta.to_json())
 
     def _read_meta(self, repo_dir: Path) -> tuple[RepoMeta | None, str | None]:
         """``(meta, None)``, ``(None, None)`` when there is no ``repo.json``, or
@@ -444,8 +421,7 @@ class Store:
         return meta
 
     def get_repo(self, repo_id: str) -> RepoMeta | None:
-        """The repo's metadata, or None when it does not exist (a damaged one is set
-        aside, see the module docstring)."""
+        """The repo's metadata, or None when it does not exist (a damaged one is set aside)."""
         return self._load_repo(self._repo_dir(repo_id))
 
     def require_repo(self, repo_id: str) -> RepoMeta:
@@ -457,12 +433,8 @@ class Store:
 
     def list_repos(self) -> list[RepoMeta]:
         """Every repo, sorted by id."""
-        metas = []
-        for repo_json in sorted(self.repos.glob("*/*/repo.json")):
-            meta = self._load_repo(repo_json.parent)
-            if meta is not None:
-                metas.append(meta)
-        return metas
+        metas = (self._load_repo(path.parent) for path in sorted(self.repos.glob("*/*/repo.json")))
+        return [meta for meta in metas if meta is not None]
 
     def create_repo(self, repo_id: str, owner: str, private: bool) -> RepoMeta:
         """Create a repo with an initial commit holding ``.gitattributes``, like the Hub."""
@@ -477,17 +449,10 @@ class Store:
             now = utc_now()
             data = DEFAULT_GITATTRIBUTES.encode()
             self.put_blob(data)
-            commit = self._new_commit(
-                parents=(),
-                title="initial commit",
-                message="",
-                author=owner,
-                date=now,
-                files={".gitattributes": FileEntry.regular(data)},
-            )
-            _write_json(repo_dir / "commits" / f"{commit.id}.json", commit.to_json())
+            files = {".gitattributes": FileEntry.regular(data)}
+            commit = self._new_commit((), "initial commit", "", owner, now, files)
             meta = RepoMeta(repo_id, owner, private, now, {DEFAULT_BRANCH: commit.id}, [commit.id])
-            _write_json(repo_dir / "repo.json", meta.to_json())
+            self._save(meta, commit)
             fsync_dir(repo_dir.parent)
             fsync_dir(self.repos)
             return meta
@@ -505,7 +470,7 @@ class Store:
         with self.locked():
             meta = self.require_repo(repo_id)
             meta.private = private
-            _write_json(self._repo_dir(repo_id) / "repo.json", meta.to_json())
+            self._save(meta)
             return meta
 
     # -- LFS objects per repo ----------------------------------------------------
@@ -515,8 +480,8 @@ class Store:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
 
-    def has_lfs(self, repo_id: str, sha256: str, size: int | None = None) -> bool:
-        """True when the LFS object was uploaded to this repo and is stored."""
+    def has_lfs(self, repo_id: str, sha256: str, size: int) -> bool:
+        """True when the LFS object was uploaded to this repo and is stored with ``size`` bytes."""
         marker = self._repo_dir(repo_id) / "lfs" / sha256
         return marker.exists() and self.has_blob(sha256, size)
 
@@ -546,18 +511,14 @@ class Store:
 
     def history(self, meta: RepoMeta, commit_id: str) -> list[Commit]:
         """The commit and its ancestors, newest first."""
-        result = []
-        seen: set[str] = set()
+        found: dict[str, Commit] = {}  # in the order first reached, breadth first
         todo = [commit_id]
         while todo:
             current = todo.pop(0)
-            if current in seen:
-                continue
-            seen.add(current)
-            commit = self.get_commit(meta.id, current)
-            result.append(commit)
-            todo.extend(commit.parents)
-        return result
+            if current not in found:
+                found[current] = self.get_commit(meta.id, current)
+                todo.extend(found[current].parents)
+        return list(found.values())
 
     def _new_commit(
         self,
@@ -583,7 +544,7 @@ class Store:
                 raise BranchExistsError(branch)
             commit_id = self.resolve(meta, starting_point or "main")
             meta.branches[branch] = commit_id
-            _write_json(self._repo_dir(repo_id) / "repo.json", meta.to_json())
+            self._save(meta)
             return commit_id
 
     def commit(
@@ -599,13 +560,10 @@ class Store:
         max_files: int | None = None,
         max_folders: int | None = None,
     ) -> Commit:
-        """Apply ``operations`` on top of ``branch`` as one new commit, atomically.
-
-        ``parent_commit`` (a full id or a prefix) must be the branch's head, or
-        :class:`ParentMismatchError` is raised. The blobs the operations refer to
-        must already be stored. ``max_files`` and ``max_folders`` bound the result
-        (see :func:`apply_operations`).
-        """
+        """Apply ``operations`` (whose blobs must be stored) on top of ``branch`` as one new
+        commit, atomically. ``parent_commit`` (a full id or a prefix) must be the branch's
+        head, or :class:`ParentMismatchError` is raised; ``max_files`` and ``max_folders``
+        bound the result (see :func:`apply_operations`)."""
         with self.locked():
             meta = self.require_repo(repo_id)
             if branch not in meta.branches:
@@ -623,9 +581,7 @@ class Store:
                 if not self.has_blob(entry.sha256, entry.size):
                     raise InvalidOperationError(f"the content of '{path}' is not stored")
             commit = self._new_commit((head,), title, message, author, utc_now(), files)
-            repo_dir = self._repo_dir(repo_id)
-            _write_json(repo_dir / "commits" / f"{commit.id}.json", commit.to_json())
             meta.branches[branch] = commit.id
             meta.commits.append(commit.id)
-            _write_json(repo_dir / "repo.json", meta.to_json())
+            self._save(meta, commit)
             return commit

@@ -1,12 +1,8 @@
 """Run a local Hub for a test: ``with running_hub(tmp_path) as hub: HfApi(endpoint=hub.url, ...)``.
 
-Thread mode (default) serves from a background thread of the test process and
-starts in milliseconds; subprocess mode runs ``python -m hubpg.localhub`` so a
-test can kill it (``hub.process.kill()``) and restart another on the same data.
-Both wait until the server accepts connections before yielding.
-
-The client must have Xet disabled (``HF_HUB_DISABLE_XET=1`` before importing
-``huggingface_hub``, or ``huggingface_hub.constants.HF_HUB_DISABLE_XET = True``).
+Thread mode (default) serves from a background thread; subprocess mode runs ``python -m
+hubpg.localhub``, so a test can kill it and restart another on the same data. The client
+must have Xet disabled (``HF_HUB_DISABLE_XET=1`` before importing ``huggingface_hub``).
 """
 
 from __future__ import annotations
@@ -48,8 +44,8 @@ class RunningHub:
     _thread: threading.Thread | None = field(default=None, repr=False)
     _server: object | None = field(default=None, repr=False)
     _drains: list[threading.Thread] = field(default_factory=list, repr=False)
-    _stdout: collections.deque = field(default_factory=lambda: _tail(), repr=False)
-    _stderr: collections.deque = field(default_factory=lambda: _tail(), repr=False)
+    _stdout: collections.deque = field(default_factory=_tail, repr=False)
+    _stderr: collections.deque = field(default_factory=_tail, repr=False)
 
     def token(self, name: str) -> str:
         """The token of the user called ``name``."""
@@ -91,15 +87,13 @@ class RunningHub:
                     stream.close()
 
 
-def wait_until_accepting(url: str, timeout: float = START_TIMEOUT_S) -> None:
+def wait_until_accepting(url: str) -> None:
     """Block until a TCP connection to ``url``'s host and port succeeds."""
-    hostport = url.split("://", 1)[1].rstrip("/")
-    host, _, port = hostport.rpartition(":")
-    host = host.strip("[]")
-    deadline = time.monotonic() + timeout
+    host, _, port = url.split("://", 1)[1].rstrip("/").rpartition(":")
+    deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
-            with socket.create_connection((host, int(port)), timeout=1.0):
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
                 return
         except OSError:
             if time.monotonic() > deadline:
@@ -143,13 +137,8 @@ def _start_process(data_dir: Path, users: dict[str, str]) -> RunningHub:
     command += ["--data", str(data_dir)]
     for token, name in users.items():
         command += ["--user", f"{name}:{token}"]
-    process = sp.Popen(
-        command,
-        stdout=sp.PIPE,
-        stderr=sp.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = sp.Popen(command, stdout=sp.PIPE, stderr=sp.PIPE, text=True, env=env)
     hub = RunningHub("", data_dir, users, process=process)
     lines: queue.Queue[str] = queue.Queue()
 
@@ -164,7 +153,8 @@ def _start_process(data_dir: Path, users: dict[str, str]) -> RunningHub:
     for drain in hub._drains:
         drain.start()
     deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
+    line = ""
+    while not line.startswith(READY_PREFIX):
         try:
             line = lines.get(timeout=0.05)
         except queue.Empty:
@@ -172,10 +162,7 @@ def _start_process(data_dir: Path, users: dict[str, str]) -> RunningHub:
                 hub.stop()
                 time.sleep(0.05)
                 raise RuntimeError(f"local Hub process did not start:\n{hub.stderr}") from None
-            continue
-        if line.startswith(READY_PREFIX):
-            hub.url = line[len(READY_PREFIX) :].split(" ", 1)[0]
-            break
+    hub.url = line[len(READY_PREFIX) :].split(" ", 1)[0]
     wait_until_accepting(hub.url)
     return hub
 
@@ -190,9 +177,8 @@ def running_hub(
 ) -> Iterator[RunningHub]:
     """Run a local Hub on a free loopback port for the duration of the ``with`` block.
 
-    ``users`` maps TOKEN -> NAME (default :data:`DEFAULT_USERS`). ``limits``
-    applies in thread mode only (the subprocess uses the defaults).
-    """
+    ``users`` maps TOKEN -> NAME (default :data:`DEFAULT_USERS`); ``limits`` applies in
+    thread mode only."""
     data = Path(data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     users = dict(DEFAULT_USERS if users is None else users)

@@ -1,9 +1,5 @@
-"""Checks on names and paths that reach the local Hub, and the ``NAME:TOKEN`` user spec.
-
-Everything a client sends is validated here before it touches the disk: a repo
-name or a path in a repo that fails these checks is refused with a 400 and
-never written.
-"""
+"""Checks on names and paths that reach the local Hub (a failing one is refused with a 400
+and never written), and the ``NAME:TOKEN`` user spec."""
 
 from __future__ import annotations
 
@@ -39,9 +35,9 @@ def path_problem(path: str) -> str | None:
     segments = path.split("/")
     if len(segments) > MAX_PATH_DEPTH:
         return f"the path is nested deeper than {MAX_PATH_DEPTH} levels"
-    if any(seg == "" for seg in segments):
+    if "" in segments:
         return "empty path segments are not allowed"
-    if any(seg in (".", "..") for seg in segments):
+    if "." in segments or ".." in segments:
         return "'.' and '..' segments are not allowed"
     if segments[0] == ".git":
         return "'.git' is reserved"

@@ -21,11 +21,8 @@ MB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may ask of the server.
-
-    Bodies over their limit (bytes) get a 413; the counts bound the work and the
-    answer of one request (400 beyond, or a next page for listings).
-    """
+    """What one request may ask of the server: bodies over their limit (bytes) get a 413;
+    the counts bound one request's work (400 beyond, or a next page for listings)."""
 
     max_lfs_bytes: int = 100 * MB
     max_commit_bytes: int = 64 * MB
@@ -69,9 +66,8 @@ def paginated(
     headers: dict[str, str] | None = None,
     page_items: int | None = None,
 ) -> HubJSONResponse:
-    """One page of ``items`` (at most ``limits.page_items``, from the ``cursor`` query
-    parameter on) with a ``Link: <...>; rel="next"`` header when more follow, as the Hub
-    paginates and ``huggingface_hub`` follows. A bad cursor is a 400.
+    """One page of ``items`` from the ``cursor`` query parameter on, with a ``Link: <...>;
+    rel="next"`` header when more follow, as the Hub paginates. A bad cursor is a 400.
 
     Args:
         request: the request (its URL is the base of the next page's).
@@ -84,17 +80,15 @@ def paginated(
     if not raw.isdigit() or len(raw) > 12:
         raise bad_request(f"Invalid cursor '{raw[:40]}': it must be a non-negative integer")
     start = int(raw)
-    page = items[start : start + size]
     extra = dict(headers or {})
     if start + size < len(items):
         extra["Link"] = f'<{request.url.include_query_params(cursor=start + size)}>; rel="next"'
-    return HubJSONResponse(page, headers=extra)
+    return HubJSONResponse(items[start : start + size], headers=extra)
 
 
 def header_safe(text: str, limit: int = 500) -> str:
-    """``text`` squeezed into one printable ASCII header value: whitespace runs become one
-    space, other control characters (a NUL in a path, say) ``\\xNN``, non-ASCII ``?``
-    (a control byte in a header would make the HTTP layer drop the connection).
+    """``text`` as one printable ASCII header value: whitespace runs become one space, other
+    control characters ``\\xNN`` (the HTTP layer drops a connection over them), non-ASCII ``?``.
 
     Args:
         text: the message.
@@ -130,9 +124,8 @@ def revision_not_found(revision: str) -> ApiError:
     return ApiError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
 
 
-def entry_not_found(message: str, commit_id: str | None = None) -> ApiError:
-    headers = {"X-Repo-Commit": commit_id} if commit_id else None
-    return ApiError(404, message, "EntryNotFound", headers)
+def entry_not_found(message: str, commit_id: str) -> ApiError:
+    return ApiError(404, message, "EntryNotFound", {"X-Repo-Commit": commit_id})
 
 
 def hub(request: Request) -> HubState:
@@ -141,11 +134,8 @@ def hub(request: Request) -> HubState:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with a 413 as soon as it passes ``limit`` bytes.
-
-    A declared ``Content-Length`` over the limit is refused before reading
-    anything; a chunked body is counted as it streams, never buffered past the limit.
-    """
+    """The request body, refused with a 413 (before reading, for a declared
+    ``Content-Length``) as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -164,8 +154,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def body_in_thread(request: Request, limit: int) -> bytes:
-    """:func:`read_body` for a sync route (one that starlette runs in a worker thread, so
-    slow work never blocks the event loop): the body is read on the loop.
+    """:func:`read_body` for a sync route (run in a worker thread): read on the event loop.
 
     Args:
         request: the request.
@@ -174,20 +163,20 @@ def body_in_thread(request: Request, limit: int) -> bytes:
     return anyio.from_thread.run(read_body, request, limit)
 
 
-def json_in_thread(request: Request, limit: int, *, allow_empty: bool = False) -> Any:
-    """:func:`read_json` for a sync route (see :func:`body_in_thread`).
+def json_body(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    """The body as a JSON object, for a sync route (see :func:`body_in_thread`): 413 beyond
+    ``limits.max_json_bytes``, 400 when it is not a JSON object.
 
     Args:
         request: the request.
-        limit: the largest body accepted (413 beyond).
         allow_empty: a blank body reads as ``{}``.
     """
-    return parse_json(body_in_thread(request, limit), allow_empty=allow_empty)
+    body = body_in_thread(request, hub(request).limits.max_json_bytes)
+    return json_object(parse_json(body, allow_empty=allow_empty))
 
 
 def parse_json(body: bytes | str, *, allow_empty: bool = False, what: str = "JSON body") -> Any:
-    """``body`` parsed as JSON; a 400 with the true reason when it is not JSON or is nested
-    too deep to parse.
+    """``body`` parsed as JSON; a 400 saying why when it is not JSON or is nested too deep.
 
     Args:
         body: the bytes or text.
@@ -208,12 +197,6 @@ def too_large(limit: int) -> ApiError:
     return ApiError(413, f"Request body too large: the limit is {limit} bytes")
 
 
-async def read_json(request: Request, limit: int, allow_empty: bool = False) -> Any:
-    """The request body parsed as JSON (400 when it is not JSON, 413 when too large);
-    ``{}`` for a blank body if ``allow_empty``."""
-    return parse_json(await read_body(request, limit), allow_empty=allow_empty)
-
-
 def json_object(data: Any, what: str = "body") -> dict[str, Any]:
     """``data`` when it is a JSON object, else a 400."""
     if not isinstance(data, dict):
@@ -221,23 +204,14 @@ def json_object(data: Any, what: str = "body") -> dict[str, Any]:
     return data
 
 
-def bearer_token(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer TOKEN`` header, if any."""
+def current_user(request: Request) -> str | None:
+    """The user whose token the request's ``Authorization: Bearer TOKEN`` header carries;
+    None without the header; 401 for a malformed header or an unknown token."""
     value = request.headers.get("authorization")
     if not value:
         return None
     scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "Invalid credentials in Authorization header")
-    return token.strip()
-
-
-def current_user(request: Request) -> str | None:
-    """The user the request's token belongs to; None without a token; 401 for an unknown one."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    user = hub(request).users.get(token)
+    user = hub(request).users.get(token.strip()) if scheme.lower() == "bearer" else None
     if user is None:
         raise ApiError(401, "Invalid credentials in Authorization header")
     return user
@@ -265,23 +239,25 @@ def can_see(meta: RepoMeta, user: str | None) -> bool:
     return not meta.private or user == meta.owner
 
 
+def _visible_repo(request: Request, repo_id: str, user: str | None) -> RepoMeta:
+    meta = hub(request).store.get_repo(repo_id)
+    if meta is None or not can_see(meta, user):
+        raise repo_not_found(repo_id)
+    return meta
+
+
 def readable_repo(request: Request, namespace: str, name: str) -> tuple[RepoMeta, str | None]:
     """The repo and the user, when the user may read it; else RepoNotFound like the Hub."""
     repo_id = repo_id_of(namespace, name)
     user = current_user(request)
-    meta = hub(request).store.get_repo(repo_id)
-    if meta is None or not can_see(meta, user):
-        raise repo_not_found(repo_id)
-    return meta, user
+    return _visible_repo(request, repo_id, user), user
 
 
 def writable_repo(request: Request, namespace: str, name: str) -> tuple[RepoMeta, str]:
     """The repo and the user, when the user may write to it (401, 404 or 403 otherwise)."""
     repo_id = repo_id_of(namespace, name)
     user = require_user(request)
-    meta = hub(request).store.get_repo(repo_id)
-    if meta is None or not can_see(meta, user):
-        raise repo_not_found(repo_id)
+    meta = _visible_repo(request, repo_id, user)
     if user != meta.owner:
         raise ApiError(403, f"You don't have the rights to write to {repo_id}")
     return meta, user
