@@ -1,10 +1,6 @@
 """What the Python API returns: small dataclasses with a one-line ``repr`` and, in
-Jupyter, a rich ``_repr_html_`` (score, learning curve, replay video, claim check).
-
-Everything shown in HTML that came from outside (repo ids, card claims, paths) is
-escaped. Videos up to :data:`EMBED_MAX_BYTES` are embedded in the page (a data
-URI), so the notebook shows them even when saved and opened elsewhere; larger
-ones are linked to the local file.
+Jupyter, a rich ``_repr_html_`` (score, learning curve, replay video, claim check) in
+which everything that came from outside (repo ids, card claims, paths) is escaped.
 """
 
 from __future__ import annotations
@@ -211,8 +207,7 @@ class Trained:
         e = self.evaluation
         if e is not None:
             lines.append(
-                f"evaluation over {e.n_episodes} episodes (seeds 0..{e.n_episodes - 1}, "
-                f"sampled actions, max_t {e.max_t}):"
+                f"evaluation over {e.n_episodes} episodes ({e.protocol()}, max_t {e.max_t}):"
             )
         lines.append(f"run folder: {self.run_dir}")
         return lines
@@ -302,13 +297,10 @@ class Packaged:
         from hubpg.claims import judge_claim, read_claim
 
         folder = Path(package_dir)
-        results = folder / RESULTS_NAME
-        card = folder / CARD_NAME
-        claim = (
-            read_claim(card, results=results if results.is_file() else None)
-            if card.is_file()
-            else None
-        )
+        results, card = folder / RESULTS_NAME, folder / CARD_NAME
+        claim = None
+        if card.is_file():
+            claim = read_claim(card, results=results if results.is_file() else None)
         e = evaluation
         verdict = claim and judge_claim(
             claim, env_id=e.env_id, mean=e.mean_reward, std=e.std_reward, n=e.n_episodes
@@ -621,11 +613,8 @@ class Leaderboard:
         """What ``hubpg leaderboard --json`` prints: the rows."""
         return self.rows
 
-    def table(self) -> str:
-        """The text table ``hubpg leaderboard`` prints."""
-        return self.text
-
     def __str__(self) -> str:
+        """The text table ``hubpg leaderboard`` prints."""
         return self.text
 
     def __repr__(self) -> str:
