@@ -633,7 +633,7 @@ def hub_serve(users: tuple[str, ...], **options: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to one line on stderr and an exit status."""
-    debug = _debug_enabled() if argv is None else ("--debug" in argv or _debug_enabled())
+    debug = _debug_enabled() or "--debug" in (argv or [])
     try:
         cli.main(args=argv, prog_name="hubpg", standalone_mode=False)
     except click.exceptions.Exit as exc:
