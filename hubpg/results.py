@@ -81,10 +81,14 @@ def _claim_html(claimed: dict[str, Any] | None, supported: bool | None) -> str:
     return f"<p>card claims <code>{_e(score)}</code>: claim {verdict}</p>"
 
 
-def _claim_text(claimed: dict[str, Any] | None, supported: bool | None) -> str:
+def _scored(evaluation: Evaluated, claimed: dict[str, Any] | None, supported: bool | None) -> str:
+    """``MEAN +/- STD over N episodes, claim supported`` (or ``claim NOT SUPPORTED``, or
+    ``no claim``), for a repr."""
     if claimed is None:
-        return "no claim"
-    return "claim supported" if supported else "claim NOT SUPPORTED"
+        verdict = "no claim"
+    else:
+        verdict = "claim supported" if supported else "claim NOT SUPPORTED"
+    return f"{evaluation.summary()} over {evaluation.n_episodes} episodes, {verdict}"
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -340,11 +344,8 @@ class Packaged:
         return self.evaluation.summary()
 
     def __repr__(self) -> str:
-        return (
-            f"Packaged({self.evaluation.env_id} {self.evaluation.summary()} over "
-            f"{self.evaluation.n_episodes} episodes, {_claim_text(self.claimed, self.claim_supported)}; "
-            f"{self.package_dir})"
-        )
+        scored = _scored(self.evaluation, self.claimed, self.claim_supported)
+        return f"Packaged({self.evaluation.env_id} {scored}; {self.package_dir})"
 
     def _repr_html_(self) -> str:
         return (
@@ -522,10 +523,8 @@ class Verified:
         return self.verdict_line()
 
     def __repr__(self) -> str:
-        return (
-            f"Verified({self.repo_id} @ {self.revision[:12]}: {self.evaluation.summary()} over "
-            f"{self.evaluation.n_episodes} episodes, {_claim_text(self.claimed, self.claim_supported)})"
-        )
+        scored = _scored(self.evaluation, self.claimed, self.claim_supported)
+        return f"Verified({self.repo_id} @ {self.revision[:12]}: {scored})"
 
     def _repr_html_(self) -> str:
         return (
