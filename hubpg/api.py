@@ -1,13 +1,5 @@
-"""The Python API and the one workflow layer: what the ``hubpg`` command does, as
-functions a notebook calls.
-
-``train`` -> ``evaluate`` -> ``package`` -> ``push`` (packaging first when needed)
--> ``load_and_eval`` -> ``leaderboard``, plus ``load`` and ``convert``, each with
-keyword-only options named as in the CLI, each returning one result
-(:mod:`hubpg.results`) with a one-line ``repr``, a Jupyter view, ``to_dict()`` (what
-``--json`` prints) and ``str()`` (what the command prints). The CLI is a thin skin
-over these functions; the verify pipeline is :mod:`hubpg.verify`, the Hub transport
-:mod:`hubpg.hub`. ``progress=`` means the same on every call (:func:`show_progress`).
+"""The Python API: what each ``hubpg`` command does, as keyword-only functions a notebook
+calls, each returning one result (:mod:`hubpg.results`). The CLI is a thin skin over them.
 
 Example:
     >>> import hubpg
@@ -76,9 +68,9 @@ RUNS_DIR = Path("runs")
 
 @contextmanager
 def show_progress(progress: bool) -> Iterator[None]:
-    """What ``progress=`` means on every call: ``True`` shows hubpg's own bars (training,
-    verification); ``False`` silences every bar, huggingface_hub's download and upload
-    bars included. The global setting is restored afterwards.
+    """What ``progress=`` means on every call: ``True`` shows hubpg's own bars; ``False``
+    silences every bar, huggingface_hub's download and upload bars included, until the
+    block ends.
 
     Args:
         progress: whether bars may show.
@@ -562,12 +554,8 @@ def push(
     progress: bool = True,
 ) -> Pushed:
     """Upload a run's package (built first when the run has none) to the Hub in one
-    commit (as ``hubpg push``).
-
-    Only the package's regular files are uploaded (hidden files skipped); a symbolic
-    link or a pickle in it is refused. The token is ``token``, else ``HF_TOKEN``, else
-    the stored login (``huggingface_hub.notebook_login()`` in a notebook,
-    ``hf auth login`` in a shell).
+    commit (as ``hubpg push``): its regular files, hidden ones skipped; a symbolic link
+    or a pickle in it is refused.
 
     Args:
         run_dir_or_result: a run or package folder, or the result of :func:`train` or
@@ -582,7 +570,8 @@ def push(
         max_t: evaluation episode cap, when the run still has to be packaged.
         video: record a replay, when the run still has to be packaged.
         endpoint: Hub URL (default ``HF_ENDPOINT`` or huggingface.co).
-        token: Hub token; never printed or stored.
+        token: Hub token (default ``HF_TOKEN``, else the stored login:
+            ``huggingface_hub.notebook_login()`` or ``hf auth login``); never printed or stored.
         timeout: seconds a Hub request may wait (default: huggingface_hub's
             ``HF_HUB_DOWNLOAD_TIMEOUT``, else 30); a stalled server ends it.
         progress: huggingface_hub's upload bars (see :func:`show_progress`).
@@ -601,11 +590,8 @@ def push(
     validate_repo_id(repo)
     target = HubTarget(endpoint, token, timeout).for_writing()  # before any packaging
     folder = _folder_of(run_dir_or_result, what="push")
-    if is_packaged(folder):
-        package_dir = folder
-    elif is_packaged(default_package_dir(folder)):
-        package_dir = default_package_dir(folder)
-    else:
+    package_dir = next((d for d in (folder, default_package_dir(folder)) if is_packaged(d)), None)
+    if package_dir is None:
         if not (folder / WEIGHTS_NAME).is_file() and not (folder / CONFIG_NAME).is_file():
             raise MissingFileError(f"{folder} is neither a hubpg run folder nor a package folder")
         package_dir = package(
@@ -788,27 +774,25 @@ def _leaderboard_signature() -> None:
     """Give :func:`leaderboard` the signature and argument docs of
     :class:`~hubpg.ranking.LeaderboardOptions` (its options are declared once, there)."""
     import inspect
-
-    from hubpg.ranking import LeaderboardOptions
-
-    params = [inspect.Parameter("env_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)]
-    for field in dataclasses.fields(LeaderboardOptions)[1:]:
-        default = True if field.name == "progress" else field.default
-        params.append(
-            inspect.Parameter(
-                field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=field.type
-            )
-        )
-    leaderboard.__signature__ = inspect.Signature(params, return_annotation="Leaderboard")  # type: ignore[attr-defined]
     import re
     import textwrap
 
+    from hubpg.ranking import LeaderboardOptions
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("env_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)]
+    params += [
+        inspect.Parameter(
+            f.name, keyword, default=True if f.name == "progress" else f.default, annotation=f.type
+        )
+        for f in dataclasses.fields(LeaderboardOptions)[1:]
+    ]
+    leaderboard.__signature__ = inspect.Signature(params, return_annotation="Leaderboard")  # type: ignore[attr-defined]
     args = (LeaderboardOptions.__doc__ or "").split("Args:", 1)[-1].strip("\n").rstrip()
     doc = leaderboard.__doc__ or ""
     found = re.search(r"^([ ]*)Args:$", doc, flags=re.M)
     block = textwrap.indent(textwrap.dedent(args), (found[1] if found else "") + " " * 4)
-    doc = re.sub(r"^[ ]*\{options\}$", lambda _: block, doc, flags=re.M)
-    leaderboard.__doc__ = doc
+    leaderboard.__doc__ = re.sub(r"^[ ]*\{options\}$", lambda _: block, doc, flags=re.M)
 
 
 _leaderboard_signature()

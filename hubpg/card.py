@@ -1,28 +1,10 @@
 """The model card (README.md): leaderboard metadata and a body people can read.
 
-The YAML front matter is written and parsed by ``huggingface_hub`` itself
-(:class:`~huggingface_hub.ModelCardData` with one
-:class:`~huggingface_hub.EvalResult`), in the format the Deep RL leaderboard
-reads::
-
-    library_name: hubpg
-    tags: [ENV_ID, reinforce, reinforcement-learning, custom-implementation, deep-rl-class]
-    model-index:
-    - name: Reinforce-ENV_ID
-      results:
-      - task: {type: reinforcement-learning, name: reinforcement-learning}
-        dataset: {name: ENV_ID, type: ENV_ID}
-        metrics:
-        - {type: mean_reward, value: MEAN +/- STD, name: mean_reward, verified: false}
-
-The body is the Jinja2 template ``model_cards/reinforce_card.md`` (one copy, in the
-repository's top-level ``model_cards/``; ``hubpg/model_cards`` links to it and the
-wheel ships it as package data), rendered through
-:meth:`huggingface_hub.ModelCard.from_template`.
-
-Reading a card back (:func:`card_data`, :func:`card_env_ids`, :func:`card_tags`) lives
-in :mod:`hubpg.cardmeta`, shared with :mod:`hubpg.claims` (which parses the claim);
-they are re-exported here. ``huggingface_hub`` is imported only when a function needs it.
+The YAML front matter is huggingface_hub's :class:`~huggingface_hub.ModelCardData` with
+one :class:`~huggingface_hub.EvalResult`, in the format the Deep RL leaderboard reads
+(:func:`card_metadata`); the body is the Jinja2 template ``model_cards/reinforce_card.md``
+(:func:`template_path`). Reading a card back lives in :mod:`hubpg.cardmeta`, re-exported
+here. ``huggingface_hub`` is imported only when a function needs it.
 """
 
 from __future__ import annotations
@@ -135,13 +117,9 @@ def card_metadata(
 
 
 def template_path() -> Path:
-    """The card template, ``reinforce_card.md``, from the one copy in the repository's
-    top-level ``model_cards/``.
-
-    In a source checkout ``hubpg/model_cards`` is a symlink to ``../model_cards``; a
-    built wheel holds the resolved file in ``hubpg/model_cards/``. The top-level folder
-    is also looked in directly, for a checkout whose file system dropped the symlink.
-    """
+    """The card template, ``reinforce_card.md``: in ``hubpg/model_cards`` (a wheel's copy,
+    or a checkout's symlink to ``../model_cards``), else in the top-level ``model_cards/``
+    (a checkout whose file system dropped the symlink)."""
     here = Path(__file__).resolve().parent
     candidates = [here / "model_cards" / TEMPLATE_NAME, here.parent / "model_cards" / TEMPLATE_NAME]
     for path in candidates:
@@ -172,13 +150,10 @@ def _fmt_value(value: Any) -> str:
         return "[" + ", ".join(_fmt_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
         return json.dumps(value, sort_keys=True, default=str)
-    try:  # numpy scalars
-        import numpy as np
+    import numpy as np
 
-        if isinstance(value, np.generic):
-            return _fmt_value(value.item())
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(value, np.generic):
+        return _fmt_value(value.item())
     return str(value)
 
 
@@ -274,12 +249,10 @@ def _results_lines(results: Mapping[str, Any] | None) -> list[str]:
         lines.append(f"Episodes lasted {mean_len:.1f} steps on average")
     lines += _training_lines(results.get("training"))
     when, version = results.get("eval_datetime"), results.get("hubpg_version")
-    if when and version:
-        lines.append(f"Evaluated on {when} with hubpg {version}")
-    elif when:
-        lines.append(f"Evaluated on {when}")
-    elif version:
-        lines.append(f"Evaluated with hubpg {version}")
+    if when or version:
+        on = f" on {when}" if when else ""
+        with_version = f" with hubpg {version}" if version else ""
+        lines.append(f"Evaluated{on}{with_version}")
     return lines
 
 
@@ -332,13 +305,6 @@ def _agent_lines(agent: Mapping[str, Any] | None) -> list[str]:
     return [line]
 
 
-def _needs_hubpg(env_id: str) -> bool:
-    """Whether ``env_id`` is one of hubpg's own games (Gymnasium knows it through hubpg)."""
-    from hubpg.envs import PIXELCOPTER_ID
-
-    return env_id == PIXELCOPTER_ID
-
-
 def render_card(
     *,
     env_id: str,
@@ -373,6 +339,8 @@ def render_card(
     Save with ``card.save(folder / "README.md")``.
     """
     from huggingface_hub import ModelCard
+
+    from hubpg.envs import PIXELCOPTER_ID
 
     data = card_metadata(env_id, mean_reward, std_reward, repo_name=repo_id)
     mean, std = _check_score(mean_reward, std_reward)
@@ -435,7 +403,7 @@ def render_card(
             cli_command=cli,
             deterministic=deterministic,
             seed=seed,
-            needs_hubpg=_needs_hubpg(env_id),
+            needs_hubpg=env_id == PIXELCOPTER_ID,  # Gymnasium knows it through hubpg
             agent_lines=_agent_lines(agent),
         )
     except OSError as exc:

@@ -23,6 +23,10 @@ from hubpg.localhub import defaults as hub_defaults
 from hubpg.options import train_options
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+#: The option types several commands share.
+PATH = click.Path(path_type=Path)
+POSITIVE_INT = click.IntRange(min=1)
+POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
 
 
 # --------------------------------------------------------------------------- output helpers
@@ -82,9 +86,7 @@ quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar
 
 def eval_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--episodes``, ``--seed``, ``--deterministic``, ``--max-t`` for evaluating commands."""
-    func = click.option(
-        "--max-t", type=click.IntRange(min=1), default=None, help="Cap on one episode's steps."
-    )(func)
+    func = click.option("--max-t", type=POSITIVE_INT, help="Cap on one episode's steps.")(func)
     func = click.option(
         "--deterministic",
         is_flag=True,
@@ -94,11 +96,7 @@ def eval_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--seed", type=int, default=0, show_default=True, help="Seed of episode 0 (episode k: S+k)."
     )(func)
     return click.option(
-        "--episodes",
-        type=click.IntRange(min=1),
-        default=100,
-        show_default=True,
-        help="Evaluation episodes.",
+        "--episodes", type=POSITIVE_INT, default=100, show_default=True, help="Evaluation episodes."
     )(func)
 
 
@@ -138,23 +136,16 @@ def cli() -> None:
     "--episodes",
     "episodes_alias",
     type=int,
-    default=None,
     hidden=True,
     help="Deprecated alias of --total-episodes.",
 )
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(path_type=Path),
-    default=None,
+    type=PATH,
     help="JSON or YAML file of hyperparameters (options given here win).",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Run folder.  [default: runs/<env>-reinforce-s<seed>]",
-)
+@click.option("--out", type=PATH, help="Run folder.  [default: runs/<env>-reinforce-s<seed>]")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @quiet_option
@@ -204,14 +195,9 @@ def train(
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("run_dir", type=PATH)
 @eval_options
-@click.option(
-    "--save-json",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also write the result as JSON to this file.",
-)
+@click.option("--save-json", type=PATH, help="Also write the result as JSON to this file.")
 @json_option
 @quiet_option
 @common
@@ -231,30 +217,14 @@ def evaluate(
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="The package folder.  [default: RUN_DIR/hub]",
-)
+@click.argument("run_dir", type=PATH)
+@click.option("--out", type=PATH, help="The package folder.  [default: RUN_DIR/hub]")
 @eval_options
-@click.option(
-    "--video-fps",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Replay frame rate. [default: env's]",
-)
-@click.option(
-    "--video-max-t",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Longest replay, in steps.  [default: 3000]",
-)
+@click.option("--video-fps", type=POSITIVE_FLOAT, help="Replay frame rate. [default: env's]")
+@click.option("--video-max-t", type=POSITIVE_INT, help="Longest replay, in steps.  [default: 3000]")
 @click.option("--no-video", is_flag=True, help="Package without a replay video.")
 @click.option(
     "--repo-name",
-    default=None,
     metavar="NAMESPACE/NAME",
     help="The repo id shown in the card (a bare NAME is refused).",
 )
@@ -284,28 +254,26 @@ def hub_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--endpoint``, ``--token`` and ``--timeout``, as in huggingface_hub."""
     func = click.option(
         "--timeout",
-        type=click.FloatRange(min=0, min_open=True),
-        default=None,
+        type=POSITIVE_FLOAT,
         help="Seconds each Hub request may wait for an answer.  "
         "[default: HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_ETAG_TIMEOUT or 30]",
     )(func)
-    func = click.option(
-        "--token", default=None, help="Hub token.  [default: HF_TOKEN or the stored login]"
-    )(func)
-    return click.option(
-        "--endpoint", default=None, help="Hub URL.  [default: HF_ENDPOINT or huggingface.co]"
-    )(func)
+    func = click.option("--token", help="Hub token.  [default: HF_TOKEN or the stored login]")(func)
+    func = click.option("--endpoint", help="Hub URL.  [default: HF_ENDPOINT or huggingface.co]")(
+        func
+    )
+    return func
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path), required=False)
+@click.argument("run_dir", type=PATH, required=False)
 @click.option("--repo", "repo_id", required=True, metavar="NAMESPACE/NAME", help="Target repo.")
 @click.option("--private", is_flag=True, help="Create the repo as private.")
-@click.option("--commit-message", default=None, help="Commit message.")
-@click.option("--revision", default=None, help="Branch to commit to.  [default: main]")
+@click.option("--commit-message", help="Commit message.")
+@click.option("--revision", help="Branch to commit to.  [default: main]")
 @click.option(
     "--episodes",
-    type=click.IntRange(min=1),
+    type=POSITIVE_INT,
     default=100,
     show_default=True,
     help="Evaluation episodes, when the run still has to be packaged.",
@@ -345,13 +313,10 @@ def push(
 
 @cli.command("load-and-eval")
 @click.option("--repo", "repo_id", required=True, metavar="NAMESPACE/NAME", help="Model repo.")
-@click.option("--revision", default=None, help="Branch, tag or commit sha.  [default: main]")
+@click.option("--revision", help="Branch, tag or commit sha.  [default: main]")
 @eval_options
 @click.option(
-    "--video",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also record a replay of the downloaded policy to this mp4.",
+    "--video", type=PATH, help="Also record a replay of the downloaded policy to this mp4."
 )
 @click.option(
     "--legacy",
@@ -361,7 +326,6 @@ def push(
 )
 @click.option(
     "--env-id",
-    default=None,
     help="The env the model plays, for a course checkpoint whose files do not name it "
     "(a hubpg repo's config.json must name the same env).",
 )
@@ -392,16 +356,14 @@ def load_and_eval(repo_id: str, strict: bool, as_json: bool, quiet: bool, **opti
 
 @cli.command()
 @click.argument("env_id")
-@click.option("--author", default=None, help="Only models of this user or organisation.")
-@click.option(
-    "--top", type=click.IntRange(min=1), default=None, help="Show the K best ranked models."
-)
+@click.option("--author", help="Only models of this user or organisation.")
+@click.option("--top", type=POSITIVE_INT, help="Show the K best ranked models.")
 @click.option(
     "--verify", is_flag=True, help="Download and re-evaluate every model; rank by measured score."
 )
 @click.option(
     "--episodes",
-    type=click.IntRange(min=1),
+    type=POSITIVE_INT,
     default=100,
     show_default=True,
     help="Evaluation episodes per model (with --verify).",
@@ -411,21 +373,18 @@ def load_and_eval(repo_id: str, strict: bool, as_json: bool, quiet: bool, **opti
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
-    default=None,
+    type=POSITIVE_INT,
     help="Verification processes (1: this process).  [default: the core count]",
 )
 @click.option(
     "--ray",
     "ray_address",
-    default=None,
     metavar="ADDRESS",
     help='Verify as tasks on this Ray cluster ("local" starts one here; pip install "hubpg[ray]").',
 )
 @click.option(
     "--max-t",
-    type=click.IntRange(min=1),
-    default=None,
+    type=POSITIVE_INT,
     help="Episode cap (with --verify).  [default: the env's evaluation cap]",
 )
 @click.option(
@@ -434,7 +393,6 @@ def load_and_eval(repo_id: str, strict: bool, as_json: bool, quiet: bool, **opti
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
     help="SQLite store of verifications; models already verified at their listed commit are "
     "not evaluated again.  [default: $XDG_CACHE_HOME/hubpg/verifications.sqlite]",
 )
@@ -445,7 +403,6 @@ def load_and_eval(repo_id: str, strict: bool, as_json: bool, quiet: bool, **opti
     "--html",
     "html_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=None,
     help="Write a static leaderboard site here (index.html, leaderboard.json, a Space README).",
 )
 @click.option(
@@ -456,14 +413,12 @@ def load_and_eval(repo_id: str, strict: bool, as_json: bool, quiet: bool, **opti
 )
 @click.option(
     "--tag",
-    default=None,
     metavar="TAG",
     help="Only models also tagged TAG (e.g. reinforce).  [default: every model tagged ENV_ID]",
 )
 @click.option(
     "--repo-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
+    type=POSITIVE_FLOAT,
     help="With --verify: seconds one model may take to download and rebuild before it is set "
     "apart as timed out.  [default: 600]",
 )
@@ -540,24 +495,22 @@ def leaderboard(
 
 
 @cli.command()
-@click.argument("source", type=click.Path(path_type=Path), required=False)
+@click.argument("source", type=PATH, required=False)
 @click.option(
     "--repo",
     "repo_id",
-    default=None,
     metavar="NAMESPACE/NAME",
     help="Convert this Hub repo's course checkpoint instead of a local file.",
 )
-@click.option("--revision", default=None, help="Branch, tag or commit sha (with --repo).")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="The folder to write.")
+@click.option("--revision", help="Branch, tag or commit sha (with --repo).")
+@click.option("--out", type=PATH, required=True, help="The folder to write.")
 @click.option(
     "--env-id",
-    default=None,
     help="The env it plays.  [default: from hyperparameters.json, results.json or the card]",
 )
 @click.option(
     "--max-mib",
-    type=click.IntRange(min=1),
+    type=POSITIVE_INT,
     default=64,
     show_default=True,
     help="Refuse checkpoints larger than this many MiB.",
@@ -605,18 +558,13 @@ def hub() -> None:
 @click.option(
     "--data",
     "data_dir",
-    type=click.Path(path_type=Path),
+    type=PATH,
     default=hub_defaults.DEFAULT_DATA_DIR,
     show_default=True,
     help=hub_defaults.DATA_HELP,
 )
 @click.option("--user", "users", multiple=True, metavar="NAME:TOKEN", help=hub_defaults.USER_HELP)
-@click.option(
-    "--ready-file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help=hub_defaults.READY_FILE_HELP,
-)
+@click.option("--ready-file", type=PATH, help=hub_defaults.READY_FILE_HELP)
 @click.option("--access-log", is_flag=True, help=hub_defaults.ACCESS_LOG_HELP)
 @common
 def hub_serve(users: tuple[str, ...], **options: Any) -> None:
@@ -633,7 +581,7 @@ def hub_serve(users: tuple[str, ...], **options: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to one line on stderr and an exit status."""
-    debug = _debug_enabled() if argv is None else ("--debug" in argv or _debug_enabled())
+    debug = _debug_enabled() or "--debug" in (argv or [])
     try:
         cli.main(args=argv, prog_name="hubpg", standalone_mode=False)
     except click.exceptions.Exit as exc:

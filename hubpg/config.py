@@ -184,10 +184,10 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 class PolicyConfig:
     """Everything needed to rebuild a policy network, and nothing executable.
 
-    The network sees the last ``frame_stack`` observations, ``frame_stride`` steps
-    apart (:mod:`hubpg.observations`). Each is transformed as ``clip((obs - obs_shift) * obs_scale, -obs_clip, obs_clip)``
-    before the MLP (identity by default), so a shared model carries its own
-    input scaling.
+    The network sees the last ``frame_stack`` observations, ``frame_stride`` steps apart
+    (:mod:`hubpg.observations`), each transformed as
+    ``clip((obs - obs_shift) * obs_scale, -obs_clip, obs_clip)`` before the MLP (identity
+    by default), so a shared model carries its own input scaling.
     """
 
     env_id: str
@@ -239,10 +239,7 @@ class PolicyConfig:
             raise ConfigError(f"config: hidden sizes must be positive (got {self.hidden})")
         if self.obs_clip is not None:
             _number("obs_clip", self.obs_clip)
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"config: unknown activation {self.activation!r}; use one of {', '.join(ACTIVATIONS)}"
-            )
+        _check_choice("activation", self.activation, ACTIVATIONS, "config: ")
         for name in ("obs_scale", "obs_shift"):
             setattr(self, name, obs_vector(name, getattr(self, name), self.obs_dim))
         check_obs_clip(self.obs_clip, "config: ")
@@ -319,16 +316,14 @@ _BOX_FIELDS = ("action_space", "action_low", "action_high", "log_std_min", "log_
 class TrainConfig:
     """Hyperparameters of one REINFORCE run.
 
-    The budget is ``total_steps`` env steps, ``total_episodes`` episodes or
-    ``time_limit`` seconds of training, whichever is reached first (steps or
-    episodes must be set). ``num_envs`` episodes are played
-    side by side; ``episodes_per_update`` (default ``num_envs``) whole episodes
-    are played per gradient step, a sub-env starting a new episode when its
-    last one ends. With ``num_envs=1,
-    episodes_per_update=1`` this is the Deep RL course's algorithm exactly.
-    With ``segment_steps`` set, each gradient step plays that many steps on every
-    sub-env instead, episodes carrying on from one update to the next
-    (:class:`hubpg.rollout.SegmentRollout`).
+    The budget is ``total_steps`` env steps, ``total_episodes`` episodes or ``time_limit``
+    seconds of training, whichever is reached first (steps or episodes must be set).
+    ``num_envs`` episodes are played side by side; ``episodes_per_update`` (default
+    ``num_envs``) whole episodes are played per gradient step, a sub-env starting a new
+    episode when its last one ends. With ``num_envs=1, episodes_per_update=1`` this is
+    the Deep RL course's algorithm exactly. With ``segment_steps`` set, each gradient
+    step plays that many steps on every sub-env instead, episodes carrying on from one
+    update to the next (:class:`hubpg.rollout.SegmentRollout`).
     """
 
     #: Gymnasium id of the environment to train on (Discrete actions).
@@ -445,20 +440,15 @@ class TrainConfig:
     def _validate_budget(self) -> None:
         if self.total_steps is None and self.total_episodes is None:
             raise ConfigError("set a training budget: --total-steps or --total-episodes")
-        for name in ("total_steps", "total_episodes", "time_limit"):
+        budgets = ("total_steps", "total_episodes", "time_limit")
+        sizes = ("num_envs", "episodes_per_update", "max_t", "target_updates", "select_episodes")
+        for name in budgets + sizes:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name} must be positive (got {value})")
-        positive = ("num_envs", "episodes_per_update", "max_t", "target_updates", "select_episodes")
-        for name in positive:
-            if getattr(self, name) is not None and getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive (got {getattr(self, name)})")
-        if self.target_confirm_episodes < 0:
-            raise ConfigError(
-                f"target_confirm_episodes must be >= 0 (got {self.target_confirm_episodes})"
-            )
-        if self.eval_episodes < 0:
-            raise ConfigError(f"eval_episodes must be >= 0 (got {self.eval_episodes})")
+        for name in ("target_confirm_episodes", "eval_episodes"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0 (got {getattr(self, name)})")
         if self.segment_steps is not None and not self.segment_steps > 0:
             raise ConfigError(
                 f"segment_steps must be a positive number of steps (got {self.segment_steps})"
@@ -488,17 +478,13 @@ class TrainConfig:
             raise ConfigError(f"grad_clip must be positive (got {self.grad_clip})")
         if self.entropy_coef < 0:
             raise ConfigError(f"entropy_coef must be >= 0 (got {self.entropy_coef})")
-        if self.baseline not in BASELINES:
-            raise ConfigError(
-                f"unknown baseline {self.baseline!r}; use one of {', '.join(BASELINES)}"
-            )
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"unknown activation {self.activation!r}; use one of {', '.join(ACTIVATIONS)}"
-            )
+        _check_choice("baseline", self.baseline, BASELINES)
+        _check_choice("activation", self.activation, ACTIVATIONS)
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ConfigError(f"hidden sizes must be positive (got {self.hidden})")
-        check_obs_fields(self.obs_scale, self.obs_shift, self.obs_clip)
+        obs_vector("obs_scale", self.obs_scale, None)
+        obs_vector("obs_shift", self.obs_shift, None)
+        check_obs_clip(self.obs_clip)
         if self.normalize_obs and (self.obs_scale is not None or self.obs_shift is not None):
             raise ConfigError(
                 "normalize_obs learns obs_shift and obs_scale itself; give either "
@@ -509,10 +495,7 @@ class TrainConfig:
         if not (_is_number(self.log_std_init) and math.isfinite(self.log_std_init)):
             raise ConfigError(f"log_std_init must be a finite number (got {self.log_std_init})")
         self._validate_gae()
-        if self.vector_mode not in VECTOR_MODES:
-            raise ConfigError(
-                f"unknown vector_mode {self.vector_mode!r}; use one of {', '.join(VECTOR_MODES)}"
-            )
+        _check_choice("vector_mode", self.vector_mode, VECTOR_MODES)
 
     def _validate_gae(self) -> None:
         """``gae_lambda``: None, or a number in [0, 1] with the value baseline."""
@@ -631,18 +614,9 @@ def obs_vector(name: str, value: Any, obs_dim: int | None) -> list[float] | floa
     return values
 
 
-def check_obs_fields(obs_scale: Any, obs_shift: Any, obs_clip: Any) -> None:
-    """The observation scaling of a :class:`TrainConfig`, checked before the env's size
-    is known (:class:`PolicyConfig` broadcasts a single number to it).
-
-    Args:
-        obs_scale: None, a number or a list of numbers.
-        obs_shift: None, a number or a list of numbers.
-        obs_clip: None or a positive number.
-    """
-    obs_vector("obs_scale", obs_scale, None)
-    obs_vector("obs_shift", obs_shift, None)
-    check_obs_clip(obs_clip)
+def _check_choice(name: str, value: Any, choices: tuple[str, ...], prefix: str = "") -> None:
+    if value not in choices:
+        raise ConfigError(f"{prefix}unknown {name} {value!r}; use one of {', '.join(choices)}")
 
 
 def check_obs_clip(value: Any, prefix: str = "") -> None:
@@ -853,27 +827,17 @@ def course_network_keys(config: PolicyConfig) -> dict[str, Any]:
     }
 
 
-def is_course_file(data: dict[str, Any]) -> bool:
-    """True when ``data`` holds a key only the course writes (``h_size``,
-    ``n_training_episodes``, ``n_evaluation_episodes``, ``state_space``, ...).
-
-    Args:
-        data: the mapping read from a hyperparameter file.
-    """
-    return any(key in COURSE_ONLY_KEYS for key in data)
-
-
 def runs_course_algorithm(data: dict[str, Any], given: dict[str, Any]) -> bool:
-    """True when a hyperparameter file means the course's algorithm: it is a course
-    file, and neither it nor the options (``given``, None meaning not given) choose
-    the batching (:data:`BATCH_KEYS`).
+    """True when a hyperparameter file means the course's algorithm: it holds a key only
+    the course writes (:data:`COURSE_ONLY_KEYS`), and neither it nor the options
+    (``given``, None meaning not given) choose the batching (:data:`BATCH_KEYS`).
 
     Args:
         data: the file's mapping, untranslated.
         given: the options given with it.
     """
     chosen = {k for k, v in given.items() if v is not None} | set(data)
-    return is_course_file(data) and not chosen.intersection(BATCH_KEYS)
+    return any(key in COURSE_ONLY_KEYS for key in data) and not chosen.intersection(BATCH_KEYS)
 
 
 def config_with_file(env_id: str, data: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
@@ -929,8 +893,7 @@ def upgrade_legacy_keys(data: Any) -> Any:
     data = dict(data)
     for old, new in LEGACY_KEYS.items():
         if old in data:
-            value = data.pop(old)
-            data.setdefault(new, value)
+            data.setdefault(new, data.pop(old))
     return data
 
 

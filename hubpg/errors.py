@@ -1,9 +1,7 @@
-"""hubpg's exceptions.
-
-Every error a user can cause is a :class:`HubpgError` that also subclasses the
-matching builtin (``ValueError``, ``FileNotFoundError``, ...), so library users
-can catch either. The CLI turns them into one line, ``error: WHAT. HOW TO FIX.``,
-and an exit status: :attr:`HubpgError.exit_code` (2 bad input, 1 the work failed).
+"""hubpg's exceptions: each a :class:`HubpgError` that also subclasses the matching
+builtin (``ValueError``, ``FileNotFoundError``, ...), so callers can catch either. The CLI
+prints one line, ``error: WHAT. HOW TO FIX.``, and exits with :attr:`HubpgError.exit_code`
+(2 bad input, 1 the work failed).
 """
 
 from __future__ import annotations
@@ -73,6 +71,11 @@ class HubError(HubpgError, ConnectionError):
     """Talking to the Hub failed (network, server, permissions)."""
 
     exit_code = 1
+
+
+class HubUnreachableError(HubError):
+    """The Hub's server takes no connection (refused, unknown host): "is the server at
+    URL running?", at once, without retries."""
 
 
 class RepoIdError(HubpgError, ValueError):
@@ -331,11 +334,3 @@ def one_line(
     if not text:
         text = type(exc).__name__ if isinstance(exc, BaseException) else ""
     return text if limit is None else text[:limit]
-
-
-# --------------------------------------------------------------------------- hub transport (worker hub)
-
-
-class HubUnreachableError(HubError):
-    """The Hub's server takes no connection (refused, unknown host): "is the server at
-    URL running?", at once, without retries."""

@@ -1,11 +1,7 @@
-"""Command-line options generated from a dataclass's fields and their docs.
-
-As CleanRL's ``Args`` dataclass drives its ``--help``, :class:`~hubpg.config.TrainConfig`
-drives ``hubpg train``: every field becomes an option (``total_steps`` ->
-``--total-steps``), its type gives the option's type (``bool`` -> ``--x/--no-x``,
-``list[int]`` -> ``64,128``, a field with a fixed set of values -> a choice), and the
-``#:`` comment above the field is its help, followed by the dataclass default and
-the per-env tuned defaults. A new field is a new option with nothing else to edit.
+"""Command-line options generated from a dataclass's fields and their docs: every
+:class:`~hubpg.config.TrainConfig` field is an option of ``hubpg train`` (``total_steps`` ->
+``--total-steps``), typed by its annotation, with the ``#:`` comment above the field as its
+help, followed by the dataclass default and the per-env tuned defaults.
 """
 
 from __future__ import annotations

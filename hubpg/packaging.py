@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib.metadata
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +86,10 @@ def package(
     policy = Policy.load(run_dir)  # strict: refuses missing, corrupt or mismatched weights
     hyper = _read_hyperparameters(run_dir)
     timings: dict[str, float] = {}
-
-    start = time.perf_counter()
-    result = evaluate(
-        policy, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
-    )
-    timings["evaluation"] = time.perf_counter() - start
+    with _timed(timings, "evaluation"):
+        result = evaluate(
+            policy, episodes=episodes, seed=seed, deterministic=deterministic, max_t=max_t
+        )
 
     with atomic_dir(out) as tmp:  # nothing half-written is ever left looking complete
         shutil.copyfile(run_dir / WEIGHTS_NAME, tmp / WEIGHTS_NAME)
@@ -102,28 +102,21 @@ def package(
         hyper["n_evaluation_episodes"] = episodes
         write_json(tmp / HYPERPARAMETERS_NAME, hyper)
         write_json(tmp / RESULTS_NAME, results_record(result, seed, training_record(run_dir)))
-
-        start = time.perf_counter()
-        if video:
-            record_replay(
-                policy,
-                result.env_id,
-                tmp / VIDEO_NAME,
-                seed,
-                deterministic,
-                min(result.max_t, video_max_t),
-                video_fps,
-            )
-        timings["video"] = time.perf_counter() - start
-
-        start = time.perf_counter()
-        curve = _write_curve(run_dir, tmp / CURVE_NAME, result.env_id)
-        timings["curve"] = time.perf_counter() - start
-
-        start = time.perf_counter()
-        write_card(tmp, repo_id, video=video, curve=curve)
-        timings["card"] = time.perf_counter() - start
-
+        with _timed(timings, "video"):
+            if video:
+                record_replay(
+                    policy,
+                    result.env_id,
+                    tmp / VIDEO_NAME,
+                    seed,
+                    deterministic,
+                    min(result.max_t, video_max_t),
+                    video_fps,
+                )
+        with _timed(timings, "curve"):
+            curve = _write_curve(run_dir, tmp / CURVE_NAME, result.env_id)
+        with _timed(timings, "card"):
+            write_card(tmp, repo_id, video=video, curve=curve)
         Policy.load(tmp)  # what we ship must load
         assert_no_pickle(tmp)
     timings["total"] = sum(timings.values())
@@ -274,6 +267,14 @@ def assert_no_pickle(folder: Path) -> None:
             raise PickleRefusedError(f"{path} looks like a pickle; hubpg never ships pickles")
 
 
+@contextmanager
+def _timed(timings: dict[str, float], part: str) -> Iterator[None]:
+    """Add the seconds the block takes to ``timings[part]``."""
+    start = time.perf_counter()
+    yield
+    timings[part] = time.perf_counter() - start
+
+
 def _check_target(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise RunDirError(f"{out} exists and is not a folder; choose another --out")
@@ -295,9 +296,7 @@ def _write_curve(run_dir: Path, path: Path, env_id: str) -> bool:
     """The learning curve from the run's log; False when the run has no log."""
     from hubpg.plots import plot_learning_curve
 
-    if not (run_dir / LOG_NAME).is_file():
-        return False
-    rows = read_log(run_dir)
+    rows = read_log(run_dir) if (run_dir / LOG_NAME).is_file() else []
     if not rows:
         return False
     plot_learning_curve(rows, path, env_id)

@@ -1,10 +1,6 @@
 """What the Python API returns: small dataclasses with a one-line ``repr`` and, in
-Jupyter, a rich ``_repr_html_`` (score, learning curve, replay video, claim check).
-
-Everything shown in HTML that came from outside (repo ids, card claims, paths) is
-escaped. Videos up to :data:`EMBED_MAX_BYTES` are embedded in the page (a data
-URI), so the notebook shows them even when saved and opened elsewhere; larger
-ones are linked to the local file.
+Jupyter, a rich ``_repr_html_`` (score, learning curve, replay video, claim check) in
+which everything that came from outside (repo ids, card claims, paths) is escaped.
 """
 
 from __future__ import annotations
@@ -85,10 +81,14 @@ def _claim_html(claimed: dict[str, Any] | None, supported: bool | None) -> str:
     return f"<p>card claims <code>{_e(score)}</code>: claim {verdict}</p>"
 
 
-def _claim_text(claimed: dict[str, Any] | None, supported: bool | None) -> str:
+def _scored(evaluation: Evaluated, claimed: dict[str, Any] | None, supported: bool | None) -> str:
+    """``MEAN +/- STD over N episodes, claim supported`` (or ``claim NOT SUPPORTED``, or
+    ``no claim``), for a repr."""
     if claimed is None:
-        return "no claim"
-    return "claim supported" if supported else "claim NOT SUPPORTED"
+        verdict = "no claim"
+    else:
+        verdict = "claim supported" if supported else "claim NOT SUPPORTED"
+    return f"{evaluation.summary()} over {evaluation.n_episodes} episodes, {verdict}"
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -211,8 +211,7 @@ class Trained:
         e = self.evaluation
         if e is not None:
             lines.append(
-                f"evaluation over {e.n_episodes} episodes (seeds 0..{e.n_episodes - 1}, "
-                f"sampled actions, max_t {e.max_t}):"
+                f"evaluation over {e.n_episodes} episodes ({e.protocol()}, max_t {e.max_t}):"
             )
         lines.append(f"run folder: {self.run_dir}")
         return lines
@@ -302,13 +301,10 @@ class Packaged:
         from hubpg.claims import judge_claim, read_claim
 
         folder = Path(package_dir)
-        results = folder / RESULTS_NAME
-        card = folder / CARD_NAME
-        claim = (
-            read_claim(card, results=results if results.is_file() else None)
-            if card.is_file()
-            else None
-        )
+        results, card = folder / RESULTS_NAME, folder / CARD_NAME
+        claim = None
+        if card.is_file():
+            claim = read_claim(card, results=results if results.is_file() else None)
         e = evaluation
         verdict = claim and judge_claim(
             claim, env_id=e.env_id, mean=e.mean_reward, std=e.std_reward, n=e.n_episodes
@@ -348,11 +344,8 @@ class Packaged:
         return self.evaluation.summary()
 
     def __repr__(self) -> str:
-        return (
-            f"Packaged({self.evaluation.env_id} {self.evaluation.summary()} over "
-            f"{self.evaluation.n_episodes} episodes, {_claim_text(self.claimed, self.claim_supported)}; "
-            f"{self.package_dir})"
-        )
+        scored = _scored(self.evaluation, self.claimed, self.claim_supported)
+        return f"Packaged({self.evaluation.env_id} {scored}; {self.package_dir})"
 
     def _repr_html_(self) -> str:
         return (
@@ -530,10 +523,8 @@ class Verified:
         return self.verdict_line()
 
     def __repr__(self) -> str:
-        return (
-            f"Verified({self.repo_id} @ {self.revision[:12]}: {self.evaluation.summary()} over "
-            f"{self.evaluation.n_episodes} episodes, {_claim_text(self.claimed, self.claim_supported)})"
-        )
+        scored = _scored(self.evaluation, self.claimed, self.claim_supported)
+        return f"Verified({self.repo_id} @ {self.revision[:12]}: {scored})"
 
     def _repr_html_(self) -> str:
         return (
@@ -621,11 +612,8 @@ class Leaderboard:
         """What ``hubpg leaderboard --json`` prints: the rows."""
         return self.rows
 
-    def table(self) -> str:
-        """The text table ``hubpg leaderboard`` prints."""
-        return self.text
-
     def __str__(self) -> str:
+        """The text table ``hubpg leaderboard`` prints."""
         return self.text
 
     def __repr__(self) -> str:

@@ -1,11 +1,6 @@
-"""The run-folder and package formats: every file name, the log reader, the latest
-run, and the one atomic-write helper everything in hubpg writes files with.
-
-A *run folder* (``hubpg train``) holds the weights, ``config.json``,
-``hyperparameters.json``, ``log.csv``, the optimizer state and
-``trainer_state.json``. A *package folder* (``hubpg package``) holds what the Hub
-gets: weights, config, hyperparameters, ``results.json``, the replay, the learning
-curve and the model card (``README.md``). See ``docs/architecture.md``.
+"""The run-folder and package formats (``docs/architecture.md``): every file name, the
+log reader, the latest run, and the one atomic-write helper every file hubpg writes goes
+through.
 """
 
 from __future__ import annotations
