@@ -213,25 +213,6 @@ def open_log(run_dir: Path | str, fields: list[str]) -> tuple[IO[str], csv.DictW
     return handle, writer
 
 
-def latest_run(runs_dir: Path | str = Path("runs")) -> Path:
-    """The most recently finished run folder under ``runs_dir``.
-
-    Args:
-        runs_dir: the folder holding run folders (default ``runs/``).
-    """
-    runs_dir = Path(runs_dir)
-    complete = [
-        p.parent
-        for p in runs_dir.glob(f"*/{STATE_NAME}")
-        if read_json(p).get("status") in FINISHED_STATES
-    ]
-    if not complete:
-        raise MissingFileError(
-            f"no finished run in {runs_dir}/; train one (hubpg train ENV_ID) or pass RUN_DIR"
-        )
-    return max(complete, key=lambda p: (p / WEIGHTS_NAME).stat().st_mtime)
-
-
 #: Significant digits a float keeps in hubpg's JSON and CSV output: enough for any
 #: score or hyperparameter, few enough to drop float noise (``0.9499999999999886``).
 FLOAT_DIGITS = 12
