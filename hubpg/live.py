@@ -88,9 +88,8 @@ def convert_module(model: Any, *, env_id: str) -> ModuleConversion:
 
 
 def observations_from(env: Any, n: int = CHECK_OBSERVATIONS, *, seed: int = 0) -> np.ndarray:
-    """``n`` observations played from ``env`` with uniformly random actions, episode k
-    reset with seed ``seed + k`` (Gymnasium's API, or the old Gym one the course's
-    Pixelcopter env has).
+    """``n`` observations played from ``env`` (Gymnasium's API or the old Gym one) with
+    uniformly random actions, episode k reset with seed ``seed + k``.
 
     Args:
         env: the student's env (e.g. the course's ``eval_env``).
@@ -123,10 +122,9 @@ def _reset(env: Any, seed: int) -> Any:
 def check_against_forward(
     model: torch.nn.Module, conversion: ModuleConversion, observations: np.ndarray
 ) -> float:
-    """The largest difference in action probability between the student's forward and
-    the converted policy on ``observations``; :class:`~hubpg.errors.ModuleMismatchError`
-    above :data:`CHECK_TOLERANCE`, naming it. The module runs in eval mode (Dropout
-    off) and is put back in the mode it was in.
+    """The largest difference in action probability between the student's forward (in
+    eval mode) and the converted policy on ``observations``;
+    :class:`~hubpg.errors.ModuleMismatchError` above :data:`CHECK_TOLERANCE`.
 
     Args:
         model: the student's module (its own code runs here, in the student's process).

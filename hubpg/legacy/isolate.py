@@ -44,8 +44,8 @@ def read_isolated(
     read_timeout: float = DEFAULT_READ_TIMEOUT_S,
     memory_mib: int = DEFAULT_READ_MEMORY_MIB,
 ) -> tuple[CheckpointScan, Architecture]:
-    """Scan, load and rebuild a checkpoint in a separate process; return what was
-    found (the scan, without the file's bytes) and the rebuilt architecture.
+    """Scan, load and rebuild a checkpoint in a separate process: the scan (without
+    the file's bytes) and the rebuilt architecture.
 
     Args:
         path: the ``torch.save`` file.

@@ -38,9 +38,6 @@ MAX_NAME_BYTES = 256
 _STORAGE_TAG = "storage"
 
 
-# --------------------------------------------------------------------------- symbolic values
-
-
 class _Global:
     """A global the pickle pushed: torch's allowlisted object, or a module class."""
 
@@ -215,7 +212,7 @@ class _Walk:
             handler(self)
 
 
-# --------------------------------------------------------------------------- opcodes
+# The opcode handlers, then the calls REDUCE may make (_HANDLERS and _CALLS below).
 
 
 def _global(w: _Walk) -> None:
@@ -476,9 +473,6 @@ def _storage_dtype(kind: Any) -> tuple[str, int]:
 
     dtype = torch.uint8 if kind is torch.UntypedStorage else kind.dtype
     return str(dtype).removeprefix("torch."), int(dtype.itemsize)
-
-
-# --------------------------------------------------------------------------- allowed calls
 
 
 def _rebuild_tensor_v2(w: _Walk, args: list[Any]) -> _Tensor:
