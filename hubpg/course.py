@@ -1,13 +1,6 @@
-"""The Deep RL course's ``push_to_hub``, as a safe drop-in.
-
-Unit 4 has the student write ``Policy`` and ``reinforce()`` and then share the trained
-module with ``push_to_hub(repo_id, model, hyperparameters, eval_env, video_fps=30)``,
-which pickles it (``torch.save(model)``) and writes a score without its spread.
-:func:`push_to_hub` takes the same arguments and shares what hubpg shares: the module
-converted in memory (never pickled, :mod:`hubpg.live`), checked against the student's
-own forward, evaluated over ``hyperparameters["n_evaluation_episodes"]`` seeded
-episodes (mean and std), recorded, carded and pushed in one commit through
-:func:`hubpg.api.package` and :func:`hubpg.api.push`.
+"""The Deep RL course's ``push_to_hub`` (Unit 4), as a safe drop-in: the same arguments,
+but the module is converted in memory (never pickled, :mod:`hubpg.live`), checked against
+its own forward, evaluated over seeded episodes (mean and std) and pushed in one commit.
 """
 
 from __future__ import annotations
@@ -87,14 +80,11 @@ def push_to_hub(
     env_id = env_id_for(hyperparameters, eval_env, None)
     n_episodes = episodes if episodes is not None else _eval_episodes(hyperparameters)
     with contextlib.ExitStack() as stack:
-        tmp = (
-            out
-            if out is not None
-            else stack.enter_context(tempfile.TemporaryDirectory(prefix="hubpg-push-"))
-        )
+        if out is None:
+            out = stack.enter_context(tempfile.TemporaryDirectory(prefix="hubpg-push-"))
         run_dir = module_run(
             model,
-            folder=Path(tmp) / "run",
+            folder=Path(out) / "run",
             env_id=env_id,
             hyperparameters=hyperparameters,
             eval_env=eval_env,
@@ -103,7 +93,7 @@ def push_to_hub(
         _say(f"Converted {type(model).__name__} in memory (checked against its forward)", progress)
         packaged = package(
             run_dir,
-            out=Path(tmp) / "hub",
+            out=Path(out) / "hub",
             episodes=n_episodes,
             seed=seed,
             deterministic=deterministic,

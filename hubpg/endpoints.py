@@ -1,8 +1,5 @@
 """Which Hub to talk to, with which token, how long to wait: the arguments every Hub
-call of :mod:`hubpg.hub` resolves first.
-
-Any endpoint works (``--endpoint``, else ``HF_ENDPOINT``, else huggingface.co). A
-loopback endpoint (127.x, localhost, [::1]) is hubpg's own local Hub
+call of :mod:`hubpg.hub` resolves first. A loopback endpoint is hubpg's own local Hub
 (``hubpg hub serve``): its messages give local advice, never huggingface.co's.
 """
 
@@ -16,11 +13,9 @@ from urllib.parse import urlparse
 from hubpg.errors import ConfigError, TokenError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-#: Seconds a request may wait for the server when neither ``timeout`` nor
-#: huggingface_hub's ``HF_HUB_DOWNLOAD_TIMEOUT`` / ``HF_HUB_ETAG_TIMEOUT`` say otherwise.
+#: Seconds a request may wait when nothing says otherwise (:func:`resolve_timeout`).
 DEFAULT_TIMEOUT_S = 30.0
-#: What to do when a local Hub refuses or lacks a token (``hubpg hub serve`` prints
-#: its user's token at start).
+#: What to do when a local Hub refuses or lacks a token.
 LOCAL_TOKEN_ADVICE = (
     "pass --token with the token `hubpg hub serve` printed, or start the server with "
     "--user NAME:TOKEN and pass that TOKEN"
@@ -46,19 +41,14 @@ def resolve_token(token: str | None) -> str | None:
     Args:
         token: a token, or None for the default.
     """
-    if token:
-        return token
-    if os.environ.get("HF_TOKEN"):
-        return os.environ["HF_TOKEN"]
     from huggingface_hub import get_token
 
-    return get_token()
+    return token or os.environ.get("HF_TOKEN") or get_token()
 
 
 def require_token(token: str | None, endpoint: str) -> str:
     """:func:`resolve_token`, or :class:`~hubpg.errors.TokenError` saying where a token
-    comes from: for a local Hub, the one ``hubpg hub serve`` printed; else a write
-    token of huggingface.co.
+    comes from (for a local Hub, the one ``hubpg hub serve`` printed).
 
     Args:
         token: a token, or None for the default.
@@ -116,10 +106,9 @@ def _env_seconds(name: str) -> float | None:
 
 @dataclass(frozen=True)
 class HubTarget:
-    """Where and how to reach a Hub: ``endpoint`` (None: ``HF_ENDPOINT``, else
-    huggingface.co), ``token`` (None: ``HF_TOKEN``, else the stored login; never shown
-    in ``repr``) and ``timeout`` (seconds per request; None: :func:`resolve_timeout`'s
-    default)."""
+    """Where and how to reach a Hub: ``endpoint``, ``token`` (never shown in ``repr``)
+    and ``timeout`` (seconds per request); None for :func:`resolve_endpoint`'s,
+    :func:`resolve_token`'s and :func:`resolve_timeout`'s defaults."""
 
     endpoint: str | None = None
     token: str | None = field(default=None, repr=False)
@@ -127,8 +116,7 @@ class HubTarget:
 
     def resolved(self) -> HubTarget:
         """The same target with the endpoint and token looked up and the timeout checked
-        (an explicit timeout stays explicit: :func:`hubpg.hub.hub_client` sets the
-        constants only then)."""
+        (an explicit timeout stays explicit)."""
         if self.timeout is not None:
             resolve_timeout(self.timeout)
         return HubTarget(resolve_endpoint(self.endpoint), resolve_token(self.token), self.timeout)

@@ -1,17 +1,9 @@
 """The transport layer of hubpg's Hub side: the scoped client, download, upload, listing.
 
-Everything above it (packaging, push, load-and-eval, the leaderboard) calls these and
-nothing of huggingface_hub's internals. Every call runs inside :func:`hub_client`,
-which scopes huggingface_hub's global state through its public API and restores it
-afterwards: Xet off only for loopback endpoints (hubpg's own local Hub, which speaks
-plain Git LFS), never for the real Hub; no progress bars; a timeout on every request
-(``timeout``, else ``HF_HUB_DOWNLOAD_TIMEOUT`` / ``HF_HUB_ETAG_TIMEOUT``, else
-:data:`DEFAULT_TIMEOUT_S`), so that a stalled server ends the command with
-:class:`~hubpg.errors.HubTimeoutError` ("timed out"); a floor on the speed of every
-answer (:data:`MIN_BYTES_PER_S` once the timeout has passed), so that a server that
-dribbles a file ends the same way; and a server that takes no connection ends it at
-once ("is the server at URL running?"), without huggingface_hub's retries.
-Exceptions become hubpg's one-line errors in :mod:`hubpg.huberrors`.
+Everything above it calls these, and these only huggingface_hub's public API, inside
+:func:`hub_client`: a timeout on every request, a floor on the speed of every answer, no
+retries of a server that takes no connection. Exceptions become hubpg's one-line errors
+(:mod:`hubpg.huberrors`).
 """
 
 from __future__ import annotations
@@ -72,13 +64,8 @@ __all__ = [
     "validate_repo_id",
 ]
 
-#: Slowest an answer may arrive, in bytes per second on average from its first byte,
-#: once the timeout (the grace period) has passed: below it the download ends with
-#: "timed out", however often the server sends a byte.
+#: Slowest an answer may arrive (bytes per second on average) once the timeout has passed.
 MIN_BYTES_PER_S = 10_000
-
-
-# --------------------------------------------------------------------------- the client
 
 #: Seconds of every open :func:`hub_client` block, of any thread; the hooks apply the
 #: smallest. Empty: the hooks do nothing.
@@ -110,14 +97,10 @@ def hub_client(endpoint: str, *, timeout: float | None = None) -> Iterator[float
     Inside: every request is capped at the :func:`resolve_timeout` seconds (yielded),
     every answer must arrive at :data:`MIN_BYTES_PER_S` or more once that time has
     passed, a refused connection ends the call at once; no progress bars, no
-    telemetry, and Xet off for loopback endpoints. Only public API is used: the
-    shared client of ``huggingface_hub.utils.get_session()`` gets two event hooks
-    (httpx's documented ``timeout`` and ``trace`` request extensions), removed when
-    the last block ends; the client itself, and any factory set with
-    ``set_client_factory``, stay the caller's. Nests, and may run in several threads
-    at once: the first block to open saves huggingface_hub's settings and the last to
-    close restores them (a block's changes hold until then). (Xet transfers, on
-    huggingface.co only, run in ``hf_xet`` outside this client.)
+    telemetry, and Xet off for loopback endpoints (hubpg's local Hub speaks plain Git
+    LFS). The shared client of ``get_session()`` gets two event hooks while any block
+    is open; blocks nest and may run in several threads: the first to open saves the
+    settings and the last to close restores them.
 
     Args:
         endpoint: the Hub URL the block talks to.
@@ -161,14 +144,11 @@ def hub_client(endpoint: str, *, timeout: float | None = None) -> Iterator[float
 
 def _set_hooks(session: Any, *, on: bool) -> None:
     """Add hubpg's two event hooks to an httpx client (once), or take them away."""
-    hooks = {kind: list(session.event_hooks.get(kind, [])) for kind in ("request", "response")}
     ours = {"request": _on_request, "response": _on_response}
-    for kind, hook in ours.items():
-        if hook in hooks[kind]:
-            hooks[kind].remove(hook)
-        if on:
-            hooks[kind].append(hook)
-    session.event_hooks = hooks
+    session.event_hooks = {
+        kind: [h for h in session.event_hooks.get(kind, []) if h != hook] + ([hook] if on else [])
+        for kind, hook in ours.items()
+    }
 
 
 def _open_seconds() -> float | None:
@@ -263,9 +243,6 @@ def _floor_stream(base: type) -> type:
     return FloorStream
 
 
-# --------------------------------------------------------------------------- push
-
-
 @dataclass
 class Commit:
     """What one upload made: the commit (the head's when nothing changed), and whether
@@ -291,11 +268,9 @@ def commit_files(
     private: bool = False,
     revision: str | None = None,
 ) -> Commit:
-    """Upload ``files`` to ``repo_id`` in one commit: the transport of every push.
-
-    Checks that the token's user may write to the namespace, creates the repo (private
-    when asked; an existing public one is made private), creates ``revision`` when it
-    is a missing branch, then commits. An unchanged re-push makes no commit.
+    """Upload ``files`` to ``repo_id`` in one commit, after checking the token's user may
+    write to the namespace and creating the repo (or making it private) and the branch.
+    An unchanged re-push makes no commit.
 
     Args:
         repo_id: ``NAMESPACE/NAME``.
@@ -362,10 +337,8 @@ def _no_empty_commit_warning():
 def upload_files(package_dir: Path) -> dict[str, Path]:
     """The files ``push`` uploads from ``package_dir``: path in the repo -> file.
 
-    Regular files only, hidden ones (``.name``, anything under ``.dir/``) skipped;
-    raises :class:`~hubpg.errors.UploadRefusedError` for a symbolic link (it could
-    point at any file of this machine) or a pickle (``.pkl``, ``.pt``, ...: loading one
-    runs code), and for anything that is not a regular file or folder.
+    Hidden ones are skipped; :class:`~hubpg.errors.UploadRefusedError` for a symbolic
+    link, a pickle, or anything that is not a regular file or folder.
 
     Args:
         package_dir: the package folder.
@@ -428,10 +401,8 @@ def ensure_repo(api: Any, repo_id: str, *, private: bool) -> bool:
 
 
 def check_write_access(api: Any, repo_id: str) -> None:
-    """Refuse early when the token's user (or its orgs) does not own the namespace.
-
-    Also sidesteps a client bug: ``create_repo(exist_ok=True)`` on another user's
-    repo raises ``HfUriError`` on any non-huggingface.co endpoint.
+    """Refuse early when the token's user (or its orgs) does not own the namespace (which
+    also sidesteps ``create_repo(exist_ok=True)``'s ``HfUriError`` off huggingface.co).
 
     Args:
         api: an ``HfApi`` with the token.
@@ -445,9 +416,6 @@ def check_write_access(api: Any, repo_id: str) -> None:
             f"the token belongs to {who.get('name')}, who may not write to {repo_id}; use a "
             f"token of {namespace} (or of a member of that organisation) with write access"
         )
-
-
-# --------------------------------------------------------------------------- load
 
 
 @dataclass
@@ -470,25 +438,20 @@ def download(
     listed: list[str] | None = None,
     into: Path | None = None,
 ) -> Downloaded:
-    """Download ``files`` (those the repo has) of ``repo_id``, all at one commit: the
-    transport of every download. One ``model_info`` (the commit and the file list; none
-    with ``listed``), then ``hf_hub_download`` of each name (one GET each with ``into``),
-    inside :func:`hub_client` and :func:`~hubpg.huberrors.hub_errors`.
+    """Download ``files`` (those the repo has) of ``repo_id``, all at one commit: one
+    ``model_info`` (none with ``listed``), then one download of each name.
 
     Args:
         repo_id: ``NAMESPACE/NAME``.
         files: the file names wanted.
         revision: branch, tag or commit (default: main).
         target: the Hub, token and timeout (default: :class:`HubTarget`'s defaults).
-        choose: given the repo's file entries (``RepoSibling``: ``rfilename``, and
-            ``size`` with ``files_metadata``), the names to download instead of
-            ``files``; it may raise a hubpg error to refuse the repo before anything is
-            downloaded (the workflow's rules live there, not here).
+        choose: given the repo's file entries (``RepoSibling``), the names to download
+            instead of ``files``; it may raise to refuse the repo before any download.
         files_metadata: ask for each file's size too (for ``choose``).
         listed: the repo's file names at ``revision``, a full commit sha, as a listing
             gave them (``list_models(full=True)``): no ``model_info`` is asked then.
-        into: a folder: each file is fetched with one GET straight into it, not through
-            huggingface_hub's cache (for files read once, as a leaderboard reads them).
+        into: a folder to fetch each file into with one GET, bypassing the cache.
     """
     validate_repo_id(repo_id)
     target = (target or HubTarget()).resolved()
@@ -560,11 +523,9 @@ def list_models(
     tags: list[str],
     author: str | None = None,
 ) -> Iterator[Any]:
-    """The models tagged with every one of ``tags`` (``cardData`` and ``siblings``, the
-    file names, included), page by page
-    as ``huggingface_hub`` reads them, each a ``ModelInfo`` or, when one item cannot be
-    read, an :class:`UnreadableListing` in its place. Call inside :func:`hub_client`
-    and :func:`hub_errors`.
+    """The models tagged with every one of ``tags`` (card data and file names included),
+    page by page, each a ``ModelInfo`` or an :class:`UnreadableListing` in its place.
+    Call inside :func:`hub_client` and :func:`hub_errors`.
 
     Args:
         endpoint: the Hub URL.
@@ -575,7 +536,6 @@ def list_models(
     from huggingface_hub import ModelInfo
     from huggingface_hub.utils import build_hf_headers, paginate
 
-    # full: each model's file names too (siblings), so a check needs no model_info
     params: dict[str, Any] = {"filter": list(tags), "cardData": True, "full": True}
     if author:
         params["author"] = author

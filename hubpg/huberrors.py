@@ -1,9 +1,6 @@
-"""huggingface_hub, network and disk exceptions as hubpg's one-line errors.
-
-:func:`hub_errors` wraps every Hub call of :mod:`hubpg.hub`. A refused token is told
-what fixes it where it happened: on a local Hub (a loopback endpoint, ``hubpg hub
-serve``) the token that server printed, on huggingface.co ``hf auth login``.
-"""
+"""huggingface_hub, network and disk exceptions as hubpg's one-line errors
+(:func:`hub_errors` wraps every Hub call of :mod:`hubpg.hub`), with the advice of the Hub
+they happened on: a local Hub's own token, or ``hf auth login`` on huggingface.co."""
 
 from __future__ import annotations
 
@@ -28,10 +25,8 @@ from hubpg.errors import (
 
 @contextmanager
 def hub_errors(action: str, repo_id: str, endpoint: str, token_given: bool) -> Iterator[None]:
-    """Turn huggingface_hub / network / disk exceptions into hubpg's one-line errors.
-
-    The whole chain of an exception is read (huggingface_hub wraps upload failures in
-    ``RuntimeError``), so the message says what really went wrong.
+    """Turn huggingface_hub / network / disk exceptions into hubpg's one-line errors,
+    reading the exception's whole chain (huggingface_hub wraps upload failures).
 
     Args:
         action: what was being done ("push", "download", ...), for the message.

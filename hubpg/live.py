@@ -1,17 +1,12 @@
 """A student's own trained ``nn.Module`` (Unit 4's ``Policy``) as a hubpg run folder.
 
-The module is never pickled: its layers are read in memory and rebuilt as a hubpg
-:class:`~hubpg.policy.Policy` by the same structural rules as ``hubpg convert``
-(:mod:`hubpg.legacy`), then checked against the module's own forward on a batch of
-observations from the student's env; a mismatch is refused, naming the largest
-difference. The run folder (``model.safetensors``, ``config.json``,
-``hyperparameters.json``) is what ``hubpg package`` / ``push`` take, as for a run
-``hubpg train`` wrote. :func:`hubpg.course.push_to_hub` builds on it.
+The module is never pickled: it is rebuilt in memory by the rules of ``hubpg convert``
+(:mod:`hubpg.legacy`), checked against its own forward on observations from the
+student's env, and written as a run folder ``hubpg package`` / ``push`` take.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +16,7 @@ import numpy as np
 
 from hubpg.config import course_network_keys
 from hubpg.errors import ConfigError, ModuleMismatchError, RunDirError
+from hubpg.legacy.rebuild import class_name, is_module
 from hubpg.runfolder import HYPERPARAMETERS_NAME, atomic_dir, write_json
 
 if TYPE_CHECKING:
@@ -45,29 +41,6 @@ class ModuleConversion:
     architecture: str
     assumed: list[str]
     max_difference: float | None = None
-
-
-def is_module(obj: Any) -> bool:
-    """True when ``obj`` is a ``torch.nn.Module`` (torch is not imported to find out
-    when it was never imported: then ``obj`` cannot be one).
-
-    Args:
-        obj: anything given to ``hubpg.package``.
-    """
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
-
-
-def class_name(model: Any) -> str:
-    """``module.QualName`` of the model's class (``__main__.Policy``, ``lib.reinforce.Policy``).
-
-    Args:
-        model: the student's module.
-    """
-    cls = type(model)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def env_id_for(hyperparameters: dict[str, Any] | None, eval_env: Any, env_id: str | None) -> str:
@@ -100,11 +73,9 @@ def convert_module(model: Any, *, env_id: str) -> ModuleConversion:
         model: the student's ``nn.Module`` (left unchanged).
         env_id: the env it plays; its observation and action sizes must match.
     """
-    import torch
-
     from hubpg.legacy import read_module
 
-    if not isinstance(model, torch.nn.Module):
+    if not is_module(model):
         raise ConfigError(f"expected a torch.nn.Module, got {type(model).__name__}")
     converted = read_module(model, env_id=env_id)  # legacy's structural rules, in memory
     return ModuleConversion(
@@ -117,9 +88,8 @@ def convert_module(model: Any, *, env_id: str) -> ModuleConversion:
 
 
 def observations_from(env: Any, n: int = CHECK_OBSERVATIONS, *, seed: int = 0) -> np.ndarray:
-    """``n`` observations played from ``env`` with uniformly random actions, episode k
-    reset with seed ``seed + k`` (Gymnasium's API, or the old Gym one the course's
-    Pixelcopter env has).
+    """``n`` observations played from ``env`` (Gymnasium's API or the old Gym one) with
+    uniformly random actions, episode k reset with seed ``seed + k``.
 
     Args:
         env: the student's env (e.g. the course's ``eval_env``).
@@ -152,10 +122,9 @@ def _reset(env: Any, seed: int) -> Any:
 def check_against_forward(
     model: torch.nn.Module, conversion: ModuleConversion, observations: np.ndarray
 ) -> float:
-    """The largest difference in action probability between the student's forward and
-    the converted policy on ``observations``; :class:`~hubpg.errors.ModuleMismatchError`
-    above :data:`CHECK_TOLERANCE`, naming it. The module runs in eval mode (Dropout
-    off) and is put back in the mode it was in.
+    """The largest difference in action probability between the student's forward (in
+    eval mode) and the converted policy on ``observations``;
+    :class:`~hubpg.errors.ModuleMismatchError` above :data:`CHECK_TOLERANCE`.
 
     Args:
         model: the student's module (its own code runs here, in the student's process).
@@ -228,10 +197,9 @@ def write_run(
     hyperparameters: dict[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write the converted module as a run folder ``hubpg package`` takes:
+    """Write the converted module as a run folder ``hubpg package`` takes, atomically:
     ``model.safetensors``, ``config.json`` and ``hyperparameters.json`` (the course's
-    keys given, the network's shape, and where it came from). Written atomically; no
-    pickle.
+    keys given, the network's shape, and where it came from).
 
     Args:
         conversion: what :func:`convert_module` returned (and checked).
@@ -244,9 +212,12 @@ def write_run(
         raise RunDirError(
             f"{folder} already exists; pass overwrite=True to replace it, or another folder"
         )
+    from hubpg.legacy.convert import json_ready
+    from hubpg.packaging import assert_no_pickle
+
     config = conversion.config
     record = {
-        **_json_ready(hyperparameters or {}),
+        **json_ready(hyperparameters or {}),
         **course_network_keys(config),
         "hidden": list(config.hidden),
         "activation": config.activation,
@@ -256,28 +227,11 @@ def write_run(
     }
     if conversion.max_difference is not None:
         record["checked_max_difference"] = conversion.max_difference
-    from hubpg.packaging import assert_no_pickle
-
     with atomic_dir(folder) as tmp:
         conversion.policy.save(tmp)
         write_json(tmp / HYPERPARAMETERS_NAME, record)
         assert_no_pickle(tmp)
     return folder
-
-
-def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
-    """The values JSON can hold (numpy scalars, such as ``env.action_space.n``, as
-    numbers); the others are left out."""
-    kept: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError, RecursionError):
-            continue
-        kept[str(key)] = value
-    return kept
 
 
 def module_run(
@@ -289,7 +243,7 @@ def module_run(
     eval_env: Any = None,
     overwrite: bool = False,
 ) -> Path:
-    """Convert, check and write a live module as a run folder (see the module's docstring).
+    """Convert, check and write a live module as a run folder.
 
     Args:
         model: the student's ``nn.Module``.

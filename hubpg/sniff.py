@@ -1,13 +1,9 @@
 """What a file is, judged by parsing it: the one place hubpg decides "is this a pickle?";
-and what a repo is, judged by its file names: another RL library's model
-(:func:`foreign_format`).
+and what a repo is, judged by its file names: another RL library's model.
 
-A safetensors file starts with an 8-byte little-endian header length, and some
-lengths (128, 384, 640, 896, ...) begin with the bytes ``0x80 0x02``, the very
-bytes a protocol-2 pickle starts with. So a file is never judged by its first
-two bytes: :func:`is_safetensors` parses the header (length, JSON, every tensor
-entry inside the file), and only a file that is not safetensors is checked for a
-pickle's opening (``PROTO`` 2-5) or a ``torch.save`` zip archive of pickles.
+Some safetensors header lengths (128, 384, ...) begin with ``0x80 0x02``, the bytes a
+protocol-2 pickle starts with, so only a file that does not parse as safetensors is
+checked for a pickle's opening.
 """
 
 from __future__ import annotations
@@ -97,11 +93,9 @@ def is_torchscript_archive(path: Path | str) -> bool:
 
 
 def is_pickle(path: Path | str) -> bool:
-    """True when ``path`` is, or may hold, a pickle (except an ``agent.pt`` that is a
-    TorchScript archive, :func:`is_torchscript_archive`): a pickle suffix
-    (:data:`~hubpg.runfolder.PICKLE_SUFFIXES`), a binary pickle stream (``PROTO``
-    2-5) that is not a valid safetensors file, or a zip archive holding ``.pkl``
-    members (what ``torch.save`` writes).
+    """True when ``path`` is, or may hold, a pickle: a pickle suffix, a binary pickle
+    stream that is not a valid safetensors file, or a zip archive holding ``.pkl``
+    members (except an ``agent.pt`` that is a TorchScript archive).
 
     Args:
         path: the file to inspect.
@@ -129,17 +123,16 @@ VERIFIES = "hubpg verifies REINFORCE policies (safetensors or course checkpoints
 
 def foreign_format(names: Iterable[str]) -> tuple[str, str] | None:
     """``(library, file)`` when a repo's file names are another RL library's model,
-    else None: a CleanRL ``*.cleanrl_model``, or a stable-baselines3 ``NAME.zip`` (its
-    ``push_to_hub``/``package_to_hub`` upload it, the latter beside ``NAME/policy.pth``
-    and ``NAME/data``).
+    else None: a CleanRL ``*.cleanrl_model``, or a stable-baselines3 ``NAME.zip`` (or
+    its unpacked ``NAME/policy.pth`` beside ``NAME/data``).
 
     Args:
         names: the repo's file paths.
     """
     names = set(names)
-    for name in sorted(names):
-        if name.endswith(".cleanrl_model"):
-            return "CleanRL", name
+    cleanrl = sorted(n for n in names if n.endswith(".cleanrl_model"))
+    if cleanrl:
+        return "CleanRL", cleanrl[0]
     for name in sorted(names):
         folder = name.rsplit("/", 1)[0] if "/" in name else None
         if name.endswith("/policy.pth") and f"{folder}/data" in names:

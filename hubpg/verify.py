@@ -1,20 +1,7 @@
-"""The one verify pipeline: what ``load-and-eval`` does and every leaderboard row.
-
-Three public steps, each usable alone:
-
-1. :func:`fetch`: download the few files a check needs (``config.json``,
-   ``model.safetensors``, ``results.json``, the card; never a pickle unless
-   ``legacy``), all at one commit, and rebuild the policy strictly from
-   ``config.json``, or, with ``legacy``, from a course checkpoint read weights-only
-   (:mod:`hubpg.legacy`). Returns a :class:`Fetched`.
-2. :func:`measure`: the seeded evaluation :func:`hubpg.evaluation.evaluate` runs
-   (episode k seeded ``seed + k``): the same numbers ``hubpg evaluate`` gives.
-3. :func:`judge`: the card's claim against the measurement
-   (:func:`hubpg.claims.judge_claim`).
-
-:func:`verify_one` is the three in a row; :func:`hubpg.api.load_and_eval` and the
-leaderboard's rows (in this process, in a pool, on Ray) call these steps, so the
-pipeline is written once.
+"""The one verify pipeline, what ``load-and-eval`` and every leaderboard row run:
+:func:`fetch` (download a repo's few files at one commit and rebuild its policy, never
+from a pickle unless ``legacy``), :func:`measure` (the seeded evaluation) and
+:func:`judge` (the card's claim against it); :func:`verify_one` is the three in a row.
 """
 
 from __future__ import annotations
@@ -47,8 +34,7 @@ if TYPE_CHECKING:  # torch is imported only when a policy is built
 
 #: The files a check downloads: the policy, the claim's episode count, the card.
 LOAD_FILES = (CONFIG_NAME, WEIGHTS_NAME, RESULTS_NAME, CARD_NAME)
-#: With ``legacy`` the course's hyperparameters.json is read too (for the env id),
-#: besides the checkpoint itself.
+#: With ``legacy``, the course's hyperparameters.json too (it may name the env).
 LEGACY_LOAD_FILES = (*LOAD_FILES, HYPERPARAMETERS_NAME)
 
 
@@ -66,11 +52,9 @@ class Fetched:
     claim: Claim | None
     #: ``results.json``'s episode count (None: no file, or no believable count).
     claimed_n_episodes: int | None
-    #: With ``legacy``: what was read and what was assumed
-    #: (:meth:`hubpg.legacy.LegacyModel.report`); None for a hubpg repo.
+    #: With ``legacy``: what was read and assumed (:meth:`hubpg.legacy.LegacyModel.report`).
     legacy: dict[str, Any] | None = None
-    #: With ``legacy``: the course checkpoint read (``hubpg convert`` writes it as a
-    #: folder); None for a hubpg repo.
+    #: With ``legacy``: the course checkpoint read; None for a hubpg repo.
     legacy_model: LegacyModel | None = None
 
     @property
@@ -82,14 +66,6 @@ class Fetched:
     def env_id(self) -> str:
         """The env the policy plays."""
         return self.policy.config.env_id
-
-    @property
-    def card_env_ids(self) -> frozenset[str]:
-        """The env ids the card's ``model-index`` names (empty without a claim)."""
-        return self.claim.env_ids if self.claim is not None else frozenset()
-
-
-# --------------------------------------------------------------------------- fetch
 
 
 def fetch(
@@ -113,17 +89,13 @@ def fetch(
         target: the Hub, token and timeout (default: :class:`~hubpg.hub.HubTarget`'s).
         legacy: a repo with only a course checkpoint (``model.pt``) is read with
             torch's weights-only unpickler instead of being refused.
-        env_id: the env the model must play. A course checkpoint whose files do not
-            name it plays this one; a hubpg repo whose ``config.json`` names another
-            is refused.
-        card: download the card too (for the claim); the leaderboard reads claims from
-            its listing and passes False. With ``legacy`` the card is always read (it may
-            name the env).
+        env_id: the env the model must play (a course checkpoint's default; a hubpg repo
+            whose ``config.json`` names another is refused).
+        card: download the card too (for the claim; always with ``legacy``).
         max_bytes: the largest course checkpoint downloaded with ``legacy``.
         listed: the repo's file names at ``revision`` (a commit sha) as a listing gave
-            them: no ``model_info`` request (not with ``legacy``: it needs the sizes).
-        into: a folder to fetch the files into, bypassing the download cache
-            (:func:`hubpg.hub.download`); ``files`` then name files in it.
+            them: no ``model_info`` request (ignored with ``legacy``).
+        into: a folder to fetch the files into, bypassing the download cache.
     """
     validate_repo_id(repo_id)
     wanted = LEGACY_LOAD_FILES if legacy else LOAD_FILES
@@ -223,9 +195,8 @@ def rebuild(
 
 
 def policy_from_files(files: dict[str, Path], repo_id: str) -> Policy:
-    """The policy of downloaded files (``config.json`` and ``model.safetensors``),
-    checked before anything is built: the config's types, its env's observation and
-    action sizes, and the safetensors header's tensor shapes.
+    """The policy of downloaded ``config.json`` and ``model.safetensors``, checked
+    against its env and the weights' shapes before anything is built.
 
     Args:
         files: file name -> downloaded path (as :attr:`hubpg.hub.Downloaded.files`).
@@ -246,9 +217,8 @@ def policy_from_files(files: dict[str, Path], repo_id: str) -> Policy:
 
 
 def claim_of(files: dict[str, Path]) -> Claim | None:
-    """The claim of downloaded (or packaged) files: the card's ``model-index`` value,
-    with the episode count of ``results.json`` when there is one; None when there is no
-    parsable claim.
+    """The card's claim (with ``results.json``'s episode count) of downloaded or
+    packaged files; None when there is no parsable claim.
 
     Args:
         files: file name -> path.
@@ -256,9 +226,6 @@ def claim_of(files: dict[str, Path]) -> Claim | None:
     if CARD_NAME not in files:
         return None
     return read_claim(files[CARD_NAME], results=files.get(RESULTS_NAME))
-
-
-# --------------------------------------------------------------------------- measure and judge
 
 
 def measure(
@@ -311,9 +278,6 @@ def judge(claim: Claim | None, result: Evaluated) -> Verdict | None:
         std=result.std_reward,
         n=result.n_episodes,
     )
-
-
-# --------------------------------------------------------------------------- all three
 
 
 def verify_one(

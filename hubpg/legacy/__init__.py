@@ -1,32 +1,12 @@
 """Read Deep RL course checkpoints (``torch.save`` pickles) without running them.
 
-The course's ``push_to_hub`` uploads ``model.pt``, written by ``torch.save(model)``
-(the whole ``nn.Module``, its class in the notebook's ``__main__``); some students'
-versions of the notebook also save a state dict (``torch.save(policy.state_dict(),
-...)``). Both are pickles. This package reads them the one safe way torch offers,
-one module per step:
-
-- :mod:`~hubpg.legacy.scan` and :mod:`~hubpg.legacy.pickles`: the file's size is
-  capped and its pickle is walked with symbolic values, building nothing: a global
-  that is neither torch's tensor machinery nor a module class hubpg maps to an
-  inert stand-in, a call that is not a tensor rebuilt from a storage record the
-  file holds, a hash-bomb key, are refused before anything is allocated.
-- :mod:`~hubpg.legacy.load`: torch's weights-only unpickler loads it, module
-  classes mapped to stand-ins without methods, tensors on the CPU.
-- :mod:`~hubpg.legacy.rebuild`: the stand-in tree (or state dict) becomes an
-  :class:`Architecture` (Linear layers, one activation, what was assumed).
-- :mod:`~hubpg.legacy.isolate`: scan, load and rebuild run in a process of their
-  own with a deadline and a memory ceiling; only the weights come back, as
-  safetensors.
-- :mod:`~hubpg.legacy.model`: the architecture becomes a hubpg
-  :class:`~hubpg.policy.Policy` (:class:`LegacyModel`, :func:`read_checkpoint`);
-  :func:`read_module` does the same for a live ``torch.nn.Module`` by the same
-  rules, never pickling it (``hubpg.push_to_hub`` of a student's module).
-- :mod:`~hubpg.legacy.repo`: which file of a repo is the checkpoint, which env its
-  files name, and :func:`read_files` (read it from a repo's downloaded files;
-  :func:`hubpg.verify.fetch` with ``legacy`` downloads them).
-- :mod:`~hubpg.legacy.convert`: :func:`convert` writes a hubpg folder
-  (safetensors + JSON, no pickle).
+In a process of its own (:mod:`~hubpg.legacy.isolate`), the file's pickle is walked
+opcode by opcode, building nothing (:mod:`~hubpg.legacy.scan`,
+:mod:`~hubpg.legacy.pickles`), loaded by torch's weights-only unpickler with inert
+stand-ins for its module classes (:mod:`~hubpg.legacy.load`) and rebuilt as Linear
+layers (:mod:`~hubpg.legacy.rebuild`); only the weights come back. It then becomes a
+hubpg policy (:mod:`~hubpg.legacy.model`), read from a repo's files
+(:mod:`~hubpg.legacy.repo`) or written as a hubpg folder (:mod:`~hubpg.legacy.convert`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
-"""Convert a course checkpoint into a hubpg folder: ``model.safetensors``,
-``config.json``, the course's ``hyperparameters.json`` and ``results.json``, and
-``legacy.json`` saying where it came from and what was assumed. No pickle is ever
-written; ``hubpg evaluate``, ``package`` and ``push`` take the folder as a run."""
+"""Convert a course checkpoint into a hubpg folder (``model.safetensors``,
+``config.json``, the course's JSON files and ``legacy.json`` saying where it came from
+and what was assumed; never a pickle), which ``hubpg evaluate``/``package``/``push`` take."""
 
 from __future__ import annotations
 
@@ -102,13 +101,20 @@ def _local_files(source: Path) -> dict[str, Path]:
     return files
 
 
-def _json_ready(data: Any) -> dict[str, Any] | None:
-    """A course JSON object as hubpg can rewrite it: keys whose value cannot be written
-    as strict JSON (NaN, Infinity) are dropped."""
-    if not isinstance(data, dict):
-        return None
+def json_ready(data: dict[Any, Any]) -> dict[str, Any]:
+    """The items of a course dict that strict JSON can hold (numpy scalars, such as
+    ``env.action_space.n``, as numbers), keys as strings; the others (NaN, Infinity,
+    objects) are left out.
+
+    Args:
+        data: a course hyperparameters or results dict.
+    """
+    import numpy as np
+
     kept: dict[str, Any] = {}
     for key, value in data.items():
+        if isinstance(value, np.generic):
+            value = value.item()
         try:
             json.dumps(value, allow_nan=False)
         except (ValueError, TypeError, RecursionError):
@@ -117,24 +123,27 @@ def _json_ready(data: Any) -> dict[str, Any] | None:
     return kept
 
 
+def _course_json(files: dict[str, Path], name: str) -> dict[str, Any] | None:
+    """The course file ``name`` as :func:`json_ready` keeps it; None when absent or not an
+    object."""
+    data = small_json(files[name]) if name in files else None
+    return json_ready(data) if isinstance(data, dict) else None
+
+
 def _write_folder(out: Path, model: LegacyModel, files: dict[str, Path]) -> list[str]:
     from hubpg.config import course_network_keys
     from hubpg.packaging import assert_no_pickle
 
     out.mkdir(parents=True, exist_ok=True)
     model.policy.save(out)  # model.safetensors + config.json, atomically each
-    hyper = (
-        _json_ready(small_json(files[HYPERPARAMETERS_NAME]))
-        if HYPERPARAMETERS_NAME in files
-        else None
-    )
+    hyper = _course_json(files, HYPERPARAMETERS_NAME)
     arch = model.architecture
     network = course_network_keys(model.config)  # the course's names: hubpg.config.COURSE_KEYS
     hyper = {**network, **(hyper or {})}  # a course file's own h_size stays
     hyper |= {k: v for k, v in network.items() if k != "h_size"}
     hyper |= {"hidden": arch.hidden, "activation": arch.activation}
     write_json(out / HYPERPARAMETERS_NAME, hyper)
-    results = _json_ready(small_json(files[RESULTS_NAME])) if RESULTS_NAME in files else None
+    results = _course_json(files, RESULTS_NAME)
     if results is not None:
         write_json(out / RESULTS_NAME, results)
     else:

@@ -1,16 +1,10 @@
 """Read a stranger's checkpoint in a process of its own, with a deadline and a memory
 ceiling: one hung or exhausting file costs that process, never the caller.
 
-:func:`read_isolated` reads the file's bytes itself (size-capped) and hands only
-those bytes to a fresh interpreter (``python -I``: no environment, no user site, no
-inherited descriptors, its own session). That process limits its own address space
-(:data:`DEFAULT_READ_MEMORY_MIB` above what the interpreter and torch take) and CPU
-time, dies with its parent, scans, loads with torch's weights-only unpickler and
-rebuilds (:mod:`~hubpg.legacy.scan`, :mod:`~hubpg.legacy.load`,
-:mod:`~hubpg.legacy.rebuild`), and answers with one JSON line and a safetensors
-blob of the Linear layers' weights: plain data, never a pickle of anything from
-the file. On the deadline, on Ctrl-C or any error in the caller, its whole process
-group is killed.
+The file's bytes go to a fresh ``python -I`` (no environment, no inherited descriptors,
+its own session), which caps its memory and CPU time, dies with its parent, scans, loads
+and rebuilds, and answers with one JSON line and a safetensors blob of the weights: never
+a pickle. On the deadline, Ctrl-C or any error in the caller, its process group is killed.
 """
 
 from __future__ import annotations
@@ -26,15 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hubpg.errors import (
-    HubpgError,
-    LegacyCheckpointError,
-    LegacyReaderError,
-    MissingFileError,
-    one_line,
-)
+from hubpg.errors import HubpgError, LegacyCheckpointError, LegacyReaderError, one_line
 from hubpg.legacy.rebuild import MAX_LAYERS, Architecture, Layer
-from hubpg.legacy.scan import DEFAULT_MAX_BYTES, CheckpointScan, check_size
+from hubpg.legacy.scan import DEFAULT_MAX_BYTES, CheckpointScan, read_capped
 
 #: Seconds the reading process may take, its start (an interpreter and torch) included.
 DEFAULT_READ_TIMEOUT_S = 60.0
@@ -56,8 +44,8 @@ def read_isolated(
     read_timeout: float = DEFAULT_READ_TIMEOUT_S,
     memory_mib: int = DEFAULT_READ_MEMORY_MIB,
 ) -> tuple[CheckpointScan, Architecture]:
-    """Scan, load and rebuild a checkpoint in a separate process; return what was
-    found (the scan, without the file's bytes) and the rebuilt architecture.
+    """Scan, load and rebuild a checkpoint in a separate process: the scan (without
+    the file's bytes) and the rebuilt architecture.
 
     Args:
         path: the ``torch.save`` file.
@@ -66,11 +54,7 @@ def read_isolated(
         memory_mib: MiB it may take beyond the interpreter and torch.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"checkpoint {path} not found")
-    check_size(path.name, path.stat().st_size, max_bytes)
-    data = path.read_bytes()
-    check_size(path.name, len(data), max_bytes)  # it may have grown since
+    data = read_capped(path, max_bytes)
     out = _run_reader(path.name, data, read_timeout, memory_mib)
     header, body = _answer(path.name, out, memory_mib)
     scan = CheckpointScan(
@@ -240,8 +224,7 @@ def _read(name: str, data: bytes) -> tuple[dict[str, Any], bytes]:
     arch = rebuild(load_checkpoint(scan), source=name)
     tensors = {}
     for i, layer in enumerate(arch.linears):
-        tensors[f"{i}.weight"] = layer.weight
-        tensors[f"{i}.bias"] = layer.bias
+        tensors |= {f"{i}.weight": layer.weight, f"{i}.bias": layer.bias}
     header = {
         "ok": True,
         "format": scan.format,
@@ -256,12 +239,10 @@ def _read(name: str, data: bytes) -> tuple[dict[str, Any], bytes]:
 
 def _die_with_parent(parent: int) -> None:
     """Ask Linux to kill this process when its parent dies; exit if it already has."""
-    try:
-        import ctypes
+    import ctypes
 
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
     if os.getppid() != parent:
         os._exit(1)
 

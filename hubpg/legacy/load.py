@@ -1,12 +1,5 @@
 """Load a scanned checkpoint with torch's weights-only unpickler, its module classes
-mapped to inert stand-ins, tensors on the CPU.
-
-``torch.load(..., weights_only=True, map_location="cpu")`` runs inside
-``torch.serialization.safe_globals([(StandIn, "__main__.Policy"), ...])``. The
-weights-only unpickler builds only allowlisted objects; a stand-in has no methods
-at all, so its state is filled by a plain ``__dict__`` update and no code from the
-file runs. Tensors saved on ``cuda:0`` land on the CPU.
-"""
+mapped to inert stand-ins (``torch.serialization.safe_globals``), tensors on the CPU."""
 
 from __future__ import annotations
 

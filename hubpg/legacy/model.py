@@ -43,13 +43,16 @@ class LegacyModel:
 
         from hubpg import __version__
 
+        network = {
+            "env_id": self.config.env_id,
+            "architecture": self.architecture.layers[0],
+            "assumed": list(self.assumed),
+        }
         if self.scan is None:
             return {
                 "source_module": self.module_class,
                 "kind": "live-module",
-                "env_id": self.config.env_id,
-                "architecture": self.architecture.layers[0],
-                "assumed": list(self.assumed),
+                **network,
                 "read_with": f"hubpg {__version__} from the live torch.nn.Module (never pickled)",
             }
         return {
@@ -61,9 +64,7 @@ class LegacyModel:
             "classes": sorted(self.scan.stand_ins),
             "repo_id": self.repo_id,
             "revision": self.revision,
-            "env_id": self.config.env_id,
-            "architecture": self.architecture.layers[0],
-            "assumed": list(self.assumed),
+            **network,
             "read_with": f"torch {torch.__version__} weights-only unpickler, hubpg {__version__}",
         }
 
@@ -78,9 +79,8 @@ def read_checkpoint(
     read_timeout: float = DEFAULT_READ_TIMEOUT_S,
     memory_mib: int = DEFAULT_READ_MEMORY_MIB,
 ) -> LegacyModel:
-    """Read a course checkpoint without running it, in a process of its own with a
-    deadline and a memory ceiling (:mod:`hubpg.legacy.isolate`), and rebuild it as a
-    hubpg policy.
+    """Read a course checkpoint without running it, in a process of its own
+    (:mod:`hubpg.legacy.isolate`), and rebuild it as a hubpg policy.
 
     Args:
         path: the ``torch.save`` file.
@@ -99,11 +99,9 @@ def read_checkpoint(
 
 
 def read_module(module: Any, *, env_id: str) -> LegacyModel:
-    """A live ``torch.nn.Module`` (a student's policy, in their own process) as a hubpg
-    policy, by the rules a course checkpoint follows (:mod:`hubpg.legacy.rebuild`);
-    nothing is pickled. The result's ``scan`` is None and ``module_class`` names the
-    class; ``assumed`` says what its forward was taken to be (check it against the
-    module's own forward: the module is the student's to run).
+    """A live ``torch.nn.Module`` as a hubpg policy, by the rules a course checkpoint
+    follows (:mod:`hubpg.legacy.rebuild`); nothing is pickled. The result's ``scan`` is
+    None and ``module_class`` names the class.
 
     Args:
         module: the module (Linear layers, or one Sequential, as the course's Policy).
@@ -146,9 +144,10 @@ def policy_of(arch: Architecture, *, env_id: str, source: str) -> tuple[Policy, 
             f"{source} holds a network hubpg cannot rebuild ({exc})"
         ) from exc
     policy = Policy(config)
-    tensors: dict[str, Any] = {}
-    for i, layer in enumerate(arch.linears):
-        tensors[f"net.{2 * i}.weight"] = layer.weight
-        tensors[f"net.{2 * i}.bias"] = layer.bias
+    tensors = {
+        f"net.{2 * i}.{part}": getattr(layer, part)
+        for i, layer in enumerate(arch.linears)
+        for part in ("weight", "bias")
+    }
     load_weights_strict(policy, tensors, source)
     return policy.eval(), config

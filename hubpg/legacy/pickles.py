@@ -1,25 +1,12 @@
 """Walk a checkpoint's pickle without building anything from it: refuse before allocating.
 
-torch's weights-only unpickler runs nothing from a file, but it still *builds*
-what the file asks for from its allowlist: ``builtins.bytearray(1_500_000_000)``,
-``torch.Tensor(60_000_000, 4)`` (uninitialised memory), a dict key made of a
-60-level tuple DAG whose ``hash()`` costs 2**60. :func:`walk_pickle` reads the
-same opcodes with symbolic values instead (sizes, not objects) and accepts only
-what ``torch.save`` writes for a module or a state dict:
-
-- a call (``REDUCE``) only of ``torch._utils._rebuild_tensor_v2`` on a storage
-  record of the archive (whose size the caller checks against the file), with a
-  shape and strides that stay inside that storage; ``_rebuild_parameter`` of such
-  a tensor; ``collections.OrderedDict()``, ``builtins.set`` of a list of strings
-  (a module's ``_non_persistent_buffers_set``), ``torch.device(str[, int])``;
-- a module class only created without arguments (``NEWOBJ``/``REDUCE`` with an
-  empty tuple) and then given, once, a state holding ``_modules`` and
-  ``_parameters`` (``BUILD``): the way ``torch.save`` writes a module;
-- dict keys that are strings or numbers, tuples nested at most
-  :data:`MAX_TUPLE_DEPTH` deep and :data:`MAX_TUPLE_LEAVES` elements counted
-  through shared references; ``SETITEM`` only on dicts, ``APPEND`` only on lists.
-
-Everything else is refused with a message built from bounded data only.
+torch's weights-only unpickler runs nothing from a file but still *builds* what it asks
+for (``bytearray(1_500_000_000)``, uninitialised tensors, a dict key whose ``hash()``
+costs 2**60). :func:`walk_pickle` reads the same opcodes with symbolic values and accepts
+only what ``torch.save`` writes for a module or a state dict: tensors rebuilt inside a
+storage record of the archive, module classes created without arguments and given one
+module state, bounded dict keys and tuples. Everything else is refused with a message
+built from bounded data only.
 """
 
 from __future__ import annotations
@@ -49,9 +36,6 @@ MAX_PICKLE_BYTES = 2**20
 MAX_NAME_BYTES = 256
 
 _STORAGE_TAG = "storage"
-
-
-# --------------------------------------------------------------------------- symbolic values
 
 
 class _Global:
@@ -105,7 +89,6 @@ class Storage:
     dtype: str
     itemsize: int
     numel: int
-    location: str
 
     @property
     def nbytes(self) -> int:
@@ -114,10 +97,9 @@ class Storage:
 
 
 class _Tensor:
-    __slots__ = ("storage",)
+    """A tensor rebuilt from a storage record."""
 
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
+    __slots__ = ()
 
 
 class _Opaque:
@@ -135,16 +117,11 @@ _SCALARS = (str, bytes, int, float, bool, type(None))
 @dataclass
 class PickleFacts:
     """What a walked pickle holds: the module classes it creates (name -> kind), the
-    storage records it refers to (key -> :class:`Storage`), and its top-level value's
-    type (``module``, ``dict``, ``list``, ``int``, ...)."""
+    storage records it refers to (key -> :class:`Storage`), and its symbolic value."""
 
     classes: dict[str, str] = field(default_factory=dict)
     storages: dict[str, Storage] = field(default_factory=dict)
-    top: str = ""
     value: Any = None
-
-
-# --------------------------------------------------------------------------- the walk
 
 
 class _Walk:
@@ -171,8 +148,6 @@ class _Walk:
         self.memo: dict[int, Any] = {}
         self.facts = PickleFacts()
         self.modules: list[_Module] = []
-
-    # ------------------------------------------------------------------ helpers
 
     def read(self, n: int) -> bytes:
         data = self.stream.read(n)
@@ -210,8 +185,6 @@ class _Walk:
             )
         return value
 
-    # ------------------------------------------------------------------ the loop
-
     def run(self) -> PickleFacts:
         op = self.read(1)
         if op != b"\x80":
@@ -232,7 +205,6 @@ class _Walk:
                             "state, not the way torch.save writes a module"
                         )
                 self.facts.value = value
-                self.facts.top = _type_name(value)
                 return self.facts
             handler = _HANDLERS.get(op)
             if handler is None:
@@ -240,7 +212,7 @@ class _Walk:
             handler(self)
 
 
-# --------------------------------------------------------------------------- opcodes
+# The opcode handlers, then the calls REDUCE may make (_HANDLERS and _CALLS below).
 
 
 def _global(w: _Walk) -> None:
@@ -252,8 +224,7 @@ def _global(w: _Walk) -> None:
     if module in ("sys", "os", "posix", "nt"):
         raise _Refused(_needs(full))
     if full in w.allowed:
-        obj = w.allowed[full]
-        w.stack.append(_Global(full, None, _inert(obj)))
+        w.stack.append(_Global(full, None, _inert(w.allowed[full])))
         return
     kind = w.classify(full)
     if kind is None:
@@ -479,7 +450,7 @@ def _storage(w: _Walk, items: list[Any]) -> Storage:
     if not (isinstance(numel, int) and not isinstance(numel, bool) and numel >= 0):
         raise _Refused("its storage record has a malformed size")
     dtype, itemsize = _storage_dtype(w.allowed[kind.name])
-    storage = Storage(key, dtype, itemsize, numel, location)
+    storage = Storage(key, dtype, itemsize, numel)
     known = w.facts.storages.setdefault(key, storage)
     if (known.dtype, known.numel) != (dtype, numel):
         raise _Refused(f"it gives storage {key} two sizes or types")
@@ -494,7 +465,7 @@ def _storage(w: _Walk, items: list[Any]) -> Storage:
         and view.items[1] + view.items[2] <= numel
     ):
         raise _Refused(f"its view of storage {key} lies outside it")
-    return Storage(f"{key}[view]", dtype, itemsize, view.items[2], location)
+    return Storage(f"{key}[view]", dtype, itemsize, view.items[2])
 
 
 def _storage_dtype(kind: Any) -> tuple[str, int]:
@@ -502,9 +473,6 @@ def _storage_dtype(kind: Any) -> tuple[str, int]:
 
     dtype = torch.uint8 if kind is torch.UntypedStorage else kind.dtype
     return str(dtype).removeprefix("torch."), int(dtype.itemsize)
-
-
-# --------------------------------------------------------------------------- allowed calls
 
 
 def _rebuild_tensor_v2(w: _Walk, args: list[Any]) -> _Tensor:
@@ -534,7 +502,7 @@ def _rebuild_tensor_v2(w: _Walk, args: list[Any]) -> _Tensor:
                 f"a tensor of shape {tuple(shape)!s:.100} claims more elements than it stores "
                 f"(storage {storage.key}: {storage.numel:,} elements)"
             )
-    return _Tensor(storage)
+    return _Tensor()
 
 
 def _ints(value: Any) -> bool:
@@ -627,26 +595,23 @@ _HANDLERS: dict[int, Callable[[_Walk], None]] = {
 }
 
 
+_TYPE_NAMES = {
+    _Module: "module",
+    _Dict: "dict",
+    _List: "list",
+    _Tuple: "tuple",
+    _Tensor: "tensor",
+    Storage: "storage",
+    _Global: "global",
+}
+
+
 def _type_name(value: Any) -> str:
-    names = {
-        _Module: "module",
-        _Dict: "dict",
-        _List: "list",
-        _Tuple: "tuple",
-        _Tensor: "tensor",
-        Storage: "storage",
-        _Global: "global",
-    }
     if isinstance(value, _Opaque):
         return value.what
-    if type(value) in names:
-        return names[type(value)]
     if isinstance(value, _SCALARS):
         return type(value).__name__
-    return "value"
-
-
-# --------------------------------------------------------------------------- entry point
+    return _TYPE_NAMES.get(type(value), "value")
 
 
 def walk_pickle(

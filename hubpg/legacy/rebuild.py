@@ -1,11 +1,8 @@
 """Rebuild the network a checkpoint holds: a stand-in module tree or a state dict
 becomes an :class:`Architecture` (Linear layers, one activation, what was assumed).
-
-An ``nn.Sequential`` of Linear and activation layers is rebuilt exactly; a custom
-class holding only Linear layers (the course's ``Policy``: ``fc1``, ``fc2`` [,
-``fc3``]) and a state dict of ``fcN.weight``/``fcN.bias`` get the course's forward
-(ReLU between, softmax at the end), and :attr:`Architecture.assumed` says so. A
-softmax at the end maps to hubpg's logits (same action probabilities).
+A Sequential is rebuilt exactly; a class of the student's own holding Linear layers,
+and a state dict of ``fcN.weight``/``fcN.bias``, get the course's forward (ReLU between,
+softmax at the end, read as hubpg's logits), and :attr:`Architecture.assumed` says so.
 """
 
 from __future__ import annotations
@@ -82,7 +79,7 @@ def rebuild(obj: Any, *, source: str = "checkpoint") -> Architecture:
         source: the file's (or module's) name, for messages.
     """
     assumed: list[str] = []
-    if _is_module(obj):
+    if isinstance(obj, StandIn) or is_module(obj):
         layers = _module_layers(obj, source, assumed, depth=0, seen=set())
     elif type(obj) in (dict, OrderedDict):
         layers = _state_dict_layers(obj, source, assumed)
@@ -103,7 +100,7 @@ def rebuild_module(module: Any, *, source: str | None = None) -> Architecture:
         module: the module.
         source: its name in messages (default: its class, e.g. ``__main__.Policy``).
     """
-    if not _live_module(module):
+    if not is_module(module):
         raise LegacyCheckpointError(
             f"{type(module).__name__[:100]} is not a torch.nn.Module; hubpg rebuilds policies "
             "made of Linear layers"
@@ -114,9 +111,8 @@ def rebuild_module(module: Any, *, source: str | None = None) -> Architecture:
 def _module_layers(
     mod: Any, source: str, assumed: list[str], depth: int, seen: set[int]
 ) -> list[Layer]:
-    """The layers of a module tree, each module visited once: a module used twice
-    (weights shared, or a module holding itself) is refused, so a hostile file of
-    shared references cannot make the walk exponential or endless."""
+    """The layers of a module tree, each module visited once (a module used twice is
+    refused: shared references cannot make the walk exponential or endless)."""
     if depth > MAX_DEPTH:
         raise LegacyCheckpointError(f"{source}: modules nested deeper than {MAX_DEPTH} levels")
     _visit(mod, source, seen)
@@ -150,11 +146,9 @@ def _visit(mod: Any, source: str, seen: set[int]) -> None:
 def _custom_layers(
     mod: Any, source: str, assumed: list[str], depth: int, seen: set[int]
 ) -> list[Layer]:
-    """A class of the student's own: Linear children, with Dropout, Identity, one kind
-    of activation and a softmax beside them (the course's forward is assumed: the
-    Linears in order, that activation between, softmax at the end), or one Sequential
-    child (its forward is assumed to apply it). Its other attributes (a device, lists,
-    numbers) play no part."""
+    """A class of the student's own: Linear children (with Dropout, Identity, one kind of
+    activation and a softmax beside them) get the course's forward; one Sequential child
+    is assumed to be applied. Its other attributes (a device, numbers) play no part."""
     name = class_name(mod)
     _no_own_tensors(mod, source)
     children = _children(mod, source)
@@ -200,8 +194,7 @@ def _custom_layers(
 
 def _course_order(names: list[str]) -> list[str]:
     """``fc1, fc2, ...`` by number when every name is ``fcN``; else registration order."""
-    numbers = [re.fullmatch(r"fc(\d{1,3})", n) for n in names]
-    if all(numbers):
+    if all(re.fullmatch(r"fc(\d{1,3})", n) for n in names):
         return sorted(names, key=lambda n: int(n[2:]))
     return names
 
@@ -216,18 +209,18 @@ def _course_forward(linears: list[Layer], activation: str = "ReLU") -> list[Laye
     return layers
 
 
-# A stand-in and a live torch.nn.Module are read alike: a kind (from the class's
-# qualified name), the class's name, and the instance's __dict__ (_modules,
-# _parameters, _buffers, a layer's settings).
+# A stand-in and a live torch.nn.Module are read alike: a kind, a class name, a __dict__.
 
 
-def _live_module(obj: Any) -> bool:
+def is_module(obj: Any) -> bool:
+    """True when ``obj`` is a live ``torch.nn.Module`` (torch is not imported to find
+    out: when it was never imported, ``obj`` cannot be one).
+
+    Args:
+        obj: anything.
+    """
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(obj, torch.nn.Module)
-
-
-def _is_module(obj: Any) -> bool:
-    return isinstance(obj, StandIn) or _live_module(obj)
 
 
 def _kind(obj: Any) -> str:
@@ -235,7 +228,7 @@ def _kind(obj: Any) -> str:
     what is not a module, ``"unsupported"`` for a live module hubpg cannot rebuild."""
     if isinstance(obj, StandIn):
         return type(obj).kind
-    if _live_module(obj):
+    if is_module(obj):
         return live_kind(class_name(obj))
     return "?"
 
@@ -246,7 +239,7 @@ def class_name(obj: Any) -> str:
     if isinstance(obj, StandIn):
         return type(obj).pickled_name
     cls = type(obj)
-    if _live_module(obj):
+    if is_module(obj):
         return f"{cls.__module__}.{cls.__qualname__}"[:200]
     return cls.__name__[:100]
 
@@ -285,10 +278,7 @@ def _leaf(name: str, mod: Any, source: str) -> Layer:
         params = state.get("_parameters")
         if type(params) not in (dict, OrderedDict) or set(params) - {"weight", "bias"}:
             raise LegacyCheckpointError(f"{source}: Linear {name!r} has unexpected parameters")
-        weight = _tensor(params.get("weight"), f"{name}.weight", source, ndim=2)
-        bias = params.get("bias")
-        bias = None if bias is None else _tensor(bias, f"{name}.bias", source, ndim=1)
-        return Layer("linear", name, weight, bias)
+        return _linear(name, params, source)
     if kind in ("Softmax", "LogSoftmax"):
         dim = state.get("dim")
         if dim not in (None, 1, -1):
@@ -301,7 +291,7 @@ def _leaf(name: str, mod: Any, source: str) -> Layer:
     if kind in HUBPG_ACTIVATIONS:
         _check_activation(kind, name, state, source)
         return Layer(kind, name)
-    if kind == "custom" or kind == "Sequential":
+    if kind in ("custom", "Sequential"):
         raise LegacyCheckpointError(
             f"{source}: layer {name!r} is a {class_name(mod)} nested in a Sequential; "
             "hubpg rebuilds Sequentials of Linear and activation layers only"
@@ -326,6 +316,17 @@ def _check_activation(kind: str, name: str, state: dict[str, Any], source: str) 
         raise LegacyCheckpointError(
             f"{source}: GELU {name!r} uses the {state.get('approximate')!r} approximation"
         )
+
+
+def _linear(name: str, params: dict[str, Any], source: str) -> Layer:
+    """A Linear layer of ``params``' ``weight`` and optional ``bias``."""
+    bias = params.get("bias")
+    return Layer(
+        "linear",
+        name,
+        _tensor(params.get("weight"), f"{name}.weight", source, ndim=2),
+        None if bias is None else _tensor(bias, f"{name}.bias", source, ndim=1),
+    )
 
 
 def _tensor(value: Any, key: str, source: str, *, ndim: int) -> torch.Tensor:
@@ -365,15 +366,7 @@ def _state_dict_layers(state: dict[Any, Any], source: str, assumed: list[str]) -
     for n in sorted(numbers):
         if "weight" not in numbers[n]:
             raise LegacyCheckpointError(f"{source}: fc{n}.bias without fc{n}.weight")
-        bias = numbers[n].get("bias")
-        linears.append(
-            Layer(
-                "linear",
-                f"fc{n}",
-                _tensor(numbers[n]["weight"], f"fc{n}.weight", source, ndim=2),
-                None if bias is None else _tensor(bias, f"fc{n}.bias", source, ndim=1),
-            )
-        )
+        linears.append(_linear(f"fc{n}", numbers[n], source))
     names = " -> ".join(layer.name for layer in linears)
     assumed.append(
         f"architecture of a state dict (only tensors are in the file): the course's Policy, "

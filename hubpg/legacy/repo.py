@@ -1,7 +1,5 @@
-"""A course checkpoint in a repo (or a folder): which file is the checkpoint, which
-env it plays (from its files), and reading it from the downloaded files. Downloading a
-course repo is :func:`hubpg.verify.fetch` with ``legacy``, the one way every command
-reads one."""
+"""A course checkpoint in a repo's (or a folder's) files: which file it is, which env it
+plays, and reading it (:func:`hubpg.verify.fetch` with ``legacy`` downloads them)."""
 
 from __future__ import annotations
 

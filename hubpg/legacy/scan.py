@@ -1,13 +1,6 @@
-"""Scan a course checkpoint without running it: its size, its format, the globals
-its pickle needs, which of them become inert stand-ins, and its storage records.
-
-Nothing here unpickles. :func:`~hubpg.legacy.pickles.walk_pickle` walks the zip
-format's ``data.pkl`` or the pre-1.6 format's pickles with symbolic values: every
-global beyond torch's weights-only allowlist must be a module class hubpg maps to a
-stand-in (anything else is refused, naming the global), and every call must be a
-tensor rebuilt from a storage record. Each record's size is then checked against
-the file (the zip's ``data/KEY`` record, or the pre-1.6 format's raw storages), so
-nothing is allocated that the file does not hold.
+"""Scan a course checkpoint without running it: its size, its format, the module
+classes its pickle needs (each an inert stand-in), and its storage records, each checked
+against the bytes the file holds. Nothing here unpickles (:mod:`hubpg.legacy.pickles`).
 """
 
 from __future__ import annotations
@@ -30,20 +23,8 @@ MIN_TORCH = (2, 10)
 
 #: torch.nn.modules classes mapped to stand-ins: the qualified name -> the layer kind.
 _ACTIVATION_CLASSES = (
-    "ReLU",
-    "Tanh",
-    "ELU",
-    "GELU",
-    "SiLU",
-    "Softmax",
-    "LogSoftmax",
-    "LeakyReLU",
-    "Sigmoid",
-    "Softplus",
-    "Mish",
-    "ReLU6",
-    "Hardtanh",
-)
+    "ReLU Tanh ELU GELU SiLU Softmax LogSoftmax LeakyReLU Sigmoid Softplus Mish ReLU6 Hardtanh"
+).split()
 TORCH_MODULE_CLASSES: dict[str, str] = {
     "torch.nn.modules.linear.Linear": "Linear",
     "torch.nn.modules.linear.Identity": "Identity",
@@ -56,8 +37,7 @@ _CLASS_NAME = re.compile(r"^[A-Za-z_]\w{0,99}(\.[A-Za-z_]\w{0,99}){1,9}$", re.AS
 #: Top-level packages beyond the standard library whose classes are never a student's.
 _NOT_STUDENT_CODE = frozenset({"builtins", "__builtin__", "copy_reg", "torch", "numpy", "hubpg"})
 _ZIP_MAGIC = b"PK\x03\x04"
-#: A pre-1.6 file is five pickles (magic number, protocol, sys info, the object,
-#: storage keys) followed by raw storage bytes; the first two are these numbers.
+#: The first two of a pre-1.6 file's five pickles.
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 
@@ -100,29 +80,33 @@ def check_torch_version(version: str | None = None) -> None:
 
 def scan_checkpoint(path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CheckpointScan:
     """Read ``path`` (at most ``max_bytes``) and walk its pickle without building
-    anything from it; refuse any global hubpg does not map to a stand-in, any call
-    that is not a tensor rebuilt from a storage record of the file, and any storage
-    record the file does not hold (:mod:`hubpg.legacy.pickles`).
+    anything from it (:func:`scan_bytes`).
 
     Args:
         path: a ``torch.save`` file (``.pt``, ``.pth``, ``.bin``).
         max_bytes: the size cap (default 64 MiB).
     """
     path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"checkpoint {path} not found")
-    check_size(path.name, path.stat().st_size, max_bytes)
-    return scan_bytes(path.read_bytes(), path=path)
+    return scan_bytes(read_capped(path, max_bytes), path=path)
 
 
-def check_size(name: str, size: int, max_bytes: int) -> None:
-    """Refuse a checkpoint over the size cap.
+def read_capped(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a checkpoint file, refused when missing or over the size cap (before
+    reading, and again after: it may have grown since).
 
     Args:
-        name: the file's name, for the message.
-        size: its size in bytes.
+        path: the file.
         max_bytes: the cap.
     """
+    if not path.is_file():
+        raise MissingFileError(f"checkpoint {path} not found")
+    _check_size(path.name, path.stat().st_size, max_bytes)
+    data = path.read_bytes()
+    _check_size(path.name, len(data), max_bytes)  # it may have grown since
+    return data
+
+
+def _check_size(name: str, size: int, max_bytes: int) -> None:
     if size > max_bytes:
         raise LegacyCheckpointError(
             f"{name} is {size:,} bytes, over the {max_bytes:,}-byte cap for checkpoints; "
@@ -131,7 +115,9 @@ def check_size(name: str, size: int, max_bytes: int) -> None:
 
 
 def scan_bytes(data: bytes, *, path: Path) -> CheckpointScan:
-    """:func:`scan_checkpoint` of a file's bytes (already read and size-checked).
+    """Walk a checkpoint's pickle without building anything from it: refuse any global
+    hubpg does not map to a stand-in, any call that is not a tensor rebuilt from a storage
+    record of the file, and any storage record the file does not hold.
 
     Args:
         data: the file's bytes.
@@ -270,11 +256,9 @@ def _pre16_class(name: str, qualified: str) -> str | None:
 
 def stand_in_kind(qualified: str) -> str | None:
     """The stand-in kind of a global beyond torch's allowlist: a torch layer hubpg
-    maps, ``custom`` for a class of the student's own (from any module: ``__main__``,
-    ``lib.reinforce``, ``policy``, a package), None (refused) for anything named like
-    the standard library, torch's internals, numpy or hubpg, or not like a class.
-    Whether the pickle uses it the way ``torch.save`` writes a module is the walk's
-    to check (:mod:`hubpg.legacy.pickles`); its stand-in is inert whatever its name.
+    maps, ``custom`` for a class of the student's own (from any module), None (refused)
+    for anything named like the standard library, torch's internals, numpy or hubpg, or
+    not like a class. The walk checks it is used as ``torch.save`` writes a module.
 
     Args:
         qualified: the global's ``module.name``.
