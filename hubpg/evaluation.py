@@ -21,10 +21,6 @@ from hubpg.results import Evaluated
 MAX_PARALLEL_EPISODES = 256
 
 
-#: The episode cap used when none is given.
-default_max_t = evaluation_max_t
-
-
 def evaluate(
     policy: Any,
     env_id: str | None = None,
@@ -42,7 +38,7 @@ def evaluate(
     env_id = env_id or policy.config.env_id
     if episodes < 1:
         raise ConfigError(f"episodes must be at least 1 (got {episodes})")
-    max_t = default_max_t(env_id) if max_t is None else int(max_t)
+    max_t = evaluation_max_t(env_id) if max_t is None else int(max_t)
     if max_t < 1:
         raise ConfigError(f"max_t must be at least 1 (got {max_t})")
     check_policy_matches_env(policy.config, *env_dims(env_id), env_action_space(env_id))

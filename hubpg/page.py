@@ -62,7 +62,8 @@ def leaderboard_page(
     Returns:
         ``out_dir`` as a :class:`~pathlib.Path`.
     """
-    from hubpg.evaluation import default_max_t, utc_now_iso
+    from hubpg.config import evaluation_max_t
+    from hubpg.evaluation import utc_now_iso
     from hubpg.hub import resolve_endpoint
 
     out = Path(out_dir)
@@ -74,7 +75,7 @@ def leaderboard_page(
         "episodes": episodes,
         "seed": seed,
         "deterministic": deterministic,
-        "max_t": max_t or default_max_t(env_id),
+        "max_t": max_t or evaluation_max_t(env_id),
     }
     site = build_site(
         rows, protocol=protocol, endpoint=resolve_endpoint(endpoint), generated_at=utc_now_iso()

@@ -140,7 +140,7 @@ class Board:
     """One leaderboard run: the listing, the protocol, the verifier and the store."""
 
     def __init__(self, options: LeaderboardOptions) -> None:
-        from hubpg.evaluation import default_max_t
+        from hubpg.config import evaluation_max_t
 
         self.options = o = options
         self.listing = Listing(
@@ -155,7 +155,7 @@ class Board:
             o.env_id,
             episodes=o.episodes,
             seed=o.seed,
-            max_t=o.max_t or default_max_t(o.env_id),
+            max_t=o.max_t or evaluation_max_t(o.env_id),
             deterministic=o.deterministic,
             legacy=o.legacy,
         )

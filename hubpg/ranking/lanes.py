@@ -365,10 +365,11 @@ def evaluate_many(
         deterministic: argmax actions instead of sampled ones.
         max_t: the episode cap (default: the env's evaluation cap).
     """
-    from hubpg.evaluation import default_max_t, evaluate
+    from hubpg.config import evaluation_max_t
+    from hubpg.evaluation import evaluate
     from hubpg.policy import small_model_threads
 
-    max_t = default_max_t(env_id) if max_t is None else int(max_t)
+    max_t = evaluation_max_t(env_id) if max_t is None else int(max_t)
     results: list[Evaluated | None] = [None] * len(policies)
     groups: dict[Hashable, Lanes] = {}
     with small_model_threads():

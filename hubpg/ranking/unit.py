@@ -109,12 +109,12 @@ class _Unit:
     """The state of one :func:`verify_batch` call."""
 
     def __init__(self, tasks: list[dict[str, Any]]) -> None:
-        from hubpg.evaluation import default_max_t
+        from hubpg.config import evaluation_max_t
 
         first = tasks[0]
         self.env_id, self.episodes = first["env_id"], int(first["episodes"])
         self.seed, self.deterministic = int(first["seed"]), bool(first.get("deterministic"))
-        self.max_t = int(first.get("max_t") or default_max_t(self.env_id))
+        self.max_t = int(first.get("max_t") or evaluation_max_t(self.env_id))
         self.limit = float(first.get("repo_limit") or REPO_LIMIT_S)
         self.count = len(tasks)
         self.lanes: dict[Hashable, Any] = {}
