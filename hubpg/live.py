@@ -17,7 +17,7 @@ import numpy as np
 from hubpg.config import course_network_keys
 from hubpg.errors import ConfigError, ModuleMismatchError, RunDirError
 from hubpg.legacy.rebuild import class_name, is_module
-from hubpg.runfolder import HYPERPARAMETERS_NAME, atomic_dir, write_json
+from hubpg.runfolder import HYPERPARAMETERS_NAME, atomic_dir, json_ready, write_json
 
 if TYPE_CHECKING:
     import torch
@@ -212,7 +212,6 @@ def write_run(
         raise RunDirError(
             f"{folder} already exists; pass overwrite=True to replace it, or another folder"
         )
-    from hubpg.legacy.convert import json_ready
     from hubpg.packaging import assert_no_pickle
 
     config = conversion.config

@@ -1,5 +1,5 @@
 """The run-folder and package formats (``docs/architecture.md``): every file name, the
-log reader, the latest run, and the one atomic-write helper every file hubpg writes goes
+log reader, JSON in and out, and the one atomic-write helper every file hubpg writes goes
 through.
 """
 
@@ -244,6 +244,28 @@ def clean_numbers(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         return [clean_numbers(v) for v in data]
     return data
+
+
+def json_ready(data: dict[Any, Any]) -> dict[str, Any]:
+    """The items of a course dict that strict JSON can hold (numpy scalars, such as
+    ``env.action_space.n``, as numbers), keys as strings; the others (NaN, Infinity,
+    objects) are left out.
+
+    Args:
+        data: a course hyperparameters or results dict.
+    """
+    import numpy as np
+
+    kept: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        try:
+            json.dumps(value, allow_nan=False)
+        except (ValueError, TypeError, RecursionError):
+            continue
+        kept[str(key)] = value
+    return kept
 
 
 def format_score(mean: float | None, std: float | None) -> str:

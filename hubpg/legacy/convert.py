@@ -4,7 +4,6 @@ and what was assumed; never a pickle), which ``hubpg evaluate``/``package``/``pu
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from hubpg.runfolder import (
     HYPERPARAMETERS_NAME,
     LEGACY_NAME,
     RESULTS_NAME,
+    json_ready,
     write_json,
 )
 
@@ -99,28 +99,6 @@ def _local_files(source: Path) -> dict[str, Path]:
         if (source.parent / name).is_file():
             files[name] = source.parent / name
     return files
-
-
-def json_ready(data: dict[Any, Any]) -> dict[str, Any]:
-    """The items of a course dict that strict JSON can hold (numpy scalars, such as
-    ``env.action_space.n``, as numbers), keys as strings; the others (NaN, Infinity,
-    objects) are left out.
-
-    Args:
-        data: a course hyperparameters or results dict.
-    """
-    import numpy as np
-
-    kept: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        try:
-            json.dumps(value, allow_nan=False)
-        except (ValueError, TypeError, RecursionError):
-            continue
-        kept[str(key)] = value
-    return kept
 
 
 def _course_json(files: dict[str, Path], name: str) -> dict[str, Any] | None:
