@@ -259,10 +259,8 @@ def hub_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "[default: HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_ETAG_TIMEOUT or 30]",
     )(func)
     func = click.option("--token", help="Hub token.  [default: HF_TOKEN or the stored login]")(func)
-    func = click.option("--endpoint", help="Hub URL.  [default: HF_ENDPOINT or huggingface.co]")(
-        func
-    )
-    return func
+    endpoint = click.option("--endpoint", help="Hub URL.  [default: HF_ENDPOINT or huggingface.co]")
+    return endpoint(func)
 
 
 @cli.command()
