@@ -42,6 +42,7 @@ from hubpg.errors import (
     TrainingFailedError,
     TrainingInterrupted,
 )
+from hubpg.interrupts import interrupts_held
 from hubpg.observations import RunningObsStats
 from hubpg.policy import (
     Policy,
@@ -628,25 +629,29 @@ class _Session:
                 refuted = False
                 loss, entropy = _update(run, batch)
                 run.good_weights = {k: v.clone() for k, v in run.policy.state_dict().items()}
-            run.updates += 1
-            run.steps += batch.steps
-            run.episodes += len(batch.episode_returns)
-            if batch.episode_returns.size:
-                self.last_mean = float(batch.episode_returns.mean())
-            run.wall_time = time.perf_counter() - session_start
-            solved = solved_streak >= config.target_updates and not refuted
-            val_score = None
-            try:  # the update is counted: its log row is written even if Ctrl-C/SIGTERM
-                if solved and config.target_confirm_episodes:  # lands during the validation
-                    solved, val_score = _confirm_target(run)
-                    refuted = not solved
-                selected = run.selector.maybe_validate(
-                    run, last=solved or run.budget_spent() is not None
-                )
-                val_score = selected if selected is not None else val_score
-            finally:
+            # an update is counted and logged as one: a Ctrl-C or SIGTERM that comes
+            # between the two waits for the log row; one during the validation stops it
+            with interrupts_held(signal.SIGINT, signal.SIGTERM) as held:
+                run.updates += 1
+                run.steps += batch.steps
+                run.episodes += len(batch.episode_returns)
+                if batch.episode_returns.size:
+                    self.last_mean = float(batch.episode_returns.mean())
                 run.wall_time = time.perf_counter() - session_start
-                self.log.writerow(_log_row(run, batch, loss, entropy, val_score))
+                solved = solved_streak >= config.target_updates and not refuted
+                val_score = None
+                try:
+                    with held.released():
+                        if solved and config.target_confirm_episodes:
+                            solved, val_score = _confirm_target(run)
+                            refuted = not solved
+                        selected = run.selector.maybe_validate(
+                            run, last=solved or run.budget_spent() is not None
+                        )
+                        val_score = selected if selected is not None else val_score
+                finally:
+                    run.wall_time = time.perf_counter() - session_start
+                    self.log.writerow(_log_row(run, batch, loss, entropy, val_score))
             self._show(run)
             if solved:
                 run.stopped_on = "target_return"

@@ -13,13 +13,13 @@ import contextlib
 import os
 import signal
 import sys
-import threading
 import time
 import types
 from collections.abc import Iterator
 from typing import Any
 
 from hubpg.errors import ConfigError, InterruptedByUser, RayMissingError
+from hubpg.interrupts import interrupts_held
 from hubpg.ranking.rows import one_line
 from hubpg.ranking.unit import REPO_LIMIT_S, problem_outcome, units, verify_batch, verify_one
 
@@ -249,7 +249,10 @@ class PoolVerifier(Verifier):
 
     def __enter__(self) -> PoolVerifier:
         try:
-            with _ctrl_c_deferred():
+            # a Ctrl-C while a forkserver worker starts (the parent waits for its pid, the
+            # first one while the forkserver imports torch) would end this process before
+            # it knows the worker, which would then outlive the run: it waits until then
+            with interrupts_held():
                 self.context = _pool_context()
                 self.beats = self.context.SimpleQueue()
                 self.pool = self._new_pool(self.workers)
@@ -319,7 +322,7 @@ class PoolVerifier(Verifier):
 
         pool = self._new_pool(1)
         try:
-            with _ctrl_c_deferred(), _caller_main_hidden():
+            with interrupts_held(), _caller_main_hidden():
                 future = pool.submit(work, [task])
                 self._note_pids(pool)
             return future.result(timeout=2 * _limit([task]))[0]
@@ -355,30 +358,6 @@ def _alive(pid: int) -> bool:
             return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
     except OSError:
         return False
-
-
-@contextlib.contextmanager
-def _ctrl_c_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C that comes while workers start, and raise it when they have.
-
-    Starting a forkserver worker sends it its queues, then waits for its pid (the first
-    one waits for the forkserver to import torch). A Ctrl-C in that wait would end this
-    process before it knows the worker, and the worker, still reading its queues, would
-    outlive the run and print a traceback. In a thread other than the main one (which
-    cannot set signal handlers) the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if held and callable(previous):
-        previous(signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
-    elif held and previous == signal.SIG_DFL:
-        os.kill(os.getpid(), signal.SIGINT)
 
 
 @contextlib.contextmanager
